@@ -1,0 +1,146 @@
+/**
+ * Bytes in, JSON texts out: the framing of the wire protocol, with no socket in sight.
+ *
+ * A frame is one line ending in "\n" (NDJSON), or a complete JSON object with no newline after
+ * it, which is how the classic lab scripts send: one object, then they wait for the answer.
+ * The second case is found by tracking brace depth over the unterminated tail only, so a
+ * newline-delimited stream is split with Buffer.indexOf and never scanned byte by byte.
+ *
+ * No more than `maxFrameBytes` are ever buffered: a longer frame is reported once as
+ * oversized and its bytes are skipped up to the next newline (or the end of the object).
+ */
+
+const NEWLINE = 0x0a;
+const CARRIAGE_RETURN = 0x0d;
+const OPEN_BRACE = 0x7b;
+const CLOSE_BRACE = 0x7d;
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+
+export interface FrameSink {
+  /** A complete frame, as text; whitespace-only lines are never reported. */
+  frame(text: string): void;
+  /** A frame longer than the limit began; its bytes are being discarded. */
+  oversized(limit: number): void;
+}
+
+export class FrameDecoder {
+  /** Buffered bytes of the frame in progress (never more than the limit). */
+  private tail: Buffer = Buffer.alloc(0);
+  /** Scan state of the unterminated tail: how far it was scanned and what it saw. */
+  private scanned = 0;
+  private depth = 0;
+  private inString = false;
+  private escaped = false;
+  /** True while skipping the rest of an oversized frame. */
+  private discarding = false;
+
+  constructor(
+    private readonly maxFrameBytes: number,
+    private readonly sink: FrameSink,
+  ) {}
+
+  /** Feeds bytes; calls the sink for each frame they complete. */
+  push(chunk: Buffer): void {
+    let start = 0;
+    if (this.discarding) {
+      const nl = chunk.indexOf(NEWLINE);
+      if (nl === -1) return;
+      this.discarding = false;
+      start = nl + 1;
+    }
+    let nl = chunk.indexOf(NEWLINE, start);
+    while (nl !== -1) {
+      if (this.tail.length > 0) {
+        const line = this.tail.length + (nl - start) > this.maxFrameBytes ? null : Buffer.concat([this.tail, chunk.subarray(start, nl)]);
+        this.resetTail();
+        if (line === null) this.sink.oversized(this.maxFrameBytes);
+        else this.emitLine(line, 0, line.length);
+      } else if (nl - start > this.maxFrameBytes) {
+        this.sink.oversized(this.maxFrameBytes);
+      } else {
+        this.emitLine(chunk, start, nl);
+      }
+      start = nl + 1;
+      nl = chunk.indexOf(NEWLINE, start);
+    }
+    if (start < chunk.length) this.appendTail(chunk.subarray(start));
+  }
+
+  /** Bytes held for an unfinished frame; for tests and memory accounting. */
+  get bufferedBytes(): number {
+    return this.tail.length;
+  }
+
+  private emitLine(buf: Buffer, start: number, end: number): void {
+    if (end > start && buf[end - 1] === CARRIAGE_RETURN) end--;
+    // Skip blank lines cheaply: a frame starts at its first non-blank byte.
+    while (start < end && isBlank(buf[start]!)) start++;
+    if (start === end) return;
+    this.sink.frame(buf.toString('utf8', start, end));
+  }
+
+  /** Adds unterminated bytes and emits any complete top-level objects they hold. */
+  private appendTail(bytes: Buffer): void {
+    this.tail = this.tail.length === 0 ? Buffer.from(bytes) : Buffer.concat([this.tail, bytes]);
+    let frameStart = 0;
+    // Leading blanks before an object are not part of it.
+    if (this.scanned === 0) {
+      while (frameStart < this.tail.length && isBlank(this.tail[frameStart]!)) frameStart++;
+      this.scanned = frameStart;
+    }
+    for (let i = this.scanned; i < this.tail.length; i++) {
+      const byte = this.tail[i]!;
+      if (this.depth === 0 && !this.inString) {
+        if (isBlank(byte) && i === frameStart) {
+          frameStart++;
+          continue;
+        }
+        if (byte !== OPEN_BRACE) {
+          // Not an object: wait for the newline that ends the line, scan no further.
+          this.scanned = this.tail.length;
+          this.depth = -1;
+          break;
+        }
+      }
+      if (this.inString) {
+        if (this.escaped) this.escaped = false;
+        else if (byte === BACKSLASH) this.escaped = true;
+        else if (byte === QUOTE) this.inString = false;
+      } else if (byte === QUOTE) {
+        this.inString = true;
+      } else if (byte === OPEN_BRACE) {
+        this.depth++;
+      } else if (byte === CLOSE_BRACE) {
+        this.depth--;
+        if (this.depth === 0) {
+          this.sink.frame(this.tail.toString('utf8', frameStart, i + 1));
+          frameStart = i + 1;
+        }
+      }
+    }
+    if (this.depth >= 0) this.scanned = this.tail.length;
+    if (frameStart > 0) {
+      this.tail = this.tail.subarray(frameStart);
+      this.scanned -= frameStart;
+      if (this.tail.length === 0) this.resetTail();
+    }
+    if (this.tail.length > this.maxFrameBytes) {
+      this.resetTail();
+      this.discarding = true;
+      this.sink.oversized(this.maxFrameBytes);
+    }
+  }
+
+  private resetTail(): void {
+    this.tail = Buffer.alloc(0);
+    this.scanned = 0;
+    this.depth = 0;
+    this.inString = false;
+    this.escaped = false;
+  }
+}
+
+function isBlank(byte: number): boolean {
+  return byte === 0x20 || byte === 0x09 || byte === CARRIAGE_RETURN || byte === NEWLINE;
+}

@@ -1,0 +1,90 @@
+/**
+ * The packets of the wire protocol (docs/protocol.md), after validation: every number is a
+ * number, whichever spelling or string form the sender used.
+ */
+import type { ErrorCode } from './error-codes.js';
+
+export const PacketType = {
+  CLIENT: 0,
+  REGISTER: 1,
+  REPLY: 2,
+  ERROR: 3,
+  REGISTERED: 4,
+  HEARTBEAT: 5,
+  LEAVE: 6,
+} as const;
+
+/** `seq` is the client's own tag for pipelining; the broker echoes it untouched. */
+export type Seq = number | string;
+
+/** Type 0: client → broker (and broker → server, with `rid`). */
+export interface ClientPacket {
+  type: 0;
+  srcid: number;
+  policy: number;
+  payload: string;
+  seq?: Seq;
+  /** The broker's request id, present only on packets the broker forwards to a server. */
+  rid?: number;
+}
+
+/** Type 1: server → broker. */
+export interface Registration {
+  type: 1;
+  id: number;
+  policy: number;
+  listenport: number;
+  /** Packets the server takes at once on one connection; 1 for classic servers. */
+  maxInflight: number;
+  secret?: string;
+  /** Port of the server's HTTP listener, for the HTTP front end. */
+  httpport?: number;
+  /**
+   * True when the server keeps this connection open as its session: the broker removes it
+   * when the connection closes. Classic servers close it at once and omit this.
+   */
+  session: boolean;
+}
+
+/** Type 2: server → broker → client. */
+export interface ReplyPacket {
+  type: 2;
+  srcid: number;
+  destid: number;
+  payload: string;
+  seq?: Seq;
+  rid?: number;
+}
+
+/** Type 3: broker → anyone. */
+export interface ErrorPacket {
+  type: 3;
+  code: ErrorCode;
+  message: string;
+  seq?: Seq;
+}
+
+/** Type 4: broker → server, the answer to a registration. */
+export interface RegisteredPacket {
+  type: 4;
+  id: number;
+  privPolyId: number;
+  status: 'registered';
+  /** How often a session server should send a heartbeat, in ms. */
+  heartbeatMs: number;
+}
+
+/** Type 5: server → broker on a session connection, to say it is alive. */
+export interface HeartbeatPacket {
+  type: 5;
+  id?: number;
+}
+
+/** Type 6: server → broker, to leave gracefully: no new packets, in-flight ones still answered. */
+export interface LeavePacket {
+  type: 6;
+  id: number;
+}
+
+/** What a broker can receive from a peer. */
+export type InboundPacket = ClientPacket | Registration | ReplyPacket | HeartbeatPacket | LeavePacket;
