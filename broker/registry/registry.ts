@@ -56,6 +56,7 @@ export class Registry {
       outstanding: 0,
       served: 0,
       failures: 0,
+      heartbeats: 0,
       lastSeenAt: now,
     };
     this.byId.set(record.id, record);

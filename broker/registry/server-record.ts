@@ -27,6 +27,8 @@ export interface ServerRecord extends Selectable {
   served: number;
   /** Connection failures and timeouts seen on this server. */
   failures: number;
+  /** Heartbeats received; heartbeat checks apply only to servers that send them. */
+  heartbeats: number;
   lastSeenAt: number;
 }
 

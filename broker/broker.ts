@@ -1,0 +1,131 @@
+/**
+ * createBroker(): the registry, the packet router and the packet listener wired together, as a
+ * library that tests and other programs can embed. The CLI (main.ts) is a thin shell around it.
+ */
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { resolveBrokerOptions, type BrokerOptions } from './options.js';
+import { PacketRouter } from './packets/packet-router.js';
+import { PeerConnection, type PacketHandlers } from './packets/peer-connection.js';
+import { Registrar } from './packets/registrar.js';
+import { Registry } from './registry/registry.js';
+import { PacketStats } from './stats.js';
+
+export interface Broker {
+  readonly options: BrokerOptions;
+  readonly registry: Registry;
+  readonly stats: PacketStats;
+  readonly router: PacketRouter;
+  /** Starts listening; resolves with the bound address (useful with port 0). */
+  listen(): Promise<AddressInfo>;
+  /** The packet listener's address once listening. */
+  address(): AddressInfo | undefined;
+  /**
+   * Stops accepting, answers what is in flight (up to drainTimeoutMs; the rest get UNAVAILABLE),
+   * then closes every connection.
+   */
+  close(): Promise<void>;
+}
+
+const SWEEP_MAX_INTERVAL_MS = 250;
+
+export function createBroker(input: Partial<BrokerOptions> = {}): Broker {
+  const options = resolveBrokerOptions(input);
+  const log = options.logger;
+  const registry = new Registry(options.algorithm);
+  const stats = new PacketStats();
+  const router = new PacketRouter(registry, options, stats, log);
+  const registrar = new Registrar(registry, router, options, log);
+  const connections = new Set<PeerConnection>();
+  let server: Server | undefined;
+  let sweepTimer: NodeJS.Timeout | undefined;
+  let closing: Promise<void> | undefined;
+
+  const handlers: PacketHandlers = {
+    clientPacket: (conn, packet) => router.accept(conn, packet),
+    registration: (conn, packet) => registrar.register(conn, packet),
+    heartbeat: (conn, packet) => registrar.heartbeat(conn, packet),
+    leave: (conn, packet) => registrar.leave(conn, packet),
+    closed: (conn) => {
+      connections.delete(conn);
+      registrar.closed(conn);
+    },
+  };
+
+  function onConnection(socket: Socket): void {
+    if (options.idleTimeoutMs > 0) {
+      socket.setTimeout(options.idleTimeoutMs, () => socket.destroy());
+    }
+    connections.add(new PeerConnection(socket, options.maxPacketBytes, options.maxClientInflight, handlers, stats));
+  }
+
+  function sweep(): void {
+    const now = Date.now();
+    router.sweepTimeouts(now);
+    registrar.sweepHeartbeats(now);
+  }
+
+  async function listen(): Promise<AddressInfo> {
+    if (server !== undefined) throw new Error('broker is already listening');
+    const srv = createServer({ noDelay: true }, onConnection);
+    server = srv;
+    srv.maxConnections = options.maxConnections;
+    await new Promise<void>((resolve, reject) => {
+      srv.once('error', reject);
+      srv.listen(options.port, options.host, () => {
+        srv.off('error', reject);
+        resolve();
+      });
+    });
+    srv.on('error', (err) => log.error('packet listener error', { error: err.message }));
+    const interval = Math.min(SWEEP_MAX_INTERVAL_MS, Math.max(10, Math.floor(options.serverTimeoutMs / 4)));
+    sweepTimer = setInterval(sweep, interval);
+    sweepTimer.unref();
+    if (!isLoopback(options.host) && options.registrationSecret === undefined) {
+      log.warn('listening beyond loopback without --registration-secret: anyone who can reach this port can register servers', {
+        host: options.host,
+      });
+    }
+    const address = srv.address() as AddressInfo;
+    log.info('broker listening', { address: `${address.address}:${address.port}`, algorithm: options.algorithm });
+    return address;
+  }
+
+  async function drain(): Promise<void> {
+    router.accepting = false;
+    const deadline = Date.now() + options.drainTimeoutMs;
+    while (router.outstanding > 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    if (router.outstanding > 0) log.warn('drain timed out; answering the rest with UNAVAILABLE', { outstanding: router.outstanding });
+    if (sweepTimer !== undefined) clearInterval(sweepTimer);
+    for (const record of [...registry.servers()]) router.removeServer(record, 'broker shutting down');
+    router.closeAll();
+    for (const conn of connections) conn.end();
+    // Give the final answers a moment to flush before tearing down what is left.
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    for (const conn of connections) conn.socket.destroy();
+    if (server !== undefined) await new Promise<void>((resolve) => server!.close(() => resolve()));
+    log.info('broker stopped');
+  }
+
+  return {
+    options,
+    registry,
+    stats,
+    router,
+    listen,
+    address: () => server?.address() as AddressInfo | undefined,
+    close() {
+      closing ??= (async () => {
+        // Stop accepting first; existing connections are still answered.
+        server?.close();
+        await drain();
+      })();
+      return closing;
+    },
+  };
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host.startsWith('127.');
+}

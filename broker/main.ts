@@ -1,0 +1,79 @@
+#!/usr/bin/env node
+/** policy-broker: parse options, start the broker, stop it on SIGINT/SIGTERM. Nothing else. */
+import { Command } from 'commander';
+import { createBroker } from './broker.js';
+import { BROKER_DEFAULTS, OptionError } from './options.js';
+import { STRATEGY_NAMES, type StrategyName } from './registry/strategies/index.js';
+import { envOption, EXIT_USAGE, integer, loggingOptions, parseOrExit } from './support/cli.js';
+import { createLogger, type LogFormat, type LogLevel } from './support/logger.js';
+
+const ENV = 'POLICY_BROKER';
+const d = BROKER_DEFAULTS;
+
+const program = new Command('policy-broker')
+  .description('Routes client packets to servers grouped by privacy policy (NDJSON over TCP).')
+  .addOption(envOption(ENV, '--host <address>', 'address to listen on (0.0.0.0 for other hosts)').default(d.host))
+  .addOption(envOption(ENV, '-p, --port <port>', 'packet port (0 = any free port)').argParser(integer(0, 65535)).default(d.port))
+  .addOption(envOption(ENV, '--algorithm <name>', 'server selection per packet').choices(STRATEGY_NAMES).default(d.algorithm))
+  .addOption(envOption(ENV, '--max-packet-bytes <n>', 'longest packet accepted').argParser(integer(64, 256 * 1024 * 1024)).default(d.maxPacketBytes))
+  .addOption(envOption(ENV, '--server-timeout <ms>', 'time a server has to answer before its packets are re-routed').argParser(integer(1)).default(d.serverTimeoutMs))
+  .addOption(envOption(ENV, '--max-attempts <n>', 'servers tried per packet before an error').argParser(integer(1, 100)).default(d.maxAttempts))
+  .addOption(envOption(ENV, '--max-client-inflight <n>', 'packets in flight per client connection').argParser(integer(1)).default(d.maxClientInflight))
+  .addOption(envOption(ENV, '--server-queue <n>', 'packets queued per server beyond its maxInflight').argParser(integer(0)).default(d.serverQueueLimit))
+  .addOption(envOption(ENV, '--dial-retry <ms>', 'how long to keep dialing a newly registered server').argParser(integer(0)).default(d.dialRetryMs))
+  .addOption(envOption(ENV, '--heartbeat <ms>', 'heartbeat interval asked of session servers').argParser(integer(10)).default(d.heartbeatMs))
+  .addOption(envOption(ENV, '--heartbeat-misses <n>', 'missed heartbeats before a server is taken out').argParser(integer(1, 1000)).default(d.heartbeatMisses))
+  .addOption(envOption(ENV, '--idle-timeout <ms>', 'close connections idle this long (0 = never)').argParser(integer(0)).default(d.idleTimeoutMs))
+  .addOption(envOption(ENV, '--max-connections <n>', 'open connections at once').argParser(integer(1)).default(d.maxConnections))
+  .addOption(envOption(ENV, '--drain-timeout <ms>', 'how long shutdown waits for in-flight packets').argParser(integer(0)).default(d.drainTimeoutMs))
+  .addOption(envOption(ENV, '--registration-secret <secret>', 'servers must send this secret to register'));
+for (const option of loggingOptions(ENV)) program.addOption(option);
+
+program.action(async (opts: Record<string, unknown>) => {
+  const logger = createLogger({ level: opts.logLevel as LogLevel, format: opts.logFormat as LogFormat | undefined, name: 'broker' });
+  let broker;
+  try {
+    broker = createBroker({
+      host: opts.host as string,
+      port: opts.port as number,
+      algorithm: opts.algorithm as StrategyName,
+      maxPacketBytes: opts.maxPacketBytes as number,
+      serverTimeoutMs: opts.serverTimeout as number,
+      maxAttempts: opts.maxAttempts as number,
+      maxClientInflight: opts.maxClientInflight as number,
+      serverQueueLimit: opts.serverQueue as number,
+      dialRetryMs: opts.dialRetry as number,
+      heartbeatMs: opts.heartbeat as number,
+      heartbeatMisses: opts.heartbeatMisses as number,
+      idleTimeoutMs: opts.idleTimeout as number,
+      maxConnections: opts.maxConnections as number,
+      drainTimeoutMs: opts.drainTimeout as number,
+      registrationSecret: opts.registrationSecret as string | undefined,
+      logger,
+    });
+  } catch (err) {
+    if (!(err instanceof OptionError)) throw err;
+    process.stderr.write(`policy-broker: error: ${err.message}\n`);
+    process.exit(EXIT_USAGE);
+  }
+  let address;
+  try {
+    address = await broker.listen();
+  } catch (err) {
+    process.stderr.write(`policy-broker: error: cannot listen on ${String(opts.host)}:${String(opts.port)}: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
+  // One machine-readable line on stdout, for scripts and tests that start the broker on port 0.
+  process.stdout.write(`${JSON.stringify({ ready: true, packet: { host: address.address, port: address.port } })}\n`);
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info('stopping', { signal });
+    void broker.close().then(() => process.exit(0));
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+});
+
+await parseOrExit(program);

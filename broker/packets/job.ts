@@ -1,0 +1,32 @@
+import type { ErrorCode } from '../protocol/error-codes.js';
+import type { Seq } from '../protocol/packet-types.js';
+
+/** Where a job's one answer goes: the client connection it came from. */
+export interface AnswerPort {
+  /** True once the client has gone: its answers are dropped, its jobs not retried. */
+  readonly closed: boolean;
+  /** Delivers the job's one answer (a reply or error line) and frees its in-flight slot. */
+  answer(job: Job, line: string): void;
+}
+
+/**
+ * One client packet on its way through the broker. Its forward line is encoded once and sent
+ * unchanged to every server it is tried on; `done` guarantees exactly one answer.
+ */
+export interface Job {
+  readonly client: AnswerPort;
+  readonly seq: Seq | undefined;
+  readonly srcid: number;
+  readonly policy: number;
+  /** The broker's request id, unique per broker, echoed by servers with maxInflight > 1. */
+  readonly rid: number;
+  readonly line: string;
+  readonly receivedAt: number;
+  /** Servers tried so far. */
+  attempts: number;
+  /** When the job was last written to a server, for --server-timeout. */
+  sentAt: number;
+  /** Why the last attempt failed, for the error the client gets when attempts run out. */
+  lastFailure: ErrorCode | undefined;
+  done: boolean;
+}

@@ -1,0 +1,120 @@
+/**
+ * One connection accepted on the packet port. Clients send type 0 on it; servers register
+ * (type 1) on it and, as session servers, keep it for heartbeats (5) and leaving (6). Every bad
+ * frame gets a type 3 error and the connection goes on.
+ */
+import type { Socket } from 'node:net';
+import { ErrorCode, ProtocolError } from '../protocol/error-codes.js';
+import { encodeError } from '../protocol/encode.js';
+import { FrameDecoder } from '../protocol/frame-decoder.js';
+import type { InboundPacket, Seq } from '../protocol/packet-types.js';
+import { decodePacket } from '../protocol/validate.js';
+import type { PacketStats } from '../stats.js';
+import type { AnswerPort, Job } from './job.js';
+import { LineWriter } from './line-writer.js';
+
+/** What a connection hands its packets to. */
+export interface PacketHandlers {
+  clientPacket(conn: PeerConnection, packet: Extract<InboundPacket, { type: 0 }>): void;
+  registration(conn: PeerConnection, packet: Extract<InboundPacket, { type: 1 }>): void;
+  heartbeat(conn: PeerConnection, packet: Extract<InboundPacket, { type: 5 }>): void;
+  leave(conn: PeerConnection, packet: Extract<InboundPacket, { type: 6 }>): void;
+  closed(conn: PeerConnection): void;
+}
+
+export class PeerConnection implements AnswerPort {
+  closed = false;
+  /** Client packets of this connection not yet answered. */
+  inflight = 0;
+  /** The peer's address, without the IPv4-mapped IPv6 prefix. */
+  readonly host: string;
+  private readonly writer: LineWriter;
+  private readonly decoder: FrameDecoder;
+
+  constructor(
+    readonly socket: Socket,
+    maxPacketBytes: number,
+    private readonly maxInflight: number,
+    private readonly handlers: PacketHandlers,
+    private readonly stats: PacketStats,
+  ) {
+    this.host = normalizeHost(socket.remoteAddress ?? '');
+    socket.setNoDelay(true);
+    this.writer = new LineWriter(socket, () => this.holdInput());
+    this.decoder = new FrameDecoder(maxPacketBytes, {
+      frame: (text) => this.onFrame(text),
+      oversized: (limit) => this.sendError(ErrorCode.TOO_LARGE, `packet larger than ${limit} bytes`),
+    });
+    socket.on('data', (chunk: Buffer) => this.decoder.push(chunk));
+    socket.on('error', () => socket.destroy());
+    socket.on('close', () => {
+      this.closed = true;
+      this.handlers.closed(this);
+    });
+  }
+
+  answer(_job: Job, line: string): void {
+    this.inflight--;
+    if (!this.closed && line.length > 0) this.writer.write(line);
+  }
+
+  /** Sends a type 3 error on this connection. */
+  sendError(code: ErrorCode, message: string, seq?: Seq): void {
+    this.stats.countError(code);
+    this.send(encodeError(code, message, seq));
+  }
+
+  send(line: string): void {
+    if (!this.closed) this.writer.write(line);
+  }
+
+  /** Sends what is queued, then closes. */
+  end(): void {
+    this.writer.flush();
+    this.socket.end();
+  }
+
+  private onFrame(text: string): void {
+    let packet: InboundPacket;
+    try {
+      packet = decodePacket(text);
+    } catch (err) {
+      if (!(err instanceof ProtocolError)) throw err;
+      this.sendError(err.code, err.message, err.seq);
+      return;
+    }
+    switch (packet.type) {
+      case 0:
+        if (this.inflight >= this.maxInflight) {
+          this.sendError(ErrorCode.OVERLOADED, `more than ${this.maxInflight} packets in flight on this connection`, packet.seq);
+          return;
+        }
+        this.inflight++;
+        this.handlers.clientPacket(this, packet);
+        return;
+      case 1:
+        this.handlers.registration(this, packet);
+        return;
+      case 5:
+        this.handlers.heartbeat(this, packet);
+        return;
+      case 6:
+        this.handlers.leave(this, packet);
+        return;
+      case 2:
+        this.sendError(ErrorCode.BAD_PACKET, 'replies (type 2) belong on the connection the broker opened to the server', packet.seq);
+        return;
+    }
+  }
+
+  /** The peer is not reading its answers: stop reading its packets until it catches up. */
+  private holdInput(): void {
+    if (this.socket.isPaused()) return;
+    this.socket.pause();
+    this.socket.once('drain', () => this.socket.resume());
+  }
+}
+
+export function normalizeHost(address: string): string {
+  return address.startsWith('::ffff:') ? address.slice(7) : address;
+}

@@ -1,0 +1,183 @@
+/**
+ * The broker's connection to one server: dialed once and reused for every packet, at most
+ * `maxInflight` packets written at once, the rest queued (bounded). Replies are matched by
+ * `rid`, or for a one-at-a-time server by being the one packet in flight. Anything else the
+ * server sends is a protocol violation and ends the connection, so no reply can ever reach the
+ * wrong client.
+ */
+import { connect, type Socket } from 'node:net';
+import { FrameDecoder } from '../protocol/frame-decoder.js';
+import { ProtocolError } from '../protocol/error-codes.js';
+import type { ReplyPacket } from '../protocol/packet-types.js';
+import { decodePacket } from '../protocol/validate.js';
+import type { ServerRecord } from '../registry/server-record.js';
+import type { Job } from './job.js';
+import { LineWriter } from './line-writer.js';
+
+export interface LinkEvents {
+  connected(link: ServerLink): void;
+  reply(link: ServerLink, job: Job, reply: ReplyPacket): void;
+  /**
+   * The connection ended or could not be made. `inflight` are the jobs written to the server
+   * whose fate is unknown; queued jobs stay in the link until `takeQueued()`.
+   */
+  disconnected(link: ServerLink, inflight: Job[], reason: string, timedOut: boolean): void;
+}
+
+export class ServerLink {
+  private socket: Socket | null = null;
+  private writer: LineWriter | null = null;
+  private connected = false;
+  /** Jobs written to the server, in the order they were written (Map keeps insertion order). */
+  private readonly inflight = new Map<number, Job>();
+  private queue: Job[] = [];
+  private queueHead = 0;
+  /** True once a connection was ever established. */
+  everConnected = false;
+
+  constructor(
+    readonly record: ServerRecord,
+    private readonly maxFrameBytes: number,
+    private readonly queueLimit: number,
+    private readonly events: LinkEvents,
+  ) {}
+
+  /** Jobs held by this link: written or waiting. */
+  get load(): number {
+    return this.inflight.size + this.queue.length - this.queueHead;
+  }
+
+  get isConnected(): boolean {
+    return this.connected;
+  }
+
+  get isDialing(): boolean {
+    return this.socket !== null && !this.connected;
+  }
+
+  /** True when one more job fits within maxInflight plus the queue bound. */
+  hasRoom(): boolean {
+    return this.load < this.record.maxInflight + this.queueLimit;
+  }
+
+  /** Takes a job: writes it now when a slot is free, else queues it. */
+  submit(job: Job): void {
+    if (this.connected && this.inflight.size < this.record.maxInflight) this.write(job);
+    else this.queue.push(job);
+  }
+
+  /** Dials the server; a no-op while a connection exists or is being made. */
+  connect(): void {
+    if (this.socket !== null) return;
+    const socket = connect({ host: this.record.host, port: this.record.port });
+    this.socket = socket;
+    socket.setNoDelay(true);
+    const decoder = new FrameDecoder(this.maxFrameBytes, {
+      frame: (text) => this.onFrame(text),
+      oversized: () => this.fail('sent a frame over the size limit', false),
+    });
+    socket.on('connect', () => {
+      if (this.socket !== socket) return;
+      this.connected = true;
+      this.everConnected = true;
+      this.writer = new LineWriter(socket);
+      this.events.connected(this);
+      this.pump();
+    });
+    socket.on('data', (chunk: Buffer) => {
+      if (this.socket === socket) decoder.push(chunk);
+    });
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      if (this.socket === socket) this.fail(err.code ?? err.message, false);
+    });
+    socket.on('close', () => {
+      if (this.socket === socket) this.fail('connection closed by the server', false);
+    });
+  }
+
+  /** Write time of the oldest unanswered job, for the timeout sweep. */
+  oldestSentAt(): number | undefined {
+    for (const job of this.inflight.values()) return job.sentAt;
+    return undefined;
+  }
+
+  /** Ends the connection; its in-flight jobs are reported as disconnected. */
+  fail(reason: string, timedOut: boolean): void {
+    const socket = this.socket;
+    if (socket === null) return;
+    this.socket = null;
+    this.writer = null;
+    this.connected = false;
+    socket.destroy();
+    const jobs = [...this.inflight.values()];
+    this.inflight.clear();
+    this.events.disconnected(this, jobs, reason, timedOut);
+  }
+
+  /** Removes and returns the jobs still waiting to be written. */
+  takeQueued(): Job[] {
+    const jobs = this.queue.slice(this.queueHead);
+    this.queue = [];
+    this.queueHead = 0;
+    return jobs;
+  }
+
+  /** Closes quietly, for a link with nothing in flight (removal, shutdown). */
+  close(): void {
+    const socket = this.socket;
+    this.socket = null;
+    this.writer = null;
+    this.connected = false;
+    socket?.destroy();
+  }
+
+  private write(job: Job): void {
+    job.sentAt = Date.now();
+    this.inflight.set(job.rid, job);
+    this.writer!.write(job.line);
+  }
+
+  private pump(): void {
+    const max = this.record.maxInflight;
+    while (this.connected && this.inflight.size < max && this.queueHead < this.queue.length) {
+      const job = this.queue[this.queueHead]!;
+      this.queue[this.queueHead++] = undefined as unknown as Job;
+      this.write(job);
+    }
+    // Compact once the consumed prefix dominates, so shifting stays O(1) amortised.
+    if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
+      this.queue = this.queue.slice(this.queueHead);
+      this.queueHead = 0;
+    }
+  }
+
+  private onFrame(text: string): void {
+    let packet;
+    try {
+      packet = decodePacket(text);
+    } catch (err) {
+      this.fail(`sent a bad packet: ${err instanceof ProtocolError ? err.message : String(err)}`, false);
+      return;
+    }
+    if (packet.type !== 2) {
+      this.fail(`sent a packet of type ${packet.type} on the data connection`, false);
+      return;
+    }
+    const job = this.ownerOf(packet);
+    if (job === undefined) {
+      this.fail(packet.rid === undefined ? 'answered with nothing in flight' : `answered rid ${packet.rid}, which it was not sent`, false);
+      return;
+    }
+    this.inflight.delete(job.rid);
+    this.events.reply(this, job, packet);
+    this.pump();
+  }
+
+  /** The job a reply answers: by rid, or the single job in flight of a one-at-a-time server. */
+  private ownerOf(reply: ReplyPacket): Job | undefined {
+    if (reply.rid !== undefined) return this.inflight.get(reply.rid);
+    if (this.record.maxInflight > 1 || this.inflight.size !== 1) return undefined;
+    for (const job of this.inflight.values()) return job;
+    return undefined;
+  }
+}
