@@ -32,7 +32,10 @@ export class FrameDecoder {
   private depth = 0;
   private inString = false;
   private escaped = false;
-  /** True while skipping the rest of an oversized frame. */
+  /**
+   * True while skipping the rest of an oversized frame: up to the next newline, or, when it is
+   * an object (depth > 0), up to its closing brace, whichever comes first.
+   */
   private discarding = false;
 
   constructor(
@@ -44,10 +47,8 @@ export class FrameDecoder {
   push(chunk: Buffer): void {
     let start = 0;
     if (this.discarding) {
-      const nl = chunk.indexOf(NEWLINE);
-      if (nl === -1) return;
-      this.discarding = false;
-      start = nl + 1;
+      start = this.skipDiscarded(chunk);
+      if (start === -1) return;
     }
     let nl = chunk.indexOf(NEWLINE, start);
     while (nl !== -1) {
@@ -73,8 +74,9 @@ export class FrameDecoder {
   }
 
   private emitLine(buf: Buffer, start: number, end: number): void {
-    if (end > start && buf[end - 1] === CARRIAGE_RETURN) end--;
-    // Skip blank lines cheaply: a frame starts at its first non-blank byte.
+    // A frame starts at its first non-blank byte and ends at its last one (so "\r\n" and
+    // trailing blanks frame as they would after an unterminated object).
+    while (end > start && isBlank(buf[end - 1]!)) end--;
     while (start < end && isBlank(buf[start]!)) start++;
     if (start === end) return;
     this.sink.frame(buf.toString('utf8', start, end));
@@ -89,7 +91,8 @@ export class FrameDecoder {
       while (frameStart < this.tail.length && isBlank(this.tail[frameStart]!)) frameStart++;
       this.scanned = frameStart;
     }
-    for (let i = this.scanned; i < this.tail.length; i++) {
+    // depth -1: a line that is not an object, framed only at its newline: nothing to scan.
+    for (let i = this.scanned; this.depth >= 0 && i < this.tail.length; i++) {
       const byte = this.tail[i]!;
       if (this.depth === 0 && !this.inString) {
         if (isBlank(byte) && i === frameStart) {
@@ -103,20 +106,11 @@ export class FrameDecoder {
           break;
         }
       }
-      if (this.inString) {
-        if (this.escaped) this.escaped = false;
-        else if (byte === BACKSLASH) this.escaped = true;
-        else if (byte === QUOTE) this.inString = false;
-      } else if (byte === QUOTE) {
-        this.inString = true;
-      } else if (byte === OPEN_BRACE) {
-        this.depth++;
-      } else if (byte === CLOSE_BRACE) {
-        this.depth--;
-        if (this.depth === 0) {
-          this.sink.frame(this.tail.toString('utf8', frameStart, i + 1));
-          frameStart = i + 1;
-        }
+      if (this.scanObjectByte(byte)) {
+        // One chunk may hold a whole object over the limit: it is refused like any other.
+        if (i + 1 - frameStart > this.maxFrameBytes) this.sink.oversized(this.maxFrameBytes);
+        else this.sink.frame(this.tail.toString('utf8', frameStart, i + 1));
+        frameStart = i + 1;
       }
     }
     if (this.depth >= 0) this.scanned = this.tail.length;
@@ -126,10 +120,55 @@ export class FrameDecoder {
       if (this.tail.length === 0) this.resetTail();
     }
     if (this.tail.length > this.maxFrameBytes) {
-      this.resetTail();
+      // Inside an object, keep its scan state to find where it ends; a line just waits for "\n".
+      if (this.depth > 0) {
+        this.tail = Buffer.alloc(0);
+        this.scanned = 0;
+      } else {
+        this.resetTail();
+      }
       this.discarding = true;
       this.sink.oversized(this.maxFrameBytes);
     }
+  }
+
+  /** Steps the object scan over one byte; true when it closed the top-level object. */
+  private scanObjectByte(byte: number): boolean {
+    if (this.inString) {
+      if (this.escaped) this.escaped = false;
+      else if (byte === BACKSLASH) this.escaped = true;
+      else if (byte === QUOTE) this.inString = false;
+    } else if (byte === QUOTE) {
+      this.inString = true;
+    } else if (byte === OPEN_BRACE) {
+      this.depth++;
+    } else if (byte === CLOSE_BRACE) {
+      this.depth--;
+      return this.depth === 0;
+    }
+    return false;
+  }
+
+  /**
+   * Skips the discarded frame's bytes in `chunk`: to the end of the object being discarded or
+   * to the next newline. Returns where decoding resumes, or -1 when the whole chunk was skipped.
+   */
+  private skipDiscarded(chunk: Buffer): number {
+    const nl = chunk.indexOf(NEWLINE);
+    if (this.depth > 0) {
+      const end = nl === -1 ? chunk.length : nl;
+      for (let i = 0; i < end; i++) {
+        if (this.scanObjectByte(chunk[i]!)) {
+          this.discarding = false;
+          this.resetTail();
+          return i + 1;
+        }
+      }
+    }
+    if (nl === -1) return -1;
+    this.discarding = false;
+    this.resetTail();
+    return nl + 1;
   }
 
   private resetTail(): void {
