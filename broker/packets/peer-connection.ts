@@ -11,7 +11,7 @@ import type { InboundPacket, Seq } from '../protocol/packet-types.js';
 import { decodePacket } from '../protocol/validate.js';
 import type { PacketStats } from '../stats.js';
 import type { AnswerPort, Job } from './job.js';
-import { LineWriter } from './line-writer.js';
+import { LineWriter } from '../support/line-writer.js';
 
 /** What a connection hands its packets to. */
 export interface PacketHandlers {
@@ -40,7 +40,9 @@ export class PeerConnection implements AnswerPort {
   ) {
     this.host = normalizeHost(socket.remoteAddress ?? '');
     socket.setNoDelay(true);
-    this.writer = new LineWriter(socket, () => this.holdInput());
+    this.writer = new LineWriter(socket, (accepted) => {
+      if (!accepted) this.holdInput();
+    });
     this.decoder = new FrameDecoder(maxPacketBytes, {
       frame: (text) => this.onFrame(text),
       oversized: (limit) => this.sendError(ErrorCode.TOO_LARGE, `packet larger than ${limit} bytes`),

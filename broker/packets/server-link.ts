@@ -12,7 +12,7 @@ import type { ReplyPacket } from '../protocol/packet-types.js';
 import { decodePacket } from '../protocol/validate.js';
 import type { ServerRecord } from '../registry/server-record.js';
 import type { Job } from './job.js';
-import { LineWriter } from './line-writer.js';
+import { LineWriter } from '../support/line-writer.js';
 
 export interface LinkEvents {
   connected(link: ServerLink): void;

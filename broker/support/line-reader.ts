@@ -5,10 +5,10 @@
  * socket instead of leaving it half-alive.
  */
 import type { Socket } from 'node:net';
-import ndjson from 'ndjson';
+import ndjson, { type ParseOptions } from 'ndjson';
 
 /** ndjson hands its options to split2, which also understands a line-length limit. */
-interface SplitOptions extends ndjson.ParseOptions {
+interface SplitOptions extends ParseOptions {
   maxLength?: number;
 }
 
@@ -30,25 +30,26 @@ export class LineReader {
    * @param onObject called with each line that parses to a JSON object (arrays and scalars are skipped).
    */
   constructor(
-    private readonly socket: Socket,
+    socket: Socket,
     onObject: (packet: Record<string, unknown>) => void,
     options: LineReaderOptions = {},
   ) {
     const splitOptions: SplitOptions = { strict: false, maxLength: options.maxLineLength ?? DEFAULT_MAX_LINE_LENGTH };
     this.parser = ndjson.parse(splitOptions);
+    let failed = false;
+    const fail = (err: Error): void => {
+      if (failed) return;
+      failed = true;
+      options.onFramingError?.(err);
+      socket.destroy();
+    };
     this.parser.on('data', (value: unknown) => {
       if (value !== null && typeof value === 'object' && !Array.isArray(value)) onObject(value as Record<string, unknown>);
     });
-    this.parser.on('error', (err: Error) => {
-      options.onFramingError?.(err);
-      socket.destroy();
-    });
+    this.parser.on('error', fail);
     this.parser.on('end', () => {
       // The parser normally ends because the socket did; ending first means a `null` line.
-      if (!socket.readableEnded) {
-        options.onFramingError?.(new Error('the stream carried a bare null line'));
-        socket.destroy();
-      }
+      if (!socket.readableEnded) fail(new Error('the stream carried a bare null line'));
     });
     socket.pipe(this.parser);
   }

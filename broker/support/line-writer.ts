@@ -1,29 +1,43 @@
 /**
- * Lines out, batched: every line queued during one turn of the event loop goes to the socket in
- * a single write. Under load that is one syscall for many packets instead of one each.
+ * Lines out, batched: every line queued for one socket during a turn of the event loop goes out
+ * in a single write. A chunk of pipelined packets becomes one syscall per peer instead of one
+ * per packet. All writers share one scheduled flush.
  */
 import type { Socket } from 'node:net';
 
+const dirty: LineWriter[] = [];
+let flushScheduled = false;
+
+function flushAll(): void {
+  flushScheduled = false;
+  // A flush may queue more lines (an error reply, say); the loop picks them up.
+  for (let i = 0; i < dirty.length; i++) dirty[i]!.flush();
+  dirty.length = 0;
+}
+
 export class LineWriter {
   private buffered = '';
-  private scheduled = false;
 
   /**
    * @param socket where the lines go.
-   * @param onFlushed called after each write, so the owner can check `socket.writableNeedDrain`.
+   * @param afterWrite called after each write with socket.write's result: false means the
+   *   socket's buffer is full and the owner should stop reading its inputs until 'drain'.
    */
   constructor(
     private readonly socket: Socket,
-    private readonly onFlushed?: () => void,
+    private readonly afterWrite?: (accepted: boolean) => void,
   ) {}
 
-  /** Queues one line (which must end in "\n"); it is written on the next turn of the loop. */
+  /** Queues one line (which must end in "\n") for the flush at the end of this turn. */
   write(line: string): void {
-    this.buffered += line;
-    if (!this.scheduled) {
-      this.scheduled = true;
-      setImmediate(this.flush);
+    if (this.buffered.length === 0) {
+      dirty.push(this);
+      if (!flushScheduled) {
+        flushScheduled = true;
+        process.nextTick(flushAll);
+      }
     }
+    this.buffered += line;
   }
 
   /** Characters queued but not yet handed to the socket. */
@@ -32,13 +46,12 @@ export class LineWriter {
   }
 
   /** Hands everything queued to the socket now; lines for a closed socket are dropped. */
-  readonly flush = (): void => {
-    this.scheduled = false;
-    if (this.buffered === '') return;
+  flush(): void {
+    if (this.buffered.length === 0) return;
     const data = this.buffered;
     this.buffered = '';
-    if (!this.socket.writable) return;
-    this.socket.write(data);
-    this.onFlushed?.();
-  };
+    if (this.socket.destroyed || !this.socket.writable) return;
+    const accepted = this.socket.write(data);
+    this.afterWrite?.(accepted);
+  }
 }

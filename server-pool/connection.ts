@@ -1,0 +1,118 @@
+/**
+ * One connection the broker dialled to a server: type 0 packets in, type 2 replies out. Up to
+ * maxInflight packets are handled at once, so replies may leave in any order; each carries the
+ * packet's `rid` (and `seq`, for clients that talk to a server directly) so it can be matched.
+ */
+import type { Socket } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import PQueue from 'p-queue';
+import { LineReader } from '../broker/support/line-reader.js';
+import { LineWriter } from '../broker/support/line-writer.js';
+import type { Logger } from '../broker/support/logger.js';
+import type { Handler } from './handlers.js';
+
+export interface ConnectionSettings {
+  serverId: number;
+  handler: Handler;
+  delayMs: number;
+  maxInflight: number;
+  maxLineLength: number;
+  logger: Logger;
+  /** Called once per reply written. */
+  onAnswered: () => void;
+}
+
+/** Packets allowed to wait behind the running ones before the socket stops being read. */
+const QUEUED_PER_INFLIGHT = 4;
+/** How long a closing connection may take to flush before it is destroyed. */
+const CLOSE_GRACE_MS = 1000;
+
+export class ServedConnection {
+  private readonly queue: PQueue;
+  private readonly reader: LineReader;
+  private readonly writer: LineWriter;
+  private readonly maxQueued: number;
+  private inputPaused = false;
+
+  constructor(
+    private readonly socket: Socket,
+    private readonly settings: ConnectionSettings,
+  ) {
+    this.queue = new PQueue({ concurrency: settings.maxInflight });
+    this.maxQueued = settings.maxInflight * QUEUED_PER_INFLIGHT;
+    this.writer = new LineWriter(socket, () => this.checkFlow());
+    this.reader = new LineReader(socket, this.onPacket, {
+      maxLineLength: settings.maxLineLength,
+      onFramingError: (err) => settings.logger.warn('closing a broker connection with an unreadable line', { error: err.message }),
+    });
+    socket.on('drain', this.checkFlow);
+    socket.on('error', (err) => settings.logger.debug('broker connection error', { error: err.message }));
+    // Packets still waiting when the broker goes away have nobody to answer to.
+    socket.once('close', () => this.queue.clear());
+  }
+
+  /** Packets received and not yet answered. */
+  get inflight(): number {
+    return this.queue.size + this.queue.pending;
+  }
+
+  /** Writes what is queued, ends the connection, and destroys it if the peer lingers. */
+  close(): void {
+    this.writer.flush();
+    this.socket.end();
+    setTimeout(() => this.socket.destroy(), CLOSE_GRACE_MS).unref();
+  }
+
+  private readonly onPacket = (packet: Record<string, unknown>): void => {
+    if (packet.type !== 0 && packet.type !== '0') {
+      this.settings.logger.debug('ignored a packet that is not type 0', { type: packet.type });
+      return;
+    }
+    void this.queue.add(() => this.serve(packet));
+    if (this.queue.size >= this.maxQueued) this.checkFlow();
+  };
+
+  private async serve(packet: Record<string, unknown>): Promise<void> {
+    if (this.settings.delayMs > 0) await sleep(this.settings.delayMs);
+    const payload = typeof packet.payload === 'string' ? packet.payload : '';
+    let result: string;
+    try {
+      result = this.settings.handler(payload);
+    } catch (err) {
+      // No reply: the broker times the packet out and may try another server.
+      this.settings.logger.error('the handler failed', { error: err instanceof Error ? err.message : String(err) });
+      return;
+    }
+    if (this.socket.writable) {
+      this.writer.write(
+        JSON.stringify({
+          type: 2,
+          srcid: this.settings.serverId,
+          destid: toId(packet.srcid),
+          payloadsize: result.length,
+          payload: result,
+          rid: packet.rid,
+          seq: packet.seq,
+        }) + '\n',
+      );
+      this.settings.onAnswered();
+    }
+    if (this.inputPaused) this.checkFlow();
+  }
+
+  /** Stops reading while the socket's buffer is full or too many packets wait; resumes after. */
+  private readonly checkFlow = (): void => {
+    const pause = this.socket.writableNeedDrain || this.queue.size >= this.maxQueued;
+    if (pause === this.inputPaused) return;
+    this.inputPaused = pause;
+    if (pause) this.reader.pause();
+    else this.reader.resume();
+  };
+}
+
+/** The sender's id as a number; the broker always sends one, a hand-written client may not. */
+function toId(value: unknown): number {
+  if (typeof value === 'number') return value;
+  const n = Number(value);
+  return typeof value === 'string' && value.trim() !== '' && Number.isFinite(n) ? n : 0;
+}

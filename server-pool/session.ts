@@ -1,0 +1,247 @@
+/**
+ * A server's session with the broker: the registration connection, kept open. It registers,
+ * sends heartbeats, and when the connection drops (the broker restarted) dials again with a
+ * short capped backoff and registers again, until leave() or close().
+ */
+import { EventEmitter } from 'node:events';
+import net, { type Socket } from 'node:net';
+import { encodeLine } from '../broker/protocol/encode.js';
+import { LineReader } from '../broker/support/line-reader.js';
+import type { Logger } from '../broker/support/logger.js';
+import { STOPPED, ServerError } from './errors.js';
+import type { BrokerAddress } from './options.js';
+
+/** The type 1 packet, as sent. */
+export interface RegistrationPacket {
+  type: 1;
+  id: number;
+  privPolyId: number;
+  listenport: number;
+  maxInflight: number;
+  session: true;
+  secret?: string;
+  httpport?: number;
+}
+
+export interface SessionSettings {
+  broker: BrokerAddress;
+  /**
+   * The address to register from. The broker dials back the address a registration came from,
+   * so a server listening on one specific address must register from it.
+   */
+  localAddress?: string;
+  reconnectMinMs: number;
+  reconnectMaxMs: number;
+  registerTimeoutMs: number;
+  /** Heartbeat period when the broker's answer does not name one. */
+  defaultHeartbeatMs: number;
+  maxLineLength: number;
+  logger: Logger;
+}
+
+export interface SessionEvents {
+  /** The broker accepted a registration; `again` is true from the second one on. */
+  registered: [info: { heartbeatMs: number; again: boolean }];
+  /** A registered session's connection closed. */
+  lost: [];
+}
+
+/** How long a closing connection may take to flush before it is destroyed. */
+const CLOSE_GRACE_MS = 1000;
+
+export class BrokerSession extends EventEmitter<SessionEvents> {
+  private socket: Socket | null = null;
+  private isRegistered = false;
+  private registrations = 0;
+  private stopped = false;
+  private backoffMs: number;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private answerTimer: NodeJS.Timeout | null = null;
+  private heartbeatTimer: NodeJS.Timeout | null = null;
+  /** The last connection failure logged at warn, so a long outage logs once, not twice a second. */
+  private lastFailure: string | null = null;
+  private firstStart: { resolve: () => void; reject: (err: Error) => void } | null = null;
+
+  constructor(
+    private readonly registration: RegistrationPacket,
+    private readonly settings: SessionSettings,
+  ) {
+    super();
+    this.backoffMs = settings.reconnectMinMs;
+  }
+
+  /** True while the broker holds a registration made on the open connection. */
+  get registered(): boolean {
+    return this.isRegistered;
+  }
+
+  /**
+   * Dials and registers. Resolves at the first successful registration, retrying unreachable
+   * brokers forever; rejects with a ServerError carrying the broker's code when it refuses the
+   * registration, or STOPPED when leave() or close() comes first.
+   */
+  start(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.firstStart = { resolve, reject };
+      this.attempt();
+    });
+  }
+
+  /** Sends the leave packet (when registered) and stops reconnecting; the connection stays open. */
+  leave(): void {
+    if (this.isRegistered && this.socket !== null) {
+      this.socket.write(encodeLine({ type: 6, id: this.registration.id }));
+      this.settings.logger.info('leaving the broker', { id: this.registration.id });
+    }
+    this.halt();
+  }
+
+  /** Stops reconnecting and closes the connection; resolves once it is closed. */
+  close(): Promise<void> {
+    this.halt();
+    const socket = this.socket;
+    if (socket === null || socket.closed) return Promise.resolve();
+    return new Promise((resolve) => {
+      socket.once('close', () => resolve());
+      socket.end();
+      setTimeout(() => socket.destroy(), CLOSE_GRACE_MS).unref();
+    });
+  }
+
+  private halt(): void {
+    this.stopped = true;
+    this.clearTimer('retryTimer');
+    this.clearTimer('heartbeatTimer');
+    this.settleStart(new ServerError(STOPPED, 'the server was stopped before it registered'));
+  }
+
+  private attempt(): void {
+    this.retryTimer = null;
+    if (this.stopped) return;
+    const { host, port } = this.settings.broker;
+    const socket = net.connect({ host, port, localAddress: this.settings.localAddress });
+    this.socket = socket;
+    socket.setNoDelay(true);
+    let failure: Error | undefined;
+    socket.on('error', (err) => {
+      failure = err;
+    });
+    socket.once('connect', () => {
+      socket.setKeepAlive(true, 1000);
+      socket.write(encodeLine(this.registration));
+      this.answerTimer = setTimeout(() => {
+        socket.destroy(new Error(`no answer to the registration within ${this.settings.registerTimeoutMs} ms`));
+      }, this.settings.registerTimeoutMs);
+    });
+    socket.once('close', () => this.onClose(socket, failure));
+    new LineReader(socket, (packet) => this.onPacket(socket, packet), {
+      maxLineLength: this.settings.maxLineLength,
+      onFramingError: (err) => this.settings.logger.warn('unreadable line from the broker', { error: err.message }),
+    });
+  }
+
+  private onPacket(socket: Socket, packet: Record<string, unknown>): void {
+    if (socket !== this.socket) return;
+    const type = Number(packet.type);
+    if (type === 4 && !this.isRegistered) {
+      this.onRegistered(socket, packet);
+    } else if (type === 3 && !this.isRegistered) {
+      this.onRefused(socket, packet);
+    } else if (type === 3) {
+      this.settings.logger.warn('the broker reported an error on the session', { code: packet.code, message: packet.message });
+    } else {
+      this.settings.logger.debug('ignored a packet on the session', { type: packet.type });
+    }
+  }
+
+  private onRegistered(socket: Socket, answer: Record<string, unknown>): void {
+    this.clearTimer('answerTimer');
+    this.isRegistered = true;
+    this.registrations++;
+    this.backoffMs = this.settings.reconnectMinMs;
+    this.lastFailure = null;
+    const heartbeatMs =
+      typeof answer.heartbeatMs === 'number' && Number.isSafeInteger(answer.heartbeatMs) && answer.heartbeatMs > 0
+        ? answer.heartbeatMs
+        : this.settings.defaultHeartbeatMs;
+    const heartbeat = encodeLine({ type: 5, id: this.registration.id });
+    this.heartbeatTimer = setInterval(() => socket.write(heartbeat), heartbeatMs);
+    const again = this.registrations > 1;
+    const { id, privPolyId: policy, listenport } = this.registration;
+    this.settings.logger.info(again ? 're-registered with the broker' : 'registered with the broker', { id, policy, listenport, heartbeatMs });
+    this.emit('registered', { heartbeatMs, again });
+    this.settleStart();
+  }
+
+  private onRefused(socket: Socket, answer: Record<string, unknown>): void {
+    const code = typeof answer.code === 'string' ? answer.code : 'REFUSED';
+    const message = `the broker refused registration of server ${this.registration.id}: ${code} ${String(answer.message ?? '')}`.trim();
+    if (this.stopped) {
+      // Stopped meanwhile (e.g. the rest of a pool after one refusal): nothing to report.
+    } else if (this.firstStart !== null) {
+      // At start a refusal is final: the caller hears about it and decides.
+      this.settleStart(new ServerError(code, message));
+      this.halt();
+    } else {
+      // After a broker restart it may be transient (the old record still live): keep trying.
+      this.settings.logger.error(message, { id: this.registration.id, code });
+    }
+    socket.destroy();
+  }
+
+  private onClose(socket: Socket, failure: Error | undefined): void {
+    if (socket !== this.socket) return;
+    this.socket = null;
+    this.clearTimer('answerTimer');
+    this.clearTimer('heartbeatTimer');
+    const wasRegistered = this.isRegistered;
+    this.isRegistered = false;
+    if (wasRegistered) {
+      if (!this.stopped) this.settings.logger.warn('lost the broker session', { id: this.registration.id, error: failure?.message });
+      this.emit('lost');
+    }
+    if (this.stopped) return;
+    if (!wasRegistered) this.logFailure(failure);
+    this.scheduleRetry(wasRegistered ? this.settings.reconnectMinMs : this.nextBackoff());
+  }
+
+  private logFailure(failure: Error | undefined): void {
+    const { host, port } = this.settings.broker;
+    const reason = failure?.message ?? 'connection closed before the registration was answered';
+    const fields = { id: this.registration.id, broker: `${host}:${port}`, error: reason };
+    if (reason !== this.lastFailure) {
+      this.settings.logger.warn('cannot register with the broker, retrying', fields);
+      this.lastFailure = reason;
+    } else {
+      this.settings.logger.debug('cannot register with the broker, retrying', fields);
+    }
+  }
+
+  private nextBackoff(): number {
+    const delay = this.backoffMs;
+    this.backoffMs = Math.min(this.backoffMs * 2, this.settings.reconnectMaxMs);
+    return delay;
+  }
+
+  private scheduleRetry(delayMs: number): void {
+    // A little jitter so a pool of servers does not dial a restarted broker in lockstep.
+    const jittered = Math.max(1, Math.round(delayMs * (0.75 + Math.random() * 0.25)));
+    this.retryTimer = setTimeout(() => this.attempt(), jittered);
+  }
+
+  private settleStart(err?: Error): void {
+    const pending = this.firstStart;
+    if (pending === null) return;
+    this.firstStart = null;
+    if (err === undefined) pending.resolve();
+    else pending.reject(err);
+  }
+
+  private clearTimer(name: 'retryTimer' | 'answerTimer' | 'heartbeatTimer'): void {
+    const timer = this[name];
+    if (timer !== null) {
+      clearTimeout(timer);
+      this[name] = null;
+    }
+  }
+}
