@@ -1,0 +1,147 @@
+#!/usr/bin/env node
+/**
+ * policy-client: send one packet (or a file of them) and print the answers, or load the broker
+ * with --count / --duration and print a summary. Wiring only; the work is in client.ts and load.ts.
+ */
+import { createHash } from 'node:crypto';
+import { Command, InvalidArgumentError } from 'commander';
+import { envOption, hostPort, integer, loggingOptions, parseOrExit } from '../broker/support/cli.js';
+import { createLogger, type LogFormat, type LogLevel, type Logger } from '../broker/support/logger.js';
+import { BrokerClient } from './client.js';
+import { randomAscii, runLoad } from './load.js';
+import { CLIENT_DEFAULTS, LOAD_DEFAULTS, VERIFY_MODES, type VerifyMode } from './options.js';
+import { readPacketFile } from './packet-file.js';
+import { progressBar } from './progress.js';
+import { formatSummary } from './summary.js';
+
+const NAME = 'policy-client';
+const PREFIX = 'POLICY_CLIENT';
+const MAX_PAYLOAD_SIZE = 256 * 1024 * 1024;
+
+interface CliOptions {
+  broker: { host: string; port: number };
+  policy: number;
+  srcid: number;
+  payload: string;
+  payloadSize?: number;
+  file?: string;
+  count?: number;
+  duration?: number;
+  concurrency: number;
+  connections?: number;
+  timeout: number;
+  verify: VerifyMode;
+  json?: boolean;
+  logLevel: LogLevel;
+  logFormat?: LogFormat;
+}
+
+/** Seconds, fractions allowed: "2", "0.5". */
+function seconds(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n <= 0 || n > 31_536_000) {
+    throw new InvalidArgumentError(`expected a number of seconds above 0, got "${value}"`);
+  }
+  return n;
+}
+
+const program = new Command(NAME)
+  .description('Send packets to a policy broker and print the answers, or put load on it')
+  .addOption(envOption(PREFIX, '--broker <host:port>', "the broker's packet port").argParser(hostPort).default({ host: CLIENT_DEFAULTS.host, port: CLIENT_DEFAULTS.port }, `${CLIENT_DEFAULTS.host}:${CLIENT_DEFAULTS.port}`))
+  .addOption(envOption(PREFIX, '--policy <n>', 'privacy policy of the packets').argParser(integer(0)).default(LOAD_DEFAULTS.policy))
+  .addOption(envOption(PREFIX, '--srcid <n>', 'client id sent as srcid').argParser(integer(0)).default(LOAD_DEFAULTS.srcid))
+  .addOption(envOption(PREFIX, '--payload <text>', 'payload of the packets').default(LOAD_DEFAULTS.payload))
+  .addOption(envOption(PREFIX, '--payload-size <n>', 'send random ASCII payloads of this length instead').argParser(integer(0, MAX_PAYLOAD_SIZE)))
+  .addOption(envOption(PREFIX, '--file <path>', 'send the packet(s) in this file as written: one JSON object (may be pretty-printed) or NDJSON'))
+  .addOption(envOption(PREFIX, '--count <n>', 'load: send this many packets').argParser(integer(1)))
+  .addOption(envOption(PREFIX, '--duration <seconds>', 'load: send for this long').argParser(seconds))
+  .addOption(envOption(PREFIX, '--concurrency <n>', 'load: packets in flight at once').argParser(integer(1, 1_000_000)).default(LOAD_DEFAULTS.concurrency))
+  .addOption(envOption(PREFIX, '--connections <n>', 'load: connections to spread them over (default: min(4, concurrency))').argParser(integer(1, 10_000)))
+  .addOption(envOption(PREFIX, '--timeout <ms>', 'how long a packet waits for its answer').argParser(integer(1)).default(CLIENT_DEFAULTS.timeoutMs))
+  .addOption(envOption(PREFIX, '--verify <mode>', "check that each reply's payload is the SHA-1 of the packet's").choices(VERIFY_MODES).default('none'))
+  .addOption(envOption(PREFIX, '--json', 'load: print the summary as one JSON object on the last line'));
+for (const option of loggingOptions(PREFIX)) program.addOption(option);
+
+program.action(async (options: CliOptions) => {
+  const isLoad = options.count !== undefined || options.duration !== undefined;
+  if (isLoad && options.file !== undefined) program.error('--file cannot be combined with --count or --duration');
+  const logger = createLogger({ level: options.logLevel, format: options.logFormat, name: NAME });
+  try {
+    if (isLoad) process.exitCode = await load(options, logger);
+    else if (options.file !== undefined) process.exitCode = await sendFile(options.file, options, logger);
+    else process.exitCode = await sendOne(options, logger);
+  } catch (err) {
+    process.stderr.write(`${NAME}: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exitCode = 1;
+  }
+});
+
+/** One packet, its answer on stdout; 0 for a (verified) type 2 reply. */
+async function sendOne(options: CliOptions, logger: Logger): Promise<number> {
+  const client = await connect(options, logger);
+  try {
+    const payload = options.payloadSize === undefined ? options.payload : randomAscii(options.payloadSize);
+    const answer = await client.send({ type: 0, srcid: options.srcid, privPoliId: options.policy, payloadsize: payload.length, payload });
+    process.stdout.write(JSON.stringify(answer) + '\n');
+    if (answer.type !== 2) return 1;
+    if (options.verify === 'sha1' && answer.payload !== createHash('sha1').update(payload, 'utf8').digest('hex')) {
+      process.stderr.write(`${NAME}: the reply's payload is not the SHA-1 of the payload sent\n`);
+      return 1;
+    }
+    return 0;
+  } finally {
+    await client.close();
+  }
+}
+
+/** The file's packets one after another, each answer on stdout; 0 when all are type 2 replies. */
+async function sendFile(path: string, options: CliOptions, logger: Logger): Promise<number> {
+  const packets = await readPacketFile(path);
+  const client = await connect(options, logger);
+  let code = 0;
+  try {
+    for (const packet of packets) {
+      const answer = await client.send(packet);
+      process.stdout.write(JSON.stringify(answer) + '\n');
+      if (answer.type !== 2) code = 1;
+    }
+  } finally {
+    await client.close();
+  }
+  return code;
+}
+
+/** A load run, its summary on stdout; 0 unless packets were lost or failed verification. */
+async function load(options: CliOptions, logger: Logger): Promise<number> {
+  const durationMs = options.duration === undefined ? undefined : options.duration * 1000;
+  const bar = process.stderr.isTTY ? progressBar(process.stderr, { count: options.count, durationMs }) : null;
+  try {
+    const summary = await runLoad({
+      host: options.broker.host,
+      port: options.broker.port,
+      count: options.count,
+      durationMs,
+      concurrency: options.concurrency,
+      connections: options.connections,
+      payload: options.payload,
+      payloadSize: options.payloadSize,
+      policy: options.policy,
+      srcid: options.srcid,
+      timeoutMs: options.timeout,
+      verify: options.verify,
+      onProgress: bar === null ? undefined : (progress) => bar.update(progress),
+      logger,
+    });
+    bar?.stop();
+    process.stdout.write(options.json === true ? JSON.stringify(summary) + '\n' : formatSummary(summary, { verify: options.verify === 'sha1' }));
+    return summary.lost > 0 || summary.verifyFailed > 0 ? 1 : 0;
+  } finally {
+    bar?.stop();
+  }
+}
+
+function connect(options: CliOptions, logger: Logger): Promise<BrokerClient> {
+  return BrokerClient.connect({ host: options.broker.host, port: options.broker.port, timeoutMs: options.timeout, logger });
+}
+
+await parseOrExit(program);
