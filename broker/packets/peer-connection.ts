@@ -2,6 +2,11 @@
  * One connection accepted on the packet port. Clients send type 0 on it; servers register
  * (type 1) on it and, as session servers, keep it for heartbeats (5) and leaving (6). Every bad
  * frame gets a type 3 error and the connection goes on.
+ *
+ * Flow control: a client with `maxInflight` packets unanswered, or one that does not read its
+ * answers, stops being read (TCP pushes back on it). The frames of the chunk already read wait
+ * in `held` (at most `maxInflight` of them; past that, OVERLOADED), so a client may pipeline
+ * any number of packets and still get every answer.
  */
 import type { Socket } from 'node:net';
 import { ErrorCode, ProtocolError } from '../protocol/error-codes.js';
@@ -30,6 +35,12 @@ export class PeerConnection implements AnswerPort {
   readonly host: string;
   private readonly writer: LineWriter;
   private readonly decoder: FrameDecoder;
+  /** Client packets read but waiting for an in-flight slot. */
+  private held: Array<Extract<InboundPacket, { type: 0 }>> = [];
+  private heldHead = 0;
+  private waitingForDrain = false;
+  /** Set while releasing held packets, so answers given synchronously do not recurse. */
+  private releasing = false;
 
   constructor(
     readonly socket: Socket,
@@ -41,7 +52,7 @@ export class PeerConnection implements AnswerPort {
     this.host = normalizeHost(socket.remoteAddress ?? '');
     socket.setNoDelay(true);
     this.writer = new LineWriter(socket, (accepted) => {
-      if (!accepted) this.holdInput();
+      if (!accepted) this.waitForDrain();
     });
     this.decoder = new FrameDecoder(maxPacketBytes, {
       frame: (text) => this.onFrame(text),
@@ -57,7 +68,9 @@ export class PeerConnection implements AnswerPort {
 
   answer(_job: Job, line: string): void {
     this.inflight--;
-    if (!this.closed && line.length > 0) this.writer.write(line);
+    if (this.closed) return;
+    if (line.length > 0) this.writer.write(line);
+    if (this.heldHead < this.held.length) this.releaseHeld();
   }
 
   /** Sends a type 3 error on this connection. */
@@ -87,12 +100,15 @@ export class PeerConnection implements AnswerPort {
     }
     switch (packet.type) {
       case 0:
-        if (this.inflight >= this.maxInflight) {
-          this.sendError(ErrorCode.OVERLOADED, `more than ${this.maxInflight} packets in flight on this connection`, packet.seq);
-          return;
+        if (this.inflight < this.maxInflight && this.heldHead === this.held.length) {
+          this.inflight++;
+          this.handlers.clientPacket(this, packet);
+        } else if (this.held.length - this.heldHead < this.maxInflight) {
+          this.held.push(packet);
+          this.socket.pause();
+        } else {
+          this.sendError(ErrorCode.OVERLOADED, `more than ${2 * this.maxInflight} packets pending on this connection`, packet.seq);
         }
-        this.inflight++;
-        this.handlers.clientPacket(this, packet);
         return;
       case 1:
         this.handlers.registration(this, packet);
@@ -109,11 +125,32 @@ export class PeerConnection implements AnswerPort {
     }
   }
 
+  /** Routes held packets as in-flight slots free up; reads again once none are held. */
+  private releaseHeld(): void {
+    if (this.releasing) return;
+    this.releasing = true;
+    while (this.inflight < this.maxInflight && this.heldHead < this.held.length && !this.closed) {
+      const packet = this.held[this.heldHead++]!;
+      this.inflight++;
+      this.handlers.clientPacket(this, packet);
+    }
+    this.releasing = false;
+    if (this.heldHead === this.held.length) {
+      this.held = [];
+      this.heldHead = 0;
+      if (!this.waitingForDrain) this.socket.resume();
+    }
+  }
+
   /** The peer is not reading its answers: stop reading its packets until it catches up. */
-  private holdInput(): void {
-    if (this.socket.isPaused()) return;
+  private waitForDrain(): void {
+    if (this.waitingForDrain) return;
+    this.waitingForDrain = true;
     this.socket.pause();
-    this.socket.once('drain', () => this.socket.resume());
+    this.socket.once('drain', () => {
+      this.waitingForDrain = false;
+      if (this.heldHead === this.held.length) this.socket.resume();
+    });
   }
 }
 
