@@ -3,22 +3,34 @@
  * library that tests and other programs can embed. The CLI (main.ts) is a thin shell around it.
  */
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
+import { handleAdmin } from './admin/pages.js';
+import type { StatusSources } from './admin/status.js';
+import { HttpFrontEnd } from './http/http-front-end.js';
 import { resolveBrokerOptions, type BrokerOptions } from './options.js';
 import { PacketRouter } from './packets/packet-router.js';
 import { PeerConnection, type PacketHandlers } from './packets/peer-connection.js';
 import { Registrar } from './packets/registrar.js';
 import { Registry } from './registry/registry.js';
 import { PacketStats } from './stats.js';
+import { listenerTls } from './support/tls-files.js';
 
 export interface Broker {
   readonly options: BrokerOptions;
   readonly registry: Registry;
   readonly stats: PacketStats;
   readonly router: PacketRouter;
-  /** Starts listening; resolves with the bound address (useful with port 0). */
+  /** The HTTP front end, when options.httpPort is set. */
+  readonly http: HttpFrontEnd | undefined;
+  /**
+   * Starts listening (packets, and HTTP when httpPort is set); resolves with the packet
+   * listener's bound address (useful with port 0). The HTTP one is httpAddress().
+   */
   listen(): Promise<AddressInfo>;
   /** The packet listener's address once listening. */
   address(): AddressInfo | undefined;
+  /** The HTTP listener's address once listening; undefined without HTTP. */
+  httpAddress(): AddressInfo | undefined;
   /**
    * Stops accepting, answers what is in flight (up to drainTimeoutMs; the rest get UNAVAILABLE),
    * then closes every connection.
@@ -31,6 +43,7 @@ const SWEEP_MAX_INTERVAL_MS = 250;
 export function createBroker(input: Partial<BrokerOptions> = {}): Broker {
   const options = resolveBrokerOptions(input);
   const log = options.logger;
+  const tls = listenerTls(options);
   const registry = new Registry(options.algorithm);
   const stats = new PacketStats();
   const router = new PacketRouter(registry, options, stats, log);
@@ -39,6 +52,20 @@ export function createBroker(input: Partial<BrokerOptions> = {}): Broker {
   let server: Server | undefined;
   let sweepTimer: NodeJS.Timeout | undefined;
   let closing: Promise<void> | undefined;
+  const startedAt = Date.now();
+  const http =
+    options.httpPort === undefined
+      ? undefined
+      : new HttpFrontEnd(registry, options, log, (req, res, path, authorized) => handleAdmin(statusSources, req, res, path, authorized));
+  const statusSources: StatusSources = {
+    registry,
+    stats,
+    http,
+    startedAt,
+    packetOutstanding: () => router.outstanding,
+    packetAddress: () => server?.address() as AddressInfo | undefined,
+    stopping: () => closing !== undefined,
+  };
 
   const handlers: PacketHandlers = {
     clientPacket: (conn, packet) => router.accept(conn, packet),
@@ -52,9 +79,6 @@ export function createBroker(input: Partial<BrokerOptions> = {}): Broker {
   };
 
   function onConnection(socket: Socket): void {
-    if (options.idleTimeoutMs > 0) {
-      socket.setTimeout(options.idleTimeoutMs, () => socket.destroy());
-    }
     connections.add(new PeerConnection(socket, options.maxPacketBytes, options.maxClientInflight, handlers, stats));
   }
 
@@ -62,11 +86,16 @@ export function createBroker(input: Partial<BrokerOptions> = {}): Broker {
     const now = Date.now();
     router.sweepTimeouts(now);
     registrar.sweepHeartbeats(now);
+    for (const conn of connections) conn.sweep(now, options.headerTimeoutMs, options.idleTimeoutMs);
   }
 
   async function listen(): Promise<AddressInfo> {
     if (server !== undefined) throw new Error('broker is already listening');
-    const srv = createServer({ noDelay: true }, onConnection);
+    const srv: Server =
+      tls === undefined
+        ? createServer({ noDelay: true }, onConnection)
+        : createTlsServer({ ...tls, noDelay: true, handshakeTimeout: options.headerTimeoutMs || 120_000 }, onConnection);
+    srv.on('tlsClientError', (err: Error) => log.debug('TLS handshake failed', { error: err.message }));
     server = srv;
     srv.maxConnections = options.maxConnections;
     await new Promise<void>((resolve, reject) => {
@@ -87,6 +116,15 @@ export function createBroker(input: Partial<BrokerOptions> = {}): Broker {
     }
     const address = srv.address() as AddressInfo;
     log.info('broker listening', { address: `${address.address}:${address.port}`, algorithm: options.algorithm });
+    if (http !== undefined) {
+      try {
+        await http.listen();
+      } catch (err) {
+        clearInterval(sweepTimer);
+        srv.close();
+        throw err;
+      }
+    }
     return address;
   }
 
@@ -114,12 +152,14 @@ export function createBroker(input: Partial<BrokerOptions> = {}): Broker {
     stats,
     router,
     listen,
+    http,
     address: () => server?.address() as AddressInfo | undefined,
+    httpAddress: () => http?.address(),
     close() {
       closing ??= (async () => {
         // Stop accepting first; existing connections are still answered.
         server?.close();
-        await drain();
+        await Promise.all([drain(), http?.close(options.drainTimeoutMs)]);
       })();
       return closing;
     },

@@ -9,3 +9,7 @@ export { decodePacket } from './protocol/validate.js';
 export { FrameDecoder } from './protocol/frame-decoder.js';
 export * from './protocol/packet-types.js';
 export { createLogger, silentLogger, type Logger, type LogLevel, type LogFormat } from './support/logger.js';
+export type { HttpFrontEnd } from './http/http-front-end.js';
+export { HttpErrorCode, HTTP_ERROR_STATUS } from './http/http-errors.js';
+export { loadServersFile, parseServersConf, ServersFileError, type StaticBackend } from './http/servers-file.js';
+export { statusReport } from './admin/status.js';

@@ -2,6 +2,7 @@
 /** policy-broker: parse options, start the broker, stop it on SIGINT/SIGTERM. Nothing else. */
 import { Command } from 'commander';
 import { createBroker } from './broker.js';
+import { httpOptions, httpSettings } from './http/http-cli.js';
 import { BROKER_DEFAULTS, OptionError } from './options.js';
 import { STRATEGY_NAMES, type StrategyName } from './registry/strategies/index.js';
 import { envOption, EXIT_USAGE, integer, loggingOptions, parseOrExit } from './support/cli.js';
@@ -23,10 +24,15 @@ const program = new Command('policy-broker')
   .addOption(envOption(ENV, '--dial-retry <ms>', 'how long to keep dialing a newly registered server').argParser(integer(0)).default(d.dialRetryMs))
   .addOption(envOption(ENV, '--heartbeat <ms>', 'heartbeat interval asked of session servers').argParser(integer(10)).default(d.heartbeatMs))
   .addOption(envOption(ENV, '--heartbeat-misses <n>', 'missed heartbeats before a server is taken out').argParser(integer(1, 1000)).default(d.heartbeatMisses))
-  .addOption(envOption(ENV, '--idle-timeout <ms>', 'close connections idle this long (0 = never)').argParser(integer(0)).default(d.idleTimeoutMs))
+  .addOption(envOption(ENV, '--idle-timeout <ms>', 'close connections that send nothing and wait for nothing this long (0 = never)').argParser(integer(0)).default(d.idleTimeoutMs))
+  .addOption(envOption(ENV, '--header-timeout <ms>', 'close connections whose packet, once begun, is not complete this long (0 = never)').argParser(integer(0)).default(d.headerTimeoutMs))
   .addOption(envOption(ENV, '--max-connections <n>', 'open connections at once').argParser(integer(1)).default(d.maxConnections))
   .addOption(envOption(ENV, '--drain-timeout <ms>', 'how long shutdown waits for in-flight packets').argParser(integer(0)).default(d.drainTimeoutMs))
-  .addOption(envOption(ENV, '--registration-secret <secret>', 'servers must send this secret to register'));
+  .addOption(envOption(ENV, '--registration-secret <secret>', 'servers must send this secret to register'))
+  .addOption(envOption(ENV, '--tls-cert <file>', 'PEM certificate: the listeners speak TLS (with --tls-key)'))
+  .addOption(envOption(ENV, '--tls-key <file>', 'PEM private key of --tls-cert'))
+  .addOption(envOption(ENV, '--server-ca <file>', 'PEM CA that certificates of servers registering with tls must chain to (default: Node\'s CAs)'));
+for (const option of httpOptions(ENV)) program.addOption(option);
 for (const option of loggingOptions(ENV)) program.addOption(option);
 
 program.action(async (opts: Record<string, unknown>) => {
@@ -46,9 +52,14 @@ program.action(async (opts: Record<string, unknown>) => {
       heartbeatMs: opts.heartbeat as number,
       heartbeatMisses: opts.heartbeatMisses as number,
       idleTimeoutMs: opts.idleTimeout as number,
+      headerTimeoutMs: opts.headerTimeout as number,
       maxConnections: opts.maxConnections as number,
       drainTimeoutMs: opts.drainTimeout as number,
       registrationSecret: opts.registrationSecret as string | undefined,
+      tlsCert: opts.tlsCert as string | undefined,
+      tlsKey: opts.tlsKey as string | undefined,
+      serverCa: opts.serverCa as string | undefined,
+      ...httpSettings(opts),
       logger,
     });
   } catch (err) {
@@ -63,8 +74,6 @@ program.action(async (opts: Record<string, unknown>) => {
     process.stderr.write(`policy-broker: error: cannot listen on ${String(opts.host)}:${String(opts.port)}: ${(err as Error).message}\n`);
     process.exit(1);
   }
-  // One machine-readable line on stdout, for scripts and tests that start the broker on port 0.
-  process.stdout.write(`${JSON.stringify({ ready: true, packet: { host: address.address, port: address.port } })}\n`);
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
@@ -74,6 +83,11 @@ program.action(async (opts: Record<string, unknown>) => {
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+  // One machine-readable line on stdout, for scripts and tests that start the broker on port 0;
+  // written once the signal handlers are in place, so that a stop right after it is graceful.
+  const http = broker.httpAddress();
+  const ready = { ready: true, packet: { host: address.address, port: address.port }, ...(http && { http: { host: http.address, port: http.port } }) };
+  process.stdout.write(`${JSON.stringify(ready)}\n`);
 });
 
 await parseOrExit(program);

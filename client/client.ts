@@ -1,9 +1,11 @@
 /**
  * A connection to the broker for clients: send a packet, get a promise of its answer. Sends are
  * pipelined on one connection and matched to answers by `seq`; lines written in one turn of
- * the event loop leave in one write.
+ * the event loop leave in one write. With `reconnect`, a lost connection is re-established with
+ * backoff: sends in flight fail with CONNECTION_CLOSED, later ones wait for the new connection.
  */
 import net, { type Socket } from 'node:net';
+import tls, { type ConnectionOptions } from 'node:tls';
 import { LineReader } from '../broker/support/line-reader.js';
 import { LineWriter } from '../broker/support/line-writer.js';
 import { silentLogger, type Logger } from '../broker/support/logger.js';
@@ -50,61 +52,74 @@ export interface ClientOptions {
   connectTimeoutMs?: number;
   /** Longest answer line accepted, in characters; a longer one closes the connection. */
   maxLineLength?: number;
+  /**
+   * TLS to the broker (one started with --tls-cert/--tls-key): true verifies the broker's
+   * certificate against Node's CAs; an object is passed to tls.connect (e.g. `{ ca }`).
+   */
+  tls?: boolean | ConnectionOptions;
+  /**
+   * Reconnect when the connection is lost (default false). Sends in flight at that moment
+   * reject with CONNECTION_CLOSED (the broker may or may not have routed them); later sends
+   * wait for the new connection, within their own timeoutMs. close() stops reconnecting.
+   */
+  reconnect?: boolean;
+  /** First delay before reconnecting, in ms (default 50); it doubles per failed attempt. */
+  reconnectMinMs?: number;
+  /** Longest delay between reconnection attempts, in ms (default 1000). */
+  reconnectMaxMs?: number;
   logger?: Logger;
 }
 
 /** How long close() lets the broker take to close its side before the socket is destroyed. */
 const CLOSE_GRACE_MS = 1000;
 
+interface Endpoint {
+  host: string;
+  port: number;
+  tls: boolean | ConnectionOptions;
+  connectTimeoutMs: number;
+}
+
 export class BrokerClient {
   private readonly pending: PendingRequests<Answer>;
-  private readonly writer: LineWriter;
   private readonly logger: Logger;
+  private readonly options: ClientOptions;
+  private readonly endpoint: Endpoint;
+  private socket: Socket;
+  private writer: LineWriter;
   private nextSeq = 0;
   private closedError: ClientError | null = null;
   private lastSocketError: Error | undefined;
+  /** While reconnecting: the lines of sends waiting for the new connection, by seq. */
+  private unsent: Map<Seq, string> | null = null;
+  private closing = false;
+  private reconnectTimer: NodeJS.Timeout | null = null;
+  private backoffMs: number;
+  private reconnections = 0;
 
   /**
    * Connects to the broker; rejects with a ClientError of code CONNECT_FAILED (its `cause` is
    * the socket error, e.g. ECONNREFUSED) when it cannot.
    */
-  static connect(options: ClientOptions = {}): Promise<BrokerClient> {
-    const host = options.host ?? CLIENT_DEFAULTS.host;
-    const port = options.port ?? CLIENT_DEFAULTS.port;
-    const connectTimeoutMs = options.connectTimeoutMs ?? CLIENT_DEFAULTS.connectTimeoutMs;
-    return new Promise((resolve, reject) => {
-      const socket = net.connect({ host, port });
-      const fail = (err: Error): void => {
-        clearTimeout(timer);
-        socket.destroy();
-        reject(new ClientError(ClientErrorCode.CONNECT_FAILED, `cannot connect to the broker at ${host}:${port}: ${describeSocketError(err)}`, { cause: err }));
-      };
-      const timer = setTimeout(() => fail(new Error(`no connection within ${connectTimeoutMs} ms`)), connectTimeoutMs);
-      socket.once('error', fail);
-      socket.once('connect', () => {
-        clearTimeout(timer);
-        socket.off('error', fail);
-        resolve(new BrokerClient(socket, options));
-      });
-    });
+  static async connect(options: ClientOptions = {}): Promise<BrokerClient> {
+    const endpoint: Endpoint = {
+      host: options.host ?? CLIENT_DEFAULTS.host,
+      port: options.port ?? CLIENT_DEFAULTS.port,
+      tls: options.tls ?? false,
+      connectTimeoutMs: options.connectTimeoutMs ?? CLIENT_DEFAULTS.connectTimeoutMs,
+    };
+    const socket = await dial(endpoint);
+    return new BrokerClient(socket, endpoint, options);
   }
 
-  private constructor(
-    private readonly socket: Socket,
-    options: ClientOptions,
-  ) {
+  private constructor(socket: Socket, endpoint: Endpoint, options: ClientOptions) {
+    this.options = options;
+    this.endpoint = endpoint;
     this.logger = options.logger ?? silentLogger();
     this.pending = new PendingRequests<Answer>(options.timeoutMs ?? CLIENT_DEFAULTS.timeoutMs);
-    this.writer = new LineWriter(socket);
-    socket.setNoDelay(true);
-    socket.on('error', (err) => {
-      this.lastSocketError = err;
-    });
-    socket.once('close', () => this.onClose());
-    new LineReader(socket, (packet) => this.onAnswer(packet), {
-      maxLineLength: options.maxLineLength,
-      onFramingError: (err) => this.logger.warn('unreadable line from the broker, closing', { error: err.message }),
-    });
+    this.backoffMs = options.reconnectMinMs ?? CLIENT_DEFAULTS.reconnectMinMs;
+    this.socket = socket;
+    this.writer = this.attach(socket);
   }
 
   /** Sends waiting for their answer. */
@@ -112,9 +127,19 @@ export class BrokerClient {
     return this.pending.size;
   }
 
-  /** True once the connection has closed; every send then rejects with CONNECTION_CLOSED. */
+  /** True once the connection has closed for good; every send then rejects with CONNECTION_CLOSED. */
   get closed(): boolean {
     return this.closedError !== null;
+  }
+
+  /** True while a lost connection is being re-established (only with `reconnect`). */
+  get reconnecting(): boolean {
+    return this.unsent !== null;
+  }
+
+  /** How many times the connection was re-established. */
+  get reconnects(): number {
+    return this.reconnections;
   }
 
   /**
@@ -142,7 +167,8 @@ export class BrokerClient {
         reject(new ClientError(ClientErrorCode.DUPLICATE_SEQ, `seq ${String(seq)} is already waiting for an answer`));
         return;
       }
-      this.writer.write(line + '\n');
+      if (this.unsent !== null) this.unsent.set(seq, line + '\n');
+      else this.writer.write(line + '\n');
     });
   }
 
@@ -151,6 +177,15 @@ export class BrokerClient {
    * their sends; the rest reject with CONNECTION_CLOSED. Resolves once the socket is closed.
    */
   close(): Promise<void> {
+    this.closing = true;
+    if (this.reconnectTimer !== null) clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = null;
+    if (this.unsent !== null) {
+      // Between connections: nothing to flush, the waiting sends will never go out.
+      this.unsent = null;
+      this.finish();
+      return Promise.resolve();
+    }
     const socket = this.socket;
     if (socket.closed) return Promise.resolve();
     return new Promise((resolve) => {
@@ -159,6 +194,20 @@ export class BrokerClient {
       socket.end();
       setTimeout(() => socket.destroy(), CLOSE_GRACE_MS).unref();
     });
+  }
+
+  /** Wires a connected socket to this client; returns its writer. */
+  private attach(socket: Socket): LineWriter {
+    socket.setNoDelay(true);
+    socket.on('error', (err) => {
+      this.lastSocketError = err;
+    });
+    socket.once('close', () => this.onClose(socket));
+    new LineReader(socket, (packet) => this.onAnswer(packet), {
+      maxLineLength: this.options.maxLineLength,
+      onFramingError: (err) => this.logger.warn('unreadable line from the broker, closing', { error: err.message }),
+    });
+    return new LineWriter(socket);
   }
 
   private onAnswer(packet: Record<string, unknown>): void {
@@ -173,15 +222,91 @@ export class BrokerClient {
     if (!this.pending.settleOnly(answer)) this.logger.debug('an answer without seq, with several sends waiting', { type: packet.type });
   }
 
-  private onClose(): void {
+  private onClose(socket: Socket): void {
+    if (socket !== this.socket) return;
+    if (this.closing || this.options.reconnect !== true) {
+      this.finish();
+      return;
+    }
+    // The sends written on the lost connection may or may not have been routed: they fail, so
+    // the caller decides whether to send them again. Later sends wait for the new connection.
+    this.pending.failAll(this.closeError());
+    this.lastSocketError = undefined;
+    this.unsent = new Map();
+    this.logger.warn('lost the connection to the broker, reconnecting', { broker: `${this.endpoint.host}:${this.endpoint.port}` });
+    this.scheduleReconnect();
+  }
+
+  private scheduleReconnect(): void {
+    const delay = this.backoffMs;
+    this.backoffMs = Math.min(delay * 2, this.options.reconnectMaxMs ?? CLIENT_DEFAULTS.reconnectMaxMs);
+    const jittered = Math.max(1, Math.round(delay * (0.75 + Math.random() * 0.25)));
+    this.reconnectTimer = setTimeout(() => void this.reconnect(), jittered);
+  }
+
+  private async reconnect(): Promise<void> {
+    this.reconnectTimer = null;
+    let socket: Socket;
+    try {
+      socket = await dial(this.endpoint);
+    } catch (err) {
+      if (this.closing) return;
+      this.logger.debug('reconnection failed', { error: err instanceof Error ? err.message : String(err) });
+      this.scheduleReconnect();
+      return;
+    }
+    if (this.closing || this.unsent === null) {
+      socket.destroy();
+      return;
+    }
+    this.socket = socket;
+    this.writer = this.attach(socket);
+    this.backoffMs = this.options.reconnectMinMs ?? CLIENT_DEFAULTS.reconnectMinMs;
+    this.reconnections++;
+    const unsent = this.unsent;
+    this.unsent = null;
+    // Sends that timed out while waiting are no longer pending: they must not go out.
+    for (const [seq, line] of unsent) if (this.pending.has(seq)) this.writer.write(line);
+    this.logger.info('reconnected to the broker', { broker: `${this.endpoint.host}:${this.endpoint.port}`, waiting: unsent.size });
+  }
+
+  /** Closed for good: every waiting send and every later one rejects with CONNECTION_CLOSED. */
+  private finish(): void {
+    this.closedError = this.closeError();
+    this.pending.failAll(this.closedError);
+  }
+
+  private closeError(): ClientError {
     const cause = this.lastSocketError;
-    this.closedError = new ClientError(
+    return new ClientError(
       ClientErrorCode.CONNECTION_CLOSED,
       cause === undefined ? 'the connection to the broker closed' : `the connection to the broker closed: ${describeSocketError(cause)}`,
       { cause },
     );
-    this.pending.failAll(this.closedError);
   }
+}
+
+/** Opens a connection (TLS when asked), bounded by connectTimeoutMs; rejects with CONNECT_FAILED. */
+function dial(endpoint: Endpoint): Promise<Socket> {
+  const { host, port, connectTimeoutMs } = endpoint;
+  return new Promise((resolve, reject) => {
+    const useTls = endpoint.tls !== false;
+    const socket: Socket = useTls
+      ? tls.connect({ host, port, ...(endpoint.tls === true ? {} : (endpoint.tls as ConnectionOptions)) })
+      : net.connect({ host, port });
+    const fail = (err: Error): void => {
+      clearTimeout(timer);
+      socket.destroy();
+      reject(new ClientError(ClientErrorCode.CONNECT_FAILED, `cannot connect to the broker at ${host}:${port}: ${describeSocketError(err)}`, { cause: err }));
+    };
+    const timer = setTimeout(() => fail(new Error(`no connection within ${connectTimeoutMs} ms`)), connectTimeoutMs);
+    socket.once('error', fail);
+    socket.once(useTls ? 'secureConnect' : 'connect', () => {
+      clearTimeout(timer);
+      socket.off('error', fail);
+      resolve(socket);
+    });
+  });
 }
 
 /** "connection refused (ECONNREFUSED)" rather than "connect ECONNREFUSED 127.0.0.1:2100". */

@@ -7,7 +7,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import PQueue from 'p-queue';
 import { silentLogger, type Logger } from '../broker/support/logger.js';
-import { BrokerClient, type Answer } from './client.js';
+import { BrokerClient, type Answer, type ClientOptions } from './client.js';
 import { ClientError } from './errors.js';
 import { latencyRecorder } from './latency.js';
 import { CLIENT_DEFAULTS, LOAD_DEFAULTS, type VerifyMode } from './options.js';
@@ -18,6 +18,8 @@ export interface LoadOptions {
   host?: string;
   /** Broker packet port (default 2100). */
   port?: number;
+  /** TLS to the broker, as in ClientOptions.tls. */
+  tls?: ClientOptions['tls'];
   /** Packets to send. With durationMs too, whichever ends first ends the run. */
   count?: number;
   /** Send until this many ms have passed, then wait for the answers still due. */
@@ -115,6 +117,7 @@ class LoadRun {
       host: this.options.host ?? CLIENT_DEFAULTS.host,
       port: this.options.port ?? CLIENT_DEFAULTS.port,
       timeoutMs: this.options.timeoutMs ?? CLIENT_DEFAULTS.timeoutMs,
+      tls: this.options.tls,
       logger: this.logger,
     };
     const results = await Promise.allSettled(Array.from({ length: connections }, () => BrokerClient.connect(clientOptions)));

@@ -7,7 +7,8 @@ import { createHash } from 'node:crypto';
 import { Command, InvalidArgumentError } from 'commander';
 import { envOption, hostPort, integer, loggingOptions, parseOrExit } from '../broker/support/cli.js';
 import { createLogger, type LogFormat, type LogLevel, type Logger } from '../broker/support/logger.js';
-import { BrokerClient } from './client.js';
+import { readFileSync } from 'node:fs';
+import { BrokerClient, type ClientOptions } from './client.js';
 import { randomAscii, runLoad } from './load.js';
 import { CLIENT_DEFAULTS, LOAD_DEFAULTS, VERIFY_MODES, type VerifyMode } from './options.js';
 import { readPacketFile } from './packet-file.js';
@@ -32,6 +33,8 @@ interface CliOptions {
   timeout: number;
   verify: VerifyMode;
   json?: boolean;
+  tls?: boolean;
+  ca?: string;
   logLevel: LogLevel;
   logFormat?: LogFormat;
 }
@@ -59,7 +62,9 @@ const program = new Command(NAME)
   .addOption(envOption(PREFIX, '--connections <n>', 'load: connections to spread them over (default: min(4, concurrency))').argParser(integer(1, 10_000)))
   .addOption(envOption(PREFIX, '--timeout <ms>', 'how long a packet waits for its answer').argParser(integer(1)).default(CLIENT_DEFAULTS.timeoutMs))
   .addOption(envOption(PREFIX, '--verify <mode>', "check that each reply's payload is the SHA-1 of the packet's").choices(VERIFY_MODES).default('none'))
-  .addOption(envOption(PREFIX, '--json', 'load: print the summary as one JSON object on the last line'));
+  .addOption(envOption(PREFIX, '--json', 'load: print the summary as one JSON object on the last line'))
+  .addOption(envOption(PREFIX, '--tls', 'connect to the broker with TLS (a broker started with --tls-cert)'))
+  .addOption(envOption(PREFIX, '--ca <file>', 'with --tls: PEM CA the broker\'s certificate must chain to (default: Node\'s CAs)'));
 for (const option of loggingOptions(PREFIX)) program.addOption(option);
 
 program.action(async (options: CliOptions) => {
@@ -128,6 +133,7 @@ async function load(options: CliOptions, logger: Logger): Promise<number> {
       policy: options.policy,
       srcid: options.srcid,
       timeoutMs: options.timeout,
+      tls: tlsOption(options),
       verify: options.verify,
       onProgress: bar === null ? undefined : (progress) => bar.update(progress),
       logger,
@@ -141,7 +147,16 @@ async function load(options: CliOptions, logger: Logger): Promise<number> {
 }
 
 function connect(options: CliOptions, logger: Logger): Promise<BrokerClient> {
-  return BrokerClient.connect({ host: options.broker.host, port: options.broker.port, timeoutMs: options.timeout, logger });
+  return BrokerClient.connect({ host: options.broker.host, port: options.broker.port, timeoutMs: options.timeout, tls: tlsOption(options), logger });
+}
+
+/** --tls and --ca as the client's tls option. */
+function tlsOption(options: CliOptions): ClientOptions['tls'] {
+  if (options.tls !== true) {
+    if (options.ca !== undefined) program.error('--ca needs --tls');
+    return undefined;
+  }
+  return options.ca === undefined ? true : { ca: readFileSync(options.ca) };
 }
 
 await parseOrExit(program);

@@ -5,6 +5,8 @@ export const CLIENT_DEFAULTS = {
   port: 2100,
   timeoutMs: 10_000,
   connectTimeoutMs: 5_000,
+  reconnectMinMs: 50,
+  reconnectMaxMs: 1_000,
 } as const;
 
 export const LOAD_DEFAULTS = {

@@ -68,12 +68,22 @@ export class ServedConnection {
       this.settings.logger.debug('ignored a packet that is not type 0', { type: packet.type });
       return;
     }
+    if (this.settings.delayMs === 0 && this.queue.size === 0 && this.queue.pending === 0) {
+      // Nothing to wait for and nothing ahead of it: answer now, without a queue entry and its promises.
+      this.answer(packet);
+      return;
+    }
     void this.queue.add(() => this.serve(packet));
     if (this.queue.size >= this.maxQueued) this.checkFlow();
   };
 
   private async serve(packet: Record<string, unknown>): Promise<void> {
     if (this.settings.delayMs > 0) await sleep(this.settings.delayMs);
+    this.answer(packet);
+  }
+
+  /** Computes the reply and queues it for writing. */
+  private answer(packet: Record<string, unknown>): void {
     const payload = typeof packet.payload === 'string' ? packet.payload : '';
     let result: string;
     try {

@@ -3,6 +3,7 @@
  * policy-server-pool: starts packet servers, prints one ready line once all are registered,
  * and stops them gracefully on SIGINT/SIGTERM. Wiring only; the servers live in pool.ts.
  */
+import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError } from 'commander';
 import { envOption, hostPort, integer, loggingOptions, parseOrExit } from '../broker/support/cli.js';
 import { createLogger, type LogFormat, type LogLevel } from '../broker/support/logger.js';
@@ -26,6 +27,12 @@ interface CliOptions {
   delay: number;
   maxInflight: number;
   secret?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  tls?: boolean;
+  ca?: string;
+  http: boolean;
+  httpPort: number;
   logLevel: LogLevel;
   logFormat?: LogFormat;
 }
@@ -51,12 +58,19 @@ const program = new Command(NAME)
   .addOption(envOption(PREFIX, '--handler <name>', 'what a server computes from the payload').choices(HANDLER_NAMES).default(handler))
   .addOption(envOption(PREFIX, '--delay <ms>', 'simulated work per packet, in ms').argParser(integer(0, 3_600_000)).default(delayMs))
   .addOption(envOption(PREFIX, '--max-inflight <n>', 'packets a server handles at once per broker connection').argParser(integer(1, MAX_INFLIGHT)).default(maxInflight))
-  .addOption(envOption(PREFIX, '--secret <secret>', 'registration secret the broker requires'));
+  .addOption(envOption(PREFIX, '--secret <secret>', 'registration secret the broker requires'))
+  .addOption(envOption(PREFIX, '--tls-cert <file>', 'PEM certificate: the servers listen with TLS (with --tls-key) and tell the broker so'))
+  .addOption(envOption(PREFIX, '--tls-key <file>', 'PEM private key of --tls-cert'))
+  .addOption(envOption(PREFIX, '--tls', 'register with the broker over TLS (a broker started with --tls-cert)'))
+  .addOption(envOption(PREFIX, '--ca <file>', 'with --tls: PEM CA the broker\'s certificate must chain to (default: Node\'s CAs)'))
+  .addOption(envOption(PREFIX, '--http', 'each server also serves HTTP (a whoami page, GET /health) and registers its httpport').default(false))
+  .addOption(envOption(PREFIX, '--http-port <n>', 'with --http: HTTP port of the first server, the others count up; 0 = any free port').argParser(integer(0, 65535)).default(0));
 for (const option of loggingOptions(PREFIX)) program.addOption(option);
 
 program.action(async (options: CliOptions) => {
   const count = options.ids?.length ?? options.count;
   if (options.port !== 0 && options.port + count - 1 > 65535) program.error(`--port ${options.port} leaves no room for ${count} servers`);
+  if (options.httpPort !== 0 && options.httpPort + count - 1 > 65535) program.error(`--http-port ${options.httpPort} leaves no room for ${count} servers`);
   const logger = createLogger({ level: options.logLevel, format: options.logFormat, name: NAME });
   const pool = createPool({
     broker: options.broker,
@@ -70,6 +84,11 @@ program.action(async (options: CliOptions) => {
     delayMs: options.delay,
     maxInflight: options.maxInflight,
     secret: options.secret,
+    tlsCert: options.tlsCert,
+    tlsKey: options.tlsKey,
+    brokerTls: options.tls === true ? (options.ca === undefined ? true : { ca: readFileSync(options.ca) }) : undefined,
+    http: options.http,
+    httpPort: options.httpPort,
     logger,
   });
 

@@ -2,6 +2,8 @@
  * Every default of a server in one place, and the check of a caller's options against them:
  * a bad value fails at construction with an error naming the option, not later on the wire.
  */
+import { readFileSync } from 'node:fs';
+import type { ConnectionOptions, SecureContextOptions } from 'node:tls';
 import type { Logger } from '../broker/support/logger.js';
 import { silentLogger } from '../broker/support/logger.js';
 import { DEFAULT_MAX_LINE_LENGTH } from '../broker/support/line-reader.js';
@@ -32,7 +34,18 @@ export interface PacketServerOptions {
   maxInflight?: number;
   /** Shared secret the broker may require at registration. */
   secret?: string;
-  /** Port of an HTTP listener to declare at registration; none of ours has one yet. */
+  /** PEM certificate file: with tlsKey, the listener speaks TLS and registers with `tls: true`. */
+  tlsCert?: string;
+  /** PEM private key file of tlsCert. */
+  tlsKey?: string;
+  /** TLS to the broker (one started with --tls-cert): true, or tls.connect options such as `{ ca }`. */
+  brokerTls?: boolean | ConnectionOptions;
+  /**
+   * Serve HTTP too (the whoami-style page of http-server.ts) on `httpPort` (0 or unset: any
+   * free port), and declare that port at registration as `httpport`.
+   */
+  http?: boolean;
+  /** With `http`: the port to serve HTTP on. Without: a port of the caller's own HTTP listener, only declared. */
   httpPort?: number;
   logger?: Logger;
   /** First reconnect delay after the session is lost, in ms (default 50); it doubles per failure. */
@@ -79,6 +92,11 @@ export interface ResolvedServerOptions {
   delayMs: number;
   maxInflight: number;
   secret: string | undefined;
+  /** Certificate and key of a TLS listener; undefined for plain TCP. */
+  tls: SecureContextOptions | undefined;
+  /** How to dial the broker with TLS; undefined for plain TCP. */
+  brokerTls: ConnectionOptions | undefined;
+  http: boolean;
   httpPort: number | undefined;
   logger: Logger;
   reconnectMinMs: number;
@@ -100,6 +118,9 @@ export function resolveServerOptions(options: PacketServerOptions): ResolvedServ
     delayMs: options.delayMs ?? SERVER_DEFAULTS.delayMs,
     maxInflight: options.maxInflight ?? SERVER_DEFAULTS.maxInflight,
     secret: options.secret,
+    tls: listenerTls(options.tlsCert, options.tlsKey),
+    brokerTls: options.brokerTls === undefined || options.brokerTls === false ? undefined : options.brokerTls === true ? {} : options.brokerTls,
+    http: options.http ?? false,
     httpPort: options.httpPort,
     logger: options.logger ?? silentLogger(),
     reconnectMinMs: options.reconnectMinMs ?? SERVER_DEFAULTS.reconnectMinMs,
@@ -114,13 +135,27 @@ export function resolveServerOptions(options: PacketServerOptions): ResolvedServ
   checkInteger('port', resolved.port, 0, 65535);
   checkInteger('delayMs', resolved.delayMs, 0);
   checkInteger('maxInflight', resolved.maxInflight, 1, MAX_INFLIGHT);
-  if (resolved.httpPort !== undefined) checkInteger('httpPort', resolved.httpPort, 1, 65535);
+  if (resolved.httpPort !== undefined) checkInteger('httpPort', resolved.httpPort, resolved.http ? 0 : 1, 65535);
   checkInteger('reconnectMinMs', resolved.reconnectMinMs, 1);
   checkInteger('reconnectMaxMs', resolved.reconnectMaxMs, resolved.reconnectMinMs);
   checkInteger('registerTimeoutMs', resolved.registerTimeoutMs, 1);
   checkInteger('drainTimeoutMs', resolved.drainTimeoutMs, 0);
   checkInteger('maxLineLength', resolved.maxLineLength, 1);
   return resolved;
+}
+
+/** Reads the listener's certificate and key; throws a RangeError naming the option on a bad one. */
+function listenerTls(cert: string | undefined, key: string | undefined): SecureContextOptions | undefined {
+  if (cert === undefined && key === undefined) return undefined;
+  if (cert === undefined || key === undefined) throw new RangeError('options tlsCert and tlsKey go together');
+  const read = (name: string, path: string): Buffer => {
+    try {
+      return readFileSync(path);
+    } catch (err) {
+      throw new RangeError(`option ${name}: cannot read ${path}: ${(err as Error).message}`);
+    }
+  };
+  return { cert: read('tlsCert', cert), key: read('tlsKey', key) };
 }
 
 /** Throws a RangeError naming the option unless value is a whole number in [min, max]. */

@@ -5,7 +5,7 @@
 import { PacketServer } from './server.js';
 import { checkInteger, SERVER_DEFAULTS, type PacketServerOptions } from './options.js';
 
-export interface PoolOptions extends Omit<PacketServerOptions, 'id' | 'port'> {
+export interface PoolOptions extends Omit<PacketServerOptions, 'id' | 'port' | 'httpPort'> {
   /** How many servers (default 1); ignored when `ids` is given. */
   count?: number;
   /** The first server's id (default 100); the others follow: id, id+1, … */
@@ -14,6 +14,8 @@ export interface PoolOptions extends Omit<PacketServerOptions, 'id' | 'port'> {
   ids?: readonly number[];
   /** 0 (default): every server takes any free port; otherwise server i listens on port+i. */
   port?: number;
+  /** With `http`, the same for the HTTP ports: 0 (default) any free port, else httpPort+i. */
+  httpPort?: number;
 }
 
 /** What the ready line says about one server. */
@@ -21,6 +23,8 @@ export interface ServerInfo {
   id: number;
   policy: number;
   port: number;
+  /** The HTTP port, for servers that serve HTTP. */
+  httpPort?: number;
 }
 
 export interface ServerPool {
@@ -58,8 +62,19 @@ export function createPool(options: PoolOptions): ServerPool {
   const basePort = options.port ?? 0;
   checkInteger('port', basePort, 0, 65535);
   if (basePort !== 0) checkInteger('port', basePort + ids.length - 1, 1, 65535);
+  const baseHttpPort = options.httpPort ?? 0;
+  checkInteger('httpPort', baseHttpPort, 0, 65535);
+  if (baseHttpPort !== 0) checkInteger('httpPort', baseHttpPort + ids.length - 1, 1, 65535);
   const { count: _count, ids: _ids, ...shared } = options;
-  const servers = ids.map((id, i) => new PacketServer({ ...shared, id, port: basePort === 0 ? 0 : basePort + i }));
+  const servers = ids.map(
+    (id, i) =>
+      new PacketServer({
+        ...shared,
+        id,
+        port: basePort === 0 ? 0 : basePort + i,
+        httpPort: options.http === true ? (baseHttpPort === 0 ? 0 : baseHttpPort + i) : undefined,
+      }),
+  );
   return {
     servers,
     get ports() {
@@ -80,7 +95,11 @@ export function createPool(options: PoolOptions): ServerPool {
       if (firstError !== undefined) throw firstError;
     },
     describe() {
-      return servers.map((server) => ({ id: server.id, policy: server.policy, port: server.port }));
+      return servers.map((server) => {
+        const info: ServerInfo = { id: server.id, policy: server.policy, port: server.port };
+        if (server.httpPort !== undefined) info.httpPort = server.httpPort;
+        return info;
+      });
     },
     async stop() {
       await Promise.all(servers.map((server) => server.stop()));

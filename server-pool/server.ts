@@ -4,9 +4,11 @@
  */
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
+import tls from 'node:tls';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ServedConnection } from './connection.js';
 import { STOPPED, ServerError } from './errors.js';
+import { WhoamiHttpServer } from './http-server.js';
 import { resolveServerOptions, SERVER_DEFAULTS, type PacketServerOptions, type ResolvedServerOptions } from './options.js';
 import { BrokerSession, type RegistrationPacket, type SessionEvents } from './session.js';
 
@@ -23,6 +25,7 @@ export class PacketServer extends EventEmitter<PacketServerEvents> {
   private readonly settings: ResolvedServerOptions;
   private readonly connections = new Set<ServedConnection>();
   private listener: net.Server | null = null;
+  private httpServer: WhoamiHttpServer | null = null;
   private session: BrokerSession | null = null;
   private answered = 0;
   private stopping: Promise<void> | null = null;
@@ -39,6 +42,16 @@ export class PacketServer extends EventEmitter<PacketServerEvents> {
   get port(): number {
     const address = this.listener?.address();
     return address !== null && typeof address === 'object' ? address.port : 0;
+  }
+
+  /** The HTTP port declared at registration: the one served with `http`, else the one given; undefined without. */
+  get httpPort(): number | undefined {
+    return this.httpServer?.port ?? (this.settings.http ? undefined : this.settings.httpPort);
+  }
+
+  /** HTTP requests answered so far (with `http`). */
+  get httpServed(): number {
+    return this.httpServer?.served ?? 0;
   }
 
   /** Packets answered so far, over all connections. */
@@ -65,7 +78,9 @@ export class PacketServer extends EventEmitter<PacketServerEvents> {
    */
   async start(): Promise<void> {
     if (this.listener !== null || this.stopping !== null) throw new Error('a server can be started once');
-    const listener = net.createServer((socket) => this.accept(socket));
+    const tlsContext = this.settings.tls;
+    const listener: net.Server =
+      tlsContext === undefined ? net.createServer((socket) => this.accept(socket)) : tls.createServer(tlsContext, (socket) => this.accept(socket));
     this.listener = listener;
     await new Promise<void>((resolve, reject) => {
       listener.once('error', reject);
@@ -75,14 +90,27 @@ export class PacketServer extends EventEmitter<PacketServerEvents> {
       });
     });
     listener.on('error', (err) => this.settings.logger.error('listener error', { id: this.id, error: err.message }));
+    if (this.settings.http && this.stopping === null) {
+      const httpServer = new WhoamiHttpServer({ serverId: this.id, policy: this.policy, logger: this.settings.logger });
+      this.httpServer = httpServer;
+      try {
+        await httpServer.listen(this.settings.httpPort ?? 0, this.settings.listenHost);
+      } catch (err) {
+        this.httpServer = null;
+        listener.close();
+        throw err;
+      }
+    }
     if (this.stopping !== null) {
       // stop() came while the port was being bound; it found nothing to close yet.
       listener.close();
+      await this.httpServer?.close(0);
       throw new ServerError(STOPPED, 'the server was stopped before it registered');
     }
     this.session = new BrokerSession(this.registrationPacket(), {
       broker: this.settings.broker,
       localAddress: registrationAddress(this.settings.listenHost, this.settings.broker.host),
+      tls: this.settings.brokerTls,
       reconnectMinMs: this.settings.reconnectMinMs,
       reconnectMaxMs: this.settings.reconnectMaxMs,
       registerTimeoutMs: this.settings.registerTimeoutMs,
@@ -122,6 +150,7 @@ export class PacketServer extends EventEmitter<PacketServerEvents> {
     if (this.inflight > 0) this.settings.logger.warn('stopping with packets unanswered', { id: this.id, inflight: this.inflight });
     await session?.close();
     await this.closeListener();
+    await this.httpServer?.close(Math.max(0, deadline - Date.now()));
     this.settings.logger.debug('server stopped', { id: this.id, served: this.answered });
   }
 
@@ -164,8 +193,9 @@ export class PacketServer extends EventEmitter<PacketServerEvents> {
       session: true,
     };
     if (this.settings.secret !== undefined) packet.secret = this.settings.secret;
-    // The hook for an HTTP listener: declared when the caller has one.
-    if (this.settings.httpPort !== undefined) packet.httpport = this.settings.httpPort;
+    if (this.settings.tls !== undefined) packet.tls = true;
+    const httpPort = this.httpPort;
+    if (httpPort !== undefined) packet.httpport = httpPort;
     return packet;
   }
 }

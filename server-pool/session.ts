@@ -5,6 +5,7 @@
  */
 import { EventEmitter } from 'node:events';
 import net, { type Socket } from 'node:net';
+import tls, { type ConnectionOptions } from 'node:tls';
 import { encodeLine } from '../broker/protocol/encode.js';
 import { LineReader } from '../broker/support/line-reader.js';
 import type { Logger } from '../broker/support/logger.js';
@@ -21,6 +22,7 @@ export interface RegistrationPacket {
   session: true;
   secret?: string;
   httpport?: number;
+  tls?: true;
 }
 
 export interface SessionSettings {
@@ -30,6 +32,8 @@ export interface SessionSettings {
    * so a server listening on one specific address must register from it.
    */
   localAddress?: string;
+  /** TLS to the broker; undefined for plain TCP. */
+  tls?: ConnectionOptions;
   reconnectMinMs: number;
   reconnectMaxMs: number;
   registerTimeoutMs: number;
@@ -58,6 +62,8 @@ export class BrokerSession extends EventEmitter<SessionEvents> {
   private retryTimer: NodeJS.Timeout | null = null;
   private answerTimer: NodeJS.Timeout | null = null;
   private heartbeatTimer: NodeJS.Timeout | null = null;
+  /** True when the broker dropped the registered session with an error: retry with backoff. */
+  private droppedByBroker = false;
   /** The last connection failure logged at warn, so a long outage logs once, not twice a second. */
   private lastFailure: string | null = null;
   private firstStart: { resolve: () => void; reject: (err: Error) => void } | null = null;
@@ -119,14 +125,18 @@ export class BrokerSession extends EventEmitter<SessionEvents> {
     this.retryTimer = null;
     if (this.stopped) return;
     const { host, port } = this.settings.broker;
-    const socket = net.connect({ host, port, localAddress: this.settings.localAddress });
+    const localAddress = this.settings.localAddress;
+    const socket: Socket =
+      this.settings.tls === undefined
+        ? net.connect({ host, port, localAddress })
+        : tls.connect({ ...this.settings.tls, host, socket: net.connect({ host, port, localAddress }) });
     this.socket = socket;
     socket.setNoDelay(true);
     let failure: Error | undefined;
     socket.on('error', (err) => {
       failure = err;
     });
-    socket.once('connect', () => {
+    socket.once(this.settings.tls === undefined ? 'connect' : 'secureConnect', () => {
       socket.setKeepAlive(true, 1000);
       socket.write(encodeLine(this.registration));
       this.answerTimer = setTimeout(() => {
@@ -148,6 +158,8 @@ export class BrokerSession extends EventEmitter<SessionEvents> {
     } else if (type === 3 && !this.isRegistered) {
       this.onRefused(socket, packet);
     } else if (type === 3) {
+      // BAD_SERVER: the broker could not use the listen port and will close the session.
+      if (packet.code === 'BAD_SERVER') this.droppedByBroker = true;
       this.settings.logger.warn('the broker reported an error on the session', { code: packet.code, message: packet.message });
     } else {
       this.settings.logger.debug('ignored a packet on the session', { type: packet.type });
@@ -158,14 +170,17 @@ export class BrokerSession extends EventEmitter<SessionEvents> {
     this.clearTimer('answerTimer');
     this.isRegistered = true;
     this.registrations++;
-    this.backoffMs = this.settings.reconnectMinMs;
     this.lastFailure = null;
     const heartbeatMs =
       typeof answer.heartbeatMs === 'number' && Number.isSafeInteger(answer.heartbeatMs) && answer.heartbeatMs > 0
         ? answer.heartbeatMs
         : this.settings.defaultHeartbeatMs;
     const heartbeat = encodeLine({ type: 5, id: this.registration.id });
-    this.heartbeatTimer = setInterval(() => socket.write(heartbeat), heartbeatMs);
+    this.heartbeatTimer = setInterval(() => {
+      // A registration that lasted a heartbeat is sound: the next failure starts the backoff afresh.
+      this.backoffMs = this.settings.reconnectMinMs;
+      socket.write(heartbeat);
+    }, heartbeatMs);
     const again = this.registrations > 1;
     const { id, privPolyId: policy, listenport } = this.registration;
     this.settings.logger.info(again ? 're-registered with the broker' : 'registered with the broker', { id, policy, listenport, heartbeatMs });
@@ -202,7 +217,9 @@ export class BrokerSession extends EventEmitter<SessionEvents> {
     }
     if (this.stopped) return;
     if (!wasRegistered) this.logFailure(failure);
-    this.scheduleRetry(wasRegistered ? this.settings.reconnectMinMs : this.nextBackoff());
+    const dropped = this.droppedByBroker;
+    this.droppedByBroker = false;
+    this.scheduleRetry(wasRegistered && !dropped ? this.settings.reconnectMinMs : this.nextBackoff());
   }
 
   private logFailure(failure: Error | undefined): void {

@@ -22,7 +22,7 @@ export interface Job {
   readonly rid: number;
   readonly line: string;
   readonly receivedAt: number;
-  /** Servers tried so far. */
+  /** Servers the packet was written to so far. */
   attempts: number;
   /** When the job was last written to a server, for --server-timeout. */
   sentAt: number;

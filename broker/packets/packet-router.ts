@@ -12,6 +12,8 @@ import type { ServerRecord } from '../registry/server-record.js';
 import type { BrokerOptions } from '../options.js';
 import type { PacketStats } from '../stats.js';
 import type { Logger } from '../support/logger.js';
+import type { ConnectionOptions } from 'node:tls';
+import { serverTls } from '../support/tls-files.js';
 import type { AnswerPort, Job } from './job.js';
 import { ServerLink, type LinkEvents } from './server-link.js';
 
@@ -27,13 +29,22 @@ export class PacketRouter implements LinkEvents {
   /** Jobs accepted and not yet answered, across all clients. */
   outstanding = 0;
   accepting = true;
+  /**
+   * Called when a session server is dropped because it never answered a packet: its port
+   * belongs to something that does not speak the protocol (or nothing at all).
+   */
+  onDropped: ((record: ServerRecord, reason: string) => void) | undefined;
+  /** How servers that registered with `tls: true` are dialed. */
+  private readonly serverTls: ConnectionOptions;
 
   constructor(
     private readonly registry: Registry,
     private readonly options: BrokerOptions,
     private readonly stats: PacketStats,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.serverTls = serverTls(options);
+  }
 
   /** Takes a validated client packet from a connection and routes it. */
   accept(client: AnswerPort, packet: ClientPacket): void {
@@ -59,7 +70,7 @@ export class PacketRouter implements LinkEvents {
 
   /** Starts serving a newly registered server: its link dials at once. */
   addServer(record: ServerRecord): void {
-    const link = new ServerLink(record, this.options.maxPacketBytes, this.options.serverQueueLimit, this);
+    const link = new ServerLink(record, this.options.maxPacketBytes, this.options.serverQueueLimit, this, record.tls ? this.serverTls : undefined);
     this.links.set(record, link);
     link.connect();
   }
@@ -73,7 +84,7 @@ export class PacketRouter implements LinkEvents {
     if (link === undefined) return;
     this.registry.setState(record, 'draining');
     this.log.info('server draining', { id: record.id, policy: record.policy, reason });
-    this.reroute(link.takeQueued(), record, ErrorCode.UNAVAILABLE);
+    this.reroute(this.takeQueued(link), record, ErrorCode.UNAVAILABLE);
     if (link.load === 0) this.removeServer(record, reason);
   }
 
@@ -102,7 +113,7 @@ export class PacketRouter implements LinkEvents {
     for (const timer of this.redialTimers.values()) clearTimeout(timer);
     this.redialTimers.clear();
     for (const [record, link] of this.links) {
-      this.reroute(link.takeQueued(), record, ErrorCode.UNAVAILABLE);
+      this.reroute(this.takeQueued(link), record, ErrorCode.UNAVAILABLE);
       link.close();
     }
     this.links.clear();
@@ -142,28 +153,48 @@ export class PacketRouter implements LinkEvents {
     const stillDialingNewServer =
       registered && !link.everConnected && record.state === 'connecting' && Date.now() - record.registeredAt < this.options.dialRetryMs;
     if (stillDialingNewServer) {
-      // A classic server listens only after registering: keep its queue and dial again soon.
+      // A classic server listens only after registering: dial again soon. Its queued packets
+      // go to a connected server of the policy if there is one, else wait here.
       this.reroute(inflight, record, code);
+      this.reroute(this.takeQueued(link), record, code);
       this.scheduleRedial(link);
       return;
     }
     if (inflight.length > 0 || record.state !== 'down') {
       this.log.warn('server connection lost', { id: record.id, policy: record.policy, reason, inflight: inflight.length });
     }
-    this.reroute(inflight, record, code);
+    // Take the server out of selection before re-routing, so its jobs cannot pick it again.
     if (!registered || record.state === 'draining' || !record.session) {
       // Classic servers stay only while reachable; removed and draining ones are done.
       this.registry.remove(record);
+      this.reroute(inflight, record, code);
       this.forget(link, code);
       return;
     }
+    if (!link.everAnswered) {
+      // It never answered anything: whatever listens there does not speak the protocol.
+      this.registry.remove(record);
+      this.log.warn('server dropped: it never answered a packet', { id: record.id, policy: record.policy, reason });
+      this.reroute(inflight, record, code);
+      this.forget(link, code);
+      this.onDropped?.(record, reason);
+      return;
+    }
     this.registry.setState(record, 'down');
-    this.reroute(link.takeQueued(), record, code);
+    this.reroute(inflight, record, code);
+    this.reroute(this.takeQueued(link), record, code);
     this.scheduleRedial(link);
   }
 
+  /** Takes a link's queued jobs off its server's outstanding count, for re-routing. */
+  private takeQueued(link: ServerLink): Job[] {
+    const jobs = link.takeQueued();
+    for (let i = 0; i < jobs.length; i++) this.registry.addOutstanding(link.record, -1);
+    return jobs;
+  }
+
   private forget(link: ServerLink, code: ErrorCode): void {
-    this.reroute(link.takeQueued(), link.record, code);
+    this.reroute(this.takeQueued(link), link.record, code);
     const timer = this.redialTimers.get(link);
     if (timer !== undefined) clearTimeout(timer);
     this.redialTimers.delete(link);
@@ -173,7 +204,7 @@ export class PacketRouter implements LinkEvents {
 
   private scheduleRedial(link: ServerLink): void {
     if (this.redialTimers.has(link)) return;
-    const delay = Math.min(REDIAL_MAX_MS, REDIAL_MIN_MS * 2 ** Math.min(link.record.failures, 10));
+    const delay = Math.min(REDIAL_MAX_MS, REDIAL_MIN_MS * 2 ** Math.min(link.failuresInRow, 10));
     const timer = setTimeout(() => {
       this.redialTimers.delete(link);
       if (this.links.get(link.record) === link) link.connect();
@@ -182,8 +213,13 @@ export class PacketRouter implements LinkEvents {
     this.redialTimers.set(link, timer);
   }
 
-  /** Picks a server for the job and hands it over, or answers with the reason none could take it. */
+  /**
+   * Picks a server for the job and hands it over, or answers with the reason none could take it.
+   * A server still being dialed (just registered) only gets the job when no connected one turns
+   * up within the picks, so an unreachable registration cannot hold packets while others serve.
+   */
   private route(job: Job): void {
+    let dialing: ServerRecord | undefined;
     for (let pickNo = 0; pickNo < PICKS_PER_ROUTE; pickNo++) {
       const pick = this.registry.pick(job.policy);
       if ('missing' in pick) {
@@ -197,12 +233,19 @@ export class PacketRouter implements LinkEvents {
       }
       const server = pick.server;
       const link = this.links.get(server);
-      if (link !== undefined && link.hasRoom()) {
-        job.attempts++;
-        this.registry.addOutstanding(server, 1);
-        link.submit(job);
-        return;
+      if (link === undefined || !link.hasRoom()) continue;
+      if (!link.isConnected) {
+        dialing ??= server;
+        continue;
       }
+      this.registry.addOutstanding(server, 1);
+      link.submit(job);
+      return;
+    }
+    if (dialing !== undefined) {
+      this.registry.addOutstanding(dialing, 1);
+      this.links.get(dialing)!.submit(job);
+      return;
     }
     this.fail(job, ErrorCode.OVERLOADED, `the servers of policy ${job.policy} have too many packets queued`);
   }

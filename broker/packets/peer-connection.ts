@@ -7,6 +7,11 @@
  * answers, stops being read (TCP pushes back on it). The frames of the chunk already read wait
  * in `held` (at most `maxInflight` of them; past that, OVERLOADED), so a client may pipeline
  * any number of packets and still get every answer.
+ *
+ * Timeouts, checked by the broker's sweep rather than a timer per socket: a frame begun must end
+ * within the header timeout (slow-loris peers sending a byte a second), and a connection with no
+ * complete frame and nothing in flight for the idle timeout is closed. Time spent paused by the
+ * broker (flow control) counts against neither.
  */
 import type { Socket } from 'node:net';
 import { ErrorCode, ProtocolError } from '../protocol/error-codes.js';
@@ -17,6 +22,9 @@ import { decodePacket } from '../protocol/validate.js';
 import type { PacketStats } from '../stats.js';
 import type { AnswerPort, Job } from './job.js';
 import { LineWriter } from '../support/line-writer.js';
+
+/** How long a closed connection may take to flush before it is destroyed. */
+const CLOSE_GRACE_MS = 1000;
 
 /** What a connection hands its packets to. */
 export interface PacketHandlers {
@@ -41,6 +49,12 @@ export class PeerConnection implements AnswerPort {
   private waitingForDrain = false;
   /** Set while releasing held packets, so answers given synchronously do not recurse. */
   private releasing = false;
+  /** Frames received, and what the last sweep saw, for the header and idle timeouts. */
+  private frames = 0;
+  private markFrames = -1;
+  private markMidFrame = false;
+  private markAt = 0;
+  private ending = false;
 
   constructor(
     readonly socket: Socket,
@@ -56,7 +70,10 @@ export class PeerConnection implements AnswerPort {
     });
     this.decoder = new FrameDecoder(maxPacketBytes, {
       frame: (text) => this.onFrame(text),
-      oversized: (limit) => this.sendError(ErrorCode.TOO_LARGE, `packet larger than ${limit} bytes`),
+      oversized: (limit) => {
+        this.frames++;
+        this.sendError(ErrorCode.TOO_LARGE, `packet larger than ${limit} bytes`);
+      },
     });
     socket.on('data', (chunk: Buffer) => this.decoder.push(chunk));
     socket.on('error', () => socket.destroy());
@@ -83,13 +100,45 @@ export class PeerConnection implements AnswerPort {
     if (!this.closed) this.writer.write(line);
   }
 
-  /** Sends what is queued, then closes. */
+  /** Sends what is queued, then closes; destroys the socket if the peer does not close its side. */
   end(): void {
+    if (this.ending) return;
+    this.ending = true;
     this.writer.flush();
     this.socket.end();
+    setTimeout(() => this.socket.destroy(), CLOSE_GRACE_MS).unref();
+  }
+
+  /**
+   * Closes the connection when its peer has stalled: a frame begun `headerTimeoutMs` ago and
+   * not ended, or nothing received and nothing in flight for `idleTimeoutMs` (0 = never).
+   * Called by the broker's periodic sweep; returns true when it closed the connection.
+   */
+  sweep(now: number, headerTimeoutMs: number, idleTimeoutMs: number): boolean {
+    if (this.closed || this.ending) return false;
+    const midFrame = this.decoder.midFrame && !this.waitingForDrain;
+    const busy = this.inflight > 0 || this.heldHead < this.held.length;
+    if (busy || this.frames !== this.markFrames || midFrame !== this.markMidFrame) {
+      this.markFrames = this.frames;
+      this.markMidFrame = midFrame;
+      this.markAt = now;
+      return false;
+    }
+    const quiet = now - this.markAt;
+    if (midFrame && headerTimeoutMs > 0 && quiet > headerTimeoutMs) {
+      this.sendError(ErrorCode.BAD_PACKET, `incomplete packet: no end of frame within ${headerTimeoutMs} ms; closing`);
+      this.end();
+      return true;
+    }
+    if (!midFrame && idleTimeoutMs > 0 && quiet > idleTimeoutMs) {
+      this.end();
+      return true;
+    }
+    return false;
   }
 
   private onFrame(text: string): void {
+    this.frames++;
     let packet: InboundPacket;
     try {
       packet = decodePacket(text);

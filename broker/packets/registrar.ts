@@ -11,7 +11,7 @@ import type { ServerRecord } from '../registry/server-record.js';
 import type { BrokerOptions } from '../options.js';
 import type { Logger } from '../support/logger.js';
 import type { PacketRouter } from './packet-router.js';
-import type { PeerConnection } from './peer-connection.js';
+import { normalizeHost, type PeerConnection } from './peer-connection.js';
 
 export class Registrar {
   /** Session servers and the connection that is their session. */
@@ -25,6 +25,7 @@ export class Registrar {
     private readonly log: Logger,
   ) {
     this.secretDigest = options.registrationSecret === undefined ? undefined : digest(options.registrationSecret);
+    router.onDropped = (record, reason) => this.dropped(record, reason);
   }
 
   register(conn: PeerConnection, reg: Registration): void {
@@ -32,6 +33,12 @@ export class Registrar {
       this.log.warn('registration refused: wrong or missing secret', { id: reg.id, from: conn.host });
       conn.sendError(ErrorCode.UNAUTHORIZED, 'registration refused: wrong or missing secret');
       conn.end();
+      return;
+    }
+    if (reg.listenport === conn.socket.localPort && conn.host === normalizeHost(conn.socket.localAddress ?? '')) {
+      // The broker would dial itself and route its own packets back to itself.
+      this.log.warn('registration refused: the listenport is the broker\'s own', { id: reg.id, from: conn.host });
+      conn.sendError(ErrorCode.BAD_PACKET, `listenport ${reg.listenport} is the broker's own port`);
       return;
     }
     let registered;
@@ -44,12 +51,13 @@ export class Registrar {
       return;
     }
     const { record, replaced } = registered;
+    if (record.session) this.sessions.set(record, conn);
+    // The new record's link first: the old one's packets are re-routed and may pick it.
+    this.router.addServer(record);
     if (replaced !== undefined) {
       this.sessions.delete(replaced);
       this.router.removeServer(replaced, 'registered again');
     }
-    if (record.session) this.sessions.set(record, conn);
-    this.router.addServer(record);
     this.log.info('server registered', {
       id: record.id,
       policy: record.policy,
@@ -72,8 +80,11 @@ export class Registrar {
 
   leave(conn: PeerConnection, packet: LeavePacket): void {
     const record = this.registry.get(packet.id);
-    // Only the server's own session, or its own host, may take it out.
-    if (record === undefined || (this.sessions.get(record) !== conn && record.host !== conn.host)) return;
+    // Only the server's own session may take it out: any other process on its host could otherwise.
+    if (record === undefined || this.sessions.get(record) !== conn) {
+      conn.sendError(ErrorCode.BAD_PACKET, `a leave for server ${packet.id} must come on that server's session connection`);
+      return;
+    }
     this.sessions.delete(record);
     this.router.drainServer(record, 'left');
   }
@@ -85,6 +96,15 @@ export class Registrar {
       this.sessions.delete(record);
       if (this.registry.get(record.id) === record) this.router.drainServer(record, 'session closed');
     }
+  }
+
+  /** The router dropped a server that never answered: tell its session why, and close it. */
+  private dropped(record: ServerRecord, reason: string): void {
+    const session = this.sessions.get(record);
+    if (session === undefined) return;
+    this.sessions.delete(record);
+    session.sendError(ErrorCode.BAD_SERVER, `server ${record.id} dropped: its port ${record.port} did not answer a packet (${reason})`);
+    session.end();
   }
 
   /** Takes out session servers whose heartbeats stopped, even if their connection seems open. */

@@ -4,8 +4,15 @@
  * `rid`, or for a one-at-a-time server by being the one packet in flight. Anything else the
  * server sends is a protocol violation and ends the connection, so no reply can ever reach the
  * wrong client.
+ *
+ * A server that failed (state `down`) is probed when the link connects again: one probe packet
+ * (type 0, `rid` 0, `srcid` 0, empty payload) must be answered within --server-timeout before
+ * the server is reported connected and gets packets again. A TCP connect alone proves nothing:
+ * a hung process still accepts.
  */
 import { connect, type Socket } from 'node:net';
+import { connect as connectTls, type ConnectionOptions } from 'node:tls';
+import { encodeForward } from '../protocol/encode.js';
 import { FrameDecoder } from '../protocol/frame-decoder.js';
 import { ProtocolError } from '../protocol/error-codes.js';
 import type { ReplyPacket } from '../protocol/packet-types.js';
@@ -14,7 +21,11 @@ import type { ServerRecord } from '../registry/server-record.js';
 import type { Job } from './job.js';
 import { LineWriter } from '../support/line-writer.js';
 
+/** The rid of probe packets; client packets get rids from 1 up. */
+export const PROBE_RID = 0;
+
 export interface LinkEvents {
+  /** The link is ready for packets: connected, and for a server that was down, probed. */
   connected(link: ServerLink): void;
   reply(link: ServerLink, job: Job, reply: ReplyPacket): void;
   /**
@@ -34,12 +45,20 @@ export class ServerLink {
   private queueHead = 0;
   /** True once a connection was ever established. */
   everConnected = false;
+  /** True once the server answered a packet or a probe: it speaks the protocol. */
+  everAnswered = false;
+  /** Failures since the last answer, for the redial backoff. */
+  failuresInRow = 0;
+  /** While a probe is unanswered: when it was written; else 0. */
+  private probeSentAt = 0;
 
   constructor(
     readonly record: ServerRecord,
     private readonly maxFrameBytes: number,
     private readonly queueLimit: number,
     private readonly events: LinkEvents,
+    /** For a server that registered with `tls: true`: how to dial it with TLS. */
+    private readonly tls?: ConnectionOptions,
   ) {}
 
   /** Jobs held by this link: written or waiting. */
@@ -60,27 +79,39 @@ export class ServerLink {
     return this.load < this.record.maxInflight + this.queueLimit;
   }
 
+  /** True while the link waits for the answer to its probe. */
+  get isProbing(): boolean {
+    return this.probeSentAt !== 0;
+  }
+
   /** Takes a job: writes it now when a slot is free, else queues it. */
   submit(job: Job): void {
-    if (this.connected && this.inflight.size < this.record.maxInflight) this.write(job);
+    if (this.connected && this.probeSentAt === 0 && this.inflight.size < this.record.maxInflight) this.write(job);
     else this.queue.push(job);
   }
 
   /** Dials the server; a no-op while a connection exists or is being made. */
   connect(): void {
     if (this.socket !== null) return;
-    const socket = connect({ host: this.record.host, port: this.record.port });
+    const { host, port } = this.record;
+    const socket: Socket = this.tls === undefined ? connect({ host, port }) : connectTls({ ...this.tls, host, port });
     this.socket = socket;
     socket.setNoDelay(true);
     const decoder = new FrameDecoder(this.maxFrameBytes, {
       frame: (text) => this.onFrame(text),
       oversized: () => this.fail('sent a frame over the size limit', false),
     });
-    socket.on('connect', () => {
+    // A TLS server is connected once the handshake is done and its certificate verified.
+    socket.on(this.tls === undefined ? 'connect' : 'secureConnect', () => {
       if (this.socket !== socket) return;
       this.connected = true;
       this.everConnected = true;
       this.writer = new LineWriter(socket);
+      if (this.record.state === 'down') {
+        this.probeSentAt = Date.now();
+        this.writer.write(encodeForward(0, this.record.policy, '', PROBE_RID));
+        return;
+      }
       this.events.connected(this);
       this.pump();
     });
@@ -97,6 +128,7 @@ export class ServerLink {
 
   /** Write time of the oldest unanswered job, for the timeout sweep. */
   oldestSentAt(): number | undefined {
+    if (this.probeSentAt !== 0) return this.probeSentAt;
     for (const job of this.inflight.values()) return job.sentAt;
     return undefined;
   }
@@ -108,6 +140,8 @@ export class ServerLink {
     this.socket = null;
     this.writer = null;
     this.connected = false;
+    this.probeSentAt = 0;
+    this.failuresInRow++;
     socket.destroy();
     const jobs = [...this.inflight.values()];
     this.inflight.clear();
@@ -128,10 +162,13 @@ export class ServerLink {
     this.socket = null;
     this.writer = null;
     this.connected = false;
+    this.probeSentAt = 0;
     socket?.destroy();
   }
 
   private write(job: Job): void {
+    // Only a packet written to a server counts as an attempt; one re-routed from a queue does not.
+    job.attempts++;
     job.sentAt = Date.now();
     this.inflight.set(job.rid, job);
     this.writer!.write(job.line);
@@ -163,14 +200,32 @@ export class ServerLink {
       this.fail(`sent a packet of type ${packet.type} on the data connection`, false);
       return;
     }
+    if (this.probeSentAt !== 0) {
+      // Nothing else is in flight while probing: the reply must be the probe's.
+      if (packet.rid !== undefined && packet.rid !== PROBE_RID) {
+        this.fail(`answered rid ${packet.rid}, which it was not sent`, false);
+        return;
+      }
+      this.probeSentAt = 0;
+      this.answered();
+      this.events.connected(this);
+      this.pump();
+      return;
+    }
     const job = this.ownerOf(packet);
     if (job === undefined) {
       this.fail(packet.rid === undefined ? 'answered with nothing in flight' : `answered rid ${packet.rid}, which it was not sent`, false);
       return;
     }
     this.inflight.delete(job.rid);
+    if (this.failuresInRow !== 0 || !this.everAnswered) this.answered();
     this.events.reply(this, job, packet);
     this.pump();
+  }
+
+  private answered(): void {
+    this.everAnswered = true;
+    this.failuresInRow = 0;
   }
 
   /** The job a reply answers: by rid, or the single job in flight of a one-at-a-time server. */

@@ -20,6 +20,11 @@ export const ErrorCode = {
   UNAUTHORIZED: 'UNAUTHORIZED',
   /** A registration that reuses the id of a live server registered from another address. */
   DUPLICATE_ID: 'DUPLICATE_ID',
+  /**
+   * Sent on a server's session when the broker drops it: the port it registered never answered
+   * a packet (nothing listens there, or something that does not speak the protocol).
+   */
+  BAD_SERVER: 'BAD_SERVER',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -73,6 +73,11 @@ export class FrameDecoder {
     return this.tail.length;
   }
 
+  /** True while a frame has begun and not ended (buffered, or an oversized one being skipped). */
+  get midFrame(): boolean {
+    return this.tail.length > 0 || this.discarding;
+  }
+
   private emitLine(buf: Buffer, start: number, end: number): void {
     // A frame starts at its first non-blank byte and ends at its last one (so "\r\n" and
     // trailing blanks frame as they would after an unterminated object).

@@ -39,6 +39,8 @@ export interface Registration {
   secret?: string;
   /** Port of the server's HTTP listener, for the HTTP front end. */
   httpport?: number;
+  /** True when the server's listenport speaks TLS: the broker dials it with TLS. */
+  tls?: boolean;
   /**
    * True when the server keeps this connection open as its session: the broker removes it
    * when the connection closes. Classic servers close it at once and omit this.

@@ -22,9 +22,17 @@ export interface Registered {
 
 export type PickResult = { server: ServerRecord } | { missing: 'unknown-policy' | 'no-live-server' };
 
+/** Told of every change to the table, after it is made (the HTTP front end keeps its backends in step). */
+export interface RegistryObserver {
+  added(record: ServerRecord): void;
+  removed(record: ServerRecord): void;
+  stateChanged(record: ServerRecord): void;
+}
+
 export class Registry {
   private readonly groups = new Map<number, PolicyGroup>();
   private readonly byId = new Map<number, ServerRecord>();
+  private readonly observers: RegistryObserver[] = [];
 
   constructor(
     readonly strategy: StrategyName = 'round-robin',
@@ -51,6 +59,7 @@ export class Registry {
       maxInflight: reg.maxInflight,
       httpPort: reg.httpport,
       session: reg.session,
+      tls: reg.tls ?? false,
       registeredAt: now,
       state: 'connecting',
       outstanding: 0,
@@ -63,7 +72,13 @@ export class Registry {
     const group = this.group(record.policy);
     group.members.add(record);
     group.selector.add(record);
+    for (const observer of this.observers) observer.added(record);
     return { record, replaced: existing };
+  }
+
+  /** Adds an observer of registrations, removals and state changes. */
+  observe(observer: RegistryObserver): void {
+    this.observers.push(observer);
   }
 
   /** Removes a server for good; returns false when it was no longer registered. */
@@ -76,6 +91,7 @@ export class Registry {
       group.selector.remove(record);
       if (group.members.size === 0) this.groups.delete(record.policy);
     }
+    for (const observer of this.observers) observer.removed(record);
     return true;
   }
 
@@ -88,6 +104,7 @@ export class Registry {
     if (group === undefined || !group.members.has(record)) return;
     if (isSelectable(state) && !wasSelectable) group.selector.add(record);
     else if (!isSelectable(state) && wasSelectable) group.selector.remove(record);
+    for (const observer of this.observers) observer.stateChanged(record);
   }
 
   /** One server for the next request of `policy`, chosen by the strategy. */

@@ -20,6 +20,8 @@ export interface ServerRecord extends Selectable {
   readonly httpPort: number | undefined;
   /** True when the registration connection is the server's session (removed when it closes). */
   readonly session: boolean;
+  /** True when the broker dials the server with TLS. */
+  readonly tls: boolean;
   readonly registeredAt: number;
   state: ServerState;
   outstanding: number;

@@ -1,7 +1,9 @@
 /**
  * Lines out, batched: every line queued for one socket during a turn of the event loop goes out
  * in a single write. A chunk of pipelined packets becomes one syscall per peer instead of one
- * per packet. All writers share one scheduled flush.
+ * per packet. All writers share one scheduled flush, run by setImmediate: after every socket
+ * that was readable in this turn has been handled, so the replies of several servers to one
+ * client leave together (process.nextTick would flush after each socket's read).
  */
 import type { Socket } from 'node:net';
 
@@ -34,7 +36,7 @@ export class LineWriter {
       dirty.push(this);
       if (!flushScheduled) {
         flushScheduled = true;
-        process.nextTick(flushAll);
+        setImmediate(flushAll);
       }
     }
     this.buffered += line;

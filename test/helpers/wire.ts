@@ -94,11 +94,17 @@ export interface FakeServerOptions {
   id: number;
   policy: number;
   brokerPort: number;
-  /** Reply to each forwarded packet; return undefined to stay silent. */
-  answer?: (packet: any) => string | undefined;
+  /** Reply to each forwarded packet; return undefined to stay silent (and answer later with `socket`). */
+  answer?: (packet: any, socket: Socket) => string | undefined;
   maxInflight?: number;
   session?: boolean;
   secret?: string;
+  /** Send a heartbeat (type 5) on the registration connection this often, in ms. */
+  heartbeatMs?: number;
+  /** Register with this listenport instead of the fake's own (e.g. another program's). */
+  listenport?: number;
+  /** Register from this local address (e.g. 127.0.0.2). */
+  localAddress?: string;
 }
 
 /**
@@ -108,7 +114,11 @@ export interface FakeServerOptions {
 export class FakeServer {
   readonly packets: any[] = [];
   registration: RawPeer | undefined;
-  private readonly sockets = new Set<Socket>();
+  /** Connections the broker opened to this server. */
+  readonly sockets = new Set<Socket>();
+  /** Connections the broker opened, in all. */
+  connections = 0;
+  private heartbeatTimer: NodeJS.Timeout | undefined;
 
   private constructor(
     readonly options: FakeServerOptions,
@@ -121,18 +131,37 @@ export class FakeServer {
     listener.on('connection', (socket) => server.serve(socket));
     listener.listen(0, '127.0.0.1');
     await once(listener, 'listening');
-    server.registration = await RawPeer.connect(options.brokerPort);
+    server.registration = await RawPeer.connect(options.brokerPort, options.localAddress);
     server.registration.send({
       type: 1,
       id: options.id,
       privPolyId: options.policy,
-      listenport: server.port,
+      listenport: options.listenport ?? server.port,
       maxInflight: options.maxInflight ?? 1,
       session: options.session ?? true,
       ...(options.secret === undefined ? {} : { secret: options.secret }),
     });
     await server.registration.lines(1);
+    if (options.heartbeatMs !== undefined) {
+      const registration = server.registration;
+      server.heartbeatTimer = setInterval(() => registration.send({ type: 5, id: options.id }), options.heartbeatMs);
+    }
     return server;
+  }
+
+  /** Stops sending heartbeats; every socket stays open (a host gone dark behind NAT). */
+  stopHeartbeats(): void {
+    clearInterval(this.heartbeatTimer);
+  }
+
+  /** Sends a leave packet (type 6) on the registration connection. */
+  leave(): void {
+    this.registration!.send({ type: 6, id: this.options.id });
+  }
+
+  /** Packets received that are not probes (rid 0). */
+  get realPackets(): any[] {
+    return this.packets.filter((packet) => packet.rid !== 0);
   }
 
   get port(): number {
@@ -141,12 +170,14 @@ export class FakeServer {
 
   /** Closes everything abruptly, like a crash. */
   kill(): void {
+    this.stopHeartbeats();
     for (const socket of this.sockets) socket.destroy();
     this.listener.close();
     this.registration?.close();
   }
 
   private serve(socket: Socket): void {
+    this.connections++;
     this.sockets.add(socket);
     socket.on('close', () => this.sockets.delete(socket));
     socket.on('error', () => undefined);
@@ -159,12 +190,17 @@ export class FakeServer {
         const packet = JSON.parse(buffer.slice(0, nl));
         buffer = buffer.slice(nl + 1);
         this.packets.push(packet);
-        const answer = (this.options.answer ?? defaultAnswer(this.options.id))(packet);
+        const answer = (this.options.answer ?? defaultAnswer(this.options.id))(packet, socket);
         if (answer !== undefined) socket.write(answer);
         nl = buffer.indexOf('\n');
       }
     });
   }
+}
+
+/** A well-formed reply to a forwarded packet: payload "<id>:<payload>", rid echoed. */
+export function replyLine(id: number, packet: any): string {
+  return JSON.stringify({ type: 2, srcid: id, destid: packet.srcid, payload: `${id}:${packet.payload}`, rid: packet.rid }) + '\n';
 }
 
 function defaultAnswer(id: number): (packet: any) => string {

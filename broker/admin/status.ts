@@ -1,0 +1,131 @@
+/**
+ * The status report served at <admin prefix>status: policies, their packet and HTTP servers
+ * with states, in-flight counts and counters, the packet and HTTP totals, and memory.
+ */
+import type { AddressInfo } from 'node:net';
+import type { HttpFrontEnd } from '../http/http-front-end.js';
+import type { Registry } from '../registry/registry.js';
+import type { PacketStats } from '../stats.js';
+
+/** What the status page reads. */
+export interface StatusSources {
+  readonly registry: Registry;
+  readonly stats: PacketStats;
+  /** Packets accepted and not yet answered. */
+  packetOutstanding(): number;
+  packetAddress(): AddressInfo | undefined;
+  readonly http: HttpFrontEnd | undefined;
+  readonly startedAt: number;
+  /** True once close() has begun. */
+  stopping(): boolean;
+}
+
+export interface ServerStatus {
+  id: number;
+  host: string;
+  port: number;
+  httpPort: number | null;
+  state: string;
+  session: boolean;
+  maxInflight: number;
+  outstanding: number;
+  served: number;
+  failures: number;
+}
+
+export interface HttpServerStatus {
+  /** The registered server's id; null for a static backend. */
+  id: number | null;
+  source: 'registered' | 'static';
+  address: string;
+  state: string;
+  inflight: number;
+  served: number;
+  failures: number;
+  lastError: string | null;
+}
+
+export interface PolicyStatus {
+  policy: number;
+  servers: ServerStatus[];
+  httpServers: HttpServerStatus[];
+}
+
+/** The status report, as served at <prefix>status. */
+export function statusReport(src: StatusSources): Record<string, unknown> {
+  const policies = new Map<number, PolicyStatus>();
+  const policyOf = (policy: number): PolicyStatus => {
+    let entry = policies.get(policy);
+    if (entry === undefined) {
+      entry = { policy, servers: [], httpServers: [] };
+      policies.set(policy, entry);
+    }
+    return entry;
+  };
+  for (const r of src.registry.servers()) {
+    policyOf(r.policy).servers.push({
+      id: r.id,
+      host: r.host,
+      port: r.port,
+      httpPort: r.httpPort ?? null,
+      state: r.state,
+      session: r.session,
+      maxInflight: r.maxInflight,
+      outstanding: r.outstanding,
+      served: r.served,
+      failures: r.failures,
+    });
+  }
+  const http = src.http;
+  if (http !== undefined) {
+    for (const b of http.table.backends()) {
+      policyOf(b.policy).httpServers.push({
+        id: b.id ?? null,
+        source: b.source,
+        address: b.address,
+        state: b.state,
+        inflight: b.outstanding,
+        served: b.served,
+        failures: b.failures,
+        lastError: b.lastError ?? null,
+      });
+    }
+  }
+  const memory = process.memoryUsage();
+  const packetAddress = src.packetAddress();
+  const stats = src.stats;
+  return {
+    status: src.stopping() ? 'stopping' : 'running',
+    pid: process.pid,
+    uptimeMs: Date.now() - src.startedAt,
+    memory: { rss: memory.rss, heapUsed: memory.heapUsed, external: memory.external, arrayBuffers: memory.arrayBuffers },
+    algorithm: src.registry.strategy,
+    packet: {
+      address: packetAddress === undefined ? null : { host: packetAddress.address, port: packetAddress.port },
+      outstanding: src.packetOutstanding(),
+      received: stats.received,
+      replied: stats.replied,
+      rerouted: stats.rerouted,
+      dropped: stats.dropped,
+      errors: { ...stats.errors },
+    },
+    http: http === undefined ? null : httpSection(http),
+    policies: [...policies.values()].sort((a, b) => a.policy - b.policy),
+  };
+}
+
+function httpSection(http: HttpFrontEnd): Record<string, unknown> {
+  const address = http.address();
+  const s = http.stats;
+  return {
+    address: address === undefined ? null : { host: address.address, port: address.port },
+    connections: http.connectionCount,
+    inflight: http.inflight,
+    requests: s.requests,
+    proxied: s.proxied,
+    retries: s.retries,
+    clientAborts: s.clientAborts,
+    truncated: s.truncated,
+    errors: { ...s.errors },
+  };
+}

@@ -1,0 +1,182 @@
+/**
+ * Header rewriting, as a proxy must do it, with no I/O: hop-by-hop headers dropped in both
+ * directions (with those the Connection header names), X-Forwarded-For/Proto/Host added,
+ * X-Request-ID kept or generated, Authorization replaced when the broker has its own token.
+ * Headers stay flat arrays ([name, value, name, value, …]) from Node's parser to undici and
+ * back, in their order and spelling.
+ */
+import { randomUUID } from 'node:crypto';
+
+/** What the rewriting needs to know beyond the request itself. */
+export interface ForwardSettings {
+  /** `Bearer <token>` for backends, or undefined to leave the client's Authorization alone… */
+  upstreamAuthorization: string | undefined;
+  /** …unless this is true: the client's Authorization was for the broker and stays with it. */
+  dropClientAuthorization: boolean;
+}
+
+/** The head of a request as it goes to a backend. */
+export interface ForwardedHead {
+  headers: string[];
+  requestId: string;
+  /** The request carries a body (Content-Length or Transfer-Encoding). */
+  hasBody: boolean;
+  /** The X-Privacy-Policy header as sent (several are joined with ", ", which no policy parses). */
+  policy: string | undefined;
+  /** The client's Authorization header, for the broker's token check. */
+  authorization: string | undefined;
+}
+
+/** Why a request cannot be forwarded; it is answered 400 and its connection closed. */
+export interface BadHead {
+  bad: string;
+}
+
+const REQUEST_ID_PATTERN = /^[\x21-\x7e]{1,200}$/;
+/** The longest header name the switches below look for (proxy-authorization): longer ones are kept unread. */
+const LONGEST_NAME = 19;
+
+/**
+ * The headers to send upstream, from the client's raw headers (req.rawHeaders), or the reason
+ * the request is refused: several Host headers, none on HTTP/1.1, a Transfer-Encoding other
+ * than chunked, or any Transfer-Encoding on HTTP/1.0 (RFC 9112 §6.1).
+ */
+export function forwardRequestHeaders(
+  raw: readonly string[],
+  clientAddress: string,
+  http11: boolean,
+  settings: ForwardSettings,
+): ForwardedHead | BadHead {
+  const out: string[] = [];
+  let host: string | undefined;
+  let hosts = 0;
+  let connection: string | undefined;
+  let forwardedFor: string | undefined;
+  let requestId: string | undefined;
+  let policy: string | undefined;
+  let authorization: string | undefined;
+  let hasBody = false;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    const value = raw[i + 1]!;
+    switch (name.length > LONGEST_NAME ? '' : name.toLowerCase()) {
+      case 'host':
+        hosts++;
+        host = value;
+        out.push(name, value);
+        break;
+      case 'content-length':
+        if (value !== '0') hasBody = true;
+        out.push(name, value);
+        break;
+      case 'transfer-encoding':
+        if (!http11) return { bad: 'Transfer-Encoding in an HTTP/1.0 request' };
+        if (value.trim().toLowerCase() !== 'chunked') return { bad: `unsupported Transfer-Encoding: ${value}` };
+        hasBody = true;
+        break;
+      case 'connection':
+        connection = connection === undefined ? value : `${connection},${value}`;
+        break;
+      case 'keep-alive':
+      case 'proxy-connection':
+      case 'proxy-authenticate':
+      case 'proxy-authorization':
+      case 'te':
+      case 'trailer':
+      case 'upgrade':
+      case 'expect': // answered by Node (100 Continue); undici refuses to send it
+      case 'x-forwarded-proto':
+      case 'x-forwarded-host':
+        break;
+      case 'x-forwarded-for':
+        forwardedFor = forwardedFor === undefined ? value : `${forwardedFor}, ${value}`;
+        break;
+      case 'x-request-id':
+        if (requestId === undefined && REQUEST_ID_PATTERN.test(value)) requestId = value;
+        break;
+      case 'x-privacy-policy':
+        policy = policy === undefined ? value : `${policy}, ${value}`;
+        out.push(name, value);
+        break;
+      case 'authorization':
+        authorization ??= value;
+        if (settings.upstreamAuthorization === undefined && !settings.dropClientAuthorization) out.push(name, value);
+        break;
+      default:
+        out.push(name, value);
+    }
+  }
+  if (hosts > 1) return { bad: 'more than one Host header' };
+  if (hosts === 0 && http11) return { bad: 'no Host header' };
+  const headers = connection === undefined ? out : dropListed(out, connection);
+  requestId ??= randomUUID();
+  headers.push(
+    'x-forwarded-for',
+    forwardedFor === undefined ? clientAddress : `${forwardedFor}, ${clientAddress}`,
+    'x-forwarded-proto',
+    'http',
+    'x-request-id',
+    requestId,
+  );
+  if (host !== undefined) headers.push('x-forwarded-host', host);
+  if (settings.upstreamAuthorization !== undefined) headers.push('authorization', settings.upstreamAuthorization);
+  return { headers, requestId, hasBody, policy, authorization };
+}
+
+/**
+ * The headers to send the client, from a backend response's raw headers (Buffers, as undici
+ * gives them, or strings): hop-by-hop ones dropped, X-Request-ID set to the request's.
+ */
+export function forwardResponseHeaders(raw: readonly (Buffer | string)[], requestId: string): string[] {
+  const out: string[] = [];
+  let connection: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = latin1(raw[i]!);
+    const value = latin1(raw[i + 1]!);
+    switch (name.length > LONGEST_NAME ? '' : name.toLowerCase()) {
+      case 'connection':
+        connection = connection === undefined ? value : `${connection},${value}`;
+        break;
+      case 'keep-alive':
+      case 'proxy-connection':
+      case 'proxy-authenticate':
+      case 'proxy-authorization':
+      case 'te':
+      case 'trailer':
+      case 'transfer-encoding':
+      case 'upgrade':
+      case 'x-request-id':
+        break;
+      default:
+        out.push(name, value);
+    }
+  }
+  const headers = connection === undefined ? out : dropListed(out, connection);
+  headers.push('x-request-id', requestId);
+  return headers;
+}
+
+/** The header names a Connection header lists (beyond keep-alive and close), lower case. */
+export function connectionTokens(value: string): string[] {
+  const tokens: string[] = [];
+  for (const part of value.split(',')) {
+    const token = part.trim().toLowerCase();
+    if (token !== '' && token !== 'close' && token !== 'keep-alive') tokens.push(token);
+  }
+  return tokens;
+}
+
+/** Drops from a flat header list the headers that the Connection header names. */
+function dropListed(headers: string[], connection: string): string[] {
+  const listed = connectionTokens(connection);
+  if (listed.length === 0) return headers;
+  const kept: string[] = [];
+  for (let i = 0; i < headers.length; i += 2) {
+    if (!listed.includes(headers[i]!.toLowerCase())) kept.push(headers[i]!, headers[i + 1]!);
+  }
+  return kept;
+}
+
+function latin1(value: Buffer | string): string {
+  return typeof value === 'string' ? value : value.toString('latin1');
+}

@@ -1,0 +1,143 @@
+/**
+ * Health of the HTTP backends. Passive: a request that finds a backend refusing, resetting or
+ * timing out takes it out at once. Active: every --health-interval each backend is asked for
+ * --health-path on a connection of its own (not its request pool, so a busy backend is not
+ * failed for its queue); 2xx and 3xx pass. --health-fall failures in a row take a backend out,
+ * --health-rise passes in a row bring it back. With active checks off, a backend taken out by
+ * a failed request comes back after --fail-timeout.
+ */
+import { Agent } from 'undici';
+import type { Logger } from '../support/logger.js';
+import type { HttpBackend, HttpBackendTable } from './backends.js';
+
+export interface HealthSettings {
+  path: string;
+  intervalMs: number;
+  timeoutMs: number;
+  rise: number;
+  fall: number;
+  failTimeoutMs: number;
+  /** Authorization header for the checks (the upstream token), if any. */
+  authorization: string | undefined;
+}
+
+/** The most of a check's response body that is read (and thrown away). */
+const MAX_CHECK_BODY = 64 * 1024;
+
+export class HealthMonitor {
+  private timer: NodeJS.Timeout | undefined;
+  private readonly checking = new Set<HttpBackend>();
+  private readonly reviveTimers = new Map<HttpBackend, NodeJS.Timeout>();
+  private readonly agent: Agent;
+  private readonly headers: Record<string, string>;
+  private stopped = false;
+
+  constructor(
+    private readonly table: HttpBackendTable,
+    private readonly settings: HealthSettings,
+    private readonly log: Logger,
+  ) {
+    const t = settings.timeoutMs;
+    this.agent = new Agent({ connections: 1, pipelining: 1, headersTimeout: t, bodyTimeout: t, connect: { timeout: t } });
+    this.headers = { 'user-agent': 'policy-broker-health-check' };
+    if (settings.authorization !== undefined) this.headers.authorization = settings.authorization;
+  }
+
+  /** Checks every backend now, then every interval (when active checks are on). */
+  start(): void {
+    if (this.settings.intervalMs === 0) return;
+    this.round();
+    this.timer = setInterval(() => this.round(), this.settings.intervalMs);
+    this.timer.unref();
+  }
+
+  /** Stops checking and closes the checks' connections. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer !== undefined) clearInterval(this.timer);
+    for (const timer of this.reviveTimers.values()) clearTimeout(timer);
+    this.reviveTimers.clear();
+    await this.agent.destroy().catch(() => undefined);
+  }
+
+  /** A request found the backend refusing, resetting or timing out: out at once. */
+  passiveFailure(backend: HttpBackend, reason: string): void {
+    backend.failures++;
+    backend.lastError = reason;
+    backend.passes = 0;
+    if (backend.state === 'down' || !backend.present) return;
+    this.table.setState(backend, 'down');
+    if (this.settings.intervalMs === 0 && !this.stopped) {
+      const timer = setTimeout(() => {
+        this.reviveTimers.delete(backend);
+        if (backend.present && backend.state === 'down') this.table.setState(backend, 'connecting');
+      }, this.settings.failTimeoutMs);
+      timer.unref();
+      this.reviveTimers.set(backend, timer);
+    }
+  }
+
+  /** Forgets a backend that left the table. */
+  forget(backend: HttpBackend): void {
+    const timer = this.reviveTimers.get(backend);
+    if (timer !== undefined) clearTimeout(timer);
+    this.reviveTimers.delete(backend);
+  }
+
+  private round(): void {
+    for (const backend of this.table.backends()) {
+      if (!this.checking.has(backend)) void this.check(backend);
+    }
+  }
+
+  private async check(backend: HttpBackend): Promise<void> {
+    this.checking.add(backend);
+    let passed = false;
+    let outcome: string;
+    try {
+      const { statusCode, body } = await this.agent.request({
+        origin: backend.origin,
+        path: this.settings.path,
+        method: 'GET',
+        headers: this.headers,
+        signal: AbortSignal.timeout(this.settings.timeoutMs),
+      });
+      await body.dump({ limit: MAX_CHECK_BODY });
+      passed = statusCode >= 200 && statusCode < 400;
+      outcome = `health check answered ${statusCode}`;
+    } catch (err) {
+      outcome = `health check failed: ${describeError(err)}`;
+    } finally {
+      this.checking.delete(backend);
+    }
+    if (this.stopped || !backend.present) return;
+    if (passed) this.passed(backend);
+    else this.failed(backend, outcome);
+  }
+
+  private passed(backend: HttpBackend): void {
+    backend.fails = 0;
+    backend.passes++;
+    if (backend.state === 'connecting' || (backend.state === 'down' && backend.passes >= this.settings.rise)) {
+      this.table.setState(backend, 'up');
+    }
+  }
+
+  private failed(backend: HttpBackend, reason: string): void {
+    backend.passes = 0;
+    backend.fails++;
+    backend.failures++;
+    backend.lastError = reason;
+    if (backend.state !== 'down' && backend.fails >= this.settings.fall) {
+      this.log.debug('http server failed its health checks', { address: backend.address, fails: backend.fails });
+      this.table.setState(backend, 'down');
+    }
+  }
+}
+
+/** An error's code and message, short. */
+export function describeError(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' && !err.message.includes(code) ? `${code} ${err.message}` : err.message;
+}

@@ -1,0 +1,75 @@
+/**
+ * servers.conf: static HTTP backends in the classic format,
+ * `{"backend_servers":[{"ip":"127.0.0.1","port":8001},…]}`, each entry optionally with a
+ * `policy` (entries without one serve the default HTTP policy, --http-policy).
+ */
+import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+
+/** One static backend: where it listens and, optionally, the policy it serves. */
+export interface StaticBackend {
+  host: string;
+  port: number;
+  /** undefined: the default HTTP policy. */
+  policy?: number | undefined;
+}
+
+/** A servers.conf that cannot be used; the message names the file and the entry. */
+export class ServersFileError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ServersFileError';
+  }
+}
+
+/** Parses the text of a servers.conf; `source` names it in errors. */
+export function parseServersConf(text: string, source = 'servers.conf'): StaticBackend[] {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (err) {
+    throw new ServersFileError(`${source}: not JSON: ${(err as Error).message}`);
+  }
+  const list = (doc as { backend_servers?: unknown } | null)?.backend_servers;
+  if (doc === null || typeof doc !== 'object' || !Array.isArray(list)) {
+    throw new ServersFileError(`${source}: expected {"backend_servers":[{"ip":…,"port":…},…]}`);
+  }
+  const seen = new Set<string>();
+  return list.map((entry: unknown, i): StaticBackend => {
+    const where = `${source}: backend_servers[${i}]`;
+    if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) throw new ServersFileError(`${where}: expected an object`);
+    const { ip, host, port, policy } = entry as Record<string, unknown>;
+    const address = ip ?? host;
+    if (typeof address !== 'string' || address.trim() === '') throw new ServersFileError(`${where}: "ip" must be an address`);
+    const trimmed = address.trim();
+    if (isIP(trimmed) === 0 && !/^[A-Za-z0-9.-]+$/.test(trimmed)) throw new ServersFileError(`${where}: "ip" is not an address: ${trimmed}`);
+    const portNumber = wholeNumber(port);
+    if (portNumber === undefined || portNumber < 1 || portNumber > 65535) throw new ServersFileError(`${where}: "port" must be 1-65535`);
+    let policyNumber: number | undefined;
+    if (policy !== undefined && policy !== null) {
+      policyNumber = wholeNumber(policy);
+      if (policyNumber === undefined || policyNumber < 0) throw new ServersFileError(`${where}: "policy" must be a whole number`);
+    }
+    const key = `${trimmed}:${portNumber} for policy ${policyNumber ?? '(default)'}`;
+    if (seen.has(key)) throw new ServersFileError(`${where}: ${key} is listed twice`);
+    seen.add(key);
+    return { host: trimmed, port: portNumber, policy: policyNumber };
+  });
+}
+
+/** Reads and parses a servers.conf. */
+export function loadServersFile(path: string): StaticBackend[] {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ServersFileError(`cannot read ${path}: ${(err as Error).message}`);
+  }
+  return parseServersConf(text, path);
+}
+
+/** Numbers and numeric strings, as the classic scripts write them. */
+function wholeNumber(value: unknown): number | undefined {
+  const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+  return typeof n === 'number' && Number.isSafeInteger(n) ? n : undefined;
+}

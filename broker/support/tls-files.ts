@@ -1,0 +1,27 @@
+/**
+ * TLS material from files, read once at start: a bad path fails with an OptionError that names
+ * the option, not later on the first connection.
+ */
+import { readFileSync } from 'node:fs';
+import type { ConnectionOptions, SecureContextOptions } from 'node:tls';
+import { OptionError, type BrokerOptions } from '../options.js';
+
+/** The contents of a PEM file; throws an OptionError naming `option` when it cannot be read. */
+export function readPem(option: string, path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new OptionError(option, `cannot read ${path}: ${(err as Error).message}`);
+  }
+}
+
+/** Certificate and key for the broker's listeners, or undefined when TLS is off. */
+export function listenerTls(options: Pick<BrokerOptions, 'tlsCert' | 'tlsKey'>): SecureContextOptions | undefined {
+  if (options.tlsCert === undefined || options.tlsKey === undefined) return undefined;
+  return { cert: readPem('tlsCert', options.tlsCert), key: readPem('tlsKey', options.tlsKey) };
+}
+
+/** How the broker dials servers that registered with `tls: true`: their certificate is verified. */
+export function serverTls(options: Pick<BrokerOptions, 'serverCa'>): ConnectionOptions {
+  return options.serverCa === undefined ? {} : { ca: readPem('serverCa', options.serverCa) };
+}
