@@ -166,6 +166,13 @@ describe('decodePacket: type 1 (registration)', () => {
     assert.equal((decode({ ...registration, secret: 'x'.repeat(1024) }) as { secret: string }).secret.length, 1024);
   });
 
+  it('keeps tls, a boolean, and refuses anything else there', () => {
+    assert.equal((decode({ ...registration, tls: true }) as { tls?: boolean }).tls, true);
+    assert.equal((decode({ ...registration, tls: false }) as { tls?: boolean }).tls, false);
+    assert.equal('tls' in decode(registration), false);
+    for (const value of ['true', 1, null, {}]) assertRefused({ ...registration, tls: value }, ErrorCode.BAD_PACKET);
+  });
+
   it('checks the range of listenport, maxInflight and httpport', () => {
     for (const port of [1, 65535, '1', '65535']) assert.equal((decode({ ...registration, listenport: port }) as { listenport: number }).listenport, Number(port));
     for (const port of [0, -1, 65536, 100000, '0', '65536']) assertRefused({ ...registration, listenport: port, seq: 2 }, ErrorCode.BAD_PACKET, 2);
