@@ -4,7 +4,7 @@
  */
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
-import { handleAdmin } from './admin/pages.js';
+import { AdminPages } from './admin/pages.js';
 import type { StatusSources } from './admin/status.js';
 import { HttpFrontEnd } from './http/http-front-end.js';
 import { resolveBrokerOptions, type BrokerOptions } from './options.js';
@@ -46,6 +46,8 @@ export function createBroker(input: Partial<BrokerOptions> = {}): Broker {
   const tls = listenerTls(options);
   const registry = new Registry(options.algorithm);
   const stats = new PacketStats();
+  // Per-policy and per-server counters follow the registry (and outlive removed servers).
+  registry.observe(stats);
   const router = new PacketRouter(registry, options, stats, log);
   const registrar = new Registrar(registry, router, options, log);
   const connections = new Set<PeerConnection>();
@@ -56,7 +58,7 @@ export function createBroker(input: Partial<BrokerOptions> = {}): Broker {
   const http =
     options.httpPort === undefined
       ? undefined
-      : new HttpFrontEnd(registry, options, log, (req, res, path, authorized) => handleAdmin(statusSources, req, res, path, authorized));
+      : new HttpFrontEnd(registry, options, log, (req, res, path, authorized) => admin.handle(req, res, path, authorized), tls);
   const statusSources: StatusSources = {
     registry,
     stats,
@@ -66,6 +68,7 @@ export function createBroker(input: Partial<BrokerOptions> = {}): Broker {
     packetAddress: () => server?.address() as AddressInfo | undefined,
     stopping: () => closing !== undefined,
   };
+  const admin = new AdminPages(statusSources);
 
   const handlers: PacketHandlers = {
     clientPacket: (conn, packet) => router.accept(conn, packet),
@@ -119,6 +122,7 @@ export function createBroker(input: Partial<BrokerOptions> = {}): Broker {
     if (http !== undefined) {
       try {
         await http.listen();
+        admin.start();
       } catch (err) {
         clearInterval(sweepTimer);
         srv.close();
@@ -157,6 +161,7 @@ export function createBroker(input: Partial<BrokerOptions> = {}): Broker {
     httpAddress: () => http?.address(),
     close() {
       closing ??= (async () => {
+        admin.stop();
         // Stop accepting first; existing connections are still answered.
         server?.close();
         await Promise.all([drain(), http?.close(options.drainTimeoutMs)]);

@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import type { HttpFrontEnd } from '../http/http-front-end.js';
 import type { Registry } from '../registry/registry.js';
 import type { PacketStats } from '../stats.js';
+import type { LatencyHistogram } from '../support/latency-histogram.js';
 
 /** What the status page reads. */
 export interface StatusSources {
@@ -45,10 +46,24 @@ export interface HttpServerStatus {
   lastError: string | null;
 }
 
+/** Answers given for one policy since the broker started, and the latency of the replies. */
+export interface PolicyCounters {
+  /** Replies (packets) or relayed responses (HTTP). */
+  replied: number;
+  /** Error answers by code. */
+  errors: Record<string, number>;
+  /** Estimated from the latency histogram's buckets; null before the first reply. */
+  latencyMs: { p50: number | null; p99: number | null; mean: number | null };
+}
+
 export interface PolicyStatus {
   policy: number;
   servers: ServerStatus[];
   httpServers: HttpServerStatus[];
+  /** Packet answers for the policy (rerouted: jobs moved to another server). */
+  packets: PolicyCounters & { rerouted: number };
+  /** HTTP answers for the policy; null without the HTTP front end. */
+  http: PolicyCounters | null;
 }
 
 /** The status report, as served at <prefix>status. */
@@ -57,7 +72,7 @@ export function statusReport(src: StatusSources): Record<string, unknown> {
   const policyOf = (policy: number): PolicyStatus => {
     let entry = policies.get(policy);
     if (entry === undefined) {
-      entry = { policy, servers: [], httpServers: [] };
+      entry = { policy, servers: [], httpServers: [], packets: { ...counters(undefined), rerouted: 0 }, http: src.http === undefined ? null : counters(undefined) };
       policies.set(policy, entry);
     }
     return entry;
@@ -91,6 +106,9 @@ export function statusReport(src: StatusSources): Record<string, unknown> {
       });
     }
   }
+  // Every policy that ever had a server keeps its counters, also once its servers are gone.
+  for (const p of src.stats.policies()) policyOf(p.policy).packets = { ...counters(p), rerouted: p.rerouted };
+  if (http !== undefined) for (const p of http.stats.policies()) policyOf(p.policy).http = counters(p);
   const memory = process.memoryUsage();
   const packetAddress = src.packetAddress();
   const stats = src.stats;
@@ -112,6 +130,20 @@ export function statusReport(src: StatusSources): Record<string, unknown> {
     http: http === undefined ? null : httpSection(http),
     policies: [...policies.values()].sort((a, b) => a.policy - b.policy),
   };
+}
+
+function counters(p: { replied: number; errors: Partial<Record<string, number>>; latency: LatencyHistogram } | undefined): PolicyCounters {
+  if (p === undefined) return { replied: 0, errors: {}, latencyMs: { p50: null, p99: null, mean: null } };
+  const h = p.latency;
+  return {
+    replied: p.replied,
+    errors: { ...p.errors } as Record<string, number>,
+    latencyMs: { p50: round3(h.quantileMs(0.5)), p99: round3(h.quantileMs(0.99)), mean: h.count === 0 ? null : round3(h.sumMs / h.count) },
+  };
+}
+
+function round3(value: number | undefined): number | null {
+  return value === undefined ? null : Math.round(value * 1000) / 1000;
 }
 
 function httpSection(http: HttpFrontEnd): Record<string, unknown> {

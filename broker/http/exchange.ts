@@ -64,6 +64,9 @@ export class Exchange implements Dispatcher.DispatchHandler {
   private headSent = false;
   private finished = false;
   private drainHooked = false;
+  /** performance.now() when the request arrived, and the status relayed, for the metrics. */
+  private readonly startedAt = performance.now();
+  private status = 0;
 
   constructor(
     private readonly host: ExchangeHost,
@@ -120,6 +123,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
       return;
     }
     this.headSent = true;
+    this.status = statusCode;
   }
 
   onResponseData(controller: DispatchController, chunk: Buffer): void {
@@ -138,6 +142,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (this.finished) return;
     this.host.stats.proxied++;
     if (backend !== undefined) {
+      this.host.stats.countResponse(this.policy, backend.id === undefined ? backend.address : String(backend.id), this.status, this.startedAt);
       backend.served++;
       if (backend.state === 'connecting') this.host.table.setState(backend, 'up');
     }
@@ -231,7 +236,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   }
 
   private fail(code: HttpErrorCode, message: string): void {
-    this.host.stats.countError(code);
+    this.host.stats.countError(code, this.policy, message);
     this.finish();
     if (this.res.headersSent) {
       this.res.destroy();

@@ -13,6 +13,8 @@ export interface ForwardSettings {
   upstreamAuthorization: string | undefined;
   /** …unless this is true: the client's Authorization was for the broker and stays with it. */
   dropClientAuthorization: boolean;
+  /** X-Forwarded-Proto: what the client spoke to the broker's listener. */
+  forwardedProto: 'http' | 'https';
 }
 
 /** The head of a request as it goes to a backend. */
@@ -114,7 +116,7 @@ export function forwardRequestHeaders(
     'x-forwarded-for',
     forwardedFor === undefined ? clientAddress : `${forwardedFor}, ${clientAddress}`,
     'x-forwarded-proto',
-    'http',
+    settings.forwardedProto,
     'x-request-id',
     requestId,
   );

@@ -1,13 +1,16 @@
 /**
- * The HTTP listener: an HTTP/1.1 reverse proxy on the broker's registry. Node's HTTP server
- * parses and frames the client side (keep-alive, pipelined requests answered in order, strict
- * parsing); this file decides what each request is (admin, refused, proxied), enforces the
- * limits, and turns parse errors and timeouts into short JSON answers before closing.
+ * The HTTP listener: an HTTP/1.1 reverse proxy on the broker's registry, over TLS (HTTPS) when
+ * the broker has a certificate. Node's HTTP server parses and frames the client side
+ * (keep-alive, pipelined requests answered in order, strict parsing); this file decides what
+ * each request is (admin, refused, proxied), enforces the limits, and turns parse errors and
+ * timeouts into short JSON answers before closing.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import type { SecureContextOptions } from 'node:tls';
 import { Pool } from 'undici';
 import type { BrokerOptions } from '../options.js';
 import type { Registry } from '../registry/registry.js';
@@ -44,8 +47,11 @@ export class HttpFrontEnd implements ExchangeHost {
   readonly upstreamConnectTimeoutMs: number;
   /** Requests being proxied now. */
   inflight = 0;
-  private server: Server | undefined;
+  private server: Server | HttpsServer | undefined;
+  /** Client connections as the HTTP server sees them (TLS sockets once their handshake is done). */
   private readonly connections = new Map<Socket, ClientConnection>();
+  /** With TLS: the TCP connections under the TLS ones, including those still in their handshake. */
+  private readonly tcpSockets = new Set<Socket>();
   private accepting = true;
   private readonly forward: ForwardSettings;
   private readonly tokenDigest: Buffer | undefined;
@@ -57,12 +63,14 @@ export class HttpFrontEnd implements ExchangeHost {
     private readonly options: BrokerOptions,
     private readonly log: Logger,
     private readonly admin: AdminHandler,
+    /** Certificate and key (listenerTls()): the listener speaks HTTPS. Undefined: plain HTTP. */
+    private readonly tls?: SecureContextOptions,
   ) {
     this.maxAttempts = options.maxAttempts;
     this.upstreamTimeoutMs = options.upstreamTimeoutMs;
     this.upstreamConnectTimeoutMs = options.upstreamConnectTimeoutMs;
     const upstreamAuthorization = options.upstreamToken === undefined ? undefined : `Bearer ${options.upstreamToken}`;
-    this.forward = { upstreamAuthorization, dropClientAuthorization: options.httpToken !== undefined };
+    this.forward = { upstreamAuthorization, dropClientAuthorization: options.httpToken !== undefined, forwardedProto: tls === undefined ? 'http' : 'https' };
     this.tokenDigest = options.httpToken === undefined ? undefined : digest(`Bearer ${options.httpToken}`);
     this.adminStem = options.adminPrefix.slice(0, -1);
     this.table = new HttpBackendTable(registry.strategy, options.httpPolicy, {
@@ -97,24 +105,34 @@ export class HttpFrontEnd implements ExchangeHost {
   async listen(): Promise<AddressInfo> {
     if (this.server !== undefined) throw new Error('the HTTP front end is already listening');
     const o = this.options;
-    const server = createServer(
-      {
-        insecureHTTPParser: false,
-        maxHeaderSize: o.httpMaxHeaderBytes,
-        // Checked with the other header rules, so that the answer is the same JSON.
-        requireHostHeader: false,
-        headersTimeout: o.httpHeadersTimeoutMs,
-        // Whole requests may take long (large uploads); a stalled one hits the socket timeout.
-        requestTimeout: 0,
-        connectionsCheckingInterval: Math.min(1000, Math.max(25, Math.floor(o.httpHeadersTimeoutMs / 4))),
-        keepAliveTimeout: o.httpKeepAliveTimeoutMs,
-        noDelay: true,
-      },
-      (req, res) => this.onRequest(req, res),
-    );
+    // The same options for HTTP and HTTPS (node:https reads every one of them like node:http).
+    const httpOptions: ServerOptions = {
+      insecureHTTPParser: false,
+      maxHeaderSize: o.httpMaxHeaderBytes,
+      // Checked with the other header rules, so that the answer is the same JSON.
+      requireHostHeader: false,
+      headersTimeout: o.httpHeadersTimeoutMs,
+      // Whole requests may take long (large uploads); a stalled one hits the socket timeout.
+      requestTimeout: 0,
+      connectionsCheckingInterval: Math.min(1000, Math.max(25, Math.floor(o.httpHeadersTimeoutMs / 4))),
+      keepAliveTimeout: o.httpKeepAliveTimeoutMs,
+      noDelay: true,
+    };
+    const onRequest = (req: IncomingMessage, res: ServerResponse) => this.onRequest(req, res);
+    const server =
+      this.tls === undefined
+        ? createServer(httpOptions, onRequest)
+        : // HTTP/1.1 only; the handshake counts against the time to send a request head.
+          createHttpsServer({ ...this.tls, ...httpOptions, ALPNProtocols: ['http/1.1'], handshakeTimeout: o.httpHeadersTimeoutMs }, onRequest);
     server.keepAliveTimeout = o.httpKeepAliveTimeoutMs;
     server.timeout = o.httpSocketTimeoutMs;
-    server.on('connection', (socket: Socket) => this.onConnection(socket));
+    if (this.tls === undefined) {
+      server.on('connection', (socket: Socket) => this.onConnection(socket));
+    } else {
+      // Requests arrive on the TLS socket, which exists once the handshake is done.
+      server.on('connection', (socket: Socket) => this.onTcpConnection(socket));
+      server.on('secureConnection', (socket: Socket) => this.onConnection(socket));
+    }
     server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => this.onClientError(err, socket));
     server.on('connect', (_req: IncomingMessage, socket: Duplex) => this.refuseRaw(socket, HttpErrorCode.METHOD_NOT_ALLOWED, 'CONNECT is not served: this is a reverse proxy'));
     this.server = server;
@@ -133,6 +151,7 @@ export class HttpFrontEnd implements ExchangeHost {
       address: `${address.address}:${address.port}`,
       defaultPolicy: o.httpPolicy,
       staticServers: o.httpServers.length,
+      tls: this.tls !== undefined,
     });
     return address;
   }
@@ -162,6 +181,11 @@ export class HttpFrontEnd implements ExchangeHost {
   }
 
   // Requests
+
+  private onTcpConnection(socket: Socket): void {
+    this.tcpSockets.add(socket);
+    socket.once('close', () => this.tcpSockets.delete(socket));
+  }
 
   private onConnection(socket: Socket): void {
     const connection: ClientConnection = { overLimit: this.connections.size >= this.options.httpMaxConnections, exchanges: [] };
@@ -226,6 +250,12 @@ export class HttpFrontEnd implements ExchangeHost {
    */
   private onClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
     const connection = this.connections.get(socket as Socket);
+    if (this.tls !== undefined && connection === undefined) {
+      // A failed TLS handshake (plain HTTP on this port, an untrusting or slow client): nothing to answer in.
+      this.log.debug('TLS handshake failed', { error: err.message });
+      socket.destroy();
+      return;
+    }
     if (connection !== undefined) for (const exchange of connection.exchanges.slice()) exchange.clientGone();
     // The response in progress (Node's own field): once its head is out, a raw answer would corrupt it.
     const current = (socket as { _httpMessage?: ServerResponse | null })._httpMessage;
@@ -290,6 +320,7 @@ export class HttpFrontEnd implements ExchangeHost {
     if (this.inflight > 0) this.log.warn('HTTP drain timed out; closing the rest', { inflight: this.inflight });
     server?.closeAllConnections();
     for (const socket of this.connections.keys()) socket.destroy();
+    for (const socket of this.tcpSockets) socket.destroy();
     const pools = [...this.table.backends()].map((backend) => backend.dispatcher);
     this.table.clear();
     await Promise.all(pools.map((pool) => pool.destroy().catch(() => undefined)));

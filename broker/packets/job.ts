@@ -22,6 +22,8 @@ export interface Job {
   readonly rid: number;
   readonly line: string;
   readonly receivedAt: number;
+  /** performance.now() when accepted, for the latency histogram (sub-millisecond). */
+  readonly startedAt: number;
   /** Servers the packet was written to so far. */
   attempts: number;
   /** When the job was last written to a server, for --server-timeout. */

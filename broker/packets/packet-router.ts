@@ -49,6 +49,8 @@ export class PacketRouter implements LinkEvents {
   /** Takes a validated client packet from a connection and routes it. */
   accept(client: AnswerPort, packet: ClientPacket): void {
     const rid = this.nextRid++;
+    // One clock read for both (performance.now() is the finer one, for the latency histogram).
+    const startedAt = performance.now();
     const job: Job = {
       client,
       seq: packet.seq,
@@ -56,7 +58,8 @@ export class PacketRouter implements LinkEvents {
       policy: packet.policy,
       rid,
       line: encodeForward(packet.srcid, packet.policy, packet.payload, rid),
-      receivedAt: Date.now(),
+      receivedAt: performance.timeOrigin + startedAt,
+      startedAt,
       attempts: 0,
       sentAt: 0,
       lastFailure: undefined,
@@ -138,7 +141,7 @@ export class PacketRouter implements LinkEvents {
     this.registry.addOutstanding(record, -1);
     record.served++;
     if (!job.done) {
-      this.stats.replied++;
+      this.stats.countReply(job.policy, job.startedAt);
       this.finish(job, encodeReply(record.id, job.srcid, reply.payload, job.seq));
     }
     if (record.state === 'draining' && link.load === 0) this.removeServer(record, 'drained');
@@ -261,14 +264,14 @@ export class PacketRouter implements LinkEvents {
         const what = code === ErrorCode.TIMEOUT ? 'timed out' : 'failed';
         this.fail(job, code, `server ${from.id} ${what} and ${job.attempts} attempts are spent`);
       } else {
-        this.stats.rerouted++;
+        this.stats.countReroute(job.policy);
         this.route(job);
       }
     }
   }
 
   private fail(job: Job, code: ErrorCode, message: string): void {
-    this.stats.countError(code);
+    this.stats.countError(code, job.policy, message);
     this.finish(job, encodeError(code, message, job.seq));
   }
 

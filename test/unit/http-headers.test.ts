@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { connectionTokens, forwardRequestHeaders, forwardResponseHeaders, type ForwardSettings } from '../../broker/http/headers.js';
 
-const plain: ForwardSettings = { upstreamAuthorization: undefined, dropClientAuthorization: false };
+const plain: ForwardSettings = { upstreamAuthorization: undefined, dropClientAuthorization: false, forwardedProto: 'http' };
 
 /** The pairs of a flat header list, lower-cased names. */
 function pairs(flat: readonly string[]): Array<[string, string]> {
@@ -53,6 +53,11 @@ describe('forwardRequestHeaders', () => {
     assert.deepEqual(all.filter(([n]) => n === 'x-forwarded-host'), [['x-forwarded-host', 'h']]);
   });
 
+  it('says X-Forwarded-Proto: https behind a TLS listener, whatever the client sent', () => {
+    const head = forwarded(['Host', 'h', 'X-Forwarded-Proto', 'http'], { ...plain, forwardedProto: 'https' });
+    assert.deepEqual(pairs(head.headers).filter(([n]) => n === 'x-forwarded-proto'), [['x-forwarded-proto', 'https']]);
+  });
+
   it('keeps a sane X-Request-ID and replaces one that is not', () => {
     assert.equal(forwarded(['Host', 'h', 'X-Request-ID', 'abc-123']).requestId, 'abc-123');
     for (const bad of ['', 'has space', 'x'.repeat(201), 'caf\u00e9']) {
@@ -71,9 +76,9 @@ describe('forwardRequestHeaders', () => {
   });
 
   it('replaces or drops the client Authorization when the broker has tokens', () => {
-    const upstream = forwarded(['Host', 'h', 'Authorization', 'Bearer client'], { upstreamAuthorization: 'Bearer up', dropClientAuthorization: true });
+    const upstream = forwarded(['Host', 'h', 'Authorization', 'Bearer client'], { upstreamAuthorization: 'Bearer up', dropClientAuthorization: true, forwardedProto: 'http' });
     assert.deepEqual(pairs(upstream.headers).filter(([n]) => n === 'authorization'), [['authorization', 'Bearer up']]);
-    const dropped = forwarded(['Host', 'h', 'Authorization', 'Bearer client'], { upstreamAuthorization: undefined, dropClientAuthorization: true });
+    const dropped = forwarded(['Host', 'h', 'Authorization', 'Bearer client'], { upstreamAuthorization: undefined, dropClientAuthorization: true, forwardedProto: 'http' });
     assert.deepEqual(pairs(dropped.headers).filter(([n]) => n === 'authorization'), []);
   });
 

@@ -1,0 +1,204 @@
+/**
+ * The metrics served at <admin prefix>metrics, in Prometheus text format (prom-client). Nothing
+ * here runs per packet: every value is read at scrape time, in prom-client `collect()`
+ * callbacks, from counters the broker keeps anyway (PacketStats, HttpStats, the server
+ * records, the HTTP backends). The two latency histograms are the broker's own fixed-bucket
+ * counters (support/latency-histogram.ts), exported as Prometheus histograms.
+ *
+ * Each broker has its own prom-client Registry (several brokers may share a process), made on
+ * the first scrape together with prom-client's default process and Node.js metrics.
+ */
+import { collectDefaultMetrics, Counter, Gauge, Registry, type Metric } from 'prom-client';
+import type { ServerState } from '../registry/server-record.js';
+import { LATENCY_BOUNDS_MS, type LatencyHistogram } from '../support/latency-histogram.js';
+import type { StatusSources } from './status.js';
+
+const PREFIX = 'policy_broker_';
+const PACKET_STATES: readonly ServerState[] = ['connecting', 'up', 'down', 'draining'];
+const HTTP_STATES: readonly ServerState[] = ['connecting', 'up', 'down'];
+/** The policy label of packets whose policy never had a server. */
+export const UNREGISTERED_POLICY = 'none';
+
+type Labels = Record<string, string>;
+/** Called with `emit(labels, value)` for each series of a metric, at scrape time. */
+type Reader = (emit: (labels: Labels, value: number) => void) => void;
+
+export class BrokerMetrics {
+  readonly registry = new Registry();
+
+  constructor(private readonly src: StatusSources) {
+    collectDefaultMetrics({ register: this.registry });
+    this.definePacketMetrics();
+    if (src.http !== undefined) this.defineHttpMetrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  /** The exposition text. */
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  private definePacketMetrics(): void {
+    const { stats, registry } = this.src;
+    this.counter('packets_received_total', 'Client packets accepted for routing.', [], (emit) => emit({}, stats.received));
+    this.counter(
+      'packets_answered_total',
+      'Client packets answered, by policy and outcome: "reply" (a server\'s reply) or the error code sent.',
+      ['policy', 'outcome'],
+      (emit) => {
+        for (const p of [...stats.policies(), stats.unregistered]) {
+          const policy = p.policy === -1 ? UNREGISTERED_POLICY : String(p.policy);
+          if (p.policy !== -1) emit({ policy, outcome: 'reply' }, p.replied);
+          for (const [code, n] of Object.entries(p.errors)) emit({ policy, outcome: code }, n ?? 0);
+        }
+      },
+    );
+    this.counter('packets_rerouted_total', 'Packets sent to another server after the one they were on failed, by policy.', ['policy'], (emit) => {
+      for (const p of stats.policies()) emit({ policy: String(p.policy) }, p.rerouted);
+    });
+    this.counter('packets_dropped_total', 'Answers not delivered because the client had gone.', [], (emit) => emit({}, stats.dropped));
+    this.counter('packet_errors_total', 'Error packets sent, by code (routing errors and bad input alike).', ['code'], (emit) => {
+      for (const [code, n] of Object.entries(stats.errors)) emit({ code }, n ?? 0);
+    });
+    this.gauge('packets_in_flight', 'Packets accepted and not yet answered.', [], (emit) => emit({}, this.src.packetOutstanding()));
+    this.histogram('packet_latency_seconds', 'Time from accepting a client packet to delivering its reply, by policy.', () =>
+      [...stats.policies()].map((p) => ({ labels: { policy: String(p.policy) }, histogram: p.latency })),
+    );
+    this.gauge('servers', 'Registered packet servers, by policy and state.', ['policy', 'state'], (emit) => {
+      const counts = new Map<number, Map<ServerState, number>>();
+      for (const group of registry.policies()) {
+        const byState = new Map<ServerState, number>(PACKET_STATES.map((s) => [s, 0]));
+        for (const record of group.members) byState.set(record.state, byState.get(record.state)! + 1);
+        counts.set(group.policy, byState);
+      }
+      for (const [policy, byState] of counts) for (const [state, n] of byState) emit({ policy: String(policy), state }, n);
+    });
+    this.gauge('server_packets_in_flight', 'Packets written or queued to each server.', ['policy', 'server'], (emit) => {
+      for (const r of registry.servers()) emit({ policy: String(r.policy), server: String(r.id) }, r.outstanding);
+    });
+    const serverTotals = (field: 'served' | 'failures'): Reader => (emit) => {
+      const totals = new Map<string, { policy: number; id: number; n: number }>();
+      const add = (policy: number, id: number, n: number): void => {
+        const key = `${policy}/${id}`;
+        const entry = totals.get(key);
+        if (entry === undefined) totals.set(key, { policy, id, n });
+        else entry.n += n;
+      };
+      for (const r of stats.retiredServers()) add(r.policy, r.id, r[field]);
+      for (const r of registry.servers()) add(r.policy, r.id, r[field]);
+      for (const t of totals.values()) emit({ policy: String(t.policy), server: String(t.id) }, t.n);
+    };
+    this.counter('server_packets_served_total', 'Packets answered by each server (kept after it leaves).', ['policy', 'server'], serverTotals('served'));
+    this.counter('server_failures_total', 'Connection failures and timeouts of each server.', ['policy', 'server'], serverTotals('failures'));
+  }
+
+  private defineHttpMetrics(): void {
+    const http = this.src.http!;
+    const s = http.stats;
+    this.counter('http_requests_total', 'HTTP requests received, proxied or answered by the broker itself.', [], (emit) => emit({}, s.requests));
+    this.counter(
+      'http_requests_answered_total',
+      'Proxied HTTP requests answered, by policy and outcome: "reply" (a backend\'s response) or the broker\'s error code.',
+      ['policy', 'outcome'],
+      (emit) => {
+        for (const p of s.policies()) {
+          const policy = String(p.policy);
+          emit({ policy, outcome: 'reply' }, p.replied);
+          for (const [code, n] of Object.entries(p.errors)) emit({ policy, outcome: code }, n ?? 0);
+        }
+      },
+    );
+    this.counter('http_responses_total', 'Responses relayed from backends, by policy, server (id or address) and status.', ['policy', 'server', 'status'], (emit) => {
+      for (const p of s.policies()) {
+        for (const [server, statuses] of p.byServer) for (const [status, n] of statuses) emit({ policy: String(p.policy), server, status: String(status) }, n);
+      }
+    });
+    this.counter('http_errors_total', 'Answers the broker gave itself, by code.', ['code'], (emit) => {
+      for (const [code, n] of Object.entries(s.errors)) emit({ code }, n ?? 0);
+    });
+    this.counter('http_retries_total', 'Requests sent to another backend after one failed.', [], (emit) => emit({}, s.retries));
+    this.counter('http_client_aborts_total', 'Requests whose client went away before the answer was complete.', [], (emit) => emit({}, s.clientAborts));
+    this.counter('http_truncated_total', 'Responses cut short because the backend failed mid-body.', [], (emit) => emit({}, s.truncated));
+    this.gauge('http_requests_in_flight', 'HTTP requests being proxied.', [], (emit) => emit({}, http.inflight));
+    this.gauge('http_connections', 'Open HTTP client connections.', [], (emit) => emit({}, http.connectionCount));
+    this.histogram('http_request_duration_seconds', 'Time from a request\'s arrival to the end of the relayed response, by policy.', () =>
+      [...s.policies()].map((p) => ({ labels: { policy: String(p.policy) }, histogram: p.latency })),
+    );
+    this.gauge('http_servers', 'HTTP backends (registered and static), by policy and state.', ['policy', 'state'], (emit) => {
+      const counts = new Map<number, Map<ServerState, number>>();
+      for (const b of http.table.backends()) {
+        let byState = counts.get(b.policy);
+        if (byState === undefined) {
+          byState = new Map(HTTP_STATES.map((st) => [st, 0]));
+          counts.set(b.policy, byState);
+        }
+        byState.set(b.state, (byState.get(b.state) ?? 0) + 1);
+      }
+      for (const [policy, byState] of counts) for (const [state, n] of byState) emit({ policy: String(policy), state }, n);
+    });
+    this.gauge('http_server_requests_in_flight', 'Requests being proxied to each backend.', ['policy', 'server'], (emit) => {
+      for (const b of http.table.backends()) emit({ policy: String(b.policy), server: b.id === undefined ? b.address : String(b.id) }, b.outstanding);
+    });
+  }
+
+  /** A counter whose series are read at scrape time. */
+  private counter(name: string, help: string, labelNames: string[], read: Reader): void {
+    new Counter({
+      name: PREFIX + name,
+      help,
+      labelNames,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        read((labels, value) => this.inc(labels, value));
+      },
+    });
+  }
+
+  /** A gauge whose series are read at scrape time. */
+  private gauge(name: string, help: string, labelNames: string[], read: Reader): void {
+    new Gauge({
+      name: PREFIX + name,
+      help,
+      labelNames,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        read((labels, value) => this.set(labels, value));
+      },
+    });
+  }
+
+  /** A histogram made of the broker's own LatencyHistograms (milliseconds), exported in seconds. */
+  private histogram(name: string, help: string, read: () => Array<{ labels: Labels; histogram: LatencyHistogram }>): void {
+    const fullName = PREFIX + name;
+    const bounds = LATENCY_BOUNDS_MS.map((ms) => String(ms / 1000));
+    // prom-client's registry reads a metric through name, type and get(); its own Histogram
+    // would hash the labels on every observation, which the packet path cannot afford.
+    const metric = {
+      name: fullName,
+      help,
+      type: 'histogram',
+      aggregator: 'sum',
+      reset(): void {},
+      async get() {
+        const values: Array<{ labels: Record<string, string | number>; value: number; metricName: string }> = [];
+        for (const { labels, histogram } of read()) {
+          let cumulative = 0;
+          for (let i = 0; i < bounds.length; i++) {
+            cumulative += histogram.counts[i]!;
+            values.push({ labels: { ...labels, le: bounds[i]! }, value: cumulative, metricName: `${fullName}_bucket` });
+          }
+          values.push({ labels: { ...labels, le: '+Inf' }, value: histogram.count, metricName: `${fullName}_bucket` });
+          values.push({ labels, value: histogram.sumMs / 1000, metricName: `${fullName}_sum` });
+          values.push({ labels, value: histogram.count, metricName: `${fullName}_count` });
+        }
+        return { name: fullName, help, type: 'histogram', aggregator: 'sum', values };
+      },
+    };
+    this.registry.registerMetric(metric as unknown as Metric);
+  }
+}

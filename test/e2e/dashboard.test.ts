@@ -1,0 +1,210 @@
+/**
+ * The live dashboard in real headless Chromium (Debian's chromium package, driven by
+ * playwright-core): the page loads with no error (its Content-Security-Policy allows only its
+ * own script and style), its numbers change as packets and HTTP requests flow, and settle on
+ * exactly what /_broker/status reports and what the clients saw. A screenshot is saved under
+ * test-output/. Without Chromium the test is skipped, or fails when CI is set.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { Pool } from 'undici';
+import { sha1 } from '../helpers/classic.js';
+import { clients, trackedLoad } from '../helpers/fault.js';
+import { brokerStatus, startHttpBroker, startHttpPool, waitFor, waitForLiveHttpServers } from '../helpers/http.js';
+import { REPO_ROOT, start, type Program } from '../helpers/programs.js';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--disable-dev-shm-usage',
+];
+const SCREENSHOT = path.join(REPO_ROOT, 'test-output', 'dashboard.png');
+const missing = existsSync(CHROMIUM) ? undefined : `no Chromium at ${CHROMIUM} (Debian: apt-get install -y chromium; .ci/run installs it; CHROMIUM_PATH points elsewhere)`;
+
+/** What the page shows, read from its data attributes (raw numbers, not the formatted text). */
+interface PageNumbers {
+  updates: number;
+  received: number;
+  replied: number;
+  errors: number;
+  /** "policy/server" -> served, for packet servers and (prefixed "http:") HTTP backends. */
+  served: Record<string, number>;
+  errorCodes: string[];
+  /** Points of the longest line on the rate chart. */
+  chartPoints: number;
+}
+
+const READ_PAGE = `(() => {
+  const num = (sel) => Number(document.querySelector(sel)?.dataset.value ?? NaN);
+  const served = {};
+  for (const row of document.querySelectorAll('section[data-policy] tr[data-server]')) {
+    const policy = row.closest('section[data-policy]').dataset.policy;
+    const key = (row.dataset.kind === 'http' ? 'http:' : '') + policy + '/' + row.dataset.server;
+    served[key] = Number(row.querySelector('[data-field="served"]').dataset.value);
+  }
+  return {
+    updates: Number(document.body.dataset.updates),
+    received: num('#packets-received'),
+    replied: num('#packets-replied'),
+    errors: num('#packets-errors'),
+    served,
+    errorCodes: [...document.querySelectorAll('#errors-body tr[data-code]')].map((tr) => tr.dataset.code + '@' + tr.children[3].textContent),
+    chartPoints: Math.max(0, ...[...document.querySelectorAll('#chart-rate path')].map((p) => (p.getAttribute('d').match(/[ML]/g) || []).length)),
+  };
+})()`;
+
+const ROUNDS = 5;
+
+function sumOf(values: Record<string, number>): number {
+  return Object.values(values).reduce((a, b) => a + b, 0);
+}
+
+function readPage(page: Page): Promise<PageNumbers> {
+  return page.evaluate(READ_PAGE) as Promise<PageNumbers>;
+}
+
+/** The served counts of /_broker/status, keyed like PageNumbers.served. */
+function servedInStatus(status: any): Record<string, number> {
+  const served: Record<string, number> = {};
+  for (const p of status.policies) {
+    for (const s of p.servers) served[`${p.policy}/${s.id}`] = s.served;
+    for (const s of p.httpServers) served[`http:${p.policy}/${s.id ?? s.address}`] = s.served;
+  }
+  return served;
+}
+
+if (missing !== undefined && process.env.CI) {
+  test('the dashboard test needs Chromium', () => assert.fail(`${missing}; CI is set, so this is a failure, not a skip`));
+} else {
+  test('the dashboard shows the policy groups and their servers, and its numbers follow the traffic and match /_broker/status', { skip: missing, timeout: 120_000 }, async () => {
+    const programs: Program[] = [];
+    const userDataDir = mkdtempSync(path.join(tmpdir(), 'pb-chromium-'));
+    let context: BrowserContext | undefined;
+    try {
+      // The classic topology: 100 and 300 in policy 111, 200 and 400 in 222 (these also serve HTTP).
+      const broker = await startHttpBroker();
+      programs.push(broker.broker);
+      const pool111 = start('pool', ['--broker', `127.0.0.1:${broker.port}`, '--policy', '111', '--ids', '100,300']);
+      programs.push(pool111);
+      const pool222 = await startHttpPool(broker.port, ['--policy', '222', '--ids', '200,400']);
+      programs.push(pool222.pool);
+      await pool111.ready;
+      await waitForLiveHttpServers(broker.httpPort, 222, 2);
+
+      context = await chromium.launchPersistentContext(userDataDir, {
+        executablePath: CHROMIUM,
+        headless: true,
+        args: CHROMIUM_ARGS,
+        viewport: { width: 1400, height: 1000 },
+        // No animated bars in the screenshot.
+        reducedMotion: 'reduce',
+        timeout: 60_000,
+      });
+      const page = context.pages()[0] ?? (await context.newPage());
+      const problems: string[] = [];
+      page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
+      page.on('console', (msg) => {
+        if (msg.type() === 'error') problems.push(`console error: ${msg.text()}`);
+      });
+      const external: string[] = [];
+      page.on('request', (req) => {
+        if (!req.url().startsWith(broker.origin)) external.push(req.url());
+      });
+      await page.goto(`${broker.origin}/_broker/`);
+      assert.equal(await page.title(), 'policy-broker');
+
+      // Before any traffic: both groups and their four servers, nothing served.
+      const idle = await waitFor('the first update with four servers', async () => {
+        const shown = await readPage(page);
+        return shown.updates >= 1 && Object.keys(shown.served).filter((k) => !k.startsWith('http:')).length === 4 ? shown : undefined;
+      });
+      assert.deepEqual(Object.keys(idle.served).filter((k) => !k.startsWith('http:')).sort(), ['111/100', '111/300', '222/200', '222/400']);
+      assert.ok(Object.values(idle.served).every((n) => n === 0), JSON.stringify(idle.served));
+      assert.equal(idle.replied, 0);
+
+      // Traffic in rounds: packets to both policies (and, once, to a policy without servers),
+      // HTTP requests to 222. After each round the page catches up by itself.
+      const conns = await clients(broker.port, 2);
+      const http = new Pool(broker.origin, { connections: 2 });
+      const load = (policy: number, count: number, round: number) =>
+        trackedLoad({ clients: conns, policy, count, concurrency: 8, expected: (payload) => sha1(payload), tag: `d${policy}-${round}` });
+      const sent: Record<string, number> = {};
+      let replies = 0;
+      let previous = idle;
+      for (let round = 0; round < ROUNDS; round++) {
+        const [a, b, none] = await Promise.all([
+          load(111, 120, round),
+          load(222, 60, round),
+          load(999, round === 2 ? 4 : 0, round),
+          (async () => {
+            for (let i = 0; i < 4; i++) {
+              const res = await http.request({ path: '/api', method: 'GET', headers: { 'x-privacy-policy': '222' } });
+              await res.body.dump();
+              assert.equal(res.statusCode, 200);
+            }
+          })(),
+        ]);
+        assert.equal(a.replies + b.replies, 180, JSON.stringify({ a, b }));
+        assert.equal(sumOf(none.errors), round === 2 ? 4 : 0);
+        for (const [id, n] of Object.entries(a.byServer)) sent[`111/${id}`] = (sent[`111/${id}`] ?? 0) + n;
+        for (const [id, n] of Object.entries(b.byServer)) sent[`222/${id}`] = (sent[`222/${id}`] ?? 0) + n;
+        replies += 180;
+        const shown = await waitFor(`the page to show round ${round + 1}`, async () => {
+          const now = await readPage(page);
+          return now.replied === replies ? now : undefined;
+        });
+        assert.ok(shown.updates > previous.updates);
+        assert.ok(Object.entries(sent).every(([key, n]) => shown.served[key] === n), `served on the page ${JSON.stringify(shown.served)}, sent ${JSON.stringify(sent)}`);
+        previous = shown;
+      }
+      await http.close();
+      await Promise.all(conns.map((c) => c.close()));
+
+      // Once the traffic stops, the page shows exactly the status page's numbers.
+      const { shown, status } = await waitFor(
+        'the page to match /_broker/status',
+        async () => {
+          const [now, current] = await Promise.all([readPage(page), brokerStatus(broker.httpPort)]);
+          const same =
+            now.received === current.packet.received &&
+            now.replied === current.packet.replied &&
+            now.errors === sumOf(current.packet.errors) &&
+            JSON.stringify(Object.entries(now.served).sort()) === JSON.stringify(Object.entries(servedInStatus(current)).sort()) &&
+            now.chartPoints >= ROUNDS;
+          return same ? { shown: now, status: current } : undefined;
+        },
+        20_000,
+      );
+      assert.equal(shown.received, ROUNDS * 180 + 4);
+      assert.equal(shown.replied, ROUNDS * 180);
+      assert.equal(shown.errors, 4);
+      assert.equal(shown.served['http:222/200']! + shown.served['http:222/400']!, ROUNDS * 4);
+      assert.deepEqual(shown.errorCodes, ['NO_SERVER@999', 'NO_SERVER@999', 'NO_SERVER@999', 'NO_SERVER@999']);
+      assert.equal(status.packet.errors.NO_SERVER, 4);
+      // Round-robin: the spread bars are even within each policy.
+      const shares = await page.locator('section[data-policy="111"] tr[data-kind="packet"] .pct').allTextContents();
+      assert.deepEqual(shares, ['50%', '50%']);
+
+      mkdirSync(path.dirname(SCREENSHOT), { recursive: true });
+      await page.screenshot({ path: SCREENSHOT, fullPage: true });
+      console.log(`# screenshot: ${path.relative(REPO_ROOT, SCREENSHOT)}`);
+      assert.deepEqual(problems, []);
+      assert.deepEqual(external, [], 'the page fetched something from elsewhere');
+    } finally {
+      await context?.close().catch(() => undefined);
+      for (const program of programs.reverse()) await program.stop();
+      rmSync(userDataDir, { recursive: true, force: true });
+    }
+  });
+}

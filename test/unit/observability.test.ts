@@ -1,0 +1,74 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { LATENCY_BOUNDS_MS, LatencyHistogram } from '../../broker/support/latency-histogram.js';
+import { RecentErrors } from '../../broker/support/recent-errors.js';
+import { PacketStats } from '../../broker/stats.js';
+
+describe('LatencyHistogram', () => {
+  it('puts each observation in the first bucket whose bound it does not exceed', () => {
+    const h = new LatencyHistogram();
+    for (const ms of [0, 0.1, 0.11, 1, 7, 10_000, 10_001, 99_999]) h.observe(ms);
+    assert.equal(h.count, 8);
+    assert.equal(h.counts[0], 2); // 0 and 0.1 (le 0.1)
+    assert.equal(h.counts[1], 1); // 0.11 (le 0.25)
+    assert.equal(h.counts[LATENCY_BOUNDS_MS.indexOf(1)], 1);
+    assert.equal(h.counts[LATENCY_BOUNDS_MS.indexOf(10)], 1); // 7
+    assert.equal(h.counts[LATENCY_BOUNDS_MS.length - 1], 1); // 10000
+    assert.equal(h.counts[LATENCY_BOUNDS_MS.length], 2); // +Inf
+    assert.ok(Math.abs(h.sumMs - (0.1 + 0.11 + 1 + 7 + 10_000 + 10_001 + 99_999)) < 1e-6);
+  });
+
+  it('estimates quantiles inside the right bucket', () => {
+    const h = new LatencyHistogram();
+    assert.equal(h.quantileMs(0.5), undefined);
+    for (let i = 0; i < 99; i++) h.observe(0.3); // bucket (0.25, 0.5]
+    h.observe(40); // bucket (25, 50]
+    const p50 = h.quantileMs(0.5)!;
+    assert.ok(p50 > 0.25 && p50 <= 0.5, `p50 ${p50}`);
+    const p999 = h.quantileMs(0.999)!;
+    assert.ok(p999 > 25 && p999 <= 50, `p99.9 ${p999}`);
+  });
+});
+
+describe('RecentErrors', () => {
+  it('keeps the last N, newest first, reusing its slots', () => {
+    const ring = new RecentErrors(3);
+    assert.deepEqual(ring.list(), []);
+    ring.add('A', 1, 'a');
+    ring.add('B', undefined, 'b');
+    assert.deepEqual(ring.list().map((e) => [e.code, e.policy]), [['B', null], ['A', 1]]);
+    for (const code of ['C', 'D', 'E']) ring.add(code, 2, code.toLowerCase());
+    assert.deepEqual(ring.list().map((e) => e.code), ['E', 'D', 'C']);
+    assert.equal(ring.total, 5);
+    // list() hands out copies: the ring's slots are not exposed.
+    ring.list()[0]!.code = 'changed';
+    assert.equal(ring.list()[0]!.code, 'E');
+  });
+});
+
+describe('PacketStats', () => {
+  const record = (id: number, policy: number, served: number) =>
+    ({ id, policy, served, failures: 1 }) as unknown as import('../../broker/registry/server-record.js').ServerRecord;
+
+  it('counts per policy, keeps unknown policies in one bucket, and keeps the counts of servers that left', () => {
+    const stats = new PacketStats();
+    stats.added(record(100, 111, 0));
+    stats.countReply(111, performance.now() - 2);
+    stats.countError('NO_SERVER', 111, 'none live');
+    stats.countError('NO_SERVER', 4242, 'never had a server');
+    stats.countError('BAD_PACKET');
+    stats.countReroute(111);
+    const p111 = [...stats.policies()].find((p) => p.policy === 111)!;
+    assert.equal(p111.replied, 1);
+    assert.equal(p111.rerouted, 1);
+    assert.deepEqual(p111.errors, { NO_SERVER: 1 });
+    assert.ok(p111.latency.sumMs >= 2);
+    assert.deepEqual(stats.unregistered.errors, { NO_SERVER: 1 });
+    assert.equal([...stats.policies()].length, 1, 'an unknown policy must not get its own counters');
+    assert.deepEqual(stats.errors, { NO_SERVER: 2, BAD_PACKET: 1 });
+    assert.deepEqual(stats.recentErrors.list().map((e) => e.code), ['BAD_PACKET', 'NO_SERVER', 'NO_SERVER']);
+    stats.removed(record(100, 111, 40));
+    stats.removed(record(100, 111, 2)); // registered again, then left again
+    assert.deepEqual([...stats.retiredServers()], [{ policy: 111, id: 100, served: 42, failures: 2 }]);
+  });
+});
