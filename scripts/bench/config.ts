@@ -1,0 +1,83 @@
+/**
+ * Every setting of the benchmark in one place: the load shapes, and how long and how often
+ * each case runs in quick and in full mode.
+ */
+
+export type Mode = 'quick' | 'full';
+
+export interface Timing {
+  /** Rounds of the main comparison; every case runs once per round, in a rotating order. */
+  rounds: number;
+  /** Rounds of the secondary cases (payloads, server counts, connections, HTTP). */
+  sideRounds: number;
+  warmupMs: number;
+  durationMs: number;
+  /** Idle client connections held open against the broker. */
+  idleConnections: number;
+  /** The soak: load for this long, RSS compared at `soakEarlyMs` and at the end. */
+  soakMs: number;
+  soakEarlyMs: number;
+  soakSampleMs: number;
+  /** wrk: seconds per run. */
+  httpSeconds: number;
+}
+
+export const TIMING: Record<Mode, Timing> = {
+  quick: {
+    rounds: 3,
+    sideRounds: 1,
+    warmupMs: 400,
+    durationMs: 1500,
+    idleConnections: 10_000,
+    soakMs: 15_000,
+    soakEarlyMs: 5_000,
+    soakSampleMs: 1_000,
+    httpSeconds: 2,
+  },
+  full: {
+    rounds: 5,
+    sideRounds: 3,
+    warmupMs: 1000,
+    durationMs: 4000,
+    idleConnections: 10_000,
+    soakMs: 600_000,
+    soakEarlyMs: 60_000,
+    soakSampleMs: 5_000,
+    httpSeconds: 4,
+  },
+};
+
+/** The main packet load: one client process, 64 in flight over 4 connections, 3 servers. */
+export const PACKET_SHAPE = {
+  connections: 4,
+  inflight: 64,
+  payloadBytes: 16,
+  servers: 3,
+  policy: 111,
+} as const;
+
+export const PAYLOAD_SIZES = [16, 1024, 65536] as const;
+export const SERVER_COUNTS = [1, 3, 10, 1000] as const;
+/** The many-connections case: this many client connections, one packet in flight on each. */
+export const MANY_CONNECTIONS = 1000;
+
+/** HTTP: wrk connections, and the depth of the pipelined case. */
+export const HTTP_CONNECTIONS = [64, 256] as const;
+export const HTTP_PIPELINE_DEPTH = 10;
+export const HTTP_PIPELINE_CONNECTIONS = 64;
+export const HTTP_BACKENDS = 3;
+
+/** The goals of issue 5, checked in the report. */
+export const GOALS = {
+  natsRatio: 3,
+  limitRatio: 0.35,
+  p99Ms: 2,
+  serverSpread: 0.1,
+  idleRssBytes: 100 * 1024 * 1024,
+  soakGrowth: 1.2,
+  httpMinimalRatio: 1,
+  httpNodeProxyRatio: 2.5,
+  httpNginxRatio: 0.5,
+  httpP99VsNginx: 3,
+  httpWorkersNginxRatio: 0.8,
+} as const;

@@ -1,0 +1,285 @@
+/**
+ * The HTTP cases: wrk with keep-alive against one nginx backend directly (the limit), and
+ * through nginx, HAProxy, node-http-proxy, a minimal Node proxy and policy-broker's HTTP front
+ * end (when this build has `--http-port`), all balancing over the same three backends. Every
+ * peer stays up while the cases alternate.
+ */
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { PROGRAMS } from '../lib/programs.js';
+import { HTTP_BACKENDS, HTTP_CONNECTIONS, HTTP_PIPELINE_CONNECTIONS, HTTP_PIPELINE_DEPTH, type Timing } from './config.js';
+import { perAnswer, QUIET_CORES, QUIET_WAIT_MS, type Log } from './packet-cases.js';
+import { CpuMeter, freePort, processTree, readyLine, sleep, spawnBenchScript, spawnChild, waitForPort, waitForQuiet, type Child } from './processes.js';
+import type { RunRecord } from './results.js';
+
+export interface HttpContext {
+  timing: Timing;
+  log: Log;
+  /** Peers whose binaries are missing, to be skipped. */
+  missing: ReadonlySet<string>;
+  /** What this build's broker CLI offers. */
+  brokerHttp: boolean;
+  brokerWorkers: boolean;
+}
+
+interface HttpTarget {
+  name: string;
+  port: number;
+  /** Process groups to charge CPU to. */
+  cpu: () => Record<string, number[]>;
+}
+
+const REPORT_LUA = `
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format('WRKJSON {"requests":%d,"durationUs":%d,"bytes":%d,"errors":%d,"non2xx":%d,"p50Us":%d,"p90Us":%d,"p99Us":%d,"maxUs":%d}\\n',
+    summary.requests, summary.duration, summary.bytes, e.connect + e.read + e.write + e.timeout, e.status,
+    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max))
+end
+`;
+
+const PIPELINE_LUA = `
+init = function(args)
+  local r = {}
+  for i = 1, ${HTTP_PIPELINE_DEPTH} do r[i] = wrk.format(nil, "/") end
+  req = table.concat(r)
+end
+request = function() return req end
+${REPORT_LUA}`;
+
+function nginxCommon(dir: string, name: string, workers: number): string {
+  const tmp = path.join(dir, `${name}-tmp`);
+  mkdirSync(tmp, { recursive: true });
+  chmodSync(tmp, 0o777);
+  return `
+daemon off;
+master_process on;
+worker_processes ${workers};
+pid ${dir}/${name}.pid;
+error_log ${dir}/${name}-error.log warn;
+events { worker_connections 8192; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  keepalive_timeout 60s;
+  client_body_temp_path ${tmp}/body;
+  proxy_temp_path ${tmp}/proxy;
+  fastcgi_temp_path ${tmp}/fastcgi;
+  uwsgi_temp_path ${tmp}/uwsgi;
+  scgi_temp_path ${tmp}/scgi;
+`;
+}
+
+/** The three backends: one nginx (one worker) serving a small page on three ports. */
+function backendConfig(dir: string, ports: number[]): string {
+  let servers = '';
+  ports.forEach((port, i) => {
+    const root = path.join(dir, `backend-${i + 1}`);
+    mkdirSync(root, { recursive: true });
+    writeFileSync(
+      path.join(root, 'index.html'),
+      `<!doctype html><html><head><title>backend ${i + 1}</title></head><body><h1>backend ${i + 1}</h1><p>Served by nginx on 127.0.0.1:${port}.</p></body></html>\n`,
+    );
+    // /health answers 200, for the proxies that check their backends (policy-broker does, by default).
+    servers += `  server { listen 127.0.0.1:${port}; root ${root}; index index.html; location = /health { return 200 "ok\\n"; } }\n`;
+  });
+  return nginxCommon(dir, 'backends', 1) + servers + '}\n';
+}
+
+function nginxProxyConfig(dir: string, name: string, port: number, backends: number[], workers: number): string {
+  return (
+    nginxCommon(dir, name, workers) +
+    `  upstream backends {
+${backends.map((p) => `    server 127.0.0.1:${p};`).join('\n')}
+    keepalive 256;
+    keepalive_requests 1000000;
+  }
+  server {
+    listen 127.0.0.1:${port};
+    location / {
+      proxy_pass http://backends;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+  }
+}
+`
+  );
+}
+
+function haproxyConfig(port: number, backends: number[]): string {
+  return `global
+  nbthread 1
+  maxconn 4096
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 60s
+  timeout server 60s
+  option http-keep-alive
+frontend fe
+  bind 127.0.0.1:${port}
+  default_backend be
+backend be
+  balance roundrobin
+  http-reuse always
+${backends.map((p, i) => `  server s${i + 1} 127.0.0.1:${p}`).join('\n')}
+`;
+}
+
+/** Starts a peer and returns it with its port, once the port accepts connections. */
+async function startPeer(start: (port: number) => Child | Promise<Child>): Promise<{ child: Child; port: number }> {
+  const port = await freePort();
+  const child = await start(port);
+  await waitForPort(port, 20000, child);
+  return { child, port };
+}
+
+export interface WrkResult {
+  requests: number;
+  durationUs: number;
+  bytes: number;
+  errors: number;
+  non2xx: number;
+  p50Us: number;
+  p90Us: number;
+  p99Us: number;
+  maxUs: number;
+}
+
+async function runWrk(dir: string, target: HttpTarget, connections: number, seconds: number, pipelined: boolean): Promise<Omit<RunRecord, 'suite' | 'case' | 'round'>> {
+  const script = path.join(dir, pipelined ? 'pipeline.lua' : 'report.lua');
+  const args = ['-t1', `-c${connections}`, `-d${seconds}s`, '--timeout', '5s', '-s', script, `http://127.0.0.1:${target.port}/`];
+  const wrk = spawnChild('wrk', args);
+  const meter = new CpuMeter({ ...target.cpu(), wrk: [wrk.pid] });
+  meter.start();
+  // Stop measuring CPU just before wrk ends, while its process still exists.
+  await sleep(seconds * 1000 - 50);
+  const cpu = meter.stop();
+  const code = await wrk.exited;
+  await sleep(10);
+  const line = wrk.lines.find((l) => l.startsWith('WRKJSON '));
+  if (code !== 0 || line === undefined) throw new Error(`wrk against ${target.name} failed (exit ${code}): ${wrk.stderr().slice(-500)} ${wrk.lines.join('\n').slice(-500)}`);
+  const r = JSON.parse(line.slice('WRKJSON '.length)) as WrkResult;
+  // wrk times a pipelined batch as a whole and reports no per-request latency for it.
+  const latency = pipelined ? {} : { p50Ms: r.p50Us / 1000, p90Ms: r.p90Us / 1000, p99Ms: r.p99Us / 1000, maxMs: r.maxUs / 1000 };
+  return {
+    rps: Math.round((r.requests * 1e6) / r.durationUs),
+    ...latency,
+    errors: r.errors + r.non2xx,
+    answered: r.requests,
+    windowMs: r.durationUs / 1000,
+    cpu,
+    command: `wrk ${args.join(' ').replace(dir, '$TMP')}`,
+  };
+}
+
+export async function httpSuite(ctx: HttpContext): Promise<RunRecord[]> {
+  for (const tool of ['wrk', 'nginx']) {
+    if (ctx.missing.has(tool)) {
+      ctx.log(`  http: skipped, ${tool} is missing`);
+      return [];
+    }
+  }
+  const dir = mkdtempSync(path.join(tmpdir(), 'policy-broker-bench-'));
+  chmodSync(dir, 0o755);
+  writeFileSync(path.join(dir, 'report.lua'), REPORT_LUA);
+  writeFileSync(path.join(dir, 'pipeline.lua'), PIPELINE_LUA);
+  const children: Child[] = [];
+  const track = (c: Child): Child => {
+    children.push(c);
+    return c;
+  };
+  try {
+    // Backends.
+    const backendPorts = await Promise.all(Array.from({ length: HTTP_BACKENDS }, () => freePort()));
+    writeFileSync(path.join(dir, 'backends.conf'), backendConfig(dir, backendPorts));
+    const backends = track(spawnChild('nginx', ['-e', path.join(dir, 'backends-startup.log'), '-p', dir, '-c', path.join(dir, 'backends.conf')]));
+    for (const port of backendPorts) await waitForPort(port, 15000, backends);
+    const backendPids = () => processTree(backends.pid);
+    const proxyTarget = (name: string, child: Child, port: number): HttpTarget => ({
+      name,
+      port,
+      cpu: () => ({ proxy: processTree(child.pid), backends: backendPids() }),
+    });
+
+    const targets: HttpTarget[] = [{ name: 'limit', port: backendPorts[0]!, cpu: () => ({ backends: backendPids() }) }];
+    const nginx = await startPeer((port) => {
+      writeFileSync(path.join(dir, 'nginx.conf'), nginxProxyConfig(dir, 'nginx', port, backendPorts, 1));
+      return track(spawnChild('nginx', ['-e', path.join(dir, 'nginx-startup.log'), '-p', dir, '-c', path.join(dir, 'nginx.conf')]));
+    });
+    targets.push(proxyTarget('nginx', nginx.child, nginx.port));
+    if (!ctx.missing.has('haproxy')) {
+      const haproxy = await startPeer((port) => {
+        writeFileSync(path.join(dir, 'haproxy.cfg'), haproxyConfig(port, backendPorts));
+        return track(spawnChild('haproxy', ['-f', path.join(dir, 'haproxy.cfg'), '-db']));
+      });
+      targets.push(proxyTarget('haproxy', haproxy.child, haproxy.port));
+    }
+    for (const [kind, name] of [['http-proxy', 'node-http-proxy'], ['minimal', 'minimal-node-proxy']] as const) {
+      const peer = track(spawnBenchScript('http-peers', ['--kind', kind, '--backends', backendPorts.join(',')]));
+      const port = (await readyLine(peer)).port as number;
+      targets.push(proxyTarget(name, peer, port));
+    }
+    const oursConf = path.join(dir, 'servers.conf');
+    writeFileSync(oursConf, JSON.stringify({ backend_servers: backendPorts.map((port) => ({ ip: '127.0.0.1', port })) }));
+    const startOurs = async (workers: number): Promise<{ child: Child; port: number }> =>
+      startPeer((port) => {
+        const args = [PROGRAMS.broker, '--port', '0', '--http-port', String(port), '--servers', oursConf];
+        if (workers > 1) args.push('--workers', String(workers));
+        return track(spawnChild(process.execPath, args, { env: { POLICY_BROKER_LOG_LEVEL: 'warn' } }));
+      });
+    if (ctx.brokerHttp) {
+      const ours = await startOurs(1);
+      targets.push(proxyTarget('policy-broker', ours.child, ours.port));
+    } else {
+      ctx.log('  http: policy-broker has no --http-port yet; its HTTP cases are skipped');
+    }
+    // Let every upstream pool warm up once before measuring.
+    for (const t of targets) await runWrk(dir, t, 64, 1, false);
+
+    const records: RunRecord[] = [];
+    for (const connections of HTTP_CONNECTIONS) {
+      records.push(...(await alternateHttp(`http-${connections}`, ctx, targets, (t) => runWrk(dir, t, connections, ctx.timing.httpSeconds, false))));
+    }
+    const pipelinedTargets = targets.filter((t) => ['limit', 'nginx', 'haproxy', 'minimal-node-proxy', 'policy-broker'].includes(t.name));
+    records.push(
+      ...(await alternateHttp('http-pipelined', ctx, pipelinedTargets, (t) => runWrk(dir, t, HTTP_PIPELINE_CONNECTIONS, ctx.timing.httpSeconds, true))),
+    );
+    if (ctx.brokerHttp && ctx.brokerWorkers) {
+      const nginx2 = await startPeer((port) => {
+        writeFileSync(path.join(dir, 'nginx2.conf'), nginxProxyConfig(dir, 'nginx2', port, backendPorts, 2));
+        return track(spawnChild('nginx', ['-e', path.join(dir, 'nginx2-startup.log'), '-p', dir, '-c', path.join(dir, 'nginx2.conf')]));
+      });
+      const ours2 = await startOurs(2);
+      const workerTargets = [proxyTarget('nginx (2 workers)', nginx2.child, nginx2.port), proxyTarget('policy-broker --workers 2', ours2.child, ours2.port)];
+      for (const t of workerTargets) await runWrk(dir, t, 64, 1, false);
+      records.push(...(await alternateHttp('http-workers-256', ctx, workerTargets, (t) => runWrk(dir, t, 256, ctx.timing.httpSeconds, false))));
+    }
+    return records;
+  } finally {
+    await Promise.all(children.map((c) => c.stop('SIGTERM')));
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function alternateHttp(
+  suite: string,
+  ctx: HttpContext,
+  targets: HttpTarget[],
+  run: (t: HttpTarget) => Promise<Omit<RunRecord, 'suite' | 'case' | 'round'>>,
+): Promise<RunRecord[]> {
+  const records: RunRecord[] = [];
+  for (let round = 0; round < ctx.timing.sideRounds; round++) {
+    for (let k = 0; k < targets.length; k++) {
+      const t = targets[(k + round) % targets.length]!;
+      const busyBefore = await waitForQuiet(QUIET_CORES, QUIET_WAIT_MS);
+      const result = await run(t);
+      const record: RunRecord = { suite, case: t.name, round, ...result, busyBefore, cpuUsPerAnswer: perAnswer(result.cpu, result.rps) };
+      records.push(record);
+      ctx.log(`  ${suite} round ${round + 1}/${ctx.timing.sideRounds} ${t.name}: ${record.rps}/s p99 ${record.p99Ms} ms errors ${record.errors} cpu ${JSON.stringify(record.cpu)}`);
+    }
+  }
+  return records;
+}

@@ -1,0 +1,383 @@
+/**
+ * The packet cases: the same load (packet-load.ts) against one server directly (the limit),
+ * against NATS request/reply to a queue group, and through policy-broker; then payload sizes,
+ * server counts, many connections, idle-connection memory and the soak. Every case of a
+ * comparison runs once per round, in a rotating order, while all its peers stay up.
+ */
+import { PACKET_SHAPE, MANY_CONNECTIONS, PAYLOAD_SIZES, SERVER_COUNTS, type Timing } from './config.js';
+import path from 'node:path';
+import { start, startBroker, PROGRAMS } from '../lib/programs.js';
+import { CpuMeter, freePort, readyLine, rssBytes, sleep, spawnBenchScript, spawnChild, waitForPort, waitForQuiet, type Child } from './processes.js';
+import type { LoadResult } from './packet-load.js';
+import type { RunRecord } from './results.js';
+
+/** Where a load goes and which processes to charge its CPU to. */
+export interface PacketTarget {
+  name: string;
+  protocol: 'ndjson' | 'nats';
+  port: number;
+  cpu: Record<string, readonly number[]>;
+}
+
+export interface LoadShape {
+  connections: number;
+  inflight: number;
+  payloadBytes: number;
+}
+
+const MAIN_SHAPE: LoadShape = { connections: PACKET_SHAPE.connections, inflight: PACKET_SHAPE.inflight, payloadBytes: PACKET_SHAPE.payloadBytes };
+
+/** Another build to compare with the current one (e.g. a copy of dist/ from before a change). */
+export interface BrokerVariant {
+  name: string;
+  /** That build's dist/ directory: its broker/main.js and server-pool/main.js are run. */
+  dist: string;
+}
+
+// ---------------------------------------------------------------- beds: the processes under test
+
+interface Stoppable {
+  stop(signal?: NodeJS.Signals): Promise<unknown>;
+}
+
+/** A broker with a pool of `servers` servers of one policy, of this build or of a variant's. */
+export class BrokerBed {
+  private constructor(
+    private readonly broker: Stoppable,
+    readonly brokerPid: number,
+    private readonly pool: Stoppable,
+    readonly poolPid: number,
+    readonly port: number,
+    readonly serverPorts: number[],
+  ) {}
+
+  static async start(servers: number, variant?: BrokerVariant, extraArgs: string[] = []): Promise<BrokerBed> {
+    const poolArgs = (port: number) => ['--broker', `127.0.0.1:${port}`, '--count', String(servers), '--policy', String(PACKET_SHAPE.policy)];
+    if (variant === undefined) {
+      const { broker, port } = await startBroker(extraArgs);
+      const pool = start('pool', poolArgs(port), { readyTimeoutMs: 180_000 });
+      const ready = await pool.ready;
+      return new BrokerBed(broker, broker.child.pid!, pool, pool.child.pid!, port, serverPortsOf(ready));
+    }
+    const env = { POLICY_BROKER_LOG_LEVEL: 'warn', POLICY_SERVER_POOL_LOG_LEVEL: 'warn' };
+    const broker = spawnChild(process.execPath, [path.join(variant.dist, 'broker/main.js'), '--port', '0', ...extraArgs], { env });
+    const port = (await readyLine(broker)).packet.port as number;
+    const pool = spawnChild(process.execPath, [path.join(variant.dist, 'server-pool/main.js'), ...poolArgs(port)], { env });
+    const ready = await readyLine(pool, 180_000);
+    return new BrokerBed(broker, broker.pid, pool, pool.pid, port, serverPortsOf(ready));
+  }
+
+  target(name: string): PacketTarget {
+    return { name, protocol: 'ndjson', port: this.port, cpu: { broker: [this.brokerPid], servers: [this.poolPid] } };
+  }
+
+  /** The pool's first server, straight: the limit. */
+  directTarget(name: string): PacketTarget {
+    return { name, protocol: 'ndjson', port: this.serverPorts[0]!, cpu: { servers: [this.poolPid] } };
+  }
+
+  async stop(): Promise<void> {
+    await this.pool.stop('SIGTERM');
+    await this.broker.stop('SIGTERM');
+  }
+}
+
+function serverPortsOf(ready: Record<string, any>): number[] {
+  return (ready.servers as Array<{ port: number }>).map((s) => s.port);
+}
+
+/** nats-server and a process of 3 responders in one queue group. */
+export class NatsBed {
+  private constructor(
+    readonly server: Child,
+    readonly responders: Child,
+    readonly port: number,
+  ) {}
+
+  static async start(responders: number): Promise<NatsBed> {
+    const port = await freePort();
+    const server = spawnChild('nats-server', ['-a', '127.0.0.1', '-p', String(port)]);
+    await waitForPort(port, 15000, server);
+    const workers = spawnBenchScript('nats-responders', ['--port', String(port), '--count', String(responders)]);
+    await readyLine(workers);
+    return new NatsBed(server, workers, port);
+  }
+
+  target(name: string): PacketTarget {
+    return { name, protocol: 'nats', port: this.port, cpu: { 'nats-server': [this.server.pid], servers: [this.responders.pid] } };
+  }
+
+  async stop(): Promise<void> {
+    await this.responders.stop();
+    await this.server.stop();
+  }
+}
+
+// ---------------------------------------------------------------- one run
+
+/** Runs packet-load.ts once against a target and measures the CPU of everything involved. */
+export async function runPacketLoad(target: PacketTarget, shape: LoadShape, timing: Pick<Timing, 'warmupMs' | 'durationMs'>): Promise<LoadResult & { cpu: Record<string, number> }> {
+  const load = spawnBenchScript('packet-load', [
+    '--protocol', target.protocol,
+    '--port', String(target.port),
+    '--connections', String(shape.connections),
+    '--inflight', String(shape.inflight),
+    '--payload-bytes', String(shape.payloadBytes),
+    '--policy', String(PACKET_SHAPE.policy),
+    '--warmup-ms', String(timing.warmupMs),
+    '--duration-ms', String(timing.durationMs),
+  ]);
+  const meter = new CpuMeter({ ...target.cpu, client: [load.pid] });
+  await sleep(timing.warmupMs);
+  meter.start();
+  await sleep(timing.durationMs);
+  const cpu = meter.stop();
+  const code = await load.exited;
+  await sleep(10);
+  const line = load.lines.find((l) => l.startsWith('{'));
+  if (code !== 0 || line === undefined) throw new Error(`packet-load against ${target.name} failed (exit ${code}): ${load.stderr().slice(-500)}`);
+  return { ...(JSON.parse(line) as LoadResult), cpu };
+}
+
+/** The same load through the repo's client library (policy-client, which uses runLoad). */
+async function runClientLibrary(target: PacketTarget, timing: Pick<Timing, 'durationMs'>): Promise<Omit<RunRecord, 'suite' | 'case' | 'round'>> {
+  const seconds = Math.max(1, Math.round(timing.durationMs / 1000));
+  const client = spawnChild(process.execPath, [
+    PROGRAMS.client,
+    '--broker', `127.0.0.1:${target.port}`,
+    '--policy', String(PACKET_SHAPE.policy),
+    '--duration', String(seconds),
+    '--concurrency', String(MAIN_SHAPE.inflight),
+    '--connections', String(MAIN_SHAPE.connections),
+    '--payload-size', String(MAIN_SHAPE.payloadBytes),
+    '--json',
+  ], { env: { POLICY_CLIENT_LOG_LEVEL: 'warn' } });
+  // The client's own CPU is not shown: it has exited (and left /proc) when the meter stops.
+  const meter = new CpuMeter(target.cpu);
+  meter.start();
+  const code = await client.exited;
+  const cpu = meter.stop();
+  await sleep(10);
+  const line = client.lines.filter((l) => l.startsWith('{')).pop();
+  if (code !== 0 || line === undefined) throw new Error(`policy-client failed (exit ${code}): ${client.stderr().slice(-500)}`);
+  const s = JSON.parse(line) as { answered: number; rps: number; p50Ms: number; p99Ms: number; maxMs: number; durationMs: number; errors: Record<string, number> };
+  return {
+    rps: s.rps,
+    p50Ms: s.p50Ms,
+    p99Ms: s.p99Ms,
+    maxMs: s.maxMs,
+    errors: Object.values(s.errors).reduce((a, b) => a + b, 0),
+    answered: s.answered,
+    windowMs: s.durationMs,
+    cpu,
+    note: 'whole run, no warm-up',
+  };
+}
+
+export type Log = (line: string) => void;
+
+/** Before each run, wait (a while) for the machine to be this quiet: other people's work skews a run. */
+export const QUIET_CORES = 0.3;
+export const QUIET_WAIT_MS = 3_000;
+
+/** CPU time per answer, in µs, by process group: steadier than throughput on a shared machine. */
+export function perAnswer(cpu: Record<string, number> | undefined, rps: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [name, cores] of Object.entries(cpu ?? {})) if (name !== 'machine' && rps > 0) out[name] = Math.round((cores * 1e7) / rps) / 10;
+  return out;
+}
+
+/** Runs every target once per round, rotating the order so that none always goes first. */
+async function alternate(
+  suite: string,
+  rounds: number,
+  cases: Case[],
+  log: Log,
+): Promise<RunRecord[]> {
+  const records: RunRecord[] = [];
+  for (let round = 0; round < rounds; round++) {
+    for (let k = 0; k < cases.length; k++) {
+      const c = cases[(k + round) % cases.length]!;
+      const busyBefore = await waitForQuiet(QUIET_CORES, QUIET_WAIT_MS);
+      const result = await c.run();
+      const record: RunRecord = { suite, case: c.name, round, ...result, busyBefore, cpuUsPerAnswer: perAnswer(result.cpu, result.rps) };
+      records.push(record);
+      log(`  ${suite} round ${round + 1}/${rounds} ${c.name}: ${Math.round(record.rps)}/s p99 ${record.p99Ms} ms cpu ${JSON.stringify(record.cpu)} µs/answer ${JSON.stringify(record.cpuUsPerAnswer)}`);
+    }
+  }
+  return records;
+}
+
+interface Case {
+  name: string;
+  run: () => Promise<Omit<RunRecord, 'suite' | 'case' | 'round'>>;
+}
+
+function loadCase(target: PacketTarget, shape: LoadShape, timing: Timing, name = target.name): Case {
+  return {
+    name,
+    run: async () => {
+      const r = await runPacketLoad(target, shape, timing);
+      return {
+        rps: r.rps,
+        p50Ms: r.p50Ms,
+        p90Ms: r.p90Ms,
+        p99Ms: r.p99Ms,
+        p999Ms: r.p999Ms,
+        maxMs: r.maxMs,
+        errors: r.errors + r.verifyFailed,
+        answered: r.answered,
+        windowMs: r.windowMs,
+        cpu: r.cpu,
+        shape,
+      };
+    },
+  };
+}
+
+// ---------------------------------------------------------------- suites
+
+export interface PacketContext {
+  timing: Timing;
+  variants: BrokerVariant[];
+  natsAvailable: boolean;
+  log: Log;
+}
+
+/** Limit, NATS, policy-broker (and any broker variants), 64 in flight over 4 connections. */
+export async function mainSuite(ctx: PacketContext): Promise<RunRecord[]> {
+  const bed = await BrokerBed.start(PACKET_SHAPE.servers);
+  const nats = ctx.natsAvailable ? await NatsBed.start(PACKET_SHAPE.servers) : undefined;
+  const variants = await Promise.all(ctx.variants.map(async (v) => ({ v, bed: await BrokerBed.start(PACKET_SHAPE.servers, v) })));
+  try {
+    const cases: Case[] = [
+      loadCase(bed.directTarget('limit'), MAIN_SHAPE, ctx.timing),
+      loadCase(bed.target('policy-broker'), MAIN_SHAPE, ctx.timing),
+      ...variants.flatMap(({ v, bed: vb }) => [
+        loadCase(vb.target(`policy-broker@${v.name}`), MAIN_SHAPE, ctx.timing),
+        loadCase(vb.directTarget(`limit@${v.name}`), MAIN_SHAPE, ctx.timing),
+      ]),
+    ];
+    if (nats !== undefined) cases.push(loadCase(nats.target('nats'), MAIN_SHAPE, ctx.timing));
+    if (ctx.variants.length === 0) cases.push({ name: 'policy-broker (client library)', run: () => runClientLibrary(bed.target('policy-broker'), ctx.timing) });
+    return await alternate('packets', ctx.timing.rounds, cases, ctx.log);
+  } finally {
+    await Promise.all([bed.stop(), nats?.stop(), ...variants.map(({ bed: vb }) => vb.stop())]);
+  }
+}
+
+/** Payloads of 1 KiB and 64 KiB (16 B is the main case): limit, NATS, policy-broker. */
+export async function payloadSuite(ctx: PacketContext): Promise<RunRecord[]> {
+  const bed = await BrokerBed.start(PACKET_SHAPE.servers);
+  const nats = ctx.natsAvailable ? await NatsBed.start(PACKET_SHAPE.servers) : undefined;
+  try {
+    const records: RunRecord[] = [];
+    for (const payloadBytes of PAYLOAD_SIZES) {
+      const shape = { ...MAIN_SHAPE, payloadBytes };
+      const cases = [loadCase(bed.directTarget('limit'), shape, ctx.timing), loadCase(bed.target('policy-broker'), shape, ctx.timing)];
+      if (nats !== undefined) cases.push(loadCase(nats.target('nats'), shape, ctx.timing));
+      records.push(...(await alternate(`payload-${payloadBytes}`, ctx.timing.sideRounds, cases, ctx.log)));
+    }
+    return records;
+  } finally {
+    await Promise.all([bed.stop(), nats?.stop()]);
+  }
+}
+
+/** 1, 3, 10 and 1,000 servers in the policy, each behind its own broker, the same load. */
+export async function serverCountSuite(ctx: PacketContext): Promise<RunRecord[]> {
+  const beds: Array<{ count: number; bed: BrokerBed }> = [];
+  try {
+    for (const count of SERVER_COUNTS) beds.push({ count, bed: await BrokerBed.start(count) });
+    // Let the pools settle after registering (a thousand servers dialled and heartbeating).
+    await sleep(1000);
+    const cases = beds.map(({ count, bed }) => loadCase(bed.target(`${count} servers`), MAIN_SHAPE, ctx.timing));
+    return await alternate('servers', ctx.timing.sideRounds, cases, ctx.log);
+  } finally {
+    await Promise.all(beds.map(({ bed }) => bed.stop()));
+  }
+}
+
+/** 1,000 client connections with one packet in flight on each: limit and policy-broker. */
+export async function connectionSuite(ctx: PacketContext): Promise<RunRecord[]> {
+  const bed = await BrokerBed.start(PACKET_SHAPE.servers);
+  try {
+    const shape = { connections: MANY_CONNECTIONS, inflight: MANY_CONNECTIONS, payloadBytes: PACKET_SHAPE.payloadBytes };
+    const cases = [loadCase(bed.directTarget('limit'), shape, ctx.timing), loadCase(bed.target('policy-broker'), shape, ctx.timing)];
+    return await alternate('connections-1000', ctx.timing.sideRounds, cases, ctx.log);
+  } finally {
+    await bed.stop();
+  }
+}
+
+/** RSS of a fresh broker (with its 3 servers) before and while N idle client connections are open. */
+export async function idleMemorySuite(ctx: PacketContext): Promise<RunRecord[]> {
+  const bed = await BrokerBed.start(PACKET_SHAPE.servers);
+  const n = ctx.timing.idleConnections;
+  let idle: Child | undefined;
+  try {
+    await sleep(1000);
+    const before = rssBytes(bed.brokerPid);
+    idle = spawnBenchScript('idle-connections', ['--port', String(bed.port), '--count', String(n)]);
+    const ready = await readyLine(idle, 120_000);
+    await sleep(2000);
+    const during = rssBytes(bed.brokerPid);
+    // The broker still serves while they are open.
+    const load = await runPacketLoad(bed.target('policy-broker'), MAIN_SHAPE, { warmupMs: ctx.timing.warmupMs, durationMs: ctx.timing.durationMs });
+    const afterLoad = rssBytes(bed.brokerPid);
+    const perConnection = (during - before) / n;
+    ctx.log(`  idle: ${ready.open} open, RSS ${mb(before)} -> ${mb(during)} MB (${Math.round(perConnection)} B/connection), ${Math.round(load.rps)}/s meanwhile`);
+    return [
+      {
+        suite: 'memory-idle',
+        case: 'policy-broker',
+        round: 0,
+        rps: load.rps,
+        p99Ms: load.p99Ms,
+        p50Ms: load.p50Ms,
+        errors: load.errors + (n - (ready.open as number)),
+        answered: load.answered,
+        memory: { connections: ready.open as number, rssBefore: before, rssIdle: during, rssAfterLoad: afterLoad, bytesPerConnection: Math.round(perConnection) },
+      },
+    ];
+  } finally {
+    await idle?.stop('SIGKILL');
+    await bed.stop();
+  }
+}
+
+/** Load for soakMs; the broker's RSS sampled all along, compared early and at the end. */
+export async function soakSuite(ctx: PacketContext, label: string): Promise<RunRecord[]> {
+  const bed = await BrokerBed.start(PACKET_SHAPE.servers);
+  const samples: Array<{ atMs: number; rss: number }> = [];
+  try {
+    const t0 = performance.now();
+    const sampler = setInterval(() => samples.push({ atMs: Math.round(performance.now() - t0), rss: rssBytes(bed.brokerPid) }), ctx.timing.soakSampleMs);
+    const load = await runPacketLoad(bed.target('policy-broker'), MAIN_SHAPE, { warmupMs: 0, durationMs: ctx.timing.soakMs });
+    clearInterval(sampler);
+    const early = samples.filter((s) => s.atMs <= ctx.timing.soakEarlyMs + ctx.timing.soakSampleMs / 2).pop() ?? samples[0]!;
+    const last = samples[samples.length - 1]!;
+    const peak = Math.max(...samples.map((s) => s.rss));
+    ctx.log(`  soak (${label}): RSS ${mb(early.rss)} MB at ${early.atMs} ms, ${mb(last.rss)} MB at ${last.atMs} ms; ${Math.round(load.rps)}/s`);
+    return [
+      {
+        suite: 'memory-soak',
+        case: 'policy-broker',
+        round: 0,
+        rps: load.rps,
+        p50Ms: load.p50Ms,
+        p99Ms: load.p99Ms,
+        errors: load.errors + load.verifyFailed,
+        answered: load.answered,
+        cpu: load.cpu,
+        memory: { label, soakMs: ctx.timing.soakMs, earlyAtMs: early.atMs, rssEarly: early.rss, endAtMs: last.atMs, rssEnd: last.rss, rssPeak: peak, samples },
+      },
+    ];
+  } finally {
+    await bed.stop();
+  }
+}
+
+export function mb(bytes: number): string {
+  return (bytes / 1024 / 1024).toFixed(1);
+}
