@@ -4,9 +4,9 @@
  */
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
-import { AdminPages } from './admin/pages.js';
+import type { AdminPages } from './admin/pages.js';
 import type { StatusSources } from './admin/status.js';
-import { HttpFrontEnd } from './http/http-front-end.js';
+import type { HttpFrontEnd } from './http/http-front-end.js';
 import { resolveBrokerOptions, type BrokerOptions } from './options.js';
 import { PacketRouter } from './packets/packet-router.js';
 import { PeerConnection, type PacketHandlers } from './packets/peer-connection.js';
@@ -20,7 +20,7 @@ export interface Broker {
   readonly registry: Registry;
   readonly stats: PacketStats;
   readonly router: PacketRouter;
-  /** The HTTP front end, when options.httpPort is set. */
+  /** The HTTP front end, once listen() has started it (only when options.httpPort is set). */
   readonly http: HttpFrontEnd | undefined;
   /**
    * Starts listening (packets, and HTTP when httpPort is set); resolves with the packet
@@ -55,20 +55,19 @@ export function createBroker(input: Partial<BrokerOptions> = {}): Broker {
   let sweepTimer: NodeJS.Timeout | undefined;
   let closing: Promise<void> | undefined;
   const startedAt = Date.now();
-  const http =
-    options.httpPort === undefined
-      ? undefined
-      : new HttpFrontEnd(registry, options, log, (req, res, path, authorized) => admin.handle(req, res, path, authorized), tls);
+  // The HTTP front end and the admin pages are loaded by listen(), only with --http-port: with
+  // undici, prom-client and the dashboard they cost ~20 MiB that a packet-only broker need not pay.
+  let http: HttpFrontEnd | undefined;
+  let admin: AdminPages | undefined;
   const statusSources: StatusSources = {
     registry,
     stats,
-    http,
+    http: undefined,
     startedAt,
     packetOutstanding: () => router.outstanding,
     packetAddress: () => server?.address() as AddressInfo | undefined,
     stopping: () => closing !== undefined,
   };
-  const admin = new AdminPages(statusSources);
 
   const handlers: PacketHandlers = {
     clientPacket: (conn, packet) => router.accept(conn, packet),
@@ -119,10 +118,15 @@ export function createBroker(input: Partial<BrokerOptions> = {}): Broker {
     }
     const address = srv.address() as AddressInfo;
     log.info('broker listening', { address: `${address.address}:${address.port}`, algorithm: options.algorithm });
-    if (http !== undefined) {
+    if (options.httpPort !== undefined) {
       try {
+        const [{ HttpFrontEnd }, { AdminPages }] = await Promise.all([import('./http/http-front-end.js'), import('./admin/pages.js')]);
+        const pages = new AdminPages(statusSources);
+        admin = pages;
+        http = new HttpFrontEnd(registry, options, log, (req, res, path, authorized) => pages.handle(req, res, path, authorized), tls);
+        statusSources.http = http;
         await http.listen();
-        admin.start();
+        pages.start();
       } catch (err) {
         clearInterval(sweepTimer);
         srv.close();
@@ -156,12 +160,14 @@ export function createBroker(input: Partial<BrokerOptions> = {}): Broker {
     stats,
     router,
     listen,
-    http,
+    get http() {
+      return http;
+    },
     address: () => server?.address() as AddressInfo | undefined,
     httpAddress: () => http?.address(),
     close() {
       closing ??= (async () => {
-        admin.stop();
+        admin?.stop();
         // Stop accepting first; existing connections are still answered.
         server?.close();
         await Promise.all([drain(), http?.close(options.drainTimeoutMs)]);

@@ -15,7 +15,8 @@ export interface StatusSources {
   /** Packets accepted and not yet answered. */
   packetOutstanding(): number;
   packetAddress(): AddressInfo | undefined;
-  readonly http: HttpFrontEnd | undefined;
+  /** Set once the HTTP front end is up (it is loaded only with --http-port). */
+  http: HttpFrontEnd | undefined;
   readonly startedAt: number;
   /** True once close() has begun. */
   stopping(): boolean;
