@@ -6,6 +6,8 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 NAME="deploy.sh"
+# shellcheck source=lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
 usage() {
   cat <<'EOF'
@@ -59,16 +61,6 @@ Options:
 EOF
 }
 
-die() {
-  echo "$NAME: $*" >&2
-  exit 1
-}
-usage_error() {
-  echo "$NAME: error: $*" >&2
-  echo "Try '$NAME --help'." >&2
-  exit 2
-}
-
 DRY_RUN=0
 SYSTEMD=1
 REMOTE_DIR="policy-broker"
@@ -84,7 +76,6 @@ SSH=(ssh -o BatchMode=yes -o ConnectTimeout=10)
 LINES=200
 LOGS_DIR="deploy-logs"
 POSITIONAL=()
-need_value() { [[ $# -ge 2 && -n "$2" ]] || usage_error "$1 needs a value"; }
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --dry-run) DRY_RUN=1; shift ;;
@@ -322,9 +313,7 @@ wait_ready_snippet() {
 
 do_copy() {
   local i
-  for program in broker/main.js server-pool/main.js client/main.js; do
-    [[ -f "$ROOT/dist/$program" ]] || die "dist/$program is missing: build first with 'npx tsc -p .'"
-  done
+  require_built broker/main.js server-pool/main.js client/main.js
   tar -C "$ROOT" -czf "$TMP/policy-broker.tgz" package.json package-lock.json dist/broker dist/client dist/server-pool
   for i in $(selected broker) $(selected server) $(selected client); do
     say "$i" "copy to $REMOTE_DIR"

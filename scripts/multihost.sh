@@ -9,6 +9,8 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 NAME="multihost.sh"
+# shellcheck source=lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
 usage() {
   cat <<'EOF'
@@ -40,16 +42,6 @@ Options:
 EOF
 }
 
-die() {
-  echo "$NAME: $*" >&2
-  exit 1
-}
-usage_error() {
-  echo "$NAME: error: $*" >&2
-  echo "Try '$NAME --help'." >&2
-  exit 2
-}
-
 PREFIX="pb"
 LOAD_SECONDS=6
 CUT_AFTER="2s"
@@ -57,7 +49,6 @@ JSON=0
 ALLOW_SKIP="${PB_MULTIHOST_ALLOW_SKIP:-0}"
 KEEP_LOGS=""
 READY_TIMEOUT=20
-need_value() { [[ $# -ge 2 && -n "$2" ]] || usage_error "$1 needs a value"; }
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --prefix) need_value "$@"; PREFIX="$2"; shift 2 ;;
@@ -74,14 +65,7 @@ done
 [[ "$PREFIX" =~ ^[a-z][a-z0-9]{0,7}$ ]] || usage_error "--prefix: 1 to 8 lower-case letters and digits, starting with a letter"
 [[ "$LOAD_SECONDS" =~ ^[0-9]+$ ]] && ((LOAD_SECONDS >= 2)) || usage_error "--load-seconds: a whole number of at least 2"
 [[ "$READY_TIMEOUT" =~ ^[0-9]+$ ]] && ((READY_TIMEOUT >= 1)) || usage_error "--ready-timeout: a whole number of seconds"
-if [[ "$CUT_AFTER" =~ ^([0-9]+)ms$ ]]; then
-  CUT_AFTER_MS=$((10#${BASH_REMATCH[1]}))
-elif [[ "$CUT_AFTER" =~ ^([0-9]+)(\.([0-9]{1,3}))?s?$ ]]; then
-  frac="${BASH_REMATCH[3]}000"
-  CUT_AFTER_MS=$((10#${BASH_REMATCH[1]} * 1000 + 10#${frac:0:3}))
-else
-  usage_error "--cut-after: expected a time like 2s or 1500ms, got '$CUT_AFTER'"
-fi
+CUT_AFTER_MS="$(to_ms "$CUT_AFTER")" || usage_error "--cut-after: expected a time like 2s or 1500ms, got '$CUT_AFTER'"
 ((CUT_AFTER_MS >= 200 && CUT_AFTER_MS <= LOAD_SECONDS * 1000 - 1000)) || usage_error "--cut-after: from 200ms to 1s before the end of --load-seconds"
 
 # Namespaces impossible here: a clear SKIP (exit 0) when allowed, else an error (exit 3).
@@ -94,9 +78,7 @@ cannot() {
   exit 3
 }
 
-for program in broker/main.js server-pool/main.js client/main.js scripts/sim-report.js; do
-  [[ -f "$ROOT/dist/$program" ]] || die "dist/$program is missing: build first with 'npx tsc -p .'"
-done
+require_built broker/main.js server-pool/main.js client/main.js scripts/sim-report.js
 NODE="$(command -v "${NODE:-node}")" || die "node not found"
 [[ "$(id -u)" == 0 ]] || cannot "network namespaces need root (run with sudo)"
 command -v ip >/dev/null || cannot "the ip command is missing (apt-get install -y iproute2)"
@@ -129,30 +111,9 @@ remove_namespaces() {
   done
 }
 
-if [[ -n "$KEEP_LOGS" ]]; then
-  mkdir -p "$KEEP_LOGS"
-  RUN="$(cd "$KEEP_LOGS" && pwd)"
-else
-  RUN="$(mktemp -d "${TMPDIR:-/tmp}/policy-broker-multihost.XXXXXX")"
-fi
-PIDS=()
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
-  local i pid deadline=$((SECONDS + 3))
-  for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do kill -TERM "${PIDS[$i]}" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do
-    while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.05; done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  done
-  remove_namespaces
-  [[ -n "$KEEP_LOGS" ]] || rm -rf "$RUN"
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+make_run_dir multihost
+# On the way out: what runs is stopped (3 s before SIGKILL), then the namespaces are removed.
+stop_on_exit 3 remove_namespaces
 
 remove_namespaces # stale ones from a run that could not clean up
 if ! err="$(ip netns add "$LAN" 2>&1)"; then cannot "cannot create a network namespace: $err"; fi
@@ -184,12 +145,12 @@ start() {
 
 # wait_for NAME PID PATTERN FILE: polls FILE for PATTERN while NAME runs, until the deadline.
 wait_for() {
-  local name="$1" pid="$2" pattern="$3" file="$4" deadline=$((SECONDS + READY_TIMEOUT))
-  until grep -q "$pattern" "$file" 2>/dev/null; do
-    kill -0 "$pid" 2>/dev/null || die "$name exited early: $(tail -n 5 "$RUN/$name.log" 2>/dev/null)"
-    ((SECONDS < deadline)) || die "$name: no '$pattern' within ${READY_TIMEOUT}s: $(tail -n 3 "$RUN/$name.log" 2>/dev/null)"
-    sleep 0.05
-  done
+  local name="$1" pattern="$3" rc=0
+  poll_line "$2" "$pattern" "$4" || rc=$?
+  case $rc in
+    1) die "$name exited early: $(tail -n 5 "$RUN/$name.log" 2>/dev/null)" ;;
+    2) die "$name: no '$pattern' within ${READY_TIMEOUT}s: $(tail -n 3 "$RUN/$name.log" 2>/dev/null)" ;;
+  esac
 }
 
 SECRET="$(head -c 18 /dev/urandom | od -An -tx1 | tr -d ' \n')"
@@ -262,7 +223,7 @@ echo "before    40 packets per policy from ${ADDRESS[client]}"
 phase_start before --count 40
 phase_wait before
 
-echo "during    ${LOAD_SECONDS}s of load per policy; the link of $CUT_HOST (${ADDRESS[$CUT_HOST]}) goes down $((CUT_AFTER_MS / 1000)).$(printf '%03d' $((CUT_AFTER_MS % 1000)))s in"
+echo "during    ${LOAD_SECONDS}s of load per policy; the link of $CUT_HOST (${ADDRESS[$CUT_HOST]}) goes down $(ms_to_seconds "$CUT_AFTER_MS")s in"
 phase_start during --duration "$LOAD_SECONDS"
 # The cut's clock starts when both clients are connected to the broker.
 deadline=$((SECONDS + READY_TIMEOUT))
@@ -274,7 +235,7 @@ while :; do
   ((SECONDS < deadline)) || die "the clients did not connect within ${READY_TIMEOUT}s"
   sleep 0.05
 done
-sleep "$((CUT_AFTER_MS / 1000)).$(printf '%03d' $((CUT_AFTER_MS % 1000)))" &
+sleep "$(ms_to_seconds "$CUT_AFTER_MS")" &
 wait $! || true
 ip -n "$LAN" link set "v-$CUT_HOST" down
 echo "cut       ip -n $LAN link set v-$CUT_HOST down"

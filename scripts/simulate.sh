@@ -9,6 +9,8 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 NODE="${NODE:-node}"
 NAME="simulate.sh"
+# shellcheck source=lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
 usage() {
   cat <<'EOF'
@@ -47,34 +49,6 @@ Example:
 EOF
 }
 
-die() {
-  echo "$NAME: $*" >&2
-  exit 1
-}
-usage_error() {
-  echo "$NAME: error: $*" >&2
-  echo "Try '$NAME --help'." >&2
-  exit 2
-}
-
-# "2s", "1.5s", "1500ms", "2" (seconds) -> milliseconds.
-to_ms() {
-  local value="$1"
-  if [[ "$value" =~ ^([0-9]+)(\.([0-9]{1,3}))?(s)?$ ]]; then
-    local frac="${BASH_REMATCH[3]}000"
-    echo $((10#${BASH_REMATCH[1]} * 1000 + 10#${frac:0:3}))
-  elif [[ "$value" =~ ^([0-9]+)ms$ ]]; then
-    echo $((10#${BASH_REMATCH[1]}))
-  else
-    return 1
-  fi
-}
-
-# 2500 -> "2.5"
-ms_to_seconds() {
-  printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000))
-}
-
 is_uint() { [[ "$1" =~ ^[0-9]+$ ]]; }
 
 POLICIES="111,222"
@@ -93,7 +67,6 @@ JSON=0
 KEEP_LOGS=""
 READY_TIMEOUT=20
 
-need_value() { [[ $# -ge 2 && -n "$2" ]] || usage_error "$1 needs a value"; }
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --policies) need_value "$@"; POLICIES="$2"; shift 2 ;;
@@ -144,9 +117,7 @@ if [[ -n "$KILL_AFTER_MS" ]]; then
 fi
 [[ -n "$DELAY" ]] || DELAY=0
 
-for program in broker/main.js server-pool/main.js client/main.js scripts/sim-report.js; do
-  [[ -f "$ROOT/dist/$program" ]] || die "dist/$program is missing: build first with 'npx tsc -p .'"
-done
+require_built broker/main.js server-pool/main.js client/main.js scripts/sim-report.js
 
 # Server ids: the k-th server of the i-th policy is 100 * (k * policies + i + 1), so the
 # classic lab comes out on defaults: 111 -> 100, 300 and 222 -> 200, 400.
@@ -157,32 +128,9 @@ for i in "${!POLICY_LIST[@]}"; do
   SERVERS_OF[${POLICY_LIST[$i]}]="$(IFS=,; echo "${ids[*]}")"
 done
 
-if [[ -n "$KEEP_LOGS" ]]; then
-  mkdir -p "$KEEP_LOGS"
-  RUN="$(cd "$KEEP_LOGS" && pwd)"
-else
-  RUN="$(mktemp -d "${TMPDIR:-/tmp}/policy-broker-sim.XXXXXX")"
-fi
-
-# Everything started, in start order; stopped in reverse order on the way out.
-PIDS=()
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
-  local i pid
-  for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do kill -TERM "${PIDS[$i]}" 2>/dev/null || true; done
-  local deadline=$((SECONDS + 5))
-  for pid in "${PIDS[@]}"; do
-    while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.05; done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  done
-  [[ -n "$KEEP_LOGS" ]] || rm -rf "$RUN"
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+make_run_dir sim
+# Everything started (PIDS) is stopped in reverse order on the way out, 5 s before SIGKILL.
+stop_on_exit 5
 
 # start NAME ARGS...: runs a program in the background, stdout to $RUN/NAME.out, stderr to $RUN/NAME.log.
 LAST_PID=""
@@ -196,14 +144,12 @@ start() {
 
 # wait_ready NAME PID: polls NAME's stdout for its ready line until the deadline.
 wait_ready() {
-  local name="$1" pid="$2" deadline=$((SECONDS + READY_TIMEOUT))
-  until grep -q '"ready":true' "$RUN/$name.out" 2>/dev/null; do
-    if ! kill -0 "$pid" 2>/dev/null; then
-      die "$name exited before it was ready: $(tail -n 5 "$RUN/$name.log" 2>/dev/null)"
-    fi
-    ((SECONDS < deadline)) || die "$name not ready within ${READY_TIMEOUT}s"
-    sleep 0.05
-  done
+  local name="$1" rc=0
+  poll_line "$2" '"ready":true' "$RUN/$name.out" || rc=$?
+  case $rc in
+    1) die "$name exited before it was ready: $(tail -n 5 "$RUN/$name.log" 2>/dev/null)" ;;
+    2) die "$name not ready within ${READY_TIMEOUT}s" ;;
+  esac
 }
 
 # wait_clients_connected: polls ss until every running client has a connection to the broker.
