@@ -146,30 +146,26 @@ export class BrokerMetrics {
 
   /** A counter whose series are read at scrape time. */
   private counter(name: string, help: string, labelNames: string[], read: Reader): void {
-    new Counter({
-      name: PREFIX + name,
-      help,
-      labelNames,
-      registers: [this.registry],
-      collect() {
-        this.reset();
-        read((labels, value) => this.inc(labels, value));
-      },
-    });
+    new Counter(this.readAtScrape(name, help, labelNames, read, (counter: Counter, labels, value) => counter.inc(labels, value)));
   }
 
   /** A gauge whose series are read at scrape time. */
   private gauge(name: string, help: string, labelNames: string[], read: Reader): void {
-    new Gauge({
+    new Gauge(this.readAtScrape(name, help, labelNames, read, (gauge: Gauge, labels, value) => gauge.set(labels, value)));
+  }
+
+  /** The configuration of a metric that is reset at each scrape and refilled by `read`, `put` storing each series. */
+  private readAtScrape<M extends Counter | Gauge>(name: string, help: string, labelNames: string[], read: Reader, put: (metric: M, labels: Labels, value: number) => void) {
+    return {
       name: PREFIX + name,
       help,
       labelNames,
       registers: [this.registry],
-      collect() {
+      collect(this: M): void {
         this.reset();
-        read((labels, value) => this.set(labels, value));
+        read((labels, value) => put(this, labels, value));
       },
-    });
+    };
   }
 
   /** A histogram made of the broker's own LatencyHistograms (milliseconds), exported in seconds. */

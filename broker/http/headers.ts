@@ -37,6 +37,19 @@ export interface BadHead {
 const REQUEST_ID_PATTERN = /^[\x21-\x7e]{1,200}$/;
 /** The longest header name the switches below look for (proxy-authorization): longer ones are kept unread. */
 const LONGEST_NAME = 19;
+/**
+ * Hop-by-hop headers (RFC 9110 §7.6.1), dropped in both directions. Connection and
+ * Transfer-Encoding are hop-by-hop too, but each direction reads them first, in its switch.
+ */
+const HOP_BY_HOP: ReadonlySet<string> = new Set([
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'upgrade',
+]);
 
 /**
  * The headers to send upstream, from the client's raw headers (req.rawHeaders), or the reason
@@ -61,7 +74,9 @@ export function forwardRequestHeaders(
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
     const value = raw[i + 1]!;
-    switch (name.length > LONGEST_NAME ? '' : name.toLowerCase()) {
+    const lower = name.length > LONGEST_NAME ? '' : name.toLowerCase();
+    if (HOP_BY_HOP.has(lower)) continue;
+    switch (lower) {
       case 'host':
         hosts++;
         host = value;
@@ -79,13 +94,6 @@ export function forwardRequestHeaders(
       case 'connection':
         connection = connection === undefined ? value : `${connection},${value}`;
         break;
-      case 'keep-alive':
-      case 'proxy-connection':
-      case 'proxy-authenticate':
-      case 'proxy-authorization':
-      case 'te':
-      case 'trailer':
-      case 'upgrade':
       case 'expect': // answered by Node (100 Continue); undici refuses to send it
       case 'x-forwarded-proto':
       case 'x-forwarded-host':
@@ -135,18 +143,13 @@ export function forwardResponseHeaders(raw: readonly (Buffer | string)[], reques
   for (let i = 0; i < raw.length; i += 2) {
     const name = latin1(raw[i]!);
     const value = latin1(raw[i + 1]!);
-    switch (name.length > LONGEST_NAME ? '' : name.toLowerCase()) {
+    const lower = name.length > LONGEST_NAME ? '' : name.toLowerCase();
+    if (HOP_BY_HOP.has(lower)) continue;
+    switch (lower) {
       case 'connection':
         connection = connection === undefined ? value : `${connection},${value}`;
         break;
-      case 'keep-alive':
-      case 'proxy-connection':
-      case 'proxy-authenticate':
-      case 'proxy-authorization':
-      case 'te':
-      case 'trailer':
       case 'transfer-encoding':
-      case 'upgrade':
       case 'x-request-id':
         break;
       default:
