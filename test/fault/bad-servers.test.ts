@@ -3,15 +3,12 @@
  * probed, and brought back once they answer again; no answer ever reaches the wrong client.
  */
 import assert from 'node:assert/strict';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import type { BrokerClient } from '../../client/index.js';
-import { clients, figures, inProcessBroker, sum, trackedLoad, waitFor } from '../helpers/fault.js';
+import { clients, figures, inProcessBroker, sum, tally, teardown, trackedLoad, waitFor } from '../helpers/fault.js';
 import { FakeServer, replyLine } from '../helpers/wire.js';
 
-const cleanups: Array<() => unknown> = [];
-after(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup();
-});
+const { cleanups } = teardown();
 
 type Mode = 'ok' | 'hang' | 'garbage' | 'half-line' | 'half-line-silent' | 'foreign-rid' | 'wrong-type';
 
@@ -103,10 +100,7 @@ test('a server that hangs: its packets time out and are re-routed, it is marked 
   assert.equal(again.replies, again.sent);
   assertNothingOutstanding(broker);
   figures('hung-server', {
-    sent: count.sent,
-    answered: count.replies,
-    lost: sum(count.failed),
-    errors: count.errors,
+    ...tally(count),
     rerouted,
     byServer: count.byServer,
     downAfterMs,
@@ -125,10 +119,7 @@ for (const mode of ['garbage', 'half-line', 'half-line-silent', 'foreign-rid', '
     const connectionsBefore = bad.connections;
     const count = await trackedLoad({ clients: peers, policy: 111, count: 1500, concurrency: 16, tag: mode });
     figures(`bad-server ${mode}`, {
-      sent: count.sent,
-      answered: count.replies,
-      lost: sum(count.failed),
-      errors: count.errors,
+      ...tally(count),
       misdelivered: count.misdelivered,
       rerouted: broker.stats.rerouted,
       redials: bad.connections - connectionsBefore,

@@ -3,18 +3,13 @@
  * servers register again by themselves, and a library client with `reconnect` carries on.
  */
 import assert from 'node:assert/strict';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import { BrokerClient, ClientError } from '../../client/index.js';
 import { freePort, sha1 } from '../helpers/classic.js';
-import { figures, waitFor } from '../helpers/fault.js';
+import { figures, teardown, waitFor } from '../helpers/fault.js';
 import { start, type Program } from '../helpers/programs.js';
 
-const programs: Program[] = [];
-const cleanups: Array<() => unknown> = [];
-after(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup();
-  for (const program of programs.reverse()) await program.stop('SIGKILL');
-});
+const { programs, cleanups } = teardown();
 
 const SERVERS = 3;
 

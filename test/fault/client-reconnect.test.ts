@@ -6,10 +6,11 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createServer, type Server, type Socket } from 'node:net';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import { BrokerClient, ClientError } from '../../client/index.js';
 import { freePort } from '../helpers/classic.js';
-import { waitFor } from '../helpers/fault.js';
+import { teardown, waitFor } from '../helpers/fault.js';
+import { readLines } from '../helpers/wire.js';
 
 /** A broker stand-in: records every line, answers none unless told to. */
 class FakeBroker {
@@ -23,17 +24,7 @@ class FakeBroker {
     const server = createServer((socket) => {
       this.sockets.push(socket);
       socket.on('error', () => undefined);
-      let buffer = '';
-      socket.setEncoding('utf8');
-      socket.on('data', (text: string) => {
-        buffer += text;
-        let nl = buffer.indexOf('\n');
-        while (nl !== -1) {
-          this.lines.push(JSON.parse(buffer.slice(0, nl)));
-          buffer = buffer.slice(nl + 1);
-          nl = buffer.indexOf('\n');
-        }
-      });
+      readLines(socket, (line) => this.lines.push(JSON.parse(line)));
     });
     this.server = server;
     server.listen(this.port, '127.0.0.1');
@@ -51,10 +42,7 @@ class FakeBroker {
   }
 }
 
-const cleanups: Array<() => unknown> = [];
-after(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup();
-});
+const { cleanups } = teardown();
 
 const packet = (payload: string) => ({ type: 0, srcid: 1, privPoliId: 111, payload });
 const codeOf = (p: Promise<unknown>) => p.then(() => 'resolved', (err: ClientError) => err.code);

@@ -5,19 +5,14 @@
  */
 import assert from 'node:assert/strict';
 import type { Socket } from 'node:net';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import { BrokerClient } from '../../client/index.js';
 import { sha1 } from '../helpers/classic.js';
-import { clients, figures, inProcessBroker, settled, sum, trackedLoad, waitFor } from '../helpers/fault.js';
-import { start, startBroker, type Program } from '../helpers/programs.js';
+import { clients, figures, inProcessBroker, settled, sum, tally, teardown, trackedLoad, waitFor } from '../helpers/fault.js';
+import { start, startBroker } from '../helpers/programs.js';
 import { FakeServer, replyLine } from '../helpers/wire.js';
 
-const programs: Program[] = [];
-const cleanups: Array<() => unknown> = [];
-after(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup();
-  for (const program of programs.reverse()) await program.stop('SIGKILL');
-});
+const { programs, cleanups } = teardown();
 
 /** A fake server that keeps every packet unanswered until release(). */
 async function holdingServer(id: number, policy: number, brokerPort: number, maxInflight: number) {
@@ -65,7 +60,7 @@ test('a server that sends a leave packet gets no new packets, answers its in-fli
   const released = leaving.release();
   const count = await load;
   await waitFor('the drained server removed', () => broker.registry.get(2) === undefined);
-  figures('leave-packet', { sent: count.sent, answered: count.replies, lost: sum(count.failed), errors: count.errors, heldAtLeave: released, byServer: count.byServer });
+  figures('leave-packet', { ...tally(count), heldAtLeave: released, byServer: count.byServer });
   assert.equal(count.replies, total);
   assert.equal(count.misdelivered, 0);
   assert.equal(count.byServer['2'], atLeave, 'the leaving server answered exactly its in-flight packets');
@@ -96,7 +91,7 @@ test('SIGTERM on a pool: its server leaves, answers what it holds, exits 0; the 
     },
   });
   const code = await go.exited;
-  figures('pool-sigterm', { sent: count.sent, answered: count.replies, lost: sum(count.failed), errors: count.errors, byServer: count.byServer, exitCode: code });
+  figures('pool-sigterm', { ...tally(count), byServer: count.byServer, exitCode: code });
   assert.equal(code, 0);
   assert.equal(sum(count.failed), 0);
   assert.equal(sum(count.errors), 0, JSON.stringify(count.errors));

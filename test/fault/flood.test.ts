@@ -6,27 +6,18 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { connect } from 'node:net';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import { sha1 } from '../helpers/classic.js';
-import { clients, figures, procStatusKb, sum, trackedLoad, waitFor } from '../helpers/fault.js';
-import { start, startBroker, type Program } from '../helpers/programs.js';
+import { clients, figures, procStatusKb, startBrokerAndPool, tally, teardown, trackedLoad, waitFor } from '../helpers/fault.js';
+import { readLines } from '../helpers/wire.js';
 
-const programs: Program[] = [];
-const cleanups: Array<() => unknown> = [];
-after(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup();
-  for (const program of programs.reverse()) await program.stop('SIGKILL');
-});
+const { programs, cleanups } = teardown();
 
 const TOTAL = 300_000;
 const MAX_CLIENT_INFLIGHT = 256;
 
 test('a flooder that does not read is slowed by backpressure and OVERLOADED; memory bounded; every packet answered once', async () => {
-  const { broker, port } = await startBroker(['--max-client-inflight', String(MAX_CLIENT_INFLIGHT)]);
-  programs.push(broker);
-  const pool = start('pool', ['--broker', `127.0.0.1:${port}`, '--policy', '111', '--ids', '100,101']);
-  programs.push(pool);
-  await pool.ready;
+  const { broker, port } = await startBrokerAndPool(['--max-client-inflight', String(MAX_CLIENT_INFLIGHT)], programs);
   const pid = broker.child.pid!;
   const rssBeforeMb = procStatusKb(pid, 'VmRSS') / 1024;
 
@@ -57,18 +48,10 @@ test('a flooder that does not read is slowed by backpressure and OVERLOADED; mem
   // Phase 2: the flooder reads; the rest goes out, every packet gets its one answer.
   const answers = new Map<number, string>();
   let duplicates = 0;
-  let pending = '';
-  flooder.setEncoding('utf8');
-  flooder.on('data', (text: string) => {
-    pending += text;
-    let nl = pending.indexOf('\n');
-    while (nl !== -1) {
-      const answer = JSON.parse(pending.slice(0, nl));
-      pending = pending.slice(nl + 1);
-      if (answers.has(answer.seq)) duplicates++;
-      answers.set(answer.seq, answer.type === 2 ? (answer.payload === sha1(`f${answer.seq}`) ? 'reply' : 'wrong') : answer.code);
-      nl = pending.indexOf('\n');
-    }
+  readLines(flooder, (line) => {
+    const answer = JSON.parse(line);
+    if (answers.has(answer.seq)) duplicates++;
+    answers.set(answer.seq, answer.type === 2 ? (answer.payload === sha1(`f${answer.seq}`) ? 'reply' : 'wrong') : answer.code);
   });
   flooder.resume();
   while (written < TOTAL) if (!flooder.write(batch())) await once(flooder, 'drain');
@@ -82,7 +65,7 @@ test('a flooder that does not read is slowed by backpressure and OVERLOADED; mem
     bufferedByFlooder,
     answers: byKind,
     duplicates,
-    normal: { sent: normal.sent, answered: normal.replies, lost: sum(normal.failed), errors: normal.errors },
+    normal: tally(normal),
     brokerRssBeforeMb: Math.round(rssBeforeMb),
     brokerRssWhileBlockedMb: Math.round(rssBlockedMb),
     brokerPeakRssMb: Math.round(peakRssMb),

@@ -7,21 +7,16 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createServer, type AddressInfo } from 'node:net';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import fc from 'fast-check';
 import { BrokerClient } from '../../client/index.js';
 import { sha1 } from '../helpers/classic.js';
-import { figures, procStatusKb, waitFor } from '../helpers/fault.js';
+import { figures, procStatusKb, teardown, waitFor } from '../helpers/fault.js';
 import { fuzzInputs } from '../helpers/fuzz-inputs.js';
-import { start, startBroker, type Program } from '../helpers/programs.js';
+import { start, startBroker } from '../helpers/programs.js';
 import { RawPeer } from '../helpers/wire.js';
 
-const programs: Program[] = [];
-const cleanups: Array<() => unknown> = [];
-after(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup();
-  for (const program of programs.reverse()) await program.stop('SIGKILL');
-});
+const { programs, cleanups } = teardown();
 
 const MiB = 1024 * 1024;
 

@@ -3,14 +3,11 @@
  * although every one of its TCP connections stays open (a host gone dark behind NAT).
  */
 import assert from 'node:assert/strict';
-import { after, test } from 'node:test';
-import { clients, figures, inProcessBroker, sum, trackedLoad, waitFor } from '../helpers/fault.js';
+import { test } from 'node:test';
+import { clients, figures, inProcessBroker, sum, teardown, trackedLoad, waitFor } from '../helpers/fault.js';
 import { FakeServer } from '../helpers/wire.js';
 
-const cleanups: Array<() => unknown> = [];
-after(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup();
-});
+const { cleanups } = teardown();
 
 test('a server that stops heartbeating is taken out within its misses, its sockets still open; nothing is lost', async () => {
   const heartbeatMs = 100;

@@ -6,20 +6,12 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import { Pool } from 'undici';
-import { figures, openFds, procStatusKb, waitFor } from '../helpers/fault.js';
+import { figures, openFds, procStatusKb, teardown, waitFor } from '../helpers/fault.js';
 import { startHttpBroker, startHttpPool, waitForLiveHttpServers } from '../helpers/http.js';
-import type { Program } from '../helpers/programs.js';
 
-const programs: Program[] = [];
-const sockets: Socket[] = [];
-const cleanups: Array<() => unknown> = [];
-after(async () => {
-  for (const socket of sockets) socket.destroy();
-  for (const cleanup of cleanups.reverse()) await cleanup();
-  for (const program of programs.reverse()) await program.stop('SIGKILL');
-});
+const { programs, sockets, cleanups } = teardown();
 
 test('HTTP: three of four server processes SIGKILLed one after another under GET load: no failed request', async () => {
   const { broker, port, httpPort, origin } = await startHttpBroker();

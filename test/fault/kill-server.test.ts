@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { sha1 } from '../helpers/classic.js';
 import { countedLoad } from '../helpers/counted-load.js';
-import { clients, figures, inProcessBroker, settled, sum, trackedLoad } from '../helpers/fault.js';
+import { clients, figures, inProcessBroker, settled, sum, tally, trackedLoad } from '../helpers/fault.js';
 import { start, startBroker, type Program } from '../helpers/programs.js';
 
 const programs: Program[] = [];
@@ -77,10 +77,7 @@ test('five servers in four processes, three processes killed one after another: 
     },
   });
   figures('kill-3-of-4-pools', {
-    sent: count.sent,
-    answered: count.replies,
-    lost: sum(count.failed),
-    errors: count.errors,
+    ...tally(count),
     misdelivered: count.misdelivered,
     rerouted: broker.stats.rerouted,
     byServer: count.byServer,

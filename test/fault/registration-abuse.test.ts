@@ -7,15 +7,12 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createServer as createHttpServer } from 'node:http';
 import { createServer, type AddressInfo, type Server } from 'node:net';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import { freePort } from '../helpers/classic.js';
-import { clients, figures, inProcessBroker, sum, trackedLoad, waitFor } from '../helpers/fault.js';
+import { clients, figures, inProcessBroker, sum, tally, teardown, trackedLoad, waitFor } from '../helpers/fault.js';
 import { FakeServer, RawPeer } from '../helpers/wire.js';
 
-const cleanups: Array<() => unknown> = [];
-after(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup();
-});
+const { cleanups } = teardown();
 
 /** A TCP listener that counts the connections it gets and does `onSocket` with each. */
 async function listener(onSocket: (socket: import('node:net').Socket) => void = () => undefined): Promise<{ server: Server; port: number; connections: () => number }> {
@@ -135,10 +132,7 @@ test('servers registered on ports of programs the broker cannot speak to are dro
   self.send({ type: 1, id: 999, privPolyId: 111, listenport: port, session: true });
   const selfAnswer = await self.line(0);
   figures('bogus-servers', {
-    sent: count.sent,
-    answered: count.replies,
-    lost: sum(count.failed),
-    errors: count.errors,
+    ...tally(count),
     rerouted: broker.stats.rerouted,
     sessionsTold: told,
     ownPort: selfAnswer.code,

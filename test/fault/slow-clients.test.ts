@@ -6,19 +6,11 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import { sha1 } from '../helpers/classic.js';
-import { clients, figures, openFds, procStatusKb, sum, trackedLoad, waitFor } from '../helpers/fault.js';
-import { start, startBroker, type Program } from '../helpers/programs.js';
+import { clients, figures, openFds, procStatusKb, startBrokerAndPool, sum, tally, teardown, trackedLoad, waitFor } from '../helpers/fault.js';
 
-const programs: Program[] = [];
-const sockets: Socket[] = [];
-const cleanups: Array<() => unknown> = [];
-after(async () => {
-  for (const socket of sockets) socket.destroy();
-  for (const cleanup of cleanups.reverse()) await cleanup();
-  for (const program of programs.reverse()) await program.stop('SIGKILL');
-});
+const { programs, sockets, cleanups } = teardown();
 
 const IDLE = 2500;
 const SLOW = 2500;
@@ -56,11 +48,7 @@ async function open(port: number, n: number, first = '', batch = 250): Promise<A
 }
 
 test('5,000 idle and byte-a-second connections: normal clients served, all closed by the timeouts, memory bounded', async () => {
-  const { broker, port } = await startBroker(['--idle-timeout', String(IDLE_TIMEOUT_MS), '--header-timeout', String(HEADER_TIMEOUT_MS)]);
-  programs.push(broker);
-  const pool = start('pool', ['--broker', `127.0.0.1:${port}`, '--policy', '111', '--ids', '100,101']);
-  programs.push(pool);
-  await pool.ready;
+  const { broker, port } = await startBrokerAndPool(['--idle-timeout', String(IDLE_TIMEOUT_MS), '--header-timeout', String(HEADER_TIMEOUT_MS)], programs);
   const pid = broker.child.pid!;
   const rssBeforeMb = procStatusKb(pid, 'VmRSS') / 1024;
 
@@ -112,7 +100,7 @@ test('5,000 idle and byte-a-second connections: normal clients served, all close
     slowClosedAfterMs: slowClosedMs,
     idleClosedAfterMs: idleClosedMs,
     slowToldWhy: toldSlow,
-    normal: { sent: count.sent, answered: count.replies, lost: sum(count.failed), errors: count.errors, maxGapMs: maxLatencyMs },
+    normal: { ...tally(count), maxGapMs: maxLatencyMs },
     brokerRssBeforeMb: Math.round(rssBeforeMb),
     brokerPeakRssMb: Math.round(peakRssMb),
     brokerFdsAfter: openFds(pid),

@@ -1,11 +1,40 @@
 /**
- * What the fault tests share: polling with a deadline (never a fixed sleep), an in-process
- * broker, a load that checks every answer against its packet, figures printed as "# name: {…}"
- * lines, and the peak memory of a child process.
+ * What the fault tests share: what to stop when a file's tests are done, polling with a
+ * deadline (never a fixed sleep), an in-process broker, a load that checks every answer against
+ * its packet, figures printed as "# name: {…}" lines, and the peak memory of a child process.
  */
 import { readdirSync, readFileSync } from 'node:fs';
+import type { Socket } from 'node:net';
+import { after } from 'node:test';
 import { createBroker, type Broker, type BrokerOptions } from '../../broker/index.js';
 import { BrokerClient, ClientError, type Answer } from '../../client/index.js';
+import { start, startBroker, type Program } from './programs.js';
+
+/**
+ * What a test file starts, to be stopped once its tests are done: an `after` hook destroys the
+ * sockets, runs the cleanups (last pushed first), then SIGKILLs the programs (last first).
+ */
+export function teardown(): { programs: Program[]; sockets: Socket[]; cleanups: Array<() => unknown> } {
+  const programs: Program[] = [];
+  const sockets: Socket[] = [];
+  const cleanups: Array<() => unknown> = [];
+  after(async () => {
+    for (const socket of sockets) socket.destroy();
+    for (const cleanup of cleanups.reverse()) await cleanup();
+    for (const program of programs.reverse()) await program.stop('SIGKILL');
+  });
+  return { programs, sockets, cleanups };
+}
+
+/** The broker program with `brokerArgs` and a pool of servers 100 and 101 in policy 111, ready, both pushed onto `programs`. */
+export async function startBrokerAndPool(brokerArgs: string[], programs: Program[]): Promise<{ broker: Program; port: number }> {
+  const { broker, port } = await startBroker(brokerArgs);
+  programs.push(broker);
+  const pool = start('pool', ['--broker', `127.0.0.1:${port}`, '--policy', '111', '--ids', '100,101']);
+  programs.push(pool);
+  await pool.ready;
+  return { broker, port };
+}
 
 /** Prints one line of figures for the test's output. */
 export function figures(name: string, values: Record<string, unknown>): void {
@@ -78,6 +107,11 @@ export function settled(count: TrackedCount): number {
 
 export function sum(values: Record<string, number>): number {
   return Object.values(values).reduce((a, b) => a + b, 0);
+}
+
+/** The first figures of a load: packets sent, replies, sends lost, error packets by code. */
+export function tally(count: TrackedCount): { sent: number; answered: number; lost: number; errors: Record<string, number> } {
+  return { sent: count.sent, answered: count.replies, lost: sum(count.failed), errors: count.errors };
 }
 
 /**

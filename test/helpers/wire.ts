@@ -7,22 +7,15 @@ import { connect, createServer, type AddressInfo, type Server, type Socket } fro
 
 /** A TCP connection that collects what it receives, framed as lines or as classic objects. */
 export class RawPeer {
-  private buffer = '';
   private readonly waiters: Array<() => void> = [];
   readonly received: string[] = [];
   closed = false;
 
   private constructor(readonly socket: Socket) {
-    socket.setEncoding('utf8');
-    socket.on('data', (text: string) => {
-      this.buffer += text;
-      let nl = this.buffer.indexOf('\n');
-      while (nl !== -1) {
-        const line = this.buffer.slice(0, nl).trim();
-        this.buffer = this.buffer.slice(nl + 1);
-        if (line.length > 0) this.received.push(line);
-        nl = this.buffer.indexOf('\n');
-      }
+    readLines(socket, (line) => {
+      const trimmed = line.trim();
+      if (trimmed.length === 0) return;
+      this.received.push(trimmed);
       this.wake();
     });
     socket.on('error', () => undefined);
@@ -181,21 +174,29 @@ export class FakeServer {
     this.sockets.add(socket);
     socket.on('close', () => this.sockets.delete(socket));
     socket.on('error', () => undefined);
-    let buffer = '';
-    socket.setEncoding('utf8');
-    socket.on('data', (text: string) => {
-      buffer += text;
-      let nl = buffer.indexOf('\n');
-      while (nl !== -1) {
-        const packet = JSON.parse(buffer.slice(0, nl));
-        buffer = buffer.slice(nl + 1);
-        this.packets.push(packet);
-        const answer = (this.options.answer ?? defaultAnswer(this.options.id))(packet, socket);
-        if (answer !== undefined) socket.write(answer);
-        nl = buffer.indexOf('\n');
-      }
+    readLines(socket, (line) => {
+      const packet = JSON.parse(line);
+      this.packets.push(packet);
+      const answer = (this.options.answer ?? defaultAnswer(this.options.id))(packet, socket);
+      if (answer !== undefined) socket.write(answer);
     });
   }
+}
+
+/** Reads `socket` as UTF-8 and calls `onLine` with each complete line, without its newline. */
+export function readLines(socket: Socket, onLine: (line: string) => void): void {
+  let buffer = '';
+  socket.setEncoding('utf8');
+  socket.on('data', (text: string) => {
+    buffer += text;
+    let nl = buffer.indexOf('\n');
+    while (nl !== -1) {
+      const line = buffer.slice(0, nl);
+      buffer = buffer.slice(nl + 1);
+      onLine(line);
+      nl = buffer.indexOf('\n');
+    }
+  });
 }
 
 /** A well-formed reply to a forwarded packet: payload "<id>:<payload>", rid echoed. */
@@ -204,5 +205,5 @@ export function replyLine(id: number, packet: any): string {
 }
 
 function defaultAnswer(id: number): (packet: any) => string {
-  return (packet) => JSON.stringify({ type: 2, srcid: id, destid: packet.srcid, payload: `${id}:${packet.payload}`, rid: packet.rid }) + '\n';
+  return (packet) => replyLine(id, packet);
 }
