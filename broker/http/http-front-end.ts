@@ -5,7 +5,6 @@
  * each request is (admin, refused, proxied), enforces the limits, and turns parse errors and
  * timeouts into short JSON answers before closing.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
@@ -16,6 +15,8 @@ import type { BrokerOptions } from '../options.js';
 import type { Registry } from '../registry/registry.js';
 import type { ServerState } from '../registry/server-record.js';
 import type { Logger } from '../support/logger.js';
+import { normalizeHost } from '../support/net-address.js';
+import { SecretCheck } from '../support/secret.js';
 import { HttpBackendTable, type HttpBackend } from './backends.js';
 import { Exchange, type ExchangeHost } from './exchange.js';
 import { forwardRequestHeaders, type ForwardSettings } from './headers.js';
@@ -54,7 +55,7 @@ export class HttpFrontEnd implements ExchangeHost {
   private readonly tcpSockets = new Set<Socket>();
   private accepting = true;
   private readonly forward: ForwardSettings;
-  private readonly tokenDigest: Buffer | undefined;
+  private readonly token: SecretCheck | undefined;
   private readonly adminStem: string;
   private closing: Promise<void> | undefined;
 
@@ -71,7 +72,7 @@ export class HttpFrontEnd implements ExchangeHost {
     this.upstreamConnectTimeoutMs = options.upstreamConnectTimeoutMs;
     const upstreamAuthorization = options.upstreamToken === undefined ? undefined : `Bearer ${options.upstreamToken}`;
     this.forward = { upstreamAuthorization, dropClientAuthorization: options.httpToken !== undefined, forwardedProto: tls === undefined ? 'http' : 'https' };
-    this.tokenDigest = options.httpToken === undefined ? undefined : digest(`Bearer ${options.httpToken}`);
+    this.token = options.httpToken === undefined ? undefined : new SecretCheck(`Bearer ${options.httpToken}`);
     this.adminStem = options.adminPrefix.slice(0, -1);
     this.table = new HttpBackendTable(registry.strategy, options.httpPolicy, {
       createDispatcher: (backend) => this.createPool(backend),
@@ -207,11 +208,11 @@ export class HttpFrontEnd implements ExchangeHost {
     const path = originForm(req.url ?? '');
     if (path === undefined) return this.reject(res, HttpErrorCode.BAD_REQUEST, 'the request target must be a path (or an absolute http URL)', undefined, true);
     if (path.startsWith(this.options.adminPrefix) || path === this.adminStem) return this.answerAdmin(req, res, path);
-    const head = forwardRequestHeaders(req.rawHeaders, clientAddress(req.socket), req.httpVersionMinor >= 1, this.forward);
+    const head = forwardRequestHeaders(req.rawHeaders, normalizeHost(req.socket.remoteAddress ?? ''), req.httpVersionMinor >= 1, this.forward);
     if ('bad' in head) return this.reject(res, HttpErrorCode.BAD_REQUEST, head.bad, undefined, true);
     const close = head.hasBody;
     if (!this.accepting) return this.reject(res, HttpErrorCode.SHUTTING_DOWN, 'the broker is shutting down', head.requestId, true);
-    if (this.tokenDigest !== undefined && !this.authorized(head.authorization)) {
+    if (this.token !== undefined && !this.token.matches(head.authorization)) {
       return this.reject(res, HttpErrorCode.UNAUTHORIZED, 'this broker needs Authorization: Bearer <token>', head.requestId, close);
     }
     const policy = requestPolicy(head.policy, this.options.httpPolicy);
@@ -230,17 +231,13 @@ export class HttpFrontEnd implements ExchangeHost {
   private answerAdmin(req: IncomingMessage, res: ServerResponse, path: string): void {
     const query = path.indexOf('?');
     const rest = (query === -1 ? path : path.slice(0, query)).slice(this.options.adminPrefix.length);
-    const authorized = this.tokenDigest === undefined || this.authorized(req.headers.authorization);
+    const authorized = this.token === undefined || this.token.matches(req.headers.authorization);
     this.admin(req, res, rest, authorized);
   }
 
   private reject(res: ServerResponse, code: HttpErrorCode, message: string, requestId: string | undefined, close: boolean): void {
     this.stats.countError(code);
     sendError(res, code, message, requestId, close);
-  }
-
-  private authorized(header: string | undefined): boolean {
-    return header !== undefined && timingSafeEqual(digest(header), this.tokenDigest!);
   }
 
   /**
@@ -326,13 +323,4 @@ export class HttpFrontEnd implements ExchangeHost {
     await Promise.all(pools.map((pool) => pool.destroy().catch(() => undefined)));
     await closed;
   }
-}
-
-function digest(text: string): Buffer {
-  return createHash('sha256').update(text).digest();
-}
-
-function clientAddress(socket: Socket): string {
-  const address = socket.remoteAddress ?? '';
-  return address.startsWith('::ffff:') ? address.slice(7) : address;
 }

@@ -22,6 +22,7 @@ import { decodePacket } from '../protocol/validate.js';
 import type { PacketStats } from '../stats.js';
 import type { AnswerPort, Job } from './job.js';
 import { LineWriter } from '../support/line-writer.js';
+import { normalizeHost } from '../support/net-address.js';
 
 /** How long a closed connection may take to flush before it is destroyed. */
 const CLOSE_GRACE_MS = 1000;
@@ -201,8 +202,4 @@ export class PeerConnection implements AnswerPort {
       if (this.heldHead === this.held.length) this.socket.resume();
     });
   }
-}
-
-export function normalizeHost(address: string): string {
-  return address.startsWith('::ffff:') ? address.slice(7) : address;
 }

@@ -2,7 +2,6 @@
  * Admission of servers: checks the secret, records the server, answers the registration, and
  * follows session servers (heartbeats, leave, the session closing).
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { ErrorCode, ProtocolError } from '../protocol/error-codes.js';
 import { encodeRegistered } from '../protocol/encode.js';
 import type { HeartbeatPacket, LeavePacket, Registration } from '../protocol/packet-types.js';
@@ -11,12 +10,14 @@ import type { ServerRecord } from '../registry/server-record.js';
 import type { BrokerOptions } from '../options.js';
 import type { Logger } from '../support/logger.js';
 import type { PacketRouter } from './packet-router.js';
-import { normalizeHost, type PeerConnection } from './peer-connection.js';
+import { normalizeHost } from '../support/net-address.js';
+import { SecretCheck } from '../support/secret.js';
+import type { PeerConnection } from './peer-connection.js';
 
 export class Registrar {
   /** Session servers and the connection that is their session. */
   private readonly sessions = new Map<ServerRecord, PeerConnection>();
-  private readonly secretDigest: Buffer | undefined;
+  private readonly secret: SecretCheck | undefined;
 
   constructor(
     private readonly registry: Registry,
@@ -24,12 +25,12 @@ export class Registrar {
     private readonly options: BrokerOptions,
     private readonly log: Logger,
   ) {
-    this.secretDigest = options.registrationSecret === undefined ? undefined : digest(options.registrationSecret);
+    this.secret = options.registrationSecret === undefined ? undefined : new SecretCheck(options.registrationSecret);
     router.onDropped = (record, reason) => this.dropped(record, reason);
   }
 
   register(conn: PeerConnection, reg: Registration): void {
-    if (this.secretDigest !== undefined && (reg.secret === undefined || !timingSafeEqual(digest(reg.secret), this.secretDigest))) {
+    if (this.secret !== undefined && !this.secret.matches(reg.secret)) {
       this.log.warn('registration refused: wrong or missing secret', { id: reg.id, from: conn.host });
       conn.sendError(ErrorCode.UNAUTHORIZED, 'registration refused: wrong or missing secret');
       conn.end();
@@ -119,8 +120,4 @@ export class Registrar {
       }
     }
   }
-}
-
-function digest(secret: string): Buffer {
-  return createHash('sha256').update(secret).digest();
 }
