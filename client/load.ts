@@ -3,7 +3,8 @@
  * flight at once over `connections` connections, each answer timed, attributed to its server
  * or error code, and optionally verified against the SHA-1 of what was sent.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { sha1Hex } from '../broker/support/sha1.js';
 import { performance } from 'node:perf_hooks';
 import PQueue from 'p-queue';
 import { silentLogger, type Logger } from '../broker/support/logger.js';
@@ -196,7 +197,7 @@ class LoadRun {
         payloadsize: payload.length,
         payload,
       });
-      this.expected.push(verify === 'sha1' ? createHash('sha1').update(payload, 'utf8').digest('hex') : undefined);
+      this.expected.push(verify === 'sha1' ? sha1Hex(payload) : undefined);
     }
   }
 }

@@ -3,7 +3,7 @@
  * policy-client: send one packet (or a file of them) and print the answers, or load the broker
  * with --count / --duration and print a summary. Wiring only; the work is in client.ts and load.ts.
  */
-import { createHash } from 'node:crypto';
+import { sha1Hex } from '../broker/support/sha1.js';
 import { Command, InvalidArgumentError } from 'commander';
 import { envOption, hostPort, integer, loggingOptions, parseOrExit } from '../broker/support/cli.js';
 import { createLogger, type LogFormat, type LogLevel, type Logger } from '../broker/support/logger.js';
@@ -89,7 +89,7 @@ async function sendOne(options: CliOptions, logger: Logger): Promise<number> {
     const answer = await client.send({ type: 0, srcid: options.srcid, privPoliId: options.policy, payloadsize: payload.length, payload });
     process.stdout.write(JSON.stringify(answer) + '\n');
     if (answer.type !== 2) return 1;
-    if (options.verify === 'sha1' && answer.payload !== createHash('sha1').update(payload, 'utf8').digest('hex')) {
+    if (options.verify === 'sha1' && answer.payload !== sha1Hex(payload)) {
       process.stderr.write(`${NAME}: the reply's payload is not the SHA-1 of the payload sent\n`);
       return 1;
     }

@@ -4,9 +4,10 @@
  * then a short load per policy to show the spread. Stops by itself; exits 1 if anything was
  * lost or wrong.
  */
-import { createHash } from 'node:crypto';
 import { BrokerClient, runLoad } from '../client/index.js';
+import { sha1Hex } from '../broker/support/sha1.js';
 import { start, startBroker, type Program } from './lib/programs.js';
+import { textTable, type Cell } from './lib/text-table.js';
 
 const TOPOLOGY: Record<number, number[]> = { 111: [100, 300], 222: [200, 400] };
 const CLIENTS = 15;
@@ -14,16 +15,6 @@ const LOAD_PER_POLICY = 2000;
 
 const programs: Program[] = [];
 let failed = false;
-
-function sha1(text: string): string {
-  return createHash('sha1').update(text).digest('hex');
-}
-
-function table(header: string[], rows: Array<Array<string | number>>): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
-  const line = (cells: Array<string | number>) => cells.map((c, i) => String(c).padEnd(widths[i]!)).join('  ').trimEnd();
-  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
-}
 
 async function main(): Promise<void> {
   const { broker, port } = await startBroker();
@@ -38,7 +29,7 @@ async function main(): Promise<void> {
   }
 
   console.log(`\n${CLIENTS} clients, one packet each, random policies:\n`);
-  const rows: Array<Array<string | number>> = [];
+  const rows: Cell[][] = [];
   const policies = Object.keys(TOPOLOGY).map(Number);
   for (let srcid = 1; srcid <= CLIENTS; srcid++) {
     const policy = policies[Math.floor(Math.random() * policies.length)]!;
@@ -47,21 +38,22 @@ async function main(): Promise<void> {
     const answer: any = await client.send({ type: 0, srcid, privPoliId: policy, payload });
     await client.close();
     const served = answer.type === 2 ? answer.srcid : `error ${answer.code}`;
-    const verified = answer.type === 2 && answer.payload === sha1(payload) && TOPOLOGY[policy]!.includes(answer.srcid);
+    const verified = answer.type === 2 && answer.payload === sha1Hex(payload) && TOPOLOGY[policy]!.includes(answer.srcid);
     if (!verified) failed = true;
-    rows.push([srcid, policy, served, verified ? 'yes' : 'NO']);
+    // Ids are strings: textTable left-aligns them and right-aligns the counts.
+    rows.push([String(srcid), String(policy), String(served), verified ? 'yes' : 'NO']);
   }
-  console.log(table(['client', 'policy', 'server', 'verified (sha1, right policy)'], rows));
+  console.log(textTable(['client', 'policy', 'server', 'verified (sha1, right policy)'], rows));
 
   console.log(`\nLoad: ${LOAD_PER_POLICY} packets per policy, 32 in flight, round-robin per packet:\n`);
-  const loadRows: Array<Array<string | number>> = [];
+  const loadRows: Cell[][] = [];
   for (const policy of policies) {
     const summary = await runLoad({ port, policy, count: LOAD_PER_POLICY, concurrency: 32, verify: 'sha1' });
     if (summary.lost > 0 || summary.verifyFailed > 0) failed = true;
     const spread = Object.entries(summary.byServer).map(([id, n]) => `${id}: ${n}`).join(', ');
-    loadRows.push([policy, summary.answered, summary.lost, spread, Math.round(summary.rps), summary.p99Ms.toFixed(2)]);
+    loadRows.push([String(policy), summary.answered, summary.lost, spread, Math.round(summary.rps), summary.p99Ms.toFixed(2)]);
   }
-  console.log(table(['policy', 'answered', 'lost', 'packets per server', 'answers/s', 'p99 ms'], loadRows));
+  console.log(textTable(['policy', 'answered', 'lost', 'packets per server', 'answers/s', 'p99 ms'], loadRows));
   console.log(failed ? '\nSomething was lost or wrong: see above.' : '\nEvery packet answered by a server of its own policy.');
 }
 

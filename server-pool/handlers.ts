@@ -2,7 +2,9 @@
  * What a server does with a payload. Each handler is a pure function from payload to answer;
  * `sha1` is what the classic lab servers compute, so clients can verify every answer.
  */
-import { createHash } from 'node:crypto';
+import { sha1Hex } from '../broker/support/sha1.js';
+
+export { sha1Hex };
 
 /** Turns a packet's payload into the reply's payload. */
 export type Handler = (payload: string) => string;
@@ -10,11 +12,6 @@ export type Handler = (payload: string) => string;
 /** The handler names the CLI accepts, default first. */
 export const HANDLER_NAMES = ['sha1', 'echo', 'upper'] as const;
 export type HandlerName = (typeof HANDLER_NAMES)[number];
-
-/** The SHA-1 of the payload's UTF-8 bytes, as 40 lowercase hex digits. */
-export function sha1Hex(payload: string): string {
-  return createHash('sha1').update(payload, 'utf8').digest('hex');
-}
 
 /** Every handler by name. */
 export const handlers: Readonly<Record<HandlerName, Handler>> = {
