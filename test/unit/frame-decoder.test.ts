@@ -126,6 +126,21 @@ describe('FrameDecoder: framing', () => {
     assert.equal(decoder.bufferedBytes, 0);
   });
 
+  it('scans a long line split over reads only once a read ends in a closing brace', () => {
+    const frames: string[] = [];
+    const decoder = new FrameDecoder(1 << 20, { frame: (t) => frames.push(t), oversized: () => assert.fail('no oversized expected') });
+    const line = JSON.stringify({ type: 0, srcid: 1, privPoliId: 111, payload: 'x'.repeat(4096) + '}' + 'y'.repeat(4096) });
+    const brace = line.indexOf('}');
+    decoder.push(Buffer.from(line.slice(0, 1000)));
+    decoder.push(Buffer.from(line.slice(1000, brace)));
+    assert.equal(decoder.scannedBytes, 0, 'no byte scanned while no read ends in "}"');
+    decoder.push(Buffer.from(line.slice(brace, brace + 1)));
+    assert.equal(decoder.scannedBytes, brace + 1, 'a read ending in "}" (here inside a string) is scanned');
+    decoder.push(Buffer.from(line.slice(brace + 1) + '\n'));
+    assert.deepEqual(frames, [line]);
+    assert.equal(decoder.bufferedBytes, 0);
+  });
+
   it('frames a line that does not start with "{" at its newline only', () => {
     const frames: string[] = [];
     const decoder = new FrameDecoder(100, { frame: (t) => frames.push(t), oversized: () => assert.fail('no oversized expected') });
