@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=2
 /** policy-broker: parse options, start the broker, stop it on SIGINT/SIGTERM. Nothing else. */
 import { Command } from 'commander';
 import { createBroker } from './broker.js';

@@ -7,6 +7,7 @@
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { NODE_FLAGS } from '../../broker/support/node-flags.js';
 import { PROGRAMS } from '../lib/programs.js';
 import { HTTP_BACKENDS, HTTP_CONNECTIONS, HTTP_PIPELINE_CONNECTIONS, HTTP_PIPELINE_DEPTH, type Timing } from './config.js';
 import { perAnswer, QUIET_CORES, QUIET_WAIT_MS, type Log } from './packet-cases.js';
@@ -226,7 +227,7 @@ export async function httpSuite(ctx: HttpContext): Promise<RunRecord[]> {
     writeFileSync(oursConf, JSON.stringify({ backend_servers: backendPorts.map((port) => ({ ip: '127.0.0.1', port })) }));
     const startOurs = async (workers: number): Promise<{ child: Child; port: number }> =>
       startPeer((port) => {
-        const args = [PROGRAMS.broker, '--port', '0', '--http-port', String(port), '--servers', oursConf];
+        const args = [...NODE_FLAGS, PROGRAMS.broker, '--port', '0', '--http-port', String(port), '--servers', oursConf];
         if (workers > 1) args.push('--workers', String(workers));
         return track(spawnChild(process.execPath, args, { env: { POLICY_BROKER_LOG_LEVEL: 'warn' } }));
       });

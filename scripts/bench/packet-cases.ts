@@ -6,7 +6,8 @@
  */
 import { PACKET_SHAPE, MANY_CONNECTIONS, PAYLOAD_SIZES, SERVER_COUNTS, type Timing } from './config.js';
 import path from 'node:path';
-import { start, startBroker, PROGRAMS } from '../lib/programs.js';
+import { NODE_FLAGS } from '../../broker/support/node-flags.js';
+import { shebangFlags, start, startBroker, PROGRAMS } from '../lib/programs.js';
 import { CpuMeter, freePort, readyLine, rssBytes, sleep, spawnBenchScript, spawnChild, waitForPort, waitForQuiet, type Child } from './processes.js';
 import type { LoadResult } from './packet-load.js';
 import type { RunRecord } from './results.js';
@@ -60,9 +61,12 @@ export class BrokerBed {
       return new BrokerBed(broker, broker.child.pid!, pool, pool.child.pid!, port, serverPortsOf(ready));
     }
     const env = { POLICY_BROKER_LOG_LEVEL: 'warn', POLICY_SERVER_POOL_LOG_LEVEL: 'warn' };
-    const broker = spawnChild(process.execPath, [path.join(variant.dist, 'broker/main.js'), '--port', '0', ...extraArgs], { env });
+    // Each build runs with the node flags its own #! line names, as its installed bin would.
+    const brokerMain = path.join(variant.dist, 'broker/main.js');
+    const poolMain = path.join(variant.dist, 'server-pool/main.js');
+    const broker = spawnChild(process.execPath, [...shebangFlags(brokerMain), brokerMain, '--port', '0', ...extraArgs], { env });
     const port = (await readyLine(broker)).packet.port as number;
-    const pool = spawnChild(process.execPath, [path.join(variant.dist, 'server-pool/main.js'), ...poolArgs(port)], { env });
+    const pool = spawnChild(process.execPath, [...shebangFlags(poolMain), poolMain, ...poolArgs(port)], { env });
     const ready = await readyLine(pool, 180_000);
     return new BrokerBed(broker, broker.pid, pool, pool.pid, port, serverPortsOf(ready));
   }
@@ -143,6 +147,7 @@ export async function runPacketLoad(target: PacketTarget, shape: LoadShape, timi
 async function runClientLibrary(target: PacketTarget, timing: Pick<Timing, 'durationMs'>): Promise<Omit<RunRecord, 'suite' | 'case' | 'round'>> {
   const seconds = Math.max(1, Math.round(timing.durationMs / 1000));
   const client = spawnChild(process.execPath, [
+    ...NODE_FLAGS,
     PROGRAMS.client,
     '--broker', `127.0.0.1:${target.port}`,
     '--policy', String(PACKET_SHAPE.policy),

@@ -5,9 +5,11 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { NODE_FLAGS } from '../../broker/support/node-flags.js';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 export const PROGRAMS = {
@@ -15,6 +17,13 @@ export const PROGRAMS = {
   pool: path.join(REPO_ROOT, 'dist/server-pool/main.js'),
   client: path.join(REPO_ROOT, 'dist/client/main.js'),
 } as const;
+
+/** The node flags of a program's `#!/usr/bin/env -S node …` line (none for a plain `#!/usr/bin/env node`). */
+export function shebangFlags(file: string): string[] {
+  const first = readFileSync(file, 'utf8').split('\n', 1)[0]!;
+  const match = /^#!\/usr\/bin\/env -S node (.+)$/.exec(first);
+  return match === null ? [] : match[1]!.trim().split(/\s+/);
+}
 
 const running = new Set<ChildProcess>();
 process.on('exit', () => {
@@ -44,7 +53,7 @@ export interface StartOptions {
 
 /** Starts one of the three programs with arguments; logs are silenced unless args say otherwise. */
 export function start(program: keyof typeof PROGRAMS, args: string[], options: StartOptions = {}): Program {
-  const child = spawn(process.execPath, [PROGRAMS[program], ...args], {
+  const child = spawn(process.execPath, [...NODE_FLAGS, PROGRAMS[program], ...args], {
     env: {
       ...process.env,
       POLICY_BROKER_LOG_LEVEL: options.logLevel ?? 'warn',
