@@ -9,7 +9,7 @@ import type { StatusSources } from './admin/status.js';
 import type { HttpFrontEnd } from './http/http-front-end.js';
 import { resolveBrokerOptions, type BrokerOptions } from './options.js';
 import { PacketRouter } from './packets/packet-router.js';
-import { PeerConnection, type PacketHandlers } from './packets/peer-connection.js';
+import { PeerConnection, type PacketHandlers, type PeerSettings } from './packets/peer-connection.js';
 import { Registrar } from './packets/registrar.js';
 import { Registry } from './registry/registry.js';
 import { PacketStats } from './stats.js';
@@ -80,8 +80,10 @@ export function createBroker(input: Partial<BrokerOptions> = {}): Broker {
     },
   };
 
+  const peerSettings: PeerSettings = { handlers, stats, maxPacketBytes: options.maxPacketBytes, maxInflight: options.maxClientInflight };
+
   function onConnection(socket: Socket): void {
-    connections.add(new PeerConnection(socket, options.maxPacketBytes, options.maxClientInflight, handlers, stats));
+    connections.add(new PeerConnection(socket, peerSettings));
   }
 
   function sweep(): void {
