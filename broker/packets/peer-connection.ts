@@ -12,11 +12,16 @@
  * within the header timeout (slow-loris peers sending a byte a second), and a connection with no
  * complete frame and nothing in flight for the idle timeout is closed. Time spent paused by the
  * broker (flow control) counts against neither.
+ *
+ * Memory: a broker may hold tens of thousands of idle connections, so one that has sent nothing
+ * costs little more than its socket. The socket's three listeners are shared by every
+ * connection (they find theirs through the socket), and the frame decoder, the line writer and
+ * the held queue are made when first needed.
  */
 import type { Socket } from 'node:net';
 import { ErrorCode, ProtocolError } from '../protocol/error-codes.js';
 import { encodeError } from '../protocol/encode.js';
-import { FrameDecoder } from '../protocol/frame-decoder.js';
+import { FrameDecoder, type FrameSink } from '../protocol/frame-decoder.js';
 import type { InboundPacket, Seq } from '../protocol/packet-types.js';
 import { decodePacket } from '../protocol/validate.js';
 import type { PacketStats } from '../stats.js';
@@ -27,25 +32,40 @@ import { normalizeHost } from '../support/net-address.js';
 /** How long a closed connection may take to flush before it is destroyed. */
 const CLOSE_GRACE_MS = 1000;
 
+type ClientPacket = Extract<InboundPacket, { type: 0 }>;
+
 /** What a connection hands its packets to. */
 export interface PacketHandlers {
-  clientPacket(conn: PeerConnection, packet: Extract<InboundPacket, { type: 0 }>): void;
+  clientPacket(conn: PeerConnection, packet: ClientPacket): void;
   registration(conn: PeerConnection, packet: Extract<InboundPacket, { type: 1 }>): void;
   heartbeat(conn: PeerConnection, packet: Extract<InboundPacket, { type: 5 }>): void;
   leave(conn: PeerConnection, packet: Extract<InboundPacket, { type: 6 }>): void;
   closed(conn: PeerConnection): void;
 }
 
-export class PeerConnection implements AnswerPort {
+/** What every connection of one broker shares: where its packets go, and its limits. */
+export interface PeerSettings {
+  readonly handlers: PacketHandlers;
+  readonly stats: PacketStats;
+  readonly maxPacketBytes: number;
+  /** Client packets in flight per connection before it stops being read. */
+  readonly maxInflight: number;
+}
+
+/** The connection a socket belongs to, for the listeners shared by all sockets. */
+const CONNECTION = Symbol('PeerConnection');
+type OwnedSocket = Socket & { [CONNECTION]: PeerConnection };
+
+export class PeerConnection implements AnswerPort, FrameSink {
   closed = false;
   /** Client packets of this connection not yet answered. */
   inflight = 0;
-  /** The peer's address, without the IPv4-mapped IPv6 prefix. */
-  readonly host: string;
-  private readonly writer: LineWriter;
-  private readonly decoder: FrameDecoder;
-  /** Client packets read but waiting for an in-flight slot. */
-  private held: Array<Extract<InboundPacket, { type: 0 }>> = [];
+  /** Made on the first line sent. */
+  private writer: LineWriter | undefined = undefined;
+  /** Made on the first bytes received. */
+  private decoder: FrameDecoder | undefined = undefined;
+  /** Client packets read but waiting for an in-flight slot; undefined when none wait. */
+  private held: ClientPacket[] | undefined = undefined;
   private heldHead = 0;
   private waitingForDrain = false;
   /** Set while releasing held packets, so answers given synchronously do not recurse. */
@@ -59,53 +79,42 @@ export class PeerConnection implements AnswerPort {
 
   constructor(
     readonly socket: Socket,
-    maxPacketBytes: number,
-    private readonly maxInflight: number,
-    private readonly handlers: PacketHandlers,
-    private readonly stats: PacketStats,
+    private readonly settings: PeerSettings,
   ) {
-    this.host = normalizeHost(socket.remoteAddress ?? '');
     socket.setNoDelay(true);
-    this.writer = new LineWriter(socket, (accepted) => {
-      if (!accepted) this.waitForDrain();
-    });
-    this.decoder = new FrameDecoder(maxPacketBytes, {
-      frame: (text) => this.onFrame(text),
-      oversized: (limit) => {
-        this.frames++;
-        this.sendError(ErrorCode.TOO_LARGE, `packet larger than ${limit} bytes`);
-      },
-    });
-    socket.on('data', (chunk: Buffer) => this.decoder.push(chunk));
-    socket.on('error', () => socket.destroy());
-    socket.on('close', () => {
-      this.closed = true;
-      this.handlers.closed(this);
-    });
+    (socket as OwnedSocket)[CONNECTION] = this;
+    socket.on('data', PeerConnection.onSocketData);
+    socket.on('error', PeerConnection.onSocketError);
+    socket.on('close', PeerConnection.onSocketClose);
+  }
+
+  /** The peer's address, without the IPv4-mapped IPv6 prefix. */
+  get host(): string {
+    return normalizeHost(this.socket.remoteAddress ?? '');
   }
 
   answer(_job: Job, line: string): void {
     this.inflight--;
     if (this.closed) return;
-    if (line.length > 0) this.writer.write(line);
-    if (this.heldHead < this.held.length) this.releaseHeld();
+    if (line.length > 0) this.output().write(line);
+    if (this.held !== undefined) this.releaseHeld();
   }
 
   /** Sends a type 3 error on this connection. */
   sendError(code: ErrorCode, message: string, seq?: Seq): void {
-    this.stats.countError(code);
+    this.settings.stats.countError(code);
     this.send(encodeError(code, message, seq));
   }
 
   send(line: string): void {
-    if (!this.closed) this.writer.write(line);
+    if (!this.closed) this.output().write(line);
   }
 
   /** Sends what is queued, then closes; destroys the socket if the peer does not close its side. */
   end(): void {
     if (this.ending) return;
     this.ending = true;
-    this.writer.flush();
+    this.writer?.flush();
     this.socket.end();
     setTimeout(() => this.socket.destroy(), CLOSE_GRACE_MS).unref();
   }
@@ -117,8 +126,8 @@ export class PeerConnection implements AnswerPort {
    */
   sweep(now: number, headerTimeoutMs: number, idleTimeoutMs: number): boolean {
     if (this.closed || this.ending) return false;
-    const midFrame = this.decoder.midFrame && !this.waitingForDrain;
-    const busy = this.inflight > 0 || this.heldHead < this.held.length;
+    const midFrame = this.decoder !== undefined && this.decoder.midFrame && !this.waitingForDrain;
+    const busy = this.inflight > 0 || this.held !== undefined;
     if (busy || this.frames !== this.markFrames || midFrame !== this.markMidFrame) {
       this.markFrames = this.frames;
       this.markMidFrame = midFrame;
@@ -138,7 +147,8 @@ export class PeerConnection implements AnswerPort {
     return false;
   }
 
-  private onFrame(text: string): void {
+  /** FrameSink: a complete frame from this connection's decoder. */
+  frame(text: string): void {
     this.frames++;
     let packet: InboundPacket;
     try {
@@ -150,24 +160,16 @@ export class PeerConnection implements AnswerPort {
     }
     switch (packet.type) {
       case 0:
-        if (this.inflight < this.maxInflight && this.heldHead === this.held.length) {
-          this.inflight++;
-          this.handlers.clientPacket(this, packet);
-        } else if (this.held.length - this.heldHead < this.maxInflight) {
-          this.held.push(packet);
-          this.socket.pause();
-        } else {
-          this.sendError(ErrorCode.OVERLOADED, `more than ${2 * this.maxInflight} packets pending on this connection`, packet.seq);
-        }
+        this.clientPacket(packet);
         return;
       case 1:
-        this.handlers.registration(this, packet);
+        this.settings.handlers.registration(this, packet);
         return;
       case 5:
-        this.handlers.heartbeat(this, packet);
+        this.settings.handlers.heartbeat(this, packet);
         return;
       case 6:
-        this.handlers.leave(this, packet);
+        this.settings.handlers.leave(this, packet);
         return;
       case 2:
         this.sendError(ErrorCode.BAD_PACKET, 'replies (type 2) belong on the connection the broker opened to the server', packet.seq);
@@ -175,18 +177,44 @@ export class PeerConnection implements AnswerPort {
     }
   }
 
+  /** FrameSink: a frame over maxPacketBytes began; its bytes are skipped. */
+  oversized(limit: number): void {
+    this.frames++;
+    this.sendError(ErrorCode.TOO_LARGE, `packet larger than ${limit} bytes`);
+  }
+
+  private clientPacket(packet: ClientPacket): void {
+    const max = this.settings.maxInflight;
+    if (this.inflight < max && this.held === undefined) {
+      this.inflight++;
+      this.settings.handlers.clientPacket(this, packet);
+    } else if (this.held === undefined || this.held.length - this.heldHead < max) {
+      (this.held ??= []).push(packet);
+      this.socket.pause();
+    } else {
+      this.sendError(ErrorCode.OVERLOADED, `more than ${2 * max} packets pending on this connection`, packet.seq);
+    }
+  }
+
+  private output(): LineWriter {
+    return (this.writer ??= new LineWriter(this.socket, (accepted) => {
+      if (!accepted) this.waitForDrain();
+    }));
+  }
+
   /** Routes held packets as in-flight slots free up; reads again once none are held. */
   private releaseHeld(): void {
-    if (this.releasing) return;
+    if (this.releasing || this.held === undefined) return;
     this.releasing = true;
-    while (this.inflight < this.maxInflight && this.heldHead < this.held.length && !this.closed) {
-      const packet = this.held[this.heldHead++]!;
+    const held = this.held;
+    while (this.inflight < this.settings.maxInflight && this.heldHead < held.length && !this.closed) {
+      const packet = held[this.heldHead++]!;
       this.inflight++;
-      this.handlers.clientPacket(this, packet);
+      this.settings.handlers.clientPacket(this, packet);
     }
     this.releasing = false;
-    if (this.heldHead === this.held.length) {
-      this.held = [];
+    if (this.heldHead === held.length) {
+      this.held = undefined;
       this.heldHead = 0;
       if (!this.waitingForDrain) this.socket.resume();
     }
@@ -199,7 +227,25 @@ export class PeerConnection implements AnswerPort {
     this.socket.pause();
     this.socket.once('drain', () => {
       this.waitingForDrain = false;
-      if (this.heldHead === this.held.length) this.socket.resume();
+      if (this.held === undefined) this.socket.resume();
     });
+  }
+
+  // The socket listeners, one function each for all connections: a closure per socket would
+  // cost every idle connection a few hundred bytes.
+
+  private static onSocketData(this: OwnedSocket, chunk: Buffer): void {
+    const conn = this[CONNECTION];
+    (conn.decoder ??= new FrameDecoder(conn.settings.maxPacketBytes, conn)).push(chunk);
+  }
+
+  private static onSocketError(this: Socket): void {
+    this.destroy();
+  }
+
+  private static onSocketClose(this: OwnedSocket): void {
+    const conn = this[CONNECTION];
+    conn.closed = true;
+    conn.settings.handlers.closed(conn);
   }
 }

@@ -19,6 +19,8 @@ const OPEN_BRACE = 0x7b;
 const CLOSE_BRACE = 0x7d;
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
+/** The tail of a decoder with nothing buffered: shared, never written to (tails are replaced, not filled). */
+const EMPTY = Buffer.alloc(0);
 
 export interface FrameSink {
   /** A complete frame, as text; whitespace-only lines are never reported. */
@@ -29,7 +31,7 @@ export interface FrameSink {
 
 export class FrameDecoder {
   /** Buffered bytes of the frame in progress (never more than the limit). */
-  private tail: Buffer = Buffer.alloc(0);
+  private tail: Buffer = EMPTY;
   /** Scan state of the unterminated tail: how far it was scanned and what it saw. */
   private scanned = 0;
   private depth = 0;
@@ -136,7 +138,7 @@ export class FrameDecoder {
     if (this.tail.length > this.maxFrameBytes) {
       // Inside an object, keep its scan state to find where it ends; a line just waits for "\n".
       if (this.depth > 0) {
-        this.tail = Buffer.alloc(0);
+        this.tail = EMPTY;
         this.scanned = 0;
       } else {
         this.resetTail();
@@ -186,7 +188,7 @@ export class FrameDecoder {
   }
 
   private resetTail(): void {
-    this.tail = Buffer.alloc(0);
+    this.tail = EMPTY;
     this.scanned = 0;
     this.depth = 0;
     this.inString = false;

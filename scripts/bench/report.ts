@@ -432,9 +432,11 @@ function lossesSection(run: BenchRun, s: CaseSummary[]): string[] {
   if (idle !== undefined && idle.rssIdle > GOALS.idleRssBytes) {
     out.push(
       `- **Idle connections (${mib(idle.rssIdle)} MiB with ${int(idle.connections)}, goal ${mib(GOALS.idleRssBytes)} MiB).** The broker starts at ` +
-        `${mib(idle.rssBefore)} MiB before any client connects: the HTTP front end's modules (undici among them) are loaded at start even ` +
-        `without \`--http-port\`. Each idle connection then costs ${int(idle.bytesPerConnection)} bytes of RSS: the net.Socket with its stream ` +
-        `state, the connection's reader, writer and handlers, and V8's young generation growing during the burst of connects.`,
+        `${mib(idle.rssBefore)} MiB before any client connects: Node itself, commander and the packet path's own modules (the HTTP front ` +
+        `end, the admin pages and winston are loaded only when used: \`--http-port\`, the first log line that passes the level). Each idle ` +
+        `connection then costs ${int(idle.bytesPerConnection)} bytes of RSS, most of it Node's: the net.Socket with its stream state and TCP ` +
+        `handle (the connection itself holds no reader, writer or closures of its own until it sends), and V8's young generation, which ` +
+        `grows during the burst of connects and is given back only when V8 next reduces its heap, seconds after the burst.`,
     );
   }
   for (const size of PAYLOAD_SIZES) {
