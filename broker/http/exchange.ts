@@ -149,7 +149,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (this.finished) return;
     this.host.stats.proxied++;
     if (backend !== undefined) {
-      this.host.stats.countResponse(this.policy, backend.id === undefined ? backend.address : String(backend.id), this.status, this.startedAt);
+      this.host.stats.countResponse(this.policy, backend.label, this.status, this.startedAt);
       backend.served++;
       if (backend.state === 'connecting') this.host.table.setState(backend, 'up');
     }
