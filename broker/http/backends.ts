@@ -43,6 +43,10 @@ export class HttpBackend implements Selectable {
   dispatcher!: Dispatcher;
   /** `http://host:port`. */
   readonly origin: string;
+  /** `host:port`, for logs and errors. */
+  readonly address: string;
+  /** How stats and metrics name it: the registered server's id, or the address of a static one. */
+  readonly label: string;
 
   constructor(
     readonly policy: number,
@@ -52,6 +56,8 @@ export class HttpBackend implements Selectable {
     readonly record: ServerRecord | undefined,
   ) {
     this.origin = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+    this.address = this.origin.slice(7);
+    this.label = record === undefined ? this.address : String(record.id);
   }
 
   get source(): BackendSource {
@@ -61,11 +67,6 @@ export class HttpBackend implements Selectable {
   /** The registered server's id; undefined for a static backend. */
   get id(): number | undefined {
     return this.record?.id;
-  }
-
-  /** `host:port`, for logs and errors. */
-  get address(): string {
-    return this.origin.slice(7);
   }
 
   /** Whether the strategy may choose it now. */

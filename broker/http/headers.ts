@@ -51,6 +51,15 @@ const HOP_BY_HOP: ReadonlySet<string> = new Set([
   'upgrade',
 ]);
 
+/** 1 at the lengths of the names forwardResponseHeaders drops: hop-by-hop, transfer-encoding, x-request-id. */
+const RESPONSE_FILTERED_LENGTHS = lengthTable([...HOP_BY_HOP, 'connection', 'transfer-encoding', 'x-request-id']);
+
+function lengthTable(names: readonly string[]): Uint8Array {
+  const table = new Uint8Array(LONGEST_NAME + 1);
+  for (const name of names) table[name.length] = 1;
+  return table;
+}
+
 /**
  * The headers to send upstream, from the client's raw headers (req.rawHeaders), or the reason
  * the request is refused: several Host headers, none on HTTP/1.1, a Transfer-Encoding other
@@ -143,18 +152,16 @@ export function forwardResponseHeaders(raw: readonly (Buffer | string)[], reques
   for (let i = 0; i < raw.length; i += 2) {
     const name = latin1(raw[i]!);
     const value = latin1(raw[i + 1]!);
-    const lower = name.length > LONGEST_NAME ? '' : name.toLowerCase();
-    if (HOP_BY_HOP.has(lower)) continue;
-    switch (lower) {
-      case 'connection':
+    // Lower-casing every name is most of the cost here: only a name as long as one dropped can be one.
+    if (RESPONSE_FILTERED_LENGTHS[name.length] === 1) {
+      const lower = name.toLowerCase();
+      if (lower === 'connection') {
         connection = connection === undefined ? value : `${connection},${value}`;
-        break;
-      case 'transfer-encoding':
-      case 'x-request-id':
-        break;
-      default:
-        out.push(name, value);
+        continue;
+      }
+      if (HOP_BY_HOP.has(lower) || lower === 'transfer-encoding' || lower === 'x-request-id') continue;
     }
+    out.push(name, value);
   }
   const headers = connection === undefined ? out : dropListed(out, connection);
   headers.push('x-request-id', requestId);
@@ -173,6 +180,8 @@ export function connectionTokens(value: string): string[] {
 
 /** Drops from a flat header list the headers that the Connection header names. */
 function dropListed(headers: string[], connection: string): string[] {
+  // The usual values name no header: skip the split.
+  if (connection === 'keep-alive' || connection === 'close') return headers;
   const listed = connectionTokens(connection);
   if (listed.length === 0) return headers;
   const kept: string[] = [];

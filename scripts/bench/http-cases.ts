@@ -3,14 +3,17 @@
  * through nginx, HAProxy, node-http-proxy, a minimal Node proxy and policy-broker's HTTP front
  * end (when this build has `--http-port`), all balancing over the same three backends. Every
  * peer stays up while the cases alternate.
+ *
+ * With broker variants (other builds, `--variant NAME=DIST`) it is an A/B run instead: nginx,
+ * the minimal Node proxy, this build and each variant (`policy-broker@NAME`), for the main
+ * comparison's number of rounds; the other peers and the --workers case are left out.
  */
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { NODE_FLAGS } from '../../broker/support/node-flags.js';
-import { PROGRAMS } from '../lib/programs.js';
+import { PROGRAMS, shebangFlags } from '../lib/programs.js';
 import { HTTP_BACKENDS, HTTP_CONNECTIONS, HTTP_PIPELINE_CONNECTIONS, HTTP_PIPELINE_DEPTH, type Timing } from './config.js';
-import { perAnswer, QUIET_CORES, QUIET_WAIT_MS, type Log } from './packet-cases.js';
+import { perAnswer, QUIET_CORES, QUIET_WAIT_MS, type BrokerVariant, type Log } from './packet-cases.js';
 import { CpuMeter, freePort, processTree, readyLine, sleep, spawnBenchScript, spawnChild, waitForPort, waitForQuiet, type Child } from './processes.js';
 import type { RunRecord } from './results.js';
 
@@ -22,6 +25,8 @@ export interface HttpContext {
   /** What this build's broker CLI offers. */
   brokerHttp: boolean;
   brokerWorkers: boolean;
+  /** Other builds to run side by side with this one (an A/B run). */
+  variants: readonly BrokerVariant[];
 }
 
 interface HttpTarget {
@@ -187,6 +192,8 @@ export async function httpSuite(ctx: HttpContext): Promise<RunRecord[]> {
   chmodSync(dir, 0o755);
   writeFileSync(path.join(dir, 'report.lua'), REPORT_LUA);
   writeFileSync(path.join(dir, 'pipeline.lua'), PIPELINE_LUA);
+  const ab = ctx.variants.length > 0;
+  const rounds = ab ? ctx.timing.rounds : ctx.timing.sideRounds;
   const children: Child[] = [];
   const track = (c: Child): Child => {
     children.push(c);
@@ -205,29 +212,30 @@ export async function httpSuite(ctx: HttpContext): Promise<RunRecord[]> {
       cpu: () => ({ proxy: processTree(child.pid), backends: backendPids() }),
     });
 
-    const targets: HttpTarget[] = [{ name: 'limit', port: backendPorts[0]!, cpu: () => ({ backends: backendPids() }) }];
+    const targets: HttpTarget[] = ab ? [] : [{ name: 'limit', port: backendPorts[0]!, cpu: () => ({ backends: backendPids() }) }];
     const nginx = await startPeer((port) => {
       writeFileSync(path.join(dir, 'nginx.conf'), nginxProxyConfig(dir, 'nginx', port, backendPorts, 1));
       return track(spawnChild('nginx', ['-e', path.join(dir, 'nginx-startup.log'), '-p', dir, '-c', path.join(dir, 'nginx.conf')]));
     });
     targets.push(proxyTarget('nginx', nginx.child, nginx.port));
-    if (!ctx.missing.has('haproxy')) {
+    if (!ab && !ctx.missing.has('haproxy')) {
       const haproxy = await startPeer((port) => {
         writeFileSync(path.join(dir, 'haproxy.cfg'), haproxyConfig(port, backendPorts));
         return track(spawnChild('haproxy', ['-f', path.join(dir, 'haproxy.cfg'), '-db']));
       });
       targets.push(proxyTarget('haproxy', haproxy.child, haproxy.port));
     }
-    for (const [kind, name] of [['http-proxy', 'node-http-proxy'], ['minimal', 'minimal-node-proxy']] as const) {
+    const nodePeers = [['http-proxy', 'node-http-proxy'], ['minimal', 'minimal-node-proxy']] as const;
+    for (const [kind, name] of ab ? nodePeers.slice(1) : nodePeers) {
       const peer = track(spawnBenchScript('http-peers', ['--kind', kind, '--backends', backendPorts.join(',')]));
       const port = (await readyLine(peer)).port as number;
       targets.push(proxyTarget(name, peer, port));
     }
     const oursConf = path.join(dir, 'servers.conf');
     writeFileSync(oursConf, JSON.stringify({ backend_servers: backendPorts.map((port) => ({ ip: '127.0.0.1', port })) }));
-    const startOurs = async (workers: number): Promise<{ child: Child; port: number }> =>
+    const startOurs = async (workers: number, broker = PROGRAMS.broker): Promise<{ child: Child; port: number }> =>
       startPeer((port) => {
-        const args = [...NODE_FLAGS, PROGRAMS.broker, '--port', '0', '--http-port', String(port), '--servers', oursConf];
+        const args = [...shebangFlags(broker), broker, '--port', '0', '--http-port', String(port), '--servers', oursConf];
         if (workers > 1) args.push('--workers', String(workers));
         return track(spawnChild(process.execPath, args, { env: { POLICY_BROKER_LOG_LEVEL: 'warn' } }));
       });
@@ -237,18 +245,22 @@ export async function httpSuite(ctx: HttpContext): Promise<RunRecord[]> {
     } else {
       ctx.log('  http: policy-broker has no --http-port yet; its HTTP cases are skipped');
     }
+    for (const variant of ctx.variants) {
+      const theirs = await startOurs(1, path.join(variant.dist, 'broker/main.js'));
+      targets.push(proxyTarget(`policy-broker@${variant.name}`, theirs.child, theirs.port));
+    }
     // Let every upstream pool warm up once before measuring.
     for (const t of targets) await runWrk(dir, t, 64, 1, false);
 
     const records: RunRecord[] = [];
     for (const connections of HTTP_CONNECTIONS) {
-      records.push(...(await alternateHttp(`http-${connections}`, ctx, targets, (t) => runWrk(dir, t, connections, ctx.timing.httpSeconds, false))));
+      records.push(...(await alternateHttp(`http-${connections}`, ctx, rounds, targets, (t) => runWrk(dir, t, connections, ctx.timing.httpSeconds, false))));
     }
-    const pipelinedTargets = targets.filter((t) => ['limit', 'nginx', 'haproxy', 'minimal-node-proxy', 'policy-broker'].includes(t.name));
+    const pipelinedTargets = targets.filter((t) => ['limit', 'nginx', 'haproxy', 'minimal-node-proxy', 'policy-broker'].includes(t.name) || t.name.startsWith('policy-broker@'));
     records.push(
-      ...(await alternateHttp('http-pipelined', ctx, pipelinedTargets, (t) => runWrk(dir, t, HTTP_PIPELINE_CONNECTIONS, ctx.timing.httpSeconds, true))),
+      ...(await alternateHttp('http-pipelined', ctx, rounds, pipelinedTargets, (t) => runWrk(dir, t, HTTP_PIPELINE_CONNECTIONS, ctx.timing.httpSeconds, true))),
     );
-    if (ctx.brokerHttp && ctx.brokerWorkers) {
+    if (!ab && ctx.brokerHttp && ctx.brokerWorkers) {
       const nginx2 = await startPeer((port) => {
         writeFileSync(path.join(dir, 'nginx2.conf'), nginxProxyConfig(dir, 'nginx2', port, backendPorts, 2));
         return track(spawnChild('nginx', ['-e', path.join(dir, 'nginx2-startup.log'), '-p', dir, '-c', path.join(dir, 'nginx2.conf')]));
@@ -256,7 +268,7 @@ export async function httpSuite(ctx: HttpContext): Promise<RunRecord[]> {
       const ours2 = await startOurs(2);
       const workerTargets = [proxyTarget('nginx (2 workers)', nginx2.child, nginx2.port), proxyTarget('policy-broker --workers 2', ours2.child, ours2.port)];
       for (const t of workerTargets) await runWrk(dir, t, 64, 1, false);
-      records.push(...(await alternateHttp('http-workers-256', ctx, workerTargets, (t) => runWrk(dir, t, 256, ctx.timing.httpSeconds, false))));
+      records.push(...(await alternateHttp('http-workers-256', ctx, rounds, workerTargets, (t) => runWrk(dir, t, 256, ctx.timing.httpSeconds, false))));
     }
     return records;
   } finally {
@@ -268,18 +280,19 @@ export async function httpSuite(ctx: HttpContext): Promise<RunRecord[]> {
 async function alternateHttp(
   suite: string,
   ctx: HttpContext,
+  rounds: number,
   targets: HttpTarget[],
   run: (t: HttpTarget) => Promise<Omit<RunRecord, 'suite' | 'case' | 'round'>>,
 ): Promise<RunRecord[]> {
   const records: RunRecord[] = [];
-  for (let round = 0; round < ctx.timing.sideRounds; round++) {
+  for (let round = 0; round < rounds; round++) {
     for (let k = 0; k < targets.length; k++) {
       const t = targets[(k + round) % targets.length]!;
       const busyBefore = await waitForQuiet(QUIET_CORES, QUIET_WAIT_MS);
       const result = await run(t);
       const record: RunRecord = { suite, case: t.name, round, ...result, busyBefore, cpuUsPerAnswer: perAnswer(result.cpu, result.rps) };
       records.push(record);
-      ctx.log(`  ${suite} round ${round + 1}/${ctx.timing.sideRounds} ${t.name}: ${record.rps}/s p99 ${record.p99Ms} ms errors ${record.errors} cpu ${JSON.stringify(record.cpu)}`);
+      ctx.log(`  ${suite} round ${round + 1}/${rounds} ${t.name}: ${record.rps}/s p99 ${record.p99Ms} ms errors ${record.errors} cpu ${JSON.stringify(record.cpu)}`);
     }
   }
   return records;

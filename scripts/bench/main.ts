@@ -52,7 +52,7 @@ const program = new Command('bench')
   )
   .option(
     '--variant <name=dir>',
-    'another build (a dist/ directory: its broker and server pool) to run side by side in the packets suite; repeatable',
+    'another build (a dist/ directory: its broker and server pool) to run side by side in the packets suite, and in the HTTP suite with --only http; repeatable',
     (v: string, list: BrokerVariant[]) => {
       const at = v.indexOf('=');
       if (at < 1) throw new Error(`--variant wants NAME=DIR, got "${v}"`);
@@ -103,7 +103,7 @@ program.action(async (options: Options) => {
   await runSuite('servers', async () => [...selectionSuite(timing.sideRounds), ...(await serverCountSuite(ctx))]);
   await runSuite('connections', () => connectionSuite(ctx));
   await runSuite('memory', () => idleMemorySuite(ctx));
-  await runSuite('http', () => httpSuite({ timing, log, missing: env.missing, brokerHttp: env.brokerHttp, brokerWorkers: env.brokerWorkers }));
+  await runSuite('http', () => httpSuite({ timing, log, missing: env.missing, brokerHttp: env.brokerHttp, brokerWorkers: env.brokerWorkers, variants }));
   // The soak last: in full mode it is most of the time.
   await runSuite('soak', () => soakSuite(ctx, mode === 'full' ? `${timing.soakMs / 60000} minutes` : `short version: ${timing.soakMs / 1000} s`));
 

@@ -128,6 +128,21 @@ describe('forwardResponseHeaders', () => {
       'Content-Type', 'text/plain', 'Set-Cookie', 'a=1', 'Set-Cookie', 'b=2', 'X-Name', 'caf\u00e9', 'x-request-id', 'ours',
     ]);
   });
+
+  it('drops exactly the hop-by-hop headers and those Connection names, in any spelling', () => {
+    const hop = ['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'x-request-id'];
+    const names = [...hop, 'x-hop', 'x-req', 'content-type', 'date', 'set-cookie', 'x-a-header-longer-than-the-rest'];
+    const spelling = (n: string) => fc.constantFrom(n, n.toUpperCase(), n.replace(/(^|-)\w/g, (c) => c.toUpperCase()));
+    const header = fc.tuple(fc.constantFrom(...names).chain(spelling), fc.constantFrom('v', 'keep-alive', 'close', 'X-Hop', 'close, x-hop'));
+    fc.assert(
+      fc.property(fc.array(header, { maxLength: 12 }), (list) => {
+        const out = pairs(forwardResponseHeaders(list.flat().map((s) => Buffer.from(s, 'latin1')), 'ours'));
+        const listed = new Set(list.filter(([n]) => n.toLowerCase() === 'connection').flatMap(([, v]) => connectionTokens(v)));
+        const kept = list.filter(([n]) => !hop.includes(n.toLowerCase()) && !listed.has(n.toLowerCase())).map(([n, v]) => [n.toLowerCase(), v]);
+        assert.deepEqual(out, [...kept, ['x-request-id', 'ours']]);
+      }),
+    );
+  });
 });
 
 describe('connectionTokens', () => {
