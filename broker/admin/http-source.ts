@@ -56,6 +56,10 @@ export interface WorkerStatus {
   connections: number;
   inflight: number;
   requests: number;
+  /** Responses relayed from backends (requests without the admin pages and the broker's own errors). */
+  proxied: number;
+  /** HTTP backends in its table (all workers follow the same registry and servers file). */
+  backends: number;
   /** Resident memory in bytes, at its last report. */
   rss: number;
 }

@@ -258,6 +258,8 @@ export class MergedHttpView implements HttpSource {
       connections: w.report?.connections ?? 0,
       inflight: w.report?.inflight ?? 0,
       requests: w.report?.stats.requests ?? 0,
+      proxied: w.report?.stats.proxied ?? 0,
+      backends: w.report?.backends.length ?? 0,
       rss: w.report?.rss ?? 0,
     }));
   }

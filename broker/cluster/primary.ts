@@ -1,8 +1,8 @@
 /**
  * The primary process of --workers N (node:cluster). It runs the packet broker exactly as one
  * process does (packet listener, registrations, registry, router: all here, once), forks N
- * workers that serve HTTP on the shared --http-port (cluster hands each new connection to the
- * next worker, round-robin), keeps every worker's registry mirror in step, and answers the
+ * workers that serve HTTP on the shared --http-port (each accepts on the one shared socket),
+ * keeps every worker's registry mirror in step, and answers the
  * admin pages the workers relay, from its own packet figures and the merged HTTP figures of
  * the workers. A worker that dies is forked again, after a backoff, at most
  * MAX_RESTARTS_PER_MINUTE times a minute.
@@ -80,6 +80,12 @@ export class BrokerCluster {
     const listening = new Promise<void>((resolve, reject) => {
       this.startup = { remaining: this.count, resolve, reject };
     });
+    // Each worker accepts on the shared socket itself (the kernel picks which), unless
+    // NODE_CLUSTER_SCHED_POLICY=rr asks for cluster's round-robin, where the primary accepts
+    // every connection and hands it over IPC: that halves the rate of new connections, takes
+    // the primary's time from packets, and a connection being handed to a worker as it dies
+    // stays open, unanswered, until the client gives up (see docs/http.md).
+    if (process.env.NODE_CLUSTER_SCHED_POLICY === undefined) cluster.schedulingPolicy = cluster.SCHED_NONE;
     for (let i = 0; i < this.count; i++) this.fork();
     try {
       await listening;
