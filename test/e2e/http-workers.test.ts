@@ -55,6 +55,14 @@ test('the ready line counts the workers, and they share one HTTP port (--http-po
   assert.ok(status.workers.every((w: any) => w.listening && w.pid !== status.pid && w.backends === 3), JSON.stringify(status.workers));
   assert.equal(status.http.address.port, broker.httpPort);
   assert.equal((await get(`${broker.origin}/_broker/health`)).status, 200);
+  // The other pages come from the primary, relayed by the worker, with the same headers.
+  const page = await get(`${broker.origin}/_broker/`);
+  assert.equal(page.status, 200);
+  assert.match(page.headers['content-type'] as string, /^text\/html/);
+  assert.ok(page.headers['content-security-policy'] !== undefined);
+  const missing = await get(`${broker.origin}/_broker/nothing`);
+  assert.equal(missing.status, 404);
+  assert.equal(JSON.parse(missing.body).code, 'NOT_FOUND');
 });
 
 /**
