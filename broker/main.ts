@@ -1,6 +1,8 @@
 #!/usr/bin/env -S node --max-semi-space-size=2
 /** policy-broker: parse options, start the broker, stop it on SIGINT/SIGTERM. Nothing else. */
-import { Command } from 'commander';
+import cluster from 'node:cluster';
+import { availableParallelism } from 'node:os';
+import { Command, InvalidArgumentError } from 'commander';
 import { createBroker } from './broker.js';
 import { httpOptions, httpSettings } from './http/http-cli.js';
 import { BROKER_DEFAULTS, OptionError } from './options.js';
@@ -31,15 +33,17 @@ const program = new Command('policy-broker')
   .addOption(envOption(ENV, '--registration-secret <secret>', 'servers must send this secret to register'))
   .addOption(envOption(ENV, '--tls-cert <file>', 'PEM certificate: the listeners speak TLS (with --tls-key)'))
   .addOption(envOption(ENV, '--tls-key <file>', 'PEM private key of --tls-cert'))
-  .addOption(envOption(ENV, '--server-ca <file>', 'PEM CA that certificates of servers registering with tls must chain to (default: Node\'s CAs)'));
+  .addOption(envOption(ENV, '--server-ca <file>', 'PEM CA that certificates of servers registering with tls must chain to (default: Node\'s CAs)'))
+  .addOption(envOption(ENV, '--workers <n>', 'HTTP worker processes (needs --http-port; "auto" = one per CPU; 0 = HTTP in this process)').argParser(workers).default(0));
 for (const option of httpOptions(ENV)) program.addOption(option);
 for (const option of loggingOptions(ENV)) program.addOption(option);
 
 program.action(async (opts: Record<string, unknown>) => {
   const logger = createLogger({ level: opts.logLevel as LogLevel, format: opts.logFormat as LogFormat | undefined, name: 'broker' });
+  const workers = opts.workers as number;
   let broker;
   try {
-    broker = createBroker({
+    const settings = {
       host: opts.host as string,
       port: opts.port as number,
       algorithm: opts.algorithm as StrategyName,
@@ -61,7 +65,10 @@ program.action(async (opts: Record<string, unknown>) => {
       serverCa: opts.serverCa as string | undefined,
       ...httpSettings(opts),
       logger,
-    });
+    };
+    // --workers: this is either one of the HTTP workers (cluster re-ran this program) or their primary.
+    if (cluster.isWorker) return (await import('./cluster/worker.js')).runWorker(settings);
+    broker = workers > 0 ? new (await import('./cluster/primary.js')).BrokerCluster(settings, workers) : createBroker(settings);
   } catch (err) {
     if (!(err instanceof OptionError)) throw err;
     process.stderr.write(`policy-broker: error: ${err.message}\n`);
@@ -86,8 +93,23 @@ program.action(async (opts: Record<string, unknown>) => {
   // One machine-readable line on stdout, for scripts and tests that start the broker on port 0;
   // written once the signal handlers are in place, so that a stop right after it is graceful.
   const http = broker.httpAddress();
-  const ready = { ready: true, packet: { host: address.address, port: address.port }, ...(http && { http: { host: http.address, port: http.port } }) };
+  const ready = {
+    ready: true,
+    packet: { host: address.address, port: address.port },
+    ...(http && { http: { host: http.address, port: http.port } }),
+    ...(workers > 0 && { workers }),
+  };
   process.stdout.write(`${JSON.stringify(ready)}\n`);
 });
+
+/** --workers: a whole number from 0, or "auto" (one per CPU the process may use). */
+function workers(value: string): number {
+  if (value.trim() === 'auto') return availableParallelism();
+  try {
+    return integer(0, 1024)(value);
+  } catch {
+    throw new InvalidArgumentError(`expected a whole number from 0 to 1024 or "auto", got "${value}"`);
+  }
+}
 
 await parseOrExit(program);

@@ -142,6 +142,16 @@ export class BrokerMetrics {
     this.gauge('http_server_requests_in_flight', 'Requests being proxied to each backend.', ['policy', 'server'], (emit) => {
       for (const b of http.table.backends()) emit({ policy: String(b.policy), server: b.label }, b.outstanding);
     });
+    const workers = http.workers?.bind(http);
+    if (workers !== undefined) {
+      this.gauge('http_workers', 'HTTP worker processes (--workers), listening or starting.', [], (emit) => emit({}, workers().length));
+      this.gauge('http_worker_resident_memory_bytes', 'Resident memory of each HTTP worker process, at its last report.', ['worker', 'pid'], (emit) => {
+        for (const w of workers()) emit({ worker: String(w.id), pid: String(w.pid) }, w.rss);
+      });
+      this.gauge('http_worker_connections', 'Open HTTP client connections of each worker process.', ['worker', 'pid'], (emit) => {
+        for (const w of workers()) emit({ worker: String(w.id), pid: String(w.pid) }, w.connections);
+      });
+    }
   }
 
   /** A counter whose series are read at scrape time. */

@@ -12,13 +12,14 @@
  * When --http-token is set, status, metrics and activity need it; health and the page do not.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { HttpErrorCode, sendError } from '../http/http-errors.js';
+import { HttpErrorCode } from '../http/http-errors.js';
 import { Activity } from './activity.js';
+import { bodyAnswer, errorAnswer, hasBody, healthAnswer, jsonAnswer, writeAnswer, type AdminAnswer } from './answer.js';
 import { DASHBOARD_CSP, DASHBOARD_HTML } from './dashboard-page.js';
 import { BrokerMetrics } from './metrics.js';
 import { statusReport, type StatusSources } from './status.js';
 
-const DASHBOARD_BODY = Buffer.from(DASHBOARD_HTML);
+const DASHBOARD = bodyAnswer(200, DASHBOARD_HTML, 'text/html; charset=utf-8', ['content-security-policy', DASHBOARD_CSP, 'x-frame-options', 'DENY']);
 
 export class AdminPages {
   /** Made on the first scrape. */
@@ -40,28 +41,30 @@ export class AdminPages {
 
   /** Answers one request under the admin prefix; `path` is what follows the prefix, without the query. */
   handle(req: IncomingMessage, res: ServerResponse, path: string, authorized: boolean): void {
-    const close = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
+    const close = hasBody(req.headers);
+    const answer = this.answer(path, req.url, authorized);
+    if ('then' in answer) void answer.then((a) => writeAnswer(res, a, close));
+    else writeAnswer(res, answer, close);
+  }
+
+  /**
+   * The answer to `path` (what follows the prefix, without the query) of request target `url`;
+   * a promise for the metrics, which prom-client renders asynchronously.
+   */
+  answer(path: string, url: string | undefined, authorized: boolean): AdminAnswer | Promise<AdminAnswer> {
     const src = this.src;
-    if (path === 'health') {
-      sendJson(res, src.stopping() ? 503 : 200, { status: src.stopping() ? 'stopping' : 'ok' }, close);
-    } else if (path === '') {
-      sendBody(res, 200, DASHBOARD_BODY, 'text/html; charset=utf-8', close, ['content-security-policy', DASHBOARD_CSP, 'x-frame-options', 'DENY']);
-    } else if (path !== 'status' && path !== 'metrics' && path !== 'activity') {
-      sendError(res, HttpErrorCode.NOT_FOUND, `no such broker page: ${path}`, undefined, close);
-    } else if (!authorized) {
-      sendError(res, HttpErrorCode.UNAUTHORIZED, 'this broker needs Authorization: Bearer <token>', undefined, close);
-    } else if (path === 'status') {
-      sendJson(res, 200, statusReport(src), close);
-    } else if (path === 'activity') {
-      sendJson(res, 200, this.activity.report(sinceOf(req.url)), close);
-    } else {
-      this.metrics ??= new BrokerMetrics(src);
-      const metrics = this.metrics;
-      metrics.text().then(
-        (text) => sendBody(res, 200, Buffer.from(text), metrics.contentType, close),
-        (err: Error) => sendBody(res, 500, Buffer.from(`metrics failed: ${err.message}\n`), 'text/plain; charset=utf-8', close),
-      );
-    }
+    if (path === 'health') return healthAnswer(src.stopping());
+    if (path === '') return DASHBOARD;
+    if (path !== 'status' && path !== 'metrics' && path !== 'activity') return errorAnswer(HttpErrorCode.NOT_FOUND, `no such broker page: ${path}`);
+    if (!authorized) return errorAnswer(HttpErrorCode.UNAUTHORIZED, 'this broker needs Authorization: Bearer <token>');
+    if (path === 'status') return jsonAnswer(200, statusReport(src));
+    if (path === 'activity') return jsonAnswer(200, this.activity.report(sinceOf(url)));
+    this.metrics ??= new BrokerMetrics(src);
+    const metrics = this.metrics;
+    return metrics.text().then(
+      (text) => bodyAnswer(200, text, metrics.contentType),
+      (err: Error) => bodyAnswer(500, `metrics failed: ${err.message}\n`, 'text/plain; charset=utf-8'),
+    );
   }
 }
 
@@ -71,16 +74,4 @@ function sinceOf(url: string | undefined): number | undefined {
   if (query === -1) return undefined;
   const since = Number(new URLSearchParams(url!.slice(query + 1)).get('since') ?? NaN);
   return Number.isFinite(since) ? since : undefined;
-}
-
-function sendJson(res: ServerResponse, status: number, value: unknown, close: boolean): void {
-  sendBody(res, status, Buffer.from(JSON.stringify(value)), 'application/json', close);
-}
-
-function sendBody(res: ServerResponse, status: number, body: Buffer, type: string, close: boolean, extra: string[] = []): void {
-  if (res.destroyed) return;
-  const headers = ['content-type', type, 'content-length', String(body.length), 'cache-control', 'no-store', 'x-content-type-options', 'nosniff', ...extra];
-  if (close) headers.push('connection', 'close');
-  res.writeHead(status, headers);
-  res.end(body);
 }

@@ -3,10 +3,10 @@
  * with states, in-flight counts and counters, the packet and HTTP totals, and memory.
  */
 import type { AddressInfo } from 'node:net';
-import type { HttpFrontEnd } from '../http/http-front-end.js';
 import type { Registry } from '../registry/registry.js';
 import type { PacketStats } from '../stats.js';
 import type { LatencyHistogram } from '../support/latency-histogram.js';
+import type { HttpSource } from './http-source.js';
 
 /** What the status page reads. */
 export interface StatusSources {
@@ -15,8 +15,11 @@ export interface StatusSources {
   /** Packets accepted and not yet answered. */
   packetOutstanding(): number;
   packetAddress(): AddressInfo | undefined;
-  /** Set once the HTTP front end is up (it is loaded only with --http-port). */
-  http: HttpFrontEnd | undefined;
+  /**
+   * Set once the HTTP front end is up (it is loaded only with --http-port): the front end, or
+   * with --workers the primary's merged view of the workers.
+   */
+  http: HttpSource | undefined;
   readonly startedAt: number;
   /** True once close() has begun. */
   stopping(): boolean;
@@ -129,6 +132,7 @@ export function statusReport(src: StatusSources): Record<string, unknown> {
       errors: { ...stats.errors },
     },
     http: http === undefined ? null : httpSection(http),
+    ...(http?.workers !== undefined && { workers: http.workers() }),
     policies: [...policies.values()].sort((a, b) => a.policy - b.policy),
   };
 }
@@ -147,7 +151,7 @@ function round3(value: number | undefined): number | null {
   return value === undefined ? null : Math.round(value * 1000) / 1000;
 }
 
-function httpSection(http: HttpFrontEnd): Record<string, unknown> {
+function httpSection(http: HttpSource): Record<string, unknown> {
   const address = http.address();
   const s = http.stats;
   return {

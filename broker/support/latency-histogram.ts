@@ -24,6 +24,13 @@ export class LatencyHistogram {
     this.count++;
   }
 
+  /** Adds another histogram's observations (same bounds) to this one. */
+  merge(other: { readonly counts: ArrayLike<number>; readonly sumMs: number; readonly count: number }): void {
+    for (let i = 0; i < this.counts.length; i++) this.counts[i]! += other.counts[i] ?? 0;
+    this.sumMs += other.sumMs;
+    this.count += other.count;
+  }
+
   /**
    * The q-quantile (0..1) estimated from the buckets, in milliseconds, interpolating inside the
    * bucket it falls in; undefined before the first observation.

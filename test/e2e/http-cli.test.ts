@@ -51,6 +51,8 @@ test('a bad servers.conf, --servers without --http-port, or a bad HTTP option: o
     [['--http-port', '0', '--admin-prefix', 'admin'], /adminPrefix/],
     [['--http-port', '0', '--health-path', 'health'], /healthPath/],
     [['--http-port', '70000'], /--http-port/],
+    [['--workers', '1'], /option workers: --workers needs --http-port/],
+    [['--http-port', '0', '--workers', 'many'], /--workers.*"auto"/],
   ];
   for (const [args, message] of cases) {
     const result = await run('broker', ['--port', '0', ...args]);

@@ -1,0 +1,77 @@
+/**
+ * What the admin pages (status, metrics, activity) read of the HTTP front end. In one process
+ * that is the HttpFrontEnd itself; with --workers it is the primary's merged view of its
+ * workers (cluster/merged-http.ts). Read-only shapes: the pages never change what they read.
+ */
+import type { AddressInfo } from 'node:net';
+import type { ServerState } from '../registry/server-record.js';
+import type { LatencyHistogram } from '../support/latency-histogram.js';
+import type { ErrorEvent } from '../support/recent-errors.js';
+
+/** The counters of one policy (HttpPolicyStats). */
+export interface HttpPolicyCounters {
+  readonly policy: number;
+  readonly replied: number;
+  readonly errors: Partial<Record<string, number>>;
+  readonly latency: LatencyHistogram;
+  /** Relayed responses by server (id, or address for a static one) and status code. */
+  readonly byServer: ReadonlyMap<string, ReadonlyMap<number, number>>;
+}
+
+/** The front end's counters (HttpStats). */
+export interface HttpCounters {
+  readonly requests: number;
+  readonly proxied: number;
+  readonly retries: number;
+  readonly clientAborts: number;
+  readonly truncated: number;
+  readonly errors: Partial<Record<string, number>>;
+  readonly recentErrors: { list(): ErrorEvent[] };
+  policies(): Iterable<HttpPolicyCounters>;
+}
+
+/** One HTTP backend (HttpBackend). */
+export interface HttpBackendView {
+  readonly policy: number;
+  /** The registered server's id; undefined for a static backend. */
+  readonly id: number | undefined;
+  readonly source: 'registered' | 'static';
+  /** `host:port`. */
+  readonly address: string;
+  readonly state: ServerState;
+  /** Requests on it now. */
+  readonly outstanding: number;
+  readonly served: number;
+  readonly failures: number;
+  readonly lastError: string | undefined;
+}
+
+/** One worker process of --workers, as the status page lists it. */
+export interface WorkerStatus {
+  /** cluster's worker id (a re-forked worker gets a new one). */
+  id: number;
+  pid: number;
+  /** True once its HTTP listener is up. */
+  listening: boolean;
+  connections: number;
+  inflight: number;
+  requests: number;
+  /** Responses relayed from backends (requests without the admin pages and the broker's own errors). */
+  proxied: number;
+  /** HTTP backends in its table (all workers follow the same registry and servers file). */
+  backends: number;
+  /** Resident memory in bytes, at its last report. */
+  rss: number;
+}
+
+export interface HttpSource {
+  readonly stats: HttpCounters;
+  readonly table: { backends(): Iterable<HttpBackendView> };
+  /** Open client connections. */
+  readonly connectionCount: number;
+  /** Requests being proxied now. */
+  readonly inflight: number;
+  address(): AddressInfo | undefined;
+  /** The worker processes with --workers; absent in a single process. */
+  workers?(): WorkerStatus[];
+}

@@ -1,0 +1,290 @@
+/**
+ * The whole broker's HTTP figures with --workers. Each worker sends the primary a report of its
+ * front end every REPORT_INTERVAL_MS (counters, per-policy histograms, its backend table); the
+ * primary's MergedHttpView sums the latest report of each worker and serves that to the admin
+ * pages as their HttpSource, as if one front end had done all the work. When a worker exits,
+ * its last report's counters are kept (retired), so that totals never go back; what it counted
+ * after that report is lost. Pure data: no I/O.
+ */
+import type { AddressInfo } from 'node:net';
+import type { HttpBackendView, HttpCounters, HttpSource, WorkerStatus } from '../admin/http-source.js';
+import { HttpPolicyStats } from '../http/http-stats.js';
+import type { ServerState } from '../registry/server-record.js';
+import type { ErrorEvent } from '../support/recent-errors.js';
+
+/** How often a worker reports to the primary. */
+export const REPORT_INTERVAL_MS = 500;
+/** Recent errors kept in a merged view, as RecentErrors keeps. */
+const RECENT_ERRORS = 50;
+
+/** One policy's counters, as plain data. */
+export interface PolicySnapshot {
+  policy: number;
+  replied: number;
+  errors: Record<string, number>;
+  latency: { counts: number[]; sumMs: number; count: number };
+  /** [server, [[status, responses], …]], as HttpPolicyStats.byServer. */
+  byServer: Array<[string, Array<[number, number]>]>;
+}
+
+/** A front end's counters (HttpStats), as plain data. */
+export interface StatsSnapshot {
+  requests: number;
+  proxied: number;
+  retries: number;
+  clientAborts: number;
+  truncated: number;
+  errors: Record<string, number>;
+  /** Newest first. */
+  recentErrors: ErrorEvent[];
+  policies: PolicySnapshot[];
+}
+
+/** One backend of a worker's table, as plain data. */
+export interface BackendSnapshot {
+  policy: number;
+  id: number | null;
+  source: 'registered' | 'static';
+  address: string;
+  state: ServerState;
+  outstanding: number;
+  served: number;
+  failures: number;
+  lastError: string | null;
+}
+
+/** What a worker tells the primary every REPORT_INTERVAL_MS, and once more as it exits. */
+export interface WorkerReport {
+  connections: number;
+  inflight: number;
+  rss: number;
+  stats: StatsSnapshot;
+  backends: BackendSnapshot[];
+}
+
+export function snapshotStats(stats: HttpCounters): StatsSnapshot {
+  return {
+    requests: stats.requests,
+    proxied: stats.proxied,
+    retries: stats.retries,
+    clientAborts: stats.clientAborts,
+    truncated: stats.truncated,
+    errors: { ...stats.errors } as Record<string, number>,
+    recentErrors: stats.recentErrors.list(),
+    policies: Array.from(stats.policies(), (p) => ({
+      policy: p.policy,
+      replied: p.replied,
+      errors: { ...p.errors } as Record<string, number>,
+      latency: { counts: Array.from(p.latency.counts), sumMs: p.latency.sumMs, count: p.latency.count },
+      byServer: Array.from(p.byServer, ([server, statuses]) => [server, [...statuses]]),
+    })),
+  };
+}
+
+export function snapshotBackends(backends: Iterable<HttpBackendView>): BackendSnapshot[] {
+  return Array.from(backends, (b) => ({
+    policy: b.policy,
+    id: b.id ?? null,
+    source: b.source,
+    address: b.address,
+    state: b.state,
+    outstanding: b.outstanding,
+    served: b.served,
+    failures: b.failures,
+    lastError: b.lastError ?? null,
+  }));
+}
+
+/** The sum of several front ends' counters. */
+export class MergedHttpStats implements HttpCounters {
+  requests = 0;
+  proxied = 0;
+  retries = 0;
+  clientAborts = 0;
+  truncated = 0;
+  readonly errors: Record<string, number> = {};
+  readonly recentErrors: { list(): ErrorEvent[] };
+  private readonly byPolicy = new Map<number, HttpPolicyStats>();
+
+  constructor(snapshots: readonly StatsSnapshot[]) {
+    const recent: ErrorEvent[] = [];
+    for (const s of snapshots) {
+      this.requests += s.requests;
+      this.proxied += s.proxied;
+      this.retries += s.retries;
+      this.clientAborts += s.clientAborts;
+      this.truncated += s.truncated;
+      addCounts(this.errors, s.errors);
+      recent.push(...s.recentErrors);
+      for (const p of s.policies) {
+        let merged = this.byPolicy.get(p.policy);
+        if (merged === undefined) {
+          merged = new HttpPolicyStats(p.policy);
+          this.byPolicy.set(p.policy, merged);
+        }
+        merged.replied += p.replied;
+        addCounts(merged.errors, p.errors);
+        merged.latency.merge(p.latency);
+        for (const [server, statuses] of p.byServer) {
+          let into = merged.byServer.get(server);
+          if (into === undefined) {
+            into = new Map();
+            merged.byServer.set(server, into);
+          }
+          for (const [status, n] of statuses) into.set(status, (into.get(status) ?? 0) + n);
+        }
+      }
+    }
+    recent.sort((a, b) => b.at - a.at);
+    const list = recent.slice(0, RECENT_ERRORS);
+    this.recentErrors = { list: () => list.map((e) => ({ ...e })) };
+  }
+
+  policies(): IterableIterator<HttpPolicyStats> {
+    return this.byPolicy.values();
+  }
+}
+
+/** The same backend in every worker's table. */
+function backendKey(b: BackendSnapshot): string {
+  return `${b.policy}/${b.source}/${b.id ?? b.address}`;
+}
+
+/** Worst first: a backend one worker sees down is shown down. */
+const STATE_RANK: Record<ServerState, number> = { down: 0, draining: 1, connecting: 2, up: 3 };
+
+/**
+ * One row per backend over the workers' tables: in-flight, served and failures summed (plus
+ * what exited workers had counted), the state all workers agree on or else the worst one, and
+ * the first last error found.
+ */
+export function mergeBackends(tables: readonly BackendSnapshot[][], retired: ReadonlyMap<string, { served: number; failures: number }>): HttpBackendView[] {
+  const rows = new Map<string, BackendSnapshot>();
+  for (const table of tables) {
+    for (const b of table) {
+      const key = backendKey(b);
+      const row = rows.get(key);
+      if (row === undefined) {
+        const before = retired.get(key);
+        rows.set(key, { ...b, served: b.served + (before?.served ?? 0), failures: b.failures + (before?.failures ?? 0) });
+        continue;
+      }
+      row.outstanding += b.outstanding;
+      row.served += b.served;
+      row.failures += b.failures;
+      if (STATE_RANK[b.state] < STATE_RANK[row.state]) row.state = b.state;
+      row.lastError ??= b.lastError;
+    }
+  }
+  return Array.from(rows.values(), (b) => ({ ...b, id: b.id ?? undefined, lastError: b.lastError ?? undefined }));
+}
+
+interface WorkerEntry {
+  readonly id: number;
+  readonly pid: number;
+  listening: boolean;
+  report: WorkerReport | undefined;
+}
+
+/** The primary's HttpSource: its workers' latest reports, summed. */
+export class MergedHttpView implements HttpSource {
+  private readonly live = new Map<number, WorkerEntry>();
+  private retiredStats: StatsSnapshot[] = [];
+  private readonly retiredBackends = new Map<string, { served: number; failures: number }>();
+  private httpAddress: AddressInfo | undefined;
+  private merged: { stats: MergedHttpStats; backends: HttpBackendView[] } | undefined;
+  readonly table = { backends: (): Iterable<HttpBackendView> => this.current().backends };
+
+  /** A worker was forked. */
+  started(id: number, pid: number): void {
+    this.live.set(id, { id, pid, listening: false, report: undefined });
+  }
+
+  /** A worker's HTTP listener is up (all share one address). */
+  listening(id: number, address: AddressInfo): void {
+    const entry = this.live.get(id);
+    if (entry !== undefined) entry.listening = true;
+    this.httpAddress ??= address;
+  }
+
+  /** A worker's latest report. */
+  report(id: number, report: WorkerReport): void {
+    const entry = this.live.get(id);
+    if (entry === undefined) return;
+    entry.report = report;
+    this.merged = undefined;
+  }
+
+  /** A worker exited: its last report's counters are kept; its gauges (connections, in flight) go. */
+  gone(id: number): void {
+    const entry = this.live.get(id);
+    if (entry === undefined) return;
+    this.live.delete(id);
+    const last = entry.report;
+    if (last === undefined) return;
+    // Folded into one snapshot, so that restarts do not grow the list.
+    this.retiredStats = [snapshotStats(new MergedHttpStats([...this.retiredStats, last.stats]))];
+    for (const b of last.backends) {
+      const key = backendKey(b);
+      const totals = this.retiredBackends.get(key) ?? { served: 0, failures: 0 };
+      totals.served += b.served;
+      totals.failures += b.failures;
+      this.retiredBackends.set(key, totals);
+    }
+    this.merged = undefined;
+  }
+
+  get stats(): MergedHttpStats {
+    return this.current().stats;
+  }
+
+  get connectionCount(): number {
+    return this.sum((r) => r.connections);
+  }
+
+  get inflight(): number {
+    return this.sum((r) => r.inflight);
+  }
+
+  address(): AddressInfo | undefined {
+    return this.httpAddress;
+  }
+
+  workers(): WorkerStatus[] {
+    return Array.from(this.live.values(), (w) => ({
+      id: w.id,
+      pid: w.pid,
+      listening: w.listening,
+      connections: w.report?.connections ?? 0,
+      inflight: w.report?.inflight ?? 0,
+      requests: w.report?.stats.requests ?? 0,
+      proxied: w.report?.stats.proxied ?? 0,
+      backends: w.report?.backends.length ?? 0,
+      rss: w.report?.rss ?? 0,
+    }));
+  }
+
+  private current(): { stats: MergedHttpStats; backends: HttpBackendView[] } {
+    if (this.merged === undefined) {
+      const reports = [...this.live.values()].flatMap((w) => (w.report === undefined ? [] : [w.report]));
+      this.merged = {
+        stats: new MergedHttpStats([...this.retiredStats, ...reports.map((r) => r.stats)]),
+        backends: mergeBackends(
+          reports.map((r) => r.backends),
+          this.retiredBackends,
+        ),
+      };
+    }
+    return this.merged;
+  }
+
+  private sum(field: (report: WorkerReport) => number): number {
+    let total = 0;
+    for (const w of this.live.values()) if (w.report !== undefined) total += field(w.report);
+    return total;
+  }
+}
+
+function addCounts(into: Partial<Record<string, number>>, from: Partial<Record<string, number>>): void {
+  for (const key in from) into[key] = (into[key] ?? 0) + (from[key] ?? 0);
+}

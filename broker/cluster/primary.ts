@@ -1,0 +1,201 @@
+/**
+ * The primary process of --workers N (node:cluster). It runs the packet broker exactly as one
+ * process does (packet listener, registrations, registry, router: all here, once), forks N
+ * workers that serve HTTP on the shared --http-port (each accepts on the one shared socket),
+ * keeps every worker's registry mirror in step, and answers the
+ * admin pages the workers relay, from its own packet figures and the merged HTTP figures of
+ * the workers. A worker that dies is forked again, after a backoff, at most
+ * MAX_RESTARTS_PER_MINUTE times a minute.
+ */
+import cluster, { type Worker } from 'node:cluster';
+import type { AddressInfo } from 'node:net';
+import { AdminPages } from '../admin/pages.js';
+import type { StatusSources } from '../admin/status.js';
+import { createBroker, type Broker } from '../broker.js';
+import { OptionError, resolveBrokerOptions, type BrokerOptions } from '../options.js';
+import type { Logger } from '../support/logger.js';
+import { MergedHttpView } from './merged-http.js';
+import { isMessage, type FromWorker, type ToWorker } from './messages.js';
+import { RegistryBroadcaster, registrySnapshot } from './registry-mirror.js';
+
+/** The first re-fork waits this long; each further one within a minute twice as long, up to MAX_BACKOFF_MS. */
+const RESTART_BACKOFF_MS = 100;
+const MAX_BACKOFF_MS = 5000;
+const MAX_RESTARTS_PER_MINUTE = 10;
+/** How long past --drain-timeout a stopping worker has before it is killed. */
+const STOP_GRACE_MS = 5000;
+
+interface Startup {
+  remaining: number;
+  resolve(): void;
+  reject(err: Error): void;
+}
+
+export class BrokerCluster {
+  readonly options: BrokerOptions;
+  readonly broker: Broker;
+  readonly http = new MergedHttpView();
+  private readonly pages: AdminPages;
+  private readonly log: Logger;
+  private readonly workers = new Map<number, Worker>();
+  /** Workers that said hello: they get every registry event. */
+  private readonly subscribed = new Set<Worker>();
+  /** When the recent re-forks happen(ed), for the backoff and the limit. */
+  private restarts: number[] = [];
+  private readonly forkTimers = new Set<NodeJS.Timeout>();
+  private startup: Startup | undefined;
+  private closing: Promise<void> | undefined;
+
+  /** Checks every option (the HTTP ones too, though the workers use them) before anything starts. */
+  constructor(
+    input: Partial<BrokerOptions>,
+    readonly count: number,
+  ) {
+    const options = resolveBrokerOptions(input);
+    if (options.httpPort === undefined) {
+      throw new OptionError('workers', '--workers needs --http-port: the workers serve HTTP (packets stay in one process)');
+    }
+    this.options = options;
+    this.log = options.logger;
+    const broker = createBroker({ ...options, httpPort: undefined, httpServers: [] });
+    this.broker = broker;
+    const sources: StatusSources = {
+      registry: broker.registry,
+      stats: broker.stats,
+      http: this.http,
+      startedAt: Date.now(),
+      packetOutstanding: () => broker.router.outstanding,
+      packetAddress: () => broker.address(),
+      stopping: () => this.closing !== undefined,
+    };
+    this.pages = new AdminPages(sources);
+    broker.registry.observe(new RegistryBroadcaster((event) => this.broadcast({ t: 'registry', event })));
+  }
+
+  /** Starts the packet broker, then the workers; resolves with the packet address once every worker listens. */
+  async listen(): Promise<AddressInfo> {
+    const address = await this.broker.listen();
+    cluster.on('message', (worker, message) => this.onMessage(worker, message));
+    cluster.on('exit', (worker, code, signal) => this.onExit(worker, code, signal));
+    const listening = new Promise<void>((resolve, reject) => {
+      this.startup = { remaining: this.count, resolve, reject };
+    });
+    // Each worker accepts on the shared socket itself (the kernel picks which), unless
+    // NODE_CLUSTER_SCHED_POLICY=rr asks for cluster's round-robin, where the primary accepts
+    // every connection and hands it over IPC: that halves the rate of new connections, takes
+    // the primary's time from packets, and a connection being handed to a worker as it dies
+    // stays open, unanswered, until the client gives up (see docs/http.md).
+    if (process.env.NODE_CLUSTER_SCHED_POLICY === undefined) cluster.schedulingPolicy = cluster.SCHED_NONE;
+    for (let i = 0; i < this.count; i++) this.fork();
+    try {
+      await listening;
+    } catch (err) {
+      await this.close();
+      throw err;
+    }
+    this.startup = undefined;
+    this.pages.start();
+    this.log.info('HTTP workers listening', { workers: this.count, address: `${this.httpAddress()?.address}:${this.httpAddress()?.port}` });
+    return address;
+  }
+
+  address(): AddressInfo | undefined {
+    return this.broker.address();
+  }
+
+  /** The shared HTTP address, once a worker listens. */
+  httpAddress(): AddressInfo | undefined {
+    return this.http.address();
+  }
+
+  /** Stops the workers (each drains, up to --drain-timeout) and the packet broker, together. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.pages.stop();
+      for (const timer of this.forkTimers) clearTimeout(timer);
+      const workers = [...this.workers.values()];
+      const exited = workers.map((w) => new Promise<void>((resolve) => (w.isDead() ? resolve() : w.once('exit', () => resolve()))));
+      for (const w of workers) {
+        // One that has not said hello may not hear a message yet; SIGTERM stops it the same way.
+        if (this.subscribed.has(w) && w.isConnected()) w.send({ t: 'stop' } satisfies ToWorker);
+        else w.process.kill('SIGTERM');
+      }
+      const killer = setTimeout(() => {
+        for (const w of workers) if (!w.isDead()) w.process.kill('SIGKILL');
+      }, this.options.drainTimeoutMs + STOP_GRACE_MS);
+      // The workers keep their registry view while they drain: nothing is broadcast once closing.
+      await Promise.all([Promise.all(exited), this.broker.close()]);
+      clearTimeout(killer);
+    })();
+    return this.closing;
+  }
+
+  private fork(): void {
+    const worker = cluster.fork();
+    this.workers.set(worker.id, worker);
+    this.http.started(worker.id, worker.process.pid ?? 0);
+  }
+
+  private send(worker: Worker, message: ToWorker): void {
+    if (worker.isConnected()) worker.send(message);
+  }
+
+  private broadcast(message: ToWorker): void {
+    if (this.closing !== undefined) return;
+    for (const worker of this.subscribed) this.send(worker, message);
+  }
+
+  private onMessage(worker: Worker, message: unknown): void {
+    if (!isMessage<FromWorker>(message)) return;
+    switch (message.t) {
+      case 'hello':
+        this.send(worker, { t: 'welcome', servers: registrySnapshot(this.broker.registry) });
+        this.subscribed.add(worker);
+        return;
+      case 'listening':
+        this.http.listening(worker.id, message.address);
+        this.log.debug('HTTP worker listening', { worker: worker.id, pid: worker.process.pid });
+        if (this.startup !== undefined && --this.startup.remaining === 0) this.startup.resolve();
+        return;
+      case 'failed':
+        this.log.error('HTTP worker cannot listen', { worker: worker.id, error: message.message });
+        this.startup?.reject(new Error(message.message));
+        return;
+      case 'report':
+        this.http.report(worker.id, message.report);
+        return;
+      case 'admin': {
+        const { seq } = message;
+        void Promise.resolve(this.pages.answer(message.path, message.url, message.authorized)).then((answer) =>
+          this.send(worker, { t: 'admin-answer', seq, answer }),
+        );
+        return;
+      }
+    }
+  }
+
+  private onExit(worker: Worker, code: number | null, signal: string | null): void {
+    this.workers.delete(worker.id);
+    this.subscribed.delete(worker);
+    this.http.gone(worker.id);
+    if (this.closing !== undefined) return;
+    const fields = { worker: worker.id, pid: worker.process.pid, code, signal };
+    if (this.startup !== undefined) {
+      this.startup.reject(new Error(`HTTP worker ${worker.process.pid} exited (${signal ?? `code ${code}`}) before it listened`));
+      return;
+    }
+    const now = Date.now();
+    this.restarts = this.restarts.filter((t) => t > now - 60_000);
+    const delay =
+      this.restarts.length >= MAX_RESTARTS_PER_MINUTE
+        ? this.restarts[0]! + 60_000 - now
+        : Math.min(RESTART_BACKOFF_MS * 2 ** this.restarts.length, MAX_BACKOFF_MS);
+    this.restarts.push(now + delay);
+    this.log.error('HTTP worker exited; forking another', { ...fields, inMs: delay });
+    const timer = setTimeout(() => {
+      this.forkTimers.delete(timer);
+      if (this.closing === undefined) this.fork();
+    }, delay);
+    this.forkTimers.add(timer);
+  }
+}

@@ -1,0 +1,120 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { MergedHttpStats, MergedHttpView, mergeBackends, snapshotStats, type BackendSnapshot, type WorkerReport } from '../../broker/cluster/merged-http.js';
+import type { HttpCounters } from '../../broker/admin/http-source.js';
+import { HttpErrorCode } from '../../broker/http/http-errors.js';
+import { HttpStats } from '../../broker/http/http-stats.js';
+
+/** One thing a front end counts. */
+type Event =
+  | { kind: 'response'; policy: number; server: string; status: number; ms: number }
+  | { kind: 'error'; code: HttpErrorCode; policy: number | undefined }
+  | { kind: 'retry' }
+  | { kind: 'abort' };
+
+const eventArb: fc.Arbitrary<Event> = fc.oneof(
+  fc.record({
+    kind: fc.constant('response' as const),
+    policy: fc.integer({ min: 1, max: 3 }),
+    server: fc.constantFrom('100', '101', '10.0.0.1:80'),
+    status: fc.constantFrom(200, 404, 500),
+    ms: fc.double({ min: 0, max: 20_000, noNaN: true }),
+  }),
+  fc.record({ kind: fc.constant('error' as const), code: fc.constantFrom(HttpErrorCode.BAD_GATEWAY, HttpErrorCode.NO_SERVER, HttpErrorCode.BAD_REQUEST), policy: fc.option(fc.integer({ min: 1, max: 3 }), { nil: undefined }) }),
+  fc.constant({ kind: 'retry' as const }),
+  fc.constant({ kind: 'abort' as const }),
+);
+
+/** Counts an event as the front end does (latency from a fixed start, so it is exact). */
+function count(stats: HttpStats, e: Event): void {
+  stats.requests++;
+  if (e.kind === 'response') {
+    stats.proxied++;
+    stats.countResponse(e.policy, e.server, e.status, performance.now() - e.ms);
+  } else if (e.kind === 'error') {
+    stats.countError(e.code, e.policy, 'x');
+  } else if (e.kind === 'retry') {
+    stats.retries++;
+  } else {
+    stats.clientAborts++;
+  }
+}
+
+/** The counters in a comparable form (latency sums rounded: they come from performance.now()). */
+function comparable(stats: HttpCounters) {
+  const policies = [...stats.policies()]
+    .map((p) => ({
+      policy: p.policy,
+      replied: p.replied,
+      errors: { ...p.errors },
+      counts: Array.from(p.latency.counts),
+      count: p.latency.count,
+      sumMs: Math.round(p.latency.sumMs),
+      byServer: [...p.byServer].map(([s, m]) => [s, [...m].sort()]).sort(),
+    }))
+    .sort((a, b) => a.policy - b.policy);
+  const { requests, proxied, retries, clientAborts, truncated } = stats;
+  return { requests, proxied, retries, clientAborts, truncated, errors: { ...stats.errors }, policies, recent: stats.recentErrors.list().length };
+}
+
+function report(stats: HttpStats, backends: BackendSnapshot[] = []): WorkerReport {
+  return { connections: 1, inflight: 2, rss: 3, stats: snapshotStats(stats), backends };
+}
+
+describe('merged HTTP figures', () => {
+  it('the sum of the workers\' snapshots counts what one front end would have counted', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.integer({ min: 0, max: 2 }), eventArb), { maxLength: 120 }), (events) => {
+        const one = new HttpStats();
+        const workers = [new HttpStats(), new HttpStats(), new HttpStats()];
+        for (const [w, e] of events) {
+          count(one, e);
+          count(workers[w]!, e);
+        }
+        const merged = new MergedHttpStats(workers.map((w) => JSON.parse(JSON.stringify(snapshotStats(w)))));
+        const expected = comparable(one);
+        // Each worker keeps its last 50 errors; the merge keeps the newest 50 of those.
+        assert.deepEqual({ ...comparable(merged), recent: 0 }, { ...expected, recent: 0 });
+        assert.equal(merged.recentErrors.list().length, Math.min(50, expected.recent));
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('keeps the counters of a worker that exited, and drops its gauges', () => {
+    const view = new MergedHttpView();
+    const a = new HttpStats();
+    const b = new HttpStats();
+    view.started(1, 1001);
+    view.started(2, 1002);
+    for (let i = 0; i < 5; i++) count(a, { kind: 'response', policy: 1, server: '100', status: 200, ms: 1 });
+    for (let i = 0; i < 3; i++) count(b, { kind: 'response', policy: 1, server: '100', status: 200, ms: 1 });
+    const backend = (served: number): BackendSnapshot => ({ policy: 1, id: 100, source: 'registered', address: 'h:80', state: 'up', outstanding: 1, served, failures: 0, lastError: null });
+    view.report(1, report(a, [backend(5)]));
+    view.report(2, report(b, [backend(3)]));
+    assert.equal(view.stats.requests, 8);
+    assert.equal(view.connectionCount, 2);
+    assert.deepEqual([...view.table.backends()].map((x) => [x.served, x.outstanding]), [[8, 2]]);
+    view.gone(1);
+    view.started(3, 1003);
+    assert.equal(view.stats.requests, 8);
+    assert.equal(view.connectionCount, 1);
+    assert.deepEqual([...view.table.backends()].map((x) => [x.served, x.outstanding]), [[8, 1]]);
+    assert.deepEqual(view.workers().map((w) => [w.id, w.pid, w.requests]), [[2, 1002, 3], [3, 1003, 0]]);
+    view.gone(2);
+    view.gone(3);
+    assert.equal(view.stats.requests, 8);
+    assert.equal([...view.stats.policies()][0]!.replied, 8);
+  });
+
+  it('shows a backend in the state all workers agree on, else the worst one', () => {
+    const b = (state: BackendSnapshot['state'], lastError: string | null = null): BackendSnapshot => ({ policy: 1, id: null, source: 'static', address: 'h:80', state, outstanding: 0, served: 1, failures: 0, lastError });
+    assert.equal(mergeBackends([[b('up')], [b('up')]], new Map())[0]!.state, 'up');
+    const mixed = mergeBackends([[b('up')], [b('down', 'refused')], [b('connecting')]], new Map())[0]!;
+    assert.equal(mixed.state, 'down');
+    assert.equal(mixed.lastError, 'refused');
+    assert.equal(mixed.served, 3);
+    assert.equal(mixed.id, undefined);
+  });
+});
