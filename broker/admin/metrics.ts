@@ -140,7 +140,7 @@ export class BrokerMetrics {
       for (const [policy, byState] of counts) for (const [state, n] of byState) emit({ policy: String(policy), state }, n);
     });
     this.gauge('http_server_requests_in_flight', 'Requests being proxied to each backend.', ['policy', 'server'], (emit) => {
-      for (const b of http.table.backends()) emit({ policy: String(b.policy), server: b.label }, b.outstanding);
+      for (const b of http.table.backends()) emit({ policy: String(b.policy), server: b.id === undefined ? b.address : String(b.id) }, b.outstanding);
     });
     const workers = http.workers?.bind(http);
     if (workers !== undefined) {

@@ -13,6 +13,7 @@ import { HttpFrontEnd } from '../http/http-front-end.js';
 import { HttpErrorCode } from '../http/http-errors.js';
 import { resolveBrokerOptions, type BrokerOptions } from '../options.js';
 import { Registry } from '../registry/registry.js';
+import { withMeta } from '../support/logger.js';
 import { listenerTls } from '../support/tls-files.js';
 import { REPORT_INTERVAL_MS, snapshotBackends, snapshotStats, type WorkerReport } from './merged-http.js';
 import { isMessage, type FromWorker, type ToWorker } from './messages.js';
@@ -30,7 +31,7 @@ interface PendingAdmin {
 /** Runs this process as an HTTP worker until the primary stops it. */
 export function runWorker(input: Partial<BrokerOptions>): void {
   const base = resolveBrokerOptions(input);
-  const log = base.logger.child({ worker: cluster.worker?.id });
+  const log = withMeta(base.logger, { worker: cluster.worker?.id });
   const registry = new Registry(base.algorithm);
   const pending = new Map<number, PendingAdmin>();
   let seq = 0;

@@ -35,6 +35,16 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   return new LazyLogger(options.level ?? 'info', options.format ?? (process.stderr.isTTY ? 'pretty' : 'json'), options.name);
 }
 
+/** A logger that adds `meta` to every line of `logger` (an HTTP worker names itself this way). */
+export function withMeta(logger: Logger, meta: Record<string, unknown>): Logger {
+  return {
+    error: (message, extra) => logger.error(message, { ...meta, ...extra }),
+    warn: (message, extra) => logger.warn(message, { ...meta, ...extra }),
+    info: (message, extra) => logger.info(message, { ...meta, ...extra }),
+    debug: (message, extra) => logger.debug(message, { ...meta, ...extra }),
+  };
+}
+
 /** A logger that drops everything, for embedding and tests. */
 export function silentLogger(): Logger {
   return createLogger({ level: 'silent' });
