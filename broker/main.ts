@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=2
+#!/usr/bin/env -S node --min-semi-space-size=16
 /** policy-broker: parse options, start the broker, stop it on SIGINT/SIGTERM. Nothing else. */
 import cluster from 'node:cluster';
 import { availableParallelism } from 'node:os';

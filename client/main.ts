@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=2
+#!/usr/bin/env -S node --min-semi-space-size=16
 /**
  * policy-client: send one packet (or a file of them) and print the answers, or load the broker
  * with --count / --duration and print a summary. Wiring only; the work is in client.ts and load.ts.

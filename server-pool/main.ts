@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=2
+#!/usr/bin/env -S node --min-semi-space-size=16
 /**
  * policy-server-pool: starts packet servers, prints one ready line once all are registered,
  * and stops them gracefully on SIGINT/SIGTERM. Wiring only; the servers live in pool.ts.
