@@ -13,8 +13,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PROGRAMS, shebangFlags } from '../lib/programs.js';
 import { HTTP_BACKENDS, HTTP_CONNECTIONS, HTTP_PIPELINE_CONNECTIONS, HTTP_PIPELINE_DEPTH, type Timing } from './config.js';
-import { perAnswer, QUIET_CORES, QUIET_WAIT_MS, type BrokerVariant, type Log } from './packet-cases.js';
-import { CpuMeter, freePort, processTree, readyLine, sleep, spawnBenchScript, spawnChild, waitForPort, waitForQuiet, type Child } from './processes.js';
+import { alternate, type BrokerVariant, type Log } from './packet-cases.js';
+import { CpuMeter, freePort, processTree, readyLine, sleep, spawnBenchScript, spawnChild, waitForPort, type Child } from './processes.js';
 import type { RunRecord } from './results.js';
 
 export interface HttpContext {
@@ -277,23 +277,13 @@ export async function httpSuite(ctx: HttpContext): Promise<RunRecord[]> {
   }
 }
 
-async function alternateHttp(
+/** The targets as the rotating rounds of packet-cases' alternate(). */
+function alternateHttp(
   suite: string,
   ctx: HttpContext,
   rounds: number,
   targets: HttpTarget[],
   run: (t: HttpTarget) => Promise<Omit<RunRecord, 'suite' | 'case' | 'round'>>,
 ): Promise<RunRecord[]> {
-  const records: RunRecord[] = [];
-  for (let round = 0; round < rounds; round++) {
-    for (let k = 0; k < targets.length; k++) {
-      const t = targets[(k + round) % targets.length]!;
-      const busyBefore = await waitForQuiet(QUIET_CORES, QUIET_WAIT_MS);
-      const result = await run(t);
-      const record: RunRecord = { suite, case: t.name, round, ...result, busyBefore, cpuUsPerAnswer: perAnswer(result.cpu, result.rps) };
-      records.push(record);
-      ctx.log(`  ${suite} round ${round + 1}/${rounds} ${t.name}: ${record.rps}/s p99 ${record.p99Ms} ms errors ${record.errors} cpu ${JSON.stringify(record.cpu)}`);
-    }
-  }
-  return records;
+  return alternate(suite, rounds, targets.map((t) => ({ name: t.name, run: () => run(t) })), ctx.log);
 }

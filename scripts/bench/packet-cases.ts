@@ -193,7 +193,7 @@ export function perAnswer(cpu: Record<string, number> | undefined, rps: number):
 }
 
 /** Runs every target once per round, rotating the order so that none always goes first. */
-async function alternate(
+export async function alternate(
   suite: string,
   rounds: number,
   cases: Case[],
@@ -207,13 +207,13 @@ async function alternate(
       const result = await c.run();
       const record: RunRecord = { suite, case: c.name, round, ...result, busyBefore, cpuUsPerAnswer: perAnswer(result.cpu, result.rps) };
       records.push(record);
-      log(`  ${suite} round ${round + 1}/${rounds} ${c.name}: ${Math.round(record.rps)}/s p99 ${record.p99Ms} ms cpu ${JSON.stringify(record.cpu)} µs/answer ${JSON.stringify(record.cpuUsPerAnswer)}`);
+      log(`  ${suite} round ${round + 1}/${rounds} ${c.name}: ${Math.round(record.rps)}/s p99 ${record.p99Ms} ms errors ${record.errors} cpu ${JSON.stringify(record.cpu)} µs/answer ${JSON.stringify(record.cpuUsPerAnswer)}`);
     }
   }
   return records;
 }
 
-interface Case {
+export interface Case {
   name: string;
   run: () => Promise<Omit<RunRecord, 'suite' | 'case' | 'round'>>;
 }
