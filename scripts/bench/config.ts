@@ -66,6 +66,8 @@ export const HTTP_CONNECTIONS = [64, 256] as const;
 export const HTTP_PIPELINE_DEPTH = 10;
 export const HTTP_PIPELINE_CONNECTIONS = 64;
 export const HTTP_BACKENDS = 3;
+/** The case name of scripts/bench/net-floor-proxy.ts, a measure rather than a peer. */
+export const NET_FLOOR = 'node:net floor';
 
 /** The goals of issue 5, checked in the report. */
 export const GOALS = {

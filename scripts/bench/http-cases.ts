@@ -1,7 +1,8 @@
 /**
  * The HTTP cases: wrk with keep-alive against one nginx backend directly (the limit), and
  * through nginx, HAProxy, node-http-proxy, a minimal Node proxy and policy-broker's HTTP front
- * end (when this build has `--http-port`), all balancing over the same three backends. Every
+ * end (when this build has `--http-port`), all balancing over the same three backends, and the
+ * node:net floor (a proxy with no HTTP library, net-floor-proxy.ts) as a measure. Every
  * peer stays up while the cases alternate.
  *
  * With broker variants (other builds, `--variant NAME=DIST`) it is an A/B run instead: nginx,
@@ -12,7 +13,7 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PROGRAMS, shebangFlags } from '../lib/programs.js';
-import { HTTP_BACKENDS, HTTP_CONNECTIONS, HTTP_PIPELINE_CONNECTIONS, HTTP_PIPELINE_DEPTH, type Timing } from './config.js';
+import { HTTP_BACKENDS, HTTP_CONNECTIONS, NET_FLOOR, HTTP_PIPELINE_CONNECTIONS, HTTP_PIPELINE_DEPTH, type Timing } from './config.js';
 import { alternate, type BrokerVariant, type Log } from './packet-cases.js';
 import { CpuMeter, freePort, processTree, readyLine, sleep, spawnBenchScript, spawnChild, waitForPort, type Child } from './processes.js';
 import type { RunRecord } from './results.js';
@@ -231,6 +232,11 @@ export async function httpSuite(ctx: HttpContext): Promise<RunRecord[]> {
       const port = (await readyLine(peer)).port as number;
       targets.push(proxyTarget(name, peer, port));
     }
+    if (!ab) {
+      // Not a peer a user would pick: the CPU a Node proxy needs with no HTTP library at all.
+      const floor = track(spawnBenchScript('net-floor-proxy', ['--backends', backendPorts.join(',')]));
+      targets.push(proxyTarget(NET_FLOOR, floor, (await readyLine(floor)).port as number));
+    }
     const oursConf = path.join(dir, 'servers.conf');
     writeFileSync(oursConf, JSON.stringify({ backend_servers: backendPorts.map((port) => ({ ip: '127.0.0.1', port })) }));
     const startOurs = async (workers: number, broker = PROGRAMS.broker): Promise<{ child: Child; port: number }> =>
@@ -256,7 +262,7 @@ export async function httpSuite(ctx: HttpContext): Promise<RunRecord[]> {
     for (const connections of HTTP_CONNECTIONS) {
       records.push(...(await alternateHttp(`http-${connections}`, ctx, rounds, targets, (t) => runWrk(dir, t, connections, ctx.timing.httpSeconds, false))));
     }
-    const pipelinedTargets = targets.filter((t) => ['limit', 'nginx', 'haproxy', 'minimal-node-proxy', 'policy-broker'].includes(t.name) || t.name.startsWith('policy-broker@'));
+    const pipelinedTargets = targets.filter((t) => ['limit', 'nginx', 'haproxy', 'minimal-node-proxy', NET_FLOOR, 'policy-broker'].includes(t.name) || t.name.startsWith('policy-broker@'));
     records.push(
       ...(await alternateHttp('http-pipelined', ctx, rounds, pipelinedTargets, (t) => runWrk(dir, t, HTTP_PIPELINE_CONNECTIONS, ctx.timing.httpSeconds, true))),
     );

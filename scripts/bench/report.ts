@@ -13,6 +13,7 @@ import {
   HTTP_PIPELINE_CONNECTIONS,
   HTTP_PIPELINE_DEPTH,
   MANY_CONNECTIONS,
+  NET_FLOOR,
   PACKET_SHAPE,
   PAYLOAD_SIZES,
   SERVER_COUNTS,
@@ -241,6 +242,7 @@ function commands(run: BenchRun): string {
     '#   nginx -c nginx.conf      worker_processes 1; upstream keepalive 256; proxy_http_version 1.1',
     '#   haproxy -f haproxy.cfg -db   nbthread 1; balance roundrobin; http-reuse always',
     '#   node dist/scripts/bench/http-peers.js --kind http-proxy|minimal --backends P1,P2,P3',
+    '#   node dist/scripts/bench/net-floor-proxy.js --backends P1,P2,P3          # the node:net floor',
     '#   node dist/broker/main.js --port 0 --http-port PORT --servers servers.conf',
     ...wrk,
     '```',
@@ -365,7 +367,10 @@ export function renderReport(run: BenchRun): string {
   } else {
     push(
       `wrk (one thread, keep-alive) for ${run.timing.httpSeconds} s per run, ${run.timing.sideRounds} rounds, against ${HTTP_BACKENDS} backends ` +
-        `(one nginx process, 1 worker, serving a small page on ${HTTP_BACKENDS} ports). **limit**: one backend directly. Pipelined: ` +
+        `(one nginx process, 1 worker, serving a small page on ${HTTP_BACKENDS} ports). **limit**: one backend directly. ` +
+        `**${NET_FLOOR}**: not a proxy to use but a measure, \`scripts/bench/net-floor-proxy.ts\`: node:net sockets and no HTTP library, ` +
+        `forwarding these GET requests and Content-Length answers without validating anything; what a Node proxy costs before any HTTP ` +
+        `parsing, framing or checking. Pipelined: ` +
         `${HTTP_PIPELINE_DEPTH} requests per write on ${HTTP_PIPELINE_CONNECTIONS} connections.` +
         (env.brokerHttp ? '' : ' **This build of policy-broker has no HTTP front end (`--http-port`) yet: its HTTP cases did not run.**'),
       '',
@@ -470,12 +475,17 @@ function lossesSection(run: BenchRun, s: CaseSummary[]): string[] {
   const vsHttpProxy = pairedRatio(r, 'http-256', 'policy-broker', 'node-http-proxy');
   if (ours256 !== undefined && httpProxy256 !== undefined && vsHttpProxy !== undefined && vsHttpProxy.median < GOALS.httpNodeProxyRatio) {
     const needed = (httpProxy256.cpuUs.proxy ?? NaN) / GOALS.httpNodeProxyRatio;
+    const floor256 = find(s, 'http-256', NET_FLOOR);
+    const vsFloor = pairedRatio(r, 'http-256', NET_FLOOR, 'node-http-proxy');
+    const floorVsOurs = pairedRatio(r, 'http-256', 'policy-broker', NET_FLOOR);
     out.push(
       `- **node-http-proxy (${x(vsHttpProxy.median)}, goal ${GOALS.httpNodeProxyRatio}×).** Each proxy is one process using a whole core, so ` +
         `throughput follows CPU per request: node-http-proxy spends ${us(httpProxy256.cpuUs.proxy)} µs, so ${GOALS.httpNodeProxyRatio}× would ` +
         `need ours at about ${us(needed)} µs, below the ${us(minimal256?.cpuUs.proxy)} µs of the minimal proxy, which is nothing but ` +
-        `node:http and undici. No proxy built on node:http gets there on this machine; a hand-written HTTP parser over node:net might, and ` +
-        `is not what this project should carry.`,
+        `node:http and undici. No proxy built on node:http and undici gets there on this machine. The ${NET_FLOOR} does ` +
+        `(${us(floor256?.cpuUs.proxy)} µs, ${x(vsFloor?.median)} of node-http-proxy's throughput, ours ${x(floorVsOurs?.median)} of it), ` +
+        `but only by validating nothing: getting there means replacing node:http's parser and undici with a hand-written HTTP/1.1 ` +
+        `implementation (request smuggling rules, chunked bodies, timeouts, TLS), which this project has not taken on.`,
     );
   }
   const workers = pairedRatio(r, 'http-workers-256', 'policy-broker --workers 2', 'nginx (2 workers)');
