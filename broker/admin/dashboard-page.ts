@@ -4,7 +4,7 @@
  * (it works offline). Every second it reads `status` and `activity` (relative to its own
  * address, so any --admin-prefix works) and updates in place: the policy groups and their
  * servers (state, in-flight, served, share as bars), rates over the last five minutes drawn
- * as SVG, and the recent errors. Data reaches the page only through textContent and SVG
+ * as SVG, the HTTP worker processes (with --workers) and the recent errors. Data reaches the page only through textContent and SVG
  * attributes, never as markup.
  *
  * Numbers a test or a script may read carry stable ids or data attributes: `#packets-received`,
@@ -211,6 +211,7 @@ const SCRIPT = `
     renderTiles(status);
     renderCharts();
     renderPolicies(status);
+    renderWorkers(status);
     renderErrors(errors);
   }
 
@@ -544,6 +545,35 @@ const SCRIPT = `
     $('#no-policies').hidden = s.policies.length > 0;
   }
 
+  // Workers (--workers): one row a process, rebuilt each poll (a handful of rows).
+
+  function renderWorkers(s) {
+    const workers = s.workers || null;
+    $('#workers').hidden = workers === null;
+    if (workers === null) return;
+    setNum($('#workers-count'), workers.length, workers.filter((w) => w.listening).length + ' of ' + workers.length + ' listening');
+    const body = $('#workers-body');
+    body.replaceChildren();
+    for (const w of workers) {
+      const tr = el('tr');
+      tr.dataset.worker = String(w.id);
+      tr.dataset.pid = String(w.pid);
+      tr.append(el('td', 'id', String(w.id)));
+      tr.append(el('td', 'n', String(w.pid)));
+      const state = el('td');
+      state.append(el('span', 'state ' + (w.listening ? 'up' : 'connecting'), w.listening ? 'listening' : 'starting'));
+      tr.append(state);
+      for (const field of ['connections', 'inflight', 'requests', 'proxied']) {
+        const td = el('td', 'n', fmt.format(w[field]));
+        td.dataset.field = field;
+        td.dataset.value = String(w[field]);
+        tr.append(td);
+      }
+      tr.append(el('td', 'n', fmt1.format(w.rss / 1048576) + ' MB'));
+      body.append(tr);
+    }
+  }
+
   // Errors
 
   let errorsKey = '';
@@ -618,6 +648,11 @@ const BODY = `
   </section>
   <section class="policies" id="policies"></section>
   <div class="card" id="no-policies" hidden><h2>No policies yet</h2><p class="hint">Start servers: <code>policy-server-pool --broker HOST:PORT --policy 111 --count 2</code></p></div>
+  <section class="card" id="workers" hidden>
+    <h2>HTTP workers <span class="hint" id="workers-count" data-value="0"></span></h2>
+    <table><thead><tr><th>Worker</th><th class="n">pid</th><th>State</th><th class="n">Connections</th><th class="n">In flight</th><th class="n">Requests</th><th class="n">Proxied</th><th class="n">RSS</th></tr></thead>
+    <tbody id="workers-body"></tbody></table>
+  </section>
   <section class="card" id="errors">
     <h2>Recent errors <span class="hint" id="errors-count" data-value="0"></span></h2>
     <table><thead><tr><th>Time</th><th>Kind</th><th>Code</th><th class="n">Policy</th><th>Message</th></tr></thead>

@@ -84,6 +84,44 @@ function servedInStatus(status: any): Record<string, number> {
   return served;
 }
 
+function launch(userDataDir: string): Promise<BrowserContext> {
+  return chromium.launchPersistentContext(userDataDir, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: CHROMIUM_ARGS,
+    viewport: { width: 1400, height: 1000 },
+    // No animated bars in the screenshot.
+    reducedMotion: 'reduce',
+    timeout: 60_000,
+  });
+}
+
+/** The context's page, with the page errors and console errors it reports collected. */
+async function openPage(context: BrowserContext): Promise<{ page: Page; problems: string[] }> {
+  const page = context.pages()[0] ?? (await context.newPage());
+  const problems: string[] = [];
+  page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
+  page.on('console', (msg) => {
+    if (msg.type() === 'error') problems.push(`console error: ${msg.text()}`);
+  });
+  return { page, problems };
+}
+
+/** The worker rows of the page: worker id, pid and requests. */
+const READ_WORKERS = `(() => ({
+  hidden: document.querySelector('#workers').hidden,
+  rows: [...document.querySelectorAll('#workers-body tr[data-worker]')].map((tr) => ({
+    id: Number(tr.dataset.worker),
+    pid: Number(tr.dataset.pid),
+    requests: Number(tr.querySelector('[data-field="requests"]').dataset.value),
+  })),
+}))()`;
+
+interface WorkerRows {
+  hidden: boolean;
+  rows: Array<{ id: number; pid: number; requests: number }>;
+}
+
 if (missing !== undefined && process.env.CI) {
   test('the dashboard test needs Chromium', () => assert.fail(`${missing}; CI is set, so this is a failure, not a skip`));
 } else {
@@ -102,21 +140,8 @@ if (missing !== undefined && process.env.CI) {
       await pool111.ready;
       await waitForLiveHttpServers(broker.httpPort, 222, 2);
 
-      context = await chromium.launchPersistentContext(userDataDir, {
-        executablePath: CHROMIUM,
-        headless: true,
-        args: CHROMIUM_ARGS,
-        viewport: { width: 1400, height: 1000 },
-        // No animated bars in the screenshot.
-        reducedMotion: 'reduce',
-        timeout: 60_000,
-      });
-      const page = context.pages()[0] ?? (await context.newPage());
-      const problems: string[] = [];
-      page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
-      page.on('console', (msg) => {
-        if (msg.type() === 'error') problems.push(`console error: ${msg.text()}`);
-      });
+      context = await launch(userDataDir);
+      const { page, problems } = await openPage(context);
       const external: string[] = [];
       page.on('request', (req) => {
         if (!req.url().startsWith(broker.origin)) external.push(req.url());
@@ -132,6 +157,7 @@ if (missing !== undefined && process.env.CI) {
       assert.deepEqual(Object.keys(idle.served).filter((k) => !k.startsWith('http:')).sort(), ['111/100', '111/300', '222/200', '222/400']);
       assert.ok(Object.values(idle.served).every((n) => n === 0), JSON.stringify(idle.served));
       assert.equal(idle.replied, 0);
+      assert.equal(((await page.evaluate(READ_WORKERS)) as WorkerRows).hidden, true, 'a single-process broker shows no workers card');
 
       // Traffic in rounds: packets to both policies (and, once, to a policy without servers),
       // HTTP requests to 222. After each round the page catches up by itself.
@@ -201,6 +227,52 @@ if (missing !== undefined && process.env.CI) {
       console.log(`# screenshot: ${path.relative(REPO_ROOT, SCREENSHOT)}`);
       assert.deepEqual(problems, []);
       assert.deepEqual(external, [], 'the page fetched something from elsewhere');
+    } finally {
+      await context?.close().catch(() => undefined);
+      for (const program of programs.reverse()) await program.stop();
+      rmSync(userDataDir, { recursive: true, force: true });
+    }
+  });
+  test('with --workers the dashboard lists each worker process, with the figures of /_broker/status', { skip: missing, timeout: 120_000 }, async () => {
+    const programs: Program[] = [];
+    const userDataDir = mkdtempSync(path.join(tmpdir(), 'pb-chromium-'));
+    let context: BrowserContext | undefined;
+    try {
+      const broker = await startHttpBroker(['--workers', '2']);
+      programs.push(broker.broker);
+      const pool = await startHttpPool(broker.port, ['--policy', '111', '--ids', '100,300']);
+      programs.push(pool.pool);
+      await waitForLiveHttpServers(broker.httpPort, 111, 2);
+      context = await launch(userDataDir);
+      const { page, problems } = await openPage(context);
+      await page.goto(`${broker.origin}/_broker/`);
+      const http = new Pool(broker.origin, { connections: 4 });
+      const REQUESTS = 40;
+      await Promise.all(
+        Array.from({ length: REQUESTS }, async () => {
+          const res = await http.request({ path: '/api', method: 'GET' });
+          await res.body.dump();
+          assert.equal(res.statusCode, 200);
+        }),
+      );
+      await http.close();
+      // The workers report every 500 ms: wait until the page and the status page agree on every row.
+      const { shown, status } = await waitFor(
+        'the workers card to match /_broker/status',
+        async () => {
+          const [now, current] = await Promise.all([page.evaluate(READ_WORKERS) as Promise<WorkerRows>, brokerStatus(broker.httpPort)]);
+          const expected = current.workers.map((w: any) => ({ id: w.id, pid: w.pid, requests: w.requests }));
+          const total = expected.reduce((sum: number, w: { requests: number }) => sum + w.requests, 0);
+          return total >= REQUESTS && JSON.stringify(now.rows) === JSON.stringify(expected) ? { shown: now, status: current } : undefined;
+        },
+        20_000,
+      );
+      assert.equal(shown.hidden, false);
+      assert.equal(shown.rows.length, 2);
+      assert.equal(new Set(shown.rows.map((r) => r.pid)).size, 2, 'two distinct worker processes');
+      assert.ok(shown.rows.every((r) => r.pid !== status.pid), 'the workers are not the primary');
+      assert.equal(await page.locator('#workers-count').textContent(), '2 of 2 listening');
+      assert.deepEqual(problems, []);
     } finally {
       await context?.close().catch(() => undefined);
       for (const program of programs.reverse()) await program.stop();
