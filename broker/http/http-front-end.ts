@@ -28,7 +28,13 @@ import { originForm, requestPolicy } from './request-target.js';
 /** Answers the requests under the admin prefix; `path` is what follows the prefix, without the query. */
 export type AdminHandler = (req: IncomingMessage, res: ServerResponse, path: string, authorized: boolean) => void;
 
-/** One client connection: whether it is past the connection limit, and its requests in flight. */
+/**
+ * One client connection: whether it is past the connection limit, and its proxied requests in
+ * arrival order. Only the first is sent to a backend; each next one starts when the one before
+ * it is done (as nginx and HAProxy do): a client pipelining N requests holds one backend
+ * connection, not N, and the answers, which must go back in order anyway, are not held in
+ * memory while an earlier one is still coming.
+ */
 interface ClientConnection {
   readonly overLimit: boolean;
   readonly exchanges: Exchange[];
@@ -175,10 +181,11 @@ export class HttpFrontEnd implements ExchangeHost {
   exchangeDone(exchange: Exchange): void {
     this.inflight--;
     const list = exchange.connectionExchanges;
-    if (list !== undefined) {
-      const index = list.indexOf(exchange);
-      if (index !== -1) list.splice(index, 1);
-    }
+    if (list === undefined) return;
+    const index = list.indexOf(exchange);
+    if (index === -1) return;
+    list.splice(index, 1);
+    if (index === 0 && list.length > 0) list[0]!.start();
   }
 
   // Requests
@@ -193,8 +200,9 @@ export class HttpFrontEnd implements ExchangeHost {
     this.connections.set(socket, connection);
     socket.once('close', () => {
       this.connections.delete(socket);
-      // Requests still in flight, answered or queued behind others, have nobody to go to.
-      for (const exchange of connection.exchanges.slice()) exchange.clientGone();
+      // Requests still in flight, answered or queued behind others, have nobody to go to
+      // (the last first, so that ending one never starts the next).
+      for (const exchange of connection.exchanges.slice().reverse()) exchange.clientGone();
     });
   }
 
@@ -225,7 +233,7 @@ export class HttpFrontEnd implements ExchangeHost {
     exchange.connectionExchanges = connection.exchanges;
     connection.exchanges.push(exchange);
     this.inflight++;
-    exchange.start();
+    if (connection.exchanges.length === 1) exchange.start();
   }
 
   private answerAdmin(req: IncomingMessage, res: ServerResponse, path: string): void {
@@ -253,7 +261,7 @@ export class HttpFrontEnd implements ExchangeHost {
       socket.destroy();
       return;
     }
-    if (connection !== undefined) for (const exchange of connection.exchanges.slice()) exchange.clientGone();
+    if (connection !== undefined) for (const exchange of connection.exchanges.slice().reverse()) exchange.clientGone();
     // The response in progress (Node's own field): once its head is out, a raw answer would corrupt it.
     const current = (socket as { _httpMessage?: ServerResponse | null })._httpMessage;
     if (err.code === 'ECONNRESET' || !socket.writable || current?.headersSent === true) {
