@@ -132,6 +132,10 @@ export class BrokerCluster {
 
   private fork(): void {
     const worker = cluster.fork();
+    // A send can meet a worker that has just exited, before its 'exit' reaches us (isConnected()
+    // is still true): Node then emits EPIPE here, which unhandled would end the primary, and with
+    // it every worker and the requests they are draining.
+    worker.on('error', (err) => this.log.debug('HTTP worker IPC error', { worker: worker.id, pid: worker.process.pid, error: err.message }));
     this.workers.set(worker.id, worker);
     this.http.started(worker.id, worker.process.pid ?? 0);
   }
