@@ -1,7 +1,7 @@
 /**
- * A backend that dies while the broker drains on SIGTERM: each --workers process keeps its
- * backends until its requests in flight are done, so the one on the dead backend goes to
- * another (a GET, nothing answered yet) instead of failing.
+ * A backend that dies while the broker drains on SIGTERM: the HTTP front end (in the broker, or
+ * in each --workers process) keeps its backends until its requests in flight are done, so the
+ * one on the dead backend goes to another (a GET, nothing answered yet) instead of failing.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -39,5 +39,7 @@ async function backendDiesDuringDrain(workers: number): Promise<void> {
   assert.equal(res.headers['x-server-id'], String(busy.id === 100 ? 101 : 100));
   assert.equal(await exited, 0);
 }
+
+test('draining one process: the request in flight on a backend that dies goes to another', () => backendDiesDuringDrain(0));
 
 test('draining --workers 2: the request in flight on a backend that dies goes to another', () => backendDiesDuringDrain(2));
