@@ -138,13 +138,17 @@ export function createBroker(input: Partial<BrokerOptions> = {}): Broker {
     return address;
   }
 
-  async function drain(): Promise<void> {
+  /** Answers the packets in flight, then removes every server once `httpDone` (the HTTP drain) is over as well. */
+  async function drain(httpDone: Promise<void> | undefined): Promise<void> {
     router.accepting = false;
     const deadline = Date.now() + options.drainTimeoutMs;
     while (router.outstanding > 0 && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
     if (router.outstanding > 0) log.warn('drain timed out; answering the rest with UNAVAILABLE', { outstanding: router.outstanding });
+    // The HTTP front end follows the registry: removing the servers sooner would take their
+    // backends from the requests it drains, and one whose backend fails could not be retried.
+    await httpDone;
     if (sweepTimer !== undefined) clearInterval(sweepTimer);
     for (const record of [...registry.servers()]) router.removeServer(record, 'broker shutting down');
     router.closeAll();
@@ -172,7 +176,7 @@ export function createBroker(input: Partial<BrokerOptions> = {}): Broker {
         admin?.stop();
         // Stop accepting first; existing connections are still answered.
         server?.close();
-        await Promise.all([drain(), http?.close(options.drainTimeoutMs)]);
+        await drain(http?.close(options.drainTimeoutMs));
       })();
       return closing;
     },

@@ -45,6 +45,12 @@ export class BrokerCluster {
   private readonly forkTimers = new Set<NodeJS.Timeout>();
   private startup: Startup | undefined;
   private closing: Promise<void> | undefined;
+  /**
+   * Set as close() begins. Not `closing`: that is assigned only once close()'s body reaches its
+   * first await, and the packet broker's drain, with no packet in flight, removes every server
+   * before then.
+   */
+  private stopping = false;
 
   /** Checks every option (the HTTP ones too, though the workers use them) before anything starts. */
   constructor(
@@ -66,7 +72,7 @@ export class BrokerCluster {
       startedAt: Date.now(),
       packetOutstanding: () => broker.router.outstanding,
       packetAddress: () => broker.address(),
-      stopping: () => this.closing !== undefined,
+      stopping: () => this.stopping,
     };
     this.pages = new AdminPages(sources);
     broker.registry.observe(new RegistryBroadcaster((event) => this.broadcast({ t: 'registry', event })));
@@ -111,6 +117,7 @@ export class BrokerCluster {
   /** Stops the workers (each drains, up to --drain-timeout) and the packet broker, together. */
   close(): Promise<void> {
     this.closing ??= (async () => {
+      this.stopping = true;
       this.pages.stop();
       for (const timer of this.forkTimers) clearTimeout(timer);
       const workers = [...this.workers.values()];
@@ -123,7 +130,7 @@ export class BrokerCluster {
       const killer = setTimeout(() => {
         for (const w of workers) if (!w.isDead()) w.process.kill('SIGKILL');
       }, this.options.drainTimeoutMs + STOP_GRACE_MS);
-      // The workers keep their registry view while they drain: nothing is broadcast once closing.
+      // The workers keep their registry view while they drain: nothing is broadcast once stopping.
       await Promise.all([Promise.all(exited), this.broker.close()]);
       clearTimeout(killer);
     })();
@@ -132,6 +139,10 @@ export class BrokerCluster {
 
   private fork(): void {
     const worker = cluster.fork();
+    // A send can meet a worker that has just exited, before its 'exit' reaches us (isConnected()
+    // is still true): Node then emits EPIPE here, which unhandled would end the primary, and with
+    // it every worker and the requests they are draining.
+    worker.on('error', (err) => this.log.debug('HTTP worker IPC error', { worker: worker.id, pid: worker.process.pid, error: err.message }));
     this.workers.set(worker.id, worker);
     this.http.started(worker.id, worker.process.pid ?? 0);
   }
@@ -141,7 +152,7 @@ export class BrokerCluster {
   }
 
   private broadcast(message: ToWorker): void {
-    if (this.closing !== undefined) return;
+    if (this.stopping) return;
     for (const worker of this.subscribed) this.send(worker, message);
   }
 
@@ -178,7 +189,7 @@ export class BrokerCluster {
     this.workers.delete(worker.id);
     this.subscribed.delete(worker);
     this.http.gone(worker.id);
-    if (this.closing !== undefined) return;
+    if (this.stopping) return;
     const fields = { worker: worker.id, pid: worker.process.pid, code, signal };
     if (this.startup !== undefined) {
       this.startup.reject(new Error(`HTTP worker ${worker.process.pid} exited (${signal ?? `code ${code}`}) before it listened`));
@@ -194,7 +205,7 @@ export class BrokerCluster {
     this.log.error('HTTP worker exited; forking another', { ...fields, inMs: delay });
     const timer = setTimeout(() => {
       this.forkTimers.delete(timer);
-      if (this.closing === undefined) this.fork();
+      if (!this.stopping) this.fork();
     }, delay);
     this.forkTimers.add(timer);
   }
