@@ -34,6 +34,7 @@ interface Options {
   only?: Suite[];
   variant: BrokerVariant[];
   record?: string;
+  recordSuite: string;
   note?: string;
   install: boolean;
   reportOnly: boolean;
@@ -65,6 +66,7 @@ const program = new Command('bench')
     'record an optimisation step in docs/benchmarks-optimisations.json: variant "after" vs variant "before" (or this build vs "before")',
   )
   .option('--note <text>', 'with --record: what the step changed')
+  .option('--record-suite <suite>', 'with --record: the suite whose cases are compared (packets, http-64, http-256, http-pipelined)', 'packets')
   .option('--rounds <n>', 'rounds of the main comparison (default: 3 quick, 5 full)', (v) => {
     const n = Number(v);
     if (!Number.isSafeInteger(n) || n < 1) throw new Error(`--rounds wants a whole number of at least 1, got "${v}"`);
@@ -116,7 +118,7 @@ program.action(async (options: Options) => {
     timing,
     records,
   };
-  if (options.record !== undefined) appendOptimisation(run, options.record, options.note ?? '');
+  if (options.record !== undefined) appendOptimisation(run, options.record, options.note ?? '', options.recordSuite);
   const complete = options.only === undefined && variants.length === 0;
   const where = writeRun(run, complete);
   if (complete) writeReport(run);

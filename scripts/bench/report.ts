@@ -47,6 +47,8 @@ export interface StepSide {
 export interface OptimisationStep {
   label: string;
   note: string;
+  /** The suite compared; absent in steps recorded before HTTP steps existed (packets). */
+  suite?: string;
   date: string;
   commit: string;
   mode: Mode;
@@ -87,18 +89,28 @@ function readOptimisations(): OptimisationStep[] {
  * Adds (or replaces, by label) one step, from a packets run: the variant named "after" (or, when
  * there is none, this build) against the variant named "before".
  */
-export function appendOptimisation(run: BenchRun, label: string, note: string): void {
+export function appendOptimisation(run: BenchRun, label: string, note: string, suite = 'packets'): void {
   const summaries = summarize(run.records);
-  const afterName = summaries.some((c) => c.suite === 'packets' && c.case === 'policy-broker@after') ? 'policy-broker@after' : 'policy-broker';
+  const afterName = summaries.some((c) => c.suite === suite && c.case === 'policy-broker@after') ? 'policy-broker@after' : 'policy-broker';
   const beforeName = 'policy-broker@before';
-  const after = find(summaries, 'packets', afterName);
-  const before = find(summaries, 'packets', beforeName);
-  const gain = pairedRatio(run.records, 'packets', afterName, beforeName);
-  if (after === undefined || before === undefined || gain === undefined) throw new Error('--record needs a --variant named "before" in the packets suite');
-  const side = (s: CaseSummary) => ({ rps: s.rps, rpsMin: s.rpsMin, rpsMax: s.rpsMax, p99Ms: s.p99Ms, brokerUs: s.cpuUs.broker, serversUs: s.cpuUs.servers });
+  const after = find(summaries, suite, afterName);
+  const before = find(summaries, suite, beforeName);
+  const gain = pairedRatio(run.records, suite, afterName, beforeName);
+  if (after === undefined || before === undefined || gain === undefined) throw new Error(`--record needs a --variant named "before" in the ${suite} suite`);
+  // In the HTTP suites the broker is the proxy and the servers are the backends.
+  const http = suite.startsWith('http-');
+  const side = (s: CaseSummary) => ({
+    rps: s.rps,
+    rpsMin: s.rpsMin,
+    rpsMax: s.rpsMax,
+    p99Ms: s.p99Ms,
+    brokerUs: http ? s.cpuUs.proxy : s.cpuUs.broker,
+    serversUs: http ? s.cpuUs.backends : s.cpuUs.servers,
+  });
   const step: OptimisationStep = {
     label,
     note,
+    suite,
     date: run.startedAt,
     commit: run.env.commit,
     mode: run.mode,
@@ -518,21 +530,22 @@ function optimisationsSection(): string[] {
     `${ms(st.before.p99Ms)} → ${ms(st.after.p99Ms)}`,
     `${us(st.before.brokerUs)} → ${us(st.after.brokerUs)}`,
     `${us(st.before.serversUs)} → ${us(st.after.serversUs)}`,
-    `${st.mode}, ${st.rounds} rounds`,
+    `${st.suite ?? 'packets'}, ${st.mode}, ${st.rounds} rounds`,
   ]);
   return [
     '## What made it fast',
     '',
-    'Each step was measured by running the build before it and the build after it side by side in one run of the packets suite ' +
+    'Each step was measured by running the build before it and the build after it side by side in one run of a suite ' +
       '(`npm run bench -- --quick --only packets --variant before=DIST --variant after=DIST --record LABEL`, each DIST a copy of dist/ ' +
-      'differing only by the step), alternating rounds; the gain is the ' +
-      'median of the per-round ratios. Throughput swings with whatever else the shared machine runs in a round; the CPU time ' +
-      'each process spends per packet is the steadier figure, and the one each step was made to lower. ' +
+      'differing only by the step; for an HTTP step `--only http --variant before=DIST --record LABEL --record-suite http-pipelined`, ' +
+      'this build being the after), alternating rounds; the gain is the median of the per-round ratios. Throughput swings with ' +
+      'whatever else the shared machine runs in a round; the CPU time each process spends per answer is the steadier figure, and ' +
+      'the one each step was made to lower. In an HTTP row the broker is the proxy and the servers are the nginx backends. ' +
       'The rows come from [benchmarks-optimisations.json](benchmarks-optimisations.json). Tried and dropped: writing the two ' +
       'packet-path lines with template strings instead of JSON.stringify of an object (faster alone, but the rope strings it ' +
       'builds cost as much again when the batch is flattened for the socket write; no gain in the packets suite).',
     '',
-    table(['step', 'what changed', 'before /s', 'after /s', 'gain (range)', 'p99 ms', 'broker CPU µs/packet', 'servers CPU µs/packet', 'run'], rows),
+    table(['step', 'what changed', 'before /s', 'after /s', 'gain (range)', 'p99 ms', 'broker CPU µs/answer', 'servers CPU µs/answer', 'run'], rows),
   ];
 }
 
