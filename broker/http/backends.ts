@@ -13,7 +13,7 @@
  * a packet server that is draining, down or gone takes no HTTP requests either. The HTTP
  * state of a registered server does not move its packet state: the two are different ports.
  */
-import type { Dispatcher } from 'undici';
+import type { Upstream } from './client-pool.js';
 import type { RegistryObserver } from '../registry/registry.js';
 import { isSelectable, type ServerRecord, type ServerState } from '../registry/server-record.js';
 import { createStrategy, type Selectable, type SelectionStrategy, type StrategyName } from '../registry/strategies/index.js';
@@ -40,7 +40,7 @@ export class HttpBackend implements Selectable {
   /** False once removed from the table; its pool is closing. */
   present = true;
   /** The connection pool to it; set by the table. */
-  dispatcher!: Dispatcher;
+  dispatcher!: Upstream;
   /** `http://host:port`. */
   readonly origin: string;
   /** `host:port`, for logs and errors. */
@@ -84,7 +84,7 @@ export interface HttpPolicyGroup {
 
 export interface BackendTableEvents {
   /** A backend joined (open its connection pool here). */
-  createDispatcher(backend: HttpBackend): Dispatcher;
+  createDispatcher(backend: HttpBackend): Upstream;
   /** A backend left; in-flight requests may still finish on its pool. */
   removed(backend: HttpBackend): void;
   /** A backend changed state. */

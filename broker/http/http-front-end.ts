@@ -10,7 +10,6 @@ import { createServer as createHttpsServer, type Server as HttpsServer } from 'n
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { SecureContextOptions } from 'node:tls';
-import { Pool } from 'undici';
 import type { BrokerOptions } from '../options.js';
 import type { Registry } from '../registry/registry.js';
 import type { ServerState } from '../registry/server-record.js';
@@ -18,6 +17,7 @@ import type { Logger } from '../support/logger.js';
 import { normalizeHost } from '../support/net-address.js';
 import { SecretCheck } from '../support/secret.js';
 import { HttpBackendTable, type HttpBackend } from './backends.js';
+import { ClientPool } from './client-pool.js';
 import { Exchange, type ExchangeHost } from './exchange.js';
 import { forwardRequestHeaders, type ForwardSettings } from './headers.js';
 import { HealthMonitor } from './health.js';
@@ -287,11 +287,10 @@ export class HttpFrontEnd implements ExchangeHost {
 
   // Backends
 
-  private createPool(backend: HttpBackend): Pool {
+  private createPool(backend: HttpBackend): ClientPool {
     const o = this.options;
-    return new Pool(backend.origin, {
+    return new ClientPool(backend.origin, {
       connections: o.upstreamConnections,
-      pipelining: 1,
       headersTimeout: o.upstreamTimeoutMs,
       bodyTimeout: o.upstreamTimeoutMs,
       connect: { timeout: o.upstreamConnectTimeoutMs },

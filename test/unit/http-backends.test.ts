@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Dispatcher } from 'undici';
+import type { Upstream } from '../../broker/http/client-pool.js';
 import { HttpBackendTable, type HttpBackend } from '../../broker/http/backends.js';
 import { Registry } from '../../broker/registry/registry.js';
 import type { ServerState } from '../../broker/registry/server-record.js';
@@ -13,7 +13,7 @@ function table(strategy: StrategyName = 'round-robin') {
   const t = new HttpBackendTable(strategy, 111, {
     createDispatcher: (b) => {
       log.push(`open ${b.address}`);
-      return {} as Dispatcher;
+      return {} as Upstream;
     },
     removed: (b) => log.push(`removed ${b.address}`),
     stateChanged: (b, from: ServerState) => log.push(`${b.address} ${from}->${b.state}`),

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import type { Dispatcher } from 'undici';
+import type { Upstream } from '../../broker/http/client-pool.js';
 import { applyEvent, applySnapshot, RegistryBroadcaster, registrySnapshot, type RegistryEvent } from '../../broker/cluster/registry-mirror.js';
 import { HttpBackendTable } from '../../broker/http/backends.js';
 import { ProtocolError } from '../../broker/protocol/error-codes.js';
@@ -13,7 +13,7 @@ const overIpc = <T>(value: T): T => JSON.parse(JSON.stringify(value)) as T;
 
 /** A backend table on `registry`, as a worker's HTTP front end keeps one. */
 function backendTable(registry: Registry): HttpBackendTable {
-  const table = new HttpBackendTable(registry.strategy, 111, { createDispatcher: () => ({}) as Dispatcher, removed: () => undefined, stateChanged: () => undefined });
+  const table = new HttpBackendTable(registry.strategy, 111, { createDispatcher: () => ({}) as Upstream, removed: () => undefined, stateChanged: () => undefined });
   for (const record of registry.servers()) table.added(record);
   registry.observe(table);
   return table;

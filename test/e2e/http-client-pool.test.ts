@@ -1,0 +1,141 @@
+/**
+ * ClientPool, a backend's connections, against a node:http server of the test's own on
+ * loopback that counts connections and the requests it holds: at most `connections` at once,
+ * the rest wait in order; connections are reused; close() lets the waiting requests finish;
+ * destroy() fails them; nothing is taken once closed.
+ */
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, beforeEach, test } from 'node:test';
+import type { Dispatcher } from 'undici';
+import { ClientPool } from '../../broker/http/client-pool.js';
+
+let server: Server;
+let origin: string;
+let holding = 0;
+let mostHeld = 0;
+let connections = 0;
+const arrived: string[] = [];
+
+before(async () => {
+  server = createServer((req, res) => {
+    holding++;
+    mostHeld = Math.max(mostHeld, holding);
+    arrived.push(req.url!);
+    const wait = Number(new URL(req.url!, 'http://x').searchParams.get('wait') ?? 0);
+    setTimeout(() => {
+      holding--;
+      res.end(req.url);
+    }, wait);
+  });
+  server.on('connection', () => connections++);
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+
+after(() => {
+  server.closeAllConnections();
+  server.close();
+});
+
+beforeEach(() => {
+  mostHeld = 0;
+  connections = 0;
+  arrived.length = 0;
+});
+
+/** The outcome of one request: its status and body, or the error's code. */
+type Outcome = { status: number; body: string } | { error: string };
+
+/** A dispatch handler (undici's handler interface, as the proxy's Exchange implements it) that resolves with the outcome. */
+function request(pool: ClientPool, path: string): Promise<Outcome> {
+  return new Promise((resolve) => {
+    let status = 0;
+    let body = '';
+    const handler = {
+      onConnect() {},
+      onHeaders(code: number) {
+        status = code;
+        return true;
+      },
+      onData(chunk: Buffer) {
+        body += chunk.toString();
+        return true;
+      },
+      onComplete() {
+        resolve({ status, body });
+      },
+      onError(err: Error) {
+        resolve({ error: (err as { code?: string }).code ?? err.message });
+      },
+    };
+    pool.dispatch({ method: 'GET', path, headers: {} }, handler as unknown as Dispatcher.DispatchHandler);
+  });
+}
+
+test('at most `connections` requests are on the backend at once; the rest wait their turn, in order', async () => {
+  const pool = new ClientPool(origin, { connections: 3 });
+  const outcomes = await Promise.all(Array.from({ length: 12 }, (_, i) => request(pool, `/r${i}?wait=15`)));
+  assert.deepEqual(
+    outcomes,
+    Array.from({ length: 12 }, (_, i) => ({ status: 200, body: `/r${i}?wait=15` })),
+  );
+  assert.equal(mostHeld, 3);
+  assert.equal(connections, 3);
+  assert.equal(pool.size, 3);
+  assert.equal(pool.pending, 0);
+  // The first three went at once; each later one when a client came free, in arrival order.
+  assert.deepEqual(arrived.slice(3), Array.from({ length: 9 }, (_, i) => `/r${i + 3}?wait=15`));
+  await pool.close();
+});
+
+test('requests one after another reuse their connections', async () => {
+  const pool = new ClientPool(origin, { connections: 8 });
+  for (let i = 0; i < 20; i++) assert.deepEqual(await request(pool, `/s${i}`), { status: 200, body: `/s${i}` });
+  // A client is free again on undici's 'drain', a microtask after the response's last
+  // callback: a request sent from that callback finds it still busy and takes a second one.
+  assert.ok(connections <= 2, `${connections} connections for 20 requests in a row`);
+  assert.equal(pool.size, connections);
+  await pool.close();
+});
+
+test('close() lets the requests taken, waiting ones too, finish; later ones are refused', async () => {
+  const pool = new ClientPool(origin, { connections: 1 });
+  const taken = [request(pool, '/a?wait=20'), request(pool, '/b'), request(pool, '/c')];
+  const closed = pool.close();
+  assert.deepEqual(await request(pool, '/late'), { error: 'UND_ERR_CLOSED' });
+  assert.deepEqual(await Promise.all(taken), [
+    { status: 200, body: '/a?wait=20' },
+    { status: 200, body: '/b' },
+    { status: 200, body: '/c' },
+  ]);
+  await closed;
+  assert.deepEqual(arrived, ['/a?wait=20', '/b', '/c']);
+});
+
+test('destroy() fails the waiting requests at once and cuts the one in flight', async () => {
+  const pool = new ClientPool(origin, { connections: 1 });
+  const inFlight = request(pool, '/slow?wait=5000');
+  const waiting = [request(pool, '/w1'), request(pool, '/w2')];
+  assert.equal(pool.pending, 2);
+  await pool.destroy();
+  assert.deepEqual(await Promise.all(waiting), [{ error: 'UND_ERR_DESTROYED' }, { error: 'UND_ERR_DESTROYED' }]);
+  assert.ok('error' in (await inFlight));
+  assert.deepEqual(await request(pool, '/late'), { error: 'UND_ERR_DESTROYED' });
+});
+
+test('a backend that is not there fails each request with the connect error, and the pool stays usable', async () => {
+  const gone = createServer();
+  gone.listen(0, '127.0.0.1');
+  await once(gone, 'listening');
+  const port = (gone.address() as AddressInfo).port;
+  gone.close();
+  const pool = new ClientPool(`http://127.0.0.1:${port}`, { connections: 2 });
+  const outcomes = await Promise.all(Array.from({ length: 5 }, (_, i) => request(pool, `/x${i}`)));
+  assert.deepEqual(outcomes, Array.from({ length: 5 }, () => ({ error: 'ECONNREFUSED' })));
+  assert.equal(pool.pending, 0);
+  await pool.destroy();
+});
