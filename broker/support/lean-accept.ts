@@ -13,7 +13,8 @@
  *
  * Only the common case is done here, as Node does it: errors, connections over
  * maxConnections and servers with keepAlive go to Node's own handler. Returns false (and
- * changes nothing) when the server's handle is not what this expects, e.g. on another Node.
+ * changes nothing) on a Node other than 20, whose accept path this copies, or when the
+ * server's handle is not what this expects.
  */
 import { channel } from 'node:diagnostics_channel';
 import { Socket, type Server } from 'node:net';
@@ -35,7 +36,12 @@ interface ServerInternals {
   highWaterMark: number;
 }
 
+/** The Node major whose accept path this copies (and whose V8 makes the garbage). */
+const NODE_MAJOR = 20;
+
 export function leanAccept(server: Server): boolean {
+  // Another Node's accept path may do more (a block list, say): it is used as it is there.
+  if (Number(process.versions.node.split('.')[0]) !== NODE_MAJOR) return false;
   const self = server as unknown as ServerInternals;
   const handle = self._handle;
   const nodeOnConnection = handle?.onconnection;
