@@ -13,7 +13,7 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PROGRAMS, shebangFlags } from '../lib/programs.js';
-import { HTTP_BACKENDS, HTTP_CONNECTIONS, NET_FLOOR, HTTP_PIPELINE_CONNECTIONS, HTTP_PIPELINE_DEPTH, type Timing } from './config.js';
+import { HTTP_BACKENDS, HTTP_CONNECTIONS, HTTP_WARMUP_CONNECTIONS, NET_FLOOR, HTTP_PIPELINE_CONNECTIONS, HTTP_PIPELINE_DEPTH, type Timing } from './config.js';
 import { alternate, type BrokerVariant, type Log } from './packet-cases.js';
 import { CpuMeter, freePort, processTree, readyLine, sleep, spawnBenchScript, spawnChild, waitForPort, type Child } from './processes.js';
 import type { RunRecord } from './results.js';
@@ -255,8 +255,10 @@ export async function httpSuite(ctx: HttpContext): Promise<RunRecord[]> {
       const theirs = await startOurs(1, path.join(variant.dist, 'broker/main.js'));
       targets.push(proxyTarget(`policy-broker@${variant.name}`, theirs.child, theirs.port));
     }
-    // Let every upstream pool warm up once before measuring.
-    for (const t of targets) await runWrk(dir, t, 64, 1, false);
+    // Warm every target up once before measuring, at the heaviest shape: the upstream pools
+    // fill, and the Node proxies' hot code is compiled (the first seconds of a Node process
+    // under load carry JIT and heap-growth pauses that are not its steady state).
+    for (const t of targets) await runWrk(dir, t, HTTP_WARMUP_CONNECTIONS, ctx.timing.httpWarmupSeconds, false);
 
     const records: RunRecord[] = [];
     for (const connections of HTTP_CONNECTIONS) {
@@ -273,7 +275,7 @@ export async function httpSuite(ctx: HttpContext): Promise<RunRecord[]> {
       });
       const ours2 = await startOurs(2);
       const workerTargets = [proxyTarget('nginx (2 workers)', nginx2.child, nginx2.port), proxyTarget('policy-broker --workers 2', ours2.child, ours2.port)];
-      for (const t of workerTargets) await runWrk(dir, t, 64, 1, false);
+      for (const t of workerTargets) await runWrk(dir, t, HTTP_WARMUP_CONNECTIONS, ctx.timing.httpWarmupSeconds, false);
       records.push(...(await alternateHttp('http-workers-256', ctx, rounds, workerTargets, (t) => runWrk(dir, t, 256, ctx.timing.httpSeconds, false))));
     }
     return records;

@@ -98,7 +98,9 @@ program.action(async (options: Options) => {
   const runSuite = async (suite: Suite, fn: () => Promise<RunRecord[]>): Promise<void> => {
     if (!suites.has(suite)) return;
     log(`${suite}:`);
+    const suiteStart = Date.now();
     records.push(...(await fn()));
+    log(`  (${suite}: ${Math.round((Date.now() - suiteStart) / 1000)} s)`);
   };
   await runSuite('packets', () => mainSuite(ctx));
   await runSuite('payloads', () => payloadSuite(ctx));

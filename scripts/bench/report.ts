@@ -378,7 +378,8 @@ export function renderReport(run: BenchRun): string {
     push('Not run in this build (wrk or nginx missing).', '');
   } else {
     push(
-      `wrk (one thread, keep-alive) for ${run.timing.httpSeconds} s per run, ${run.timing.sideRounds} rounds, against ${HTTP_BACKENDS} backends ` +
+      `wrk (one thread, keep-alive) for ${run.timing.httpSeconds} s per run, ${run.timing.sideRounds} rounds, after one warm-up run of ` +
+        `${run.timing.httpWarmupSeconds ?? 1} s at 256 connections per target, against ${HTTP_BACKENDS} backends ` +
         `(one nginx process, 1 worker, serving a small page on ${HTTP_BACKENDS} ports). **limit**: one backend directly. ` +
         `**${NET_FLOOR}**: not a proxy to use but a measure, \`scripts/bench/net-floor-proxy.ts\`: node:net sockets and no HTTP library, ` +
         `forwarding these GET requests and Content-Length answers without validating anything; what a Node proxy costs before any HTTP ` +
@@ -483,11 +484,32 @@ function lossesSection(run: BenchRun, s: CaseSummary[]): string[] {
         `per request (checked with strace -c).`,
     );
   }
+  const floor256 = find(s, 'http-256', NET_FLOOR);
   const httpProxy256 = find(s, 'http-256', 'node-http-proxy');
+  const vsNginx = pairedRatio(r, 'http-256', 'policy-broker', 'nginx');
+  if (ours256 !== undefined && nginx256 !== undefined && vsNginx !== undefined && vsNginx.median < GOALS.httpNginxRatio) {
+    out.push(
+      `- **HTTP against nginx (${x(vsNginx.median)} at 256 connections, goal ${GOALS.httpNginxRatio}×).** Both proxies saturate: ours uses ` +
+        `${ours256.cpu.proxy?.toFixed(2)} cores at ${us(ours256.cpuUs.proxy)} µs of CPU per request, nginx ${nginx256.cpu.proxy?.toFixed(2)} cores at ` +
+        `${us(nginx256.cpuUs.proxy)} µs (the ${NET_FLOOR}: ${us(floor256?.cpuUs.proxy)} µs). The ratio follows the CPU per request, and ` +
+        `that is mostly node:http and undici (see node-http-proxy below).`,
+    );
+  }
+  if (ours256?.p99Ms !== undefined && nginx256?.p99Ms !== undefined && ours256.p99Ms > GOALS.httpP99VsNginx * nginx256.p99Ms) {
+    out.push(
+      `- **HTTP p99 at 256 connections (${ms(ours256.p99Ms)} ms, ${x(ours256.p99Ms / nginx256.p99Ms)} nginx's ${ms(nginx256.p99Ms)} ms, goal ` +
+        `${GOALS.httpP99VsNginx}×).** With 256 requests always outstanding, a proxy that saturates its core holds each request for about ` +
+        `256 × its CPU per request, so the p50 (${ms(ours256.p50Ms)} ms against ${ms(nginx256.p50Ms)} ms) and the tail scale with the CPU per ` +
+        `request above: the ${NET_FLOOR}, a Node process on the same sockets, had a p99 of ${ms(floor256?.p99Ms)} ms, and ` +
+        `node-http-proxy, at ${us(httpProxy256?.cpuUs.proxy)} µs per request, ${ms(httpProxy256?.p99Ms)} ms. What waits in ours is bounded ` +
+        `(\`--upstream-connections\` per backend, pipelined requests one at a time per connection, \`--http-max-inflight\`).` +
+        (ours256.runs > 1 ? ` The range over rounds was ${ms(ours256.p99Min)}–${ms(ours256.p99Max)} ms.` : '') +
+        (run.mode === 'quick' ? ` In quick mode each wrk run lasts ${run.timing.httpSeconds} s, so its 256 connects weigh on the p99.` : ''),
+    );
+  }
   const vsHttpProxy = pairedRatio(r, 'http-256', 'policy-broker', 'node-http-proxy');
   if (ours256 !== undefined && httpProxy256 !== undefined && vsHttpProxy !== undefined && vsHttpProxy.median < GOALS.httpNodeProxyRatio) {
     const needed = (httpProxy256.cpuUs.proxy ?? NaN) / GOALS.httpNodeProxyRatio;
-    const floor256 = find(s, 'http-256', NET_FLOOR);
     const vsFloor = pairedRatio(r, 'http-256', NET_FLOOR, 'node-http-proxy');
     const floorVsOurs = pairedRatio(r, 'http-256', 'policy-broker', NET_FLOOR);
     out.push(
