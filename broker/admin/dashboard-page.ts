@@ -4,8 +4,8 @@
  * (it works offline). Every second it reads `status` and `activity` (relative to its own
  * address, so any --admin-prefix works) and updates in place: the policy groups and their
  * servers (state, in-flight, served, share as bars), rates over the last five minutes drawn
- * as SVG, the HTTP worker processes (with --workers) and the recent errors. Data reaches the page only through textContent and SVG
- * attributes, never as markup.
+ * as SVG, the HTTP worker processes (with --workers) and the recent errors. Data reaches the
+ * page only through textContent and SVG attributes, never as markup.
  *
  * Numbers a test or a script may read carry stable ids or data attributes: `#packets-received`,
  * `#packets-replied`, …, each with `data-value` (the raw number; the text is formatted), and
