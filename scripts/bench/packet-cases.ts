@@ -218,7 +218,7 @@ export interface Case {
   run: () => Promise<Omit<RunRecord, 'suite' | 'case' | 'round'>>;
 }
 
-function loadCase(target: PacketTarget, shape: LoadShape, timing: Timing, name = target.name): Case {
+function loadCase(target: PacketTarget, shape: LoadShape, timing: Pick<Timing, 'warmupMs' | 'durationMs'>, name = target.name): Case {
   return {
     name,
     run: async () => {
@@ -271,7 +271,12 @@ export async function mainSuite(ctx: PacketContext): Promise<RunRecord[]> {
   }
 }
 
-/** Payloads of 1 KiB and 64 KiB (16 B is the main case): limit, NATS, policy-broker. */
+/** The secondary cases' windows: shorter than the main comparison's in full mode. */
+function sideTiming(timing: Timing): Pick<Timing, 'warmupMs' | 'durationMs'> {
+  return { warmupMs: timing.warmupMs, durationMs: timing.sideDurationMs };
+}
+
+/** Payloads of 16 B (the main shape), 1 KiB and 64 KiB: limit, NATS, policy-broker. */
 export async function payloadSuite(ctx: PacketContext): Promise<RunRecord[]> {
   const bed = await BrokerBed.start(PACKET_SHAPE.servers);
   const nats = ctx.natsAvailable ? await NatsBed.start(PACKET_SHAPE.servers) : undefined;
@@ -279,8 +284,9 @@ export async function payloadSuite(ctx: PacketContext): Promise<RunRecord[]> {
     const records: RunRecord[] = [];
     for (const payloadBytes of PAYLOAD_SIZES) {
       const shape = { ...MAIN_SHAPE, payloadBytes };
-      const cases = [loadCase(bed.directTarget('limit'), shape, ctx.timing), loadCase(bed.target('policy-broker'), shape, ctx.timing)];
-      if (nats !== undefined) cases.push(loadCase(nats.target('nats'), shape, ctx.timing));
+      const timing = sideTiming(ctx.timing);
+      const cases = [loadCase(bed.directTarget('limit'), shape, timing), loadCase(bed.target('policy-broker'), shape, timing)];
+      if (nats !== undefined) cases.push(loadCase(nats.target('nats'), shape, timing));
       records.push(...(await alternate(`payload-${payloadBytes}`, ctx.timing.sideRounds, cases, ctx.log)));
     }
     return records;
@@ -296,7 +302,7 @@ export async function serverCountSuite(ctx: PacketContext): Promise<RunRecord[]>
     for (const count of SERVER_COUNTS) beds.push({ count, bed: await BrokerBed.start(count) });
     // Let the pools settle after registering (a thousand servers dialled and heartbeating).
     await sleep(1000);
-    const cases = beds.map(({ count, bed }) => loadCase(bed.target(`${count} servers`), MAIN_SHAPE, ctx.timing));
+    const cases = beds.map(({ count, bed }) => loadCase(bed.target(`${count} servers`), MAIN_SHAPE, sideTiming(ctx.timing)));
     return await alternate('servers', ctx.timing.sideRounds, cases, ctx.log);
   } finally {
     await Promise.all(beds.map(({ bed }) => bed.stop()));
@@ -308,7 +314,7 @@ export async function connectionSuite(ctx: PacketContext): Promise<RunRecord[]> 
   const bed = await BrokerBed.start(PACKET_SHAPE.servers);
   try {
     const shape = { connections: MANY_CONNECTIONS, inflight: MANY_CONNECTIONS, payloadBytes: PACKET_SHAPE.payloadBytes };
-    const cases = [loadCase(bed.directTarget('limit'), shape, ctx.timing), loadCase(bed.target('policy-broker'), shape, ctx.timing)];
+    const cases = [loadCase(bed.directTarget('limit'), shape, sideTiming(ctx.timing)), loadCase(bed.target('policy-broker'), shape, sideTiming(ctx.timing))];
     return await alternate('connections-1000', ctx.timing.sideRounds, cases, ctx.log);
   } finally {
     await bed.stop();

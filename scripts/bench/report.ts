@@ -315,7 +315,13 @@ export function renderReport(run: BenchRun): string {
   );
   const perSize = PAYLOAD_SIZES.filter((size) => s.some((c) => c.suite === `payload-${size}`));
   if (perSize.length > 0) {
-    push('### Payload sizes', '', `The same load with payloads of each size (${run.timing.sideRounds} rounds each).`, '');
+    push(
+      '### Payload sizes',
+      '',
+      `The same load with payloads of each size (${run.timing.sideRounds} rounds each; here and in the next two tables each run counts ` +
+        `answers for ${run.timing.sideDurationMs ?? run.timing.durationMs} ms after its warm-up).`,
+      '',
+    );
     for (const size of perSize) push(`**${size.toLocaleString('en-US')} bytes**`, '', comparison(run, s, `payload-${size}`, 'limit'));
   }
   const selection = s.filter((c) => c.suite === 'selection');
