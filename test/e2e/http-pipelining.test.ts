@@ -23,14 +23,21 @@ let mostHeld = 0;
 let broker: HttpBroker;
 let dir: string;
 
+/** While set, the backend holds every request until the gate opens (then HOLD_MS more). */
+let gate: { opened: Promise<void>; open: () => void; whenHolding: number } | undefined;
+
 before(async () => {
   backend = createServer((req, res) => {
     holding++;
     mostHeld = Math.max(mostHeld, holding);
-    setTimeout(() => {
-      holding--;
-      res.end(req.url);
-    }, HOLD_MS);
+    if (gate !== undefined && holding >= gate.whenHolding) gate.open();
+    const answer = () =>
+      setTimeout(() => {
+        holding--;
+        res.end(req.url);
+      }, HOLD_MS);
+    if (gate === undefined) answer();
+    else void gate.opened.then(answer);
   });
   backend.listen(0, '127.0.0.1');
   await once(backend, 'listening');
@@ -67,11 +74,19 @@ test('10 pipelined requests reach the backend one at a time and are answered in 
 
 test('pipelined requests of two connections run side by side, each connection in order', async () => {
   mostHeld = 0;
+  // The backend answers nothing until a request of each connection has reached it (or 5 s
+  // have passed): side by side, both first requests arrive; one at a time overall, only one.
+  let open!: () => void;
+  const opened = new Promise<void>((resolve) => (open = resolve));
+  gate = { opened, open, whenHolding: 2 };
+  const timer = setTimeout(open, 5000);
   const [a, b] = await Promise.all(
     ['b', 'c'].map((tag) => rawRequest(broker.httpPort, pipelined(5, tag), { until: (text) => splitResponses(text).length === 5 })),
   );
   assert.deepEqual(splitResponses(a!.text).map((r) => r.body), ['/b/0', '/b/1', '/b/2', '/b/3', '/b/4']);
   assert.deepEqual(splitResponses(b!.text).map((r) => r.body), ['/c/0', '/c/1', '/c/2', '/c/3', '/c/4']);
+  clearTimeout(timer);
+  gate = undefined;
   assert.equal(mostHeld, 2, 'one request of each connection at a time');
 });
 
