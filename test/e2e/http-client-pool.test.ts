@@ -76,7 +76,7 @@ function request(pool: ClientPool, path: string): Promise<Outcome> {
   });
 }
 
-test('at most `connections` requests are on the backend at once; the rest wait their turn, in order', async () => {
+test('at most `connections` requests are on the backend at once; the rest wait their turn', async () => {
   const pool = new ClientPool(origin, { connections: 3 });
   const outcomes = await Promise.all(Array.from({ length: 12 }, (_, i) => request(pool, `/r${i}?wait=15`)));
   assert.deepEqual(
@@ -87,8 +87,9 @@ test('at most `connections` requests are on the backend at once; the rest wait t
   assert.equal(connections, 3);
   assert.equal(pool.size, 3);
   assert.equal(pool.pending, 0);
-  // The first three went at once; each later one when a client came free, in arrival order.
-  assert.deepEqual(arrived.slice(3), Array.from({ length: 9 }, (_, i) => `/r${i + 3}?wait=15`));
+  // Each reached the backend once. (Their order across connections is the kernel's: clients
+  // freed in one tick send on different sockets. The FIFO itself is checked with one connection.)
+  assert.deepEqual([...arrived].sort(), Array.from({ length: 12 }, (_, i) => `/r${i}?wait=15`).sort());
   await pool.close();
 });
 
@@ -102,7 +103,7 @@ test('requests one after another reuse their connections', async () => {
   await pool.close();
 });
 
-test('close() lets the requests taken, waiting ones too, finish; later ones are refused', async () => {
+test('waiting requests go in arrival order; close() lets them finish; later ones are refused', async () => {
   const pool = new ClientPool(origin, { connections: 1 });
   const taken = [request(pool, '/a?wait=20'), request(pool, '/b'), request(pool, '/c')];
   const closed = pool.close();
