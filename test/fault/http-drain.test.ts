@@ -26,7 +26,9 @@ async function backendDiesDuringDrain(workers: number): Promise<void> {
     const tables = workers === 0 ? [s.policies.find((p: any) => p.policy === 111)?.httpServers.length] : s.workers.map((w: any) => w.backends);
     return tables.length === Math.max(workers, 1) && tables.every((n: number) => n === 2);
   });
-  const slow = get(`${origin}/bench?wait=1000`);
+  // Long enough for the steps below (the merged status lags up to 500 ms with --workers) to
+  // happen while the backend still holds it.
+  const slow = get(`${origin}/bench?wait=3000`);
   const busy = await waitFor('the request in flight on one backend', async () => {
     const s = await brokerStatus(httpPort);
     return s.policies.find((p: any) => p.policy === 111)?.httpServers.find((b: any) => b.inflight === 1);
