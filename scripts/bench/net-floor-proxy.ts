@@ -13,7 +13,11 @@ import { createConnection, createServer, type Socket } from 'node:net';
 import { parseArgs } from 'node:util';
 
 const { values: args } = parseArgs({ options: { port: { type: 'string', default: '0' }, backends: { type: 'string' } } });
-const backendPorts = args.backends!.split(',').map(Number);
+const backendPorts = (args.backends ?? '').split(',').map(Number);
+if (!backendPorts.every((port) => Number.isInteger(port) && port > 0 && port < 65536)) {
+  process.stderr.write('usage: net-floor-proxy --backends PORT,PORT,... [--port N]\n');
+  process.exit(2);
+}
 const HEAD_END = Buffer.from('\r\n\r\n');
 const CONTENT_LENGTH = /\r\ncontent-length:[ \t]*(\d+)/i;
 /** Hop-by-hop lines a proxy must not pass on (the client's keep-alive wishes are its own). */
