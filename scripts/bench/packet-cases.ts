@@ -314,7 +314,8 @@ export async function connectionSuite(ctx: PacketContext): Promise<RunRecord[]> 
   const bed = await BrokerBed.start(PACKET_SHAPE.servers);
   try {
     const shape = { connections: MANY_CONNECTIONS, inflight: MANY_CONNECTIONS, payloadBytes: PACKET_SHAPE.payloadBytes };
-    const cases = [loadCase(bed.directTarget('limit'), shape, sideTiming(ctx.timing)), loadCase(bed.target('policy-broker'), shape, sideTiming(ctx.timing))];
+    const timing = sideTiming(ctx.timing);
+    const cases = [loadCase(bed.directTarget('limit'), shape, timing), loadCase(bed.target('policy-broker'), shape, timing)];
     return await alternate('connections-1000', ctx.timing.sideRounds, cases, ctx.log);
   } finally {
     await bed.stop();
