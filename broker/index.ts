@@ -3,7 +3,7 @@ export { createBroker, type Broker } from './broker.js';
 export { BROKER_DEFAULTS, OptionError, resolveBrokerOptions, type BrokerOptions } from './options.js';
 export { Registry, type PolicyGroup, type PickResult } from './registry/registry.js';
 export type { ServerRecord, ServerState } from './registry/server-record.js';
-export { createStrategy, STRATEGY_NAMES, type SelectionStrategy, type StrategyName } from './registry/strategies/index.js';
+export { createStrategy, STRATEGY_NAMES, type SelectionStrategy, type StrategyName } from './routing/strategies/index.js';
 export { ErrorCode, ProtocolError } from './protocol/error-codes.js';
 export { decodePacket } from './protocol/validate.js';
 export { FrameDecoder } from './protocol/frame-decoder.js';

@@ -6,7 +6,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { createBroker } from './broker.js';
 import { httpOptions, httpSettings } from './http/http-cli.js';
 import { BROKER_DEFAULTS, OptionError } from './options.js';
-import { STRATEGY_NAMES, type StrategyName } from './registry/strategies/index.js';
+import { STRATEGY_NAMES, type StrategyName } from './routing/strategies/index.js';
 import { envOption, EXIT_USAGE, integer, loggingOptions, parseOrExit } from './support/cli.js';
 import { createLogger, type LogFormat, type LogLevel } from './support/logger.js';
 

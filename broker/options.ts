@@ -3,7 +3,7 @@
  * that names the option.
  */
 import { silentLogger, type Logger } from './support/logger.js';
-import { isStrategyName, STRATEGY_NAMES, type StrategyName } from './registry/strategies/index.js';
+import { isStrategyName, STRATEGY_NAMES, type StrategyName } from './routing/strategies/index.js';
 import type { StaticBackend } from './http/servers-file.js';
 
 export interface BrokerOptions {

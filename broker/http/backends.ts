@@ -16,7 +16,7 @@
 import type { Upstream } from './client-pool.js';
 import type { RegistryObserver } from '../registry/registry.js';
 import { isSelectable, type ServerRecord, type ServerState } from '../registry/server-record.js';
-import { createStrategy, type Selectable, type SelectionStrategy, type StrategyName } from '../registry/strategies/index.js';
+import { createStrategy, type Selectable, type SelectionStrategy, type StrategyName } from '../routing/strategies/index.js';
 import type { StaticBackend } from './servers-file.js';
 
 export type BackendSource = 'registered' | 'static';

@@ -5,7 +5,7 @@
 import { ErrorCode, ProtocolError } from '../protocol/error-codes.js';
 import type { Registration } from '../protocol/packet-types.js';
 import { isSelectable, type ServerRecord, type ServerState } from './server-record.js';
-import { createStrategy, type SelectionStrategy, type StrategyName } from './strategies/index.js';
+import { createStrategy, type SelectionStrategy, type StrategyName } from '../routing/strategies/index.js';
 
 /** The servers of one policy: all of them, and the selectable ones inside the strategy. */
 export interface PolicyGroup {

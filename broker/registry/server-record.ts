@@ -1,4 +1,4 @@
-import type { Selectable } from './strategies/strategy.js';
+import type { Selectable } from '../routing/strategies/strategy.js';
 
 /**
  * - connecting: registered, the broker is dialing it (classic servers listen only after

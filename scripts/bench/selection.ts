@@ -5,7 +5,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { Registry } from '../../broker/registry/registry.js';
-import { STRATEGY_NAMES } from '../../broker/registry/strategies/index.js';
+import { STRATEGY_NAMES } from '../../broker/routing/strategies/index.js';
 import { SERVER_COUNTS } from './config.js';
 import type { RunRecord } from './results.js';
 

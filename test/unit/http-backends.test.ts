@@ -4,7 +4,7 @@ import type { Upstream } from '../../broker/http/client-pool.js';
 import { HttpBackendTable, type HttpBackend } from '../../broker/http/backends.js';
 import { Registry } from '../../broker/registry/registry.js';
 import type { ServerState } from '../../broker/registry/server-record.js';
-import type { StrategyName } from '../../broker/registry/strategies/index.js';
+import type { StrategyName } from '../../broker/routing/strategies/index.js';
 import type { Registration } from '../../broker/protocol/packet-types.js';
 
 /** A table whose pools are stand-ins, recording what it tells its owner. */

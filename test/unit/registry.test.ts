@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { Registry } from '../../broker/registry/registry.js';
 import { isSelectable, type ServerRecord, type ServerState } from '../../broker/registry/server-record.js';
-import { STRATEGY_NAMES } from '../../broker/registry/strategies/index.js';
+import { STRATEGY_NAMES } from '../../broker/routing/strategies/index.js';
 import { ErrorCode, ProtocolError } from '../../broker/protocol/error-codes.js';
 import type { Registration } from '../../broker/protocol/packet-types.js';
 

@@ -1,12 +1,12 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { createStrategy, isStrategyName, STRATEGY_NAMES, type SelectionStrategy, type StrategyName } from '../../broker/registry/strategies/index.js';
-import { RoundRobin } from '../../broker/registry/strategies/round-robin.js';
-import { RandomChoice } from '../../broker/registry/strategies/random.js';
-import { FirstMember } from '../../broker/registry/strategies/first.js';
-import { LastMember } from '../../broker/registry/strategies/last.js';
-import { LeastOutstanding } from '../../broker/registry/strategies/least-outstanding.js';
+import { createStrategy, isStrategyName, STRATEGY_NAMES, type SelectionStrategy, type StrategyName } from '../../../broker/routing/strategies/index.js';
+import { RoundRobin } from '../../../broker/routing/strategies/round-robin.js';
+import { RandomChoice } from '../../../broker/routing/strategies/random.js';
+import { FirstMember } from '../../../broker/routing/strategies/first.js';
+import { LastMember } from '../../../broker/routing/strategies/last.js';
+import { LeastOutstanding } from '../../../broker/routing/strategies/least-outstanding.js';
 
 interface Member {
   readonly name: string;

@@ -1,0 +1,67 @@
+/**
+ * Where registrations live: the membership behind the policy table. The broker's routing reads
+ * only its local table (synchronous, per packet); the store is written on registration, removal
+ * and drain, and the table follows it through watch().
+ *
+ * The interface is the one a remote store (Redis, shared by several brokers) can implement:
+ * - every call is async;
+ * - each registration of an id gets a new `generation`, and remove/drain name the generation
+ *   they mean, so a late call about a server's previous registration cannot touch the new one;
+ * - a record is owned by the broker that took the registration (`owner`) and may carry a TTL
+ *   that its owner renews with touch() (session heartbeats); a record whose owner stops
+ *   renewing it expires, and watchers see it removed.
+ * Liveness (up, down, probing) is each broker's own observation of its links, kept in its
+ * table, not in the store: a server one broker cannot reach may be fine for another.
+ */
+import type { MemberInfo } from '../routing/member.js';
+
+/** A registration as the store keeps it. */
+export interface ServerEntry extends MemberInfo {
+  readonly id: number;
+  /** The broker that took the registration. */
+  readonly owner: string;
+  /** Leaving: no new work, what it holds is still answered. */
+  readonly draining: boolean;
+}
+
+/** What a registration asks for: the entry without what the store assigns. */
+export type NewEntry = Omit<ServerEntry, 'generation' | 'draining' | 'registeredAt'>;
+
+/** Why an entry left the store. */
+export type RemovalReason =
+  | { kind: 'replaced' }
+  | { kind: 'left'; detail: string }
+  /** It never answered a packet: whatever listens on its port does not speak the protocol. */
+  | { kind: 'dropped'; detail: string }
+  | { kind: 'expired' };
+
+export type StoreEvent =
+  | { readonly kind: 'added'; readonly entry: ServerEntry }
+  | { readonly kind: 'removed'; readonly entry: ServerEntry; readonly reason: RemovalReason }
+  | { readonly kind: 'draining'; readonly entry: ServerEntry };
+
+export interface Registered {
+  entry: ServerEntry;
+  /** The entry this registration replaced (same id, registering again). */
+  replaced: ServerEntry | undefined;
+}
+
+export interface RegistryStore {
+  /**
+   * Records a registration. The same id may register again from the same host (a restart) and
+   * replaces the old entry; from another host it is refused (ProtocolError DUPLICATE_ID) while
+   * the old one is live (`isLive`, the caller's view of it), so a stranger cannot steal a live
+   * server's traffic.
+   */
+  register(entry: NewEntry, options?: { ttlMs?: number; isLive?: (old: ServerEntry) => boolean }): Promise<Registered>;
+  /** Removes the entry of `id` if it is still `generation`; resolves false when it was not. */
+  remove(id: number, generation: number, reason: RemovalReason): Promise<boolean>;
+  /** Marks the entry of `id` (if still `generation`) as draining. */
+  drain(id: number, generation: number): Promise<boolean>;
+  /** Renews a record's TTL (a session's heartbeat). */
+  touch(id: number, generation: number): Promise<void>;
+  /** Every entry. */
+  list(): Promise<ServerEntry[]>;
+  /** Calls `listener` with every change from now on, in order; returns the unsubscribe. */
+  watch(listener: (event: StoreEvent) => void): () => void;
+}

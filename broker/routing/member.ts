@@ -1,0 +1,118 @@
+/**
+ * A member of the policy table: one server, registered or listed in a servers.conf, with one
+ * endpoint per protocol it serves. Each endpoint has its own state and outstanding count (the
+ * packet port and the HTTP port are different ports and fail apart), and is what a strategy
+ * chooses among. A member without a `packets` endpoint can never be picked for a packet: the
+ * packet path asks the table for packet endpoints only.
+ */
+import type { Selectable } from './strategies/strategy.js';
+
+/** The protocols a member may serve. */
+export const PROTOCOLS = ['packets', 'http'] as const;
+export type Protocol = (typeof PROTOCOLS)[number];
+
+/**
+ * - connecting: joined, not yet confirmed (being dialed, or no response seen yet); selectable.
+ * - up: answering; selectable.
+ * - down: unreachable or not answering; not selectable; the broker probes it back.
+ * - draining: leaving; not selectable; what it holds is still answered.
+ */
+export type MemberState = 'connecting' | 'up' | 'down' | 'draining';
+
+export function isSelectable(state: MemberState): boolean {
+  return state === 'connecting' || state === 'up';
+}
+
+/** Where a member is and what it serves: plain data, as a registry store keeps it. */
+export interface MemberInfo {
+  /** The registered server's id; undefined for a static backend. */
+  readonly id: number | undefined;
+  readonly policy: number;
+  readonly host: string;
+  /** The packet port; undefined when the member serves HTTP only. */
+  readonly packetPort: number | undefined;
+  /** The HTTP port; undefined when the member serves packets only. */
+  readonly httpPort: number | undefined;
+  /** Packets the server takes at once on one connection. */
+  readonly maxInflight: number;
+  /** True when its registration connection is its session (it leaves when that closes). */
+  readonly session: boolean;
+  /** True when the broker dials its packet port with TLS. */
+  readonly tls: boolean;
+  readonly registeredAt: number;
+  /** Bumped by the store on each registration of the id: an event about an older one is stale. */
+  readonly generation: number;
+}
+
+/** One protocol of one member: what a strategy picks, and the only copy of its outstanding count. */
+export class Endpoint implements Selectable {
+  /** Requests or packets handed to it and not yet settled (in flight or queued). */
+  outstanding = 0;
+  state: MemberState = 'connecting';
+  /** Answers relayed from it. */
+  served = 0;
+  /** Failed attempts (and health checks) on it. */
+  failures = 0;
+  /** Why it last failed, for the status page. */
+  lastError: string | undefined;
+  /** True while it is in its policy's strategy; the table keeps it. */
+  inSelection = false;
+
+  constructor(
+    readonly member: Member,
+    readonly protocol: Protocol,
+    readonly port: number,
+  ) {}
+
+  /** `host:port`, for logs and errors. */
+  get address(): string {
+    const host = this.member.host;
+    return `${host.includes(':') ? `[${host}]` : host}:${this.port}`;
+  }
+}
+
+export class Member {
+  readonly packets: Endpoint | undefined;
+  readonly http: Endpoint | undefined;
+  /** False once removed from the table. */
+  present = true;
+  /** How counters and metrics name it: the id, or the HTTP address of a static backend. */
+  readonly label: string;
+
+  constructor(readonly info: MemberInfo) {
+    this.packets = info.packetPort === undefined ? undefined : new Endpoint(this, 'packets', info.packetPort);
+    this.http = info.httpPort === undefined ? undefined : new Endpoint(this, 'http', info.httpPort);
+    this.label = info.id === undefined ? (this.http?.address ?? info.host) : String(info.id);
+  }
+
+  get id(): number | undefined {
+    return this.info.id;
+  }
+
+  get policy(): number {
+    return this.info.policy;
+  }
+
+  get host(): string {
+    return this.info.host;
+  }
+
+  /** Registered with the broker, or listed in a servers.conf. */
+  get source(): 'registered' | 'static' {
+    return this.info.id === undefined ? 'static' : 'registered';
+  }
+
+  endpoint(protocol: Protocol): Endpoint | undefined {
+    return protocol === 'packets' ? this.packets : this.http;
+  }
+
+  /**
+   * Whether the strategy may choose this endpoint now. A server's HTTP port is taken out with
+   * its packet port (a server that is draining or down for packets takes no requests either);
+   * the HTTP state never moves the packet state.
+   */
+  selectable(endpoint: Endpoint): boolean {
+    if (!this.present || !isSelectable(endpoint.state)) return false;
+    return endpoint.protocol === 'packets' || this.packets === undefined || isSelectable(this.packets.state);
+  }
+}

@@ -1,0 +1,167 @@
+/**
+ * The table of members grouped by policy, for both protocols. Pure data: no sockets, no
+ * timers. Each policy has one strategy instance per protocol, holding that protocol's
+ * selectable endpoints; the table keeps every strategy in step with states and outstanding
+ * counts. It is the only place an outstanding count changes (acquire, release).
+ */
+import { PROTOCOLS, type Endpoint, type Member, type MemberState, type Protocol } from './member.js';
+import { createStrategy, type SelectionStrategy, type StrategyName } from './strategies/index.js';
+
+/** The members of one policy, and per protocol the selectable endpoints and how many there are. */
+export interface PolicyGroup {
+  readonly policy: number;
+  readonly members: Set<Member>;
+  readonly selectors: Record<Protocol, SelectionStrategy<Endpoint>>;
+  /** Members serving each protocol, live or not. */
+  readonly serving: Record<Protocol, number>;
+}
+
+export type PickResult = Endpoint | 'unknown-policy' | 'no-live-server';
+
+/** Told of every change to the table, after it is made. */
+export interface TableObserver {
+  added?(member: Member): void;
+  removed?(member: Member): void;
+  stateChanged?(endpoint: Endpoint, from: MemberState): void;
+}
+
+export class PolicyTable {
+  private readonly groups = new Map<number, PolicyGroup>();
+  private readonly byId = new Map<number, Member>();
+  private readonly observers: TableObserver[] = [];
+
+  constructor(readonly strategy: StrategyName = 'round-robin') {}
+
+  /** Adds an observer of additions, removals and state changes. */
+  observe(observer: TableObserver): void {
+    this.observers.push(observer);
+  }
+
+  /** Adds a member; a registered one replaces any member with its id. */
+  add(member: Member): void {
+    const id = member.id;
+    if (id !== undefined) {
+      const old = this.byId.get(id);
+      if (old !== undefined) this.remove(old);
+      this.byId.set(id, member);
+    }
+    const group = this.group(member.policy);
+    group.members.add(member);
+    for (const protocol of PROTOCOLS) if (member.endpoint(protocol) !== undefined) group.serving[protocol]++;
+    this.refresh(member);
+    for (const o of this.observers) o.added?.(member);
+  }
+
+  /** Removes a member; returns false when it was no longer in the table. */
+  remove(member: Member): boolean {
+    const group = this.groups.get(member.policy);
+    if (group === undefined || !group.members.delete(member)) return false;
+    if (member.id !== undefined && this.byId.get(member.id) === member) this.byId.delete(member.id);
+    member.present = false;
+    for (const protocol of PROTOCOLS) {
+      const endpoint = member.endpoint(protocol);
+      if (endpoint === undefined) continue;
+      group.serving[protocol]--;
+      if (endpoint.inSelection) group.selectors[protocol].remove(endpoint);
+      endpoint.inSelection = false;
+    }
+    if (group.members.size === 0) this.groups.delete(member.policy);
+    for (const o of this.observers) o.removed?.(member);
+    return true;
+  }
+
+  /** Moves an endpoint to a new state, adding it to or taking it out of selection. */
+  setState(endpoint: Endpoint, state: MemberState): void {
+    const from = endpoint.state;
+    if (from === state) return;
+    endpoint.state = state;
+    if (!endpoint.member.present) return;
+    this.refresh(endpoint.member);
+    for (const o of this.observers) o.stateChanged?.(endpoint, from);
+  }
+
+  /** The endpoint of `protocol` for the next request of `policy`, chosen by the strategy. */
+  pick(policy: number, protocol: Protocol): PickResult {
+    const group = this.groups.get(policy);
+    if (group === undefined || group.serving[protocol] === 0) return 'unknown-policy';
+    return group.selectors[protocol].pick() ?? 'no-live-server';
+  }
+
+  /** Whether any member, live or not, serves `protocol` for `policy`. */
+  knows(policy: number, protocol: Protocol): boolean {
+    const group = this.groups.get(policy);
+    return group !== undefined && group.serving[protocol] > 0;
+  }
+
+  /** One more request or packet outstanding on an endpoint. */
+  acquire(endpoint: Endpoint): void {
+    this.moveOutstanding(endpoint, 1);
+  }
+
+  /** One fewer request or packet outstanding on an endpoint. */
+  release(endpoint: Endpoint): void {
+    this.moveOutstanding(endpoint, -1);
+  }
+
+  /** The registered member with this id. */
+  get(id: number): Member | undefined {
+    return this.byId.get(id);
+  }
+
+  /** Every member, any state. */
+  *members(): IterableIterator<Member> {
+    for (const group of this.groups.values()) yield* group.members;
+  }
+
+  /** Every endpoint of `protocol`, any state. */
+  *endpoints(protocol: Protocol): IterableIterator<Endpoint> {
+    for (const member of this.members()) {
+      const endpoint = member.endpoint(protocol);
+      if (endpoint !== undefined) yield endpoint;
+    }
+  }
+
+  policies(): IterableIterator<PolicyGroup> {
+    return this.groups.values();
+  }
+
+  /** Removes every member (shutdown). */
+  clear(): void {
+    for (const member of [...this.members()]) this.remove(member);
+  }
+
+  private moveOutstanding(endpoint: Endpoint, delta: 1 | -1): void {
+    const before = endpoint.outstanding;
+    endpoint.outstanding = before + delta;
+    if (endpoint.inSelection) this.groups.get(endpoint.member.policy)?.selectors[endpoint.protocol].outstandingChanged(endpoint, before);
+  }
+
+  /** Puts each endpoint of the member in selection or out, as its state says. */
+  private refresh(member: Member): void {
+    const group = this.groups.get(member.policy);
+    if (group === undefined) return;
+    for (const protocol of PROTOCOLS) {
+      const endpoint = member.endpoint(protocol);
+      if (endpoint === undefined) continue;
+      const selectable = member.selectable(endpoint);
+      if (selectable === endpoint.inSelection) continue;
+      endpoint.inSelection = selectable;
+      if (selectable) group.selectors[protocol].add(endpoint);
+      else group.selectors[protocol].remove(endpoint);
+    }
+  }
+
+  private group(policy: number): PolicyGroup {
+    let group = this.groups.get(policy);
+    if (group === undefined) {
+      group = {
+        policy,
+        members: new Set(),
+        selectors: { packets: createStrategy<Endpoint>(this.strategy), http: createStrategy<Endpoint>(this.strategy) },
+        serving: { packets: 0, http: 0 },
+      };
+      this.groups.set(policy, group);
+    }
+    return group;
+  }
+}
