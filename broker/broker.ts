@@ -10,16 +10,23 @@ import { resolveBrokerOptions, type BrokerOptions } from './options.js';
 import { PacketRouter } from './packets/packet-router.js';
 import { PeerConnection, type PacketHandlers, type PeerSettings } from './packets/peer-connection.js';
 import { Registrar } from './packets/registrar.js';
-import { Registry } from './registry/registry.js';
+import { followStore } from './registry/membership.js';
+import { MemoryStore } from './registry/memory-store.js';
+import type { RegistryStore } from './registry/store.js';
+import { PolicyTable } from './routing/policy-table.js';
 import { PacketStats } from './stats.js';
 import { leanAccept } from './support/lean-accept.js';
 import { listenerTls } from './support/tls-files.js';
 
 export interface Broker {
   readonly options: BrokerOptions;
-  readonly registry: Registry;
+  /** Where registrations are kept; the table follows it. */
+  readonly store: RegistryStore;
+  /** Every server by policy: what routing reads. */
+  readonly table: PolicyTable;
   readonly stats: PacketStats;
   readonly router: PacketRouter;
+  readonly registrar: Registrar;
   /** The HTTP front end, once listen() has started it (only when options.httpPort is set). */
   readonly http: HttpFrontEnd | undefined;
   /**
@@ -44,12 +51,14 @@ export function createBroker(input: Partial<BrokerOptions> = {}): Broker {
   const options = resolveBrokerOptions(input);
   const log = options.logger;
   const tls = listenerTls(options);
-  const registry = new Registry(options.algorithm);
+  const store = new MemoryStore();
+  const table = new PolicyTable(options.algorithm);
+  followStore(store, table);
   const stats = new PacketStats();
-  // Per-policy and per-server counters follow the registry (and outlive removed servers).
-  registry.observe(stats);
-  const router = new PacketRouter(registry, options, stats, log);
-  const registrar = new Registrar(registry, router, options, log);
+  // Per-policy and per-server counters follow the table (and outlive removed servers).
+  table.observe(stats);
+  const router = new PacketRouter(table, store, options, stats, log);
+  const registrar = new Registrar(store, table, router, options, log);
   const connections = new Set<PeerConnection>();
   let server: Server | undefined;
   let sweepTimer: NodeJS.Timeout | undefined;
@@ -60,7 +69,7 @@ export function createBroker(input: Partial<BrokerOptions> = {}): Broker {
   let http: HttpFrontEnd | undefined;
   let admin: AdminPages | undefined;
   const statusSources: StatusSources = {
-    registry,
+    table,
     stats,
     http: undefined,
     startedAt,
@@ -128,7 +137,7 @@ export function createBroker(input: Partial<BrokerOptions> = {}): Broker {
         const [{ HttpFrontEnd }, { AdminPages }] = await Promise.all([import('./http/http-front-end.js'), import('./admin/pages.js')]);
         const pages = new AdminPages(statusSources);
         admin = pages;
-        http = new HttpFrontEnd(registry, options, log, (req, res, path, authorized) => pages.handle(req, res, path, authorized), tls);
+        http = new HttpFrontEnd(table, options, log, (req, res, path, authorized) => pages.handle(req, res, path, authorized), tls);
         statusSources.http = http;
         await http.listen();
         pages.start();
@@ -153,7 +162,7 @@ export function createBroker(input: Partial<BrokerOptions> = {}): Broker {
     // backends from the requests it drains, and one whose backend fails could not be retried.
     await httpDone;
     if (sweepTimer !== undefined) clearInterval(sweepTimer);
-    for (const record of [...registry.servers()]) router.removeServer(record, 'broker shutting down');
+    for (const member of [...table.members()]) router.removeServer(member, 'broker shutting down');
     router.closeAll();
     for (const conn of connections) conn.end();
     // Give the final answers a moment to flush before tearing down what is left.
@@ -165,9 +174,11 @@ export function createBroker(input: Partial<BrokerOptions> = {}): Broker {
 
   return {
     options,
-    registry,
+    store,
+    table,
     stats,
     router,
+    registrar,
     listen,
     get http() {
       return http;

@@ -1,6 +1,6 @@
 import type { ErrorCode } from './protocol/error-codes.js';
-import type { RegistryObserver } from './registry/registry.js';
-import type { ServerRecord } from './registry/server-record.js';
+import type { Member } from './routing/member.js';
+import type { TableObserver } from './routing/policy-table.js';
 import { LatencyHistogram } from './support/latency-histogram.js';
 import { RecentErrors } from './support/recent-errors.js';
 
@@ -30,10 +30,10 @@ export interface RetiredServer {
 /**
  * Counters of the packet path, read by status and metrics. Plain fields: they are bumped per
  * packet. Per-policy counters exist for every policy that ever had a server (PacketStats
- * observes the registry); packets of other policies are counted under `unregistered`, so that
+ * observes the policy table); packets of other policies are counted under `unregistered`, so that
  * random policy numbers cannot grow the table.
  */
-export class PacketStats implements RegistryObserver {
+export class PacketStats implements TableObserver {
   /** Client packets accepted for routing. */
   received = 0;
   /** Replies from servers delivered to clients. */
@@ -95,23 +95,23 @@ export class PacketStats implements RegistryObserver {
     return this.retired.values();
   }
 
-  // RegistryObserver: per-policy counters start with a policy's first server, and a server's
-  // counts outlive its record.
+  // TableObserver: per-policy counters start with a policy's first packet server, and a
+  // server's counts outlive its membership.
 
-  added(record: ServerRecord): void {
-    this.policy(record.policy);
+  added(member: Member): void {
+    if (member.packets !== undefined) this.policy(member.policy);
   }
 
-  removed(record: ServerRecord): void {
-    const key = `${record.policy}/${record.id}`;
+  removed(member: Member): void {
+    const endpoint = member.packets;
+    if (endpoint === undefined || member.id === undefined) return;
+    const key = `${member.policy}/${member.id}`;
     let totals = this.retired.get(key);
     if (totals === undefined) {
-      totals = { policy: record.policy, id: record.id, served: 0, failures: 0 };
+      totals = { policy: member.policy, id: member.id, served: 0, failures: 0 };
       this.retired.set(key, totals);
     }
-    totals.served += record.served;
-    totals.failures += record.failures;
+    totals.served += endpoint.served;
+    totals.failures += endpoint.failures;
   }
-
-  stateChanged(): void {}
 }

@@ -4,7 +4,7 @@
  * workers (cluster/merged-http.ts). Read-only shapes: the pages never change what they read.
  */
 import type { AddressInfo } from 'node:net';
-import type { ServerState } from '../registry/server-record.js';
+import type { MemberState } from '../routing/member.js';
 import type { LatencyHistogram } from '../support/latency-histogram.js';
 import type { ErrorEvent } from '../support/recent-errors.js';
 
@@ -38,7 +38,7 @@ export interface HttpBackendView {
   readonly source: 'registered' | 'static';
   /** `host:port`. */
   readonly address: string;
-  readonly state: ServerState;
+  readonly state: MemberState;
   /** Requests on it now. */
   readonly outstanding: number;
   readonly served: number;

@@ -9,13 +9,13 @@
  * the first scrape together with prom-client's default process and Node.js metrics.
  */
 import { collectDefaultMetrics, Counter, Gauge, Registry, type Metric } from 'prom-client';
-import type { ServerState } from '../registry/server-record.js';
+import type { MemberState } from '../routing/member.js';
 import { LATENCY_BOUNDS_MS, type LatencyHistogram } from '../support/latency-histogram.js';
 import type { StatusSources } from './status.js';
 
 const PREFIX = 'policy_broker_';
-const PACKET_STATES: readonly ServerState[] = ['connecting', 'up', 'down', 'draining'];
-const HTTP_STATES: readonly ServerState[] = ['connecting', 'up', 'down'];
+const PACKET_STATES: readonly MemberState[] = ['connecting', 'up', 'down', 'draining'];
+const HTTP_STATES: readonly MemberState[] = ['connecting', 'up', 'down'];
 /** The policy label of packets whose policy never had a server. */
 export const UNREGISTERED_POLICY = 'none';
 
@@ -42,7 +42,7 @@ export class BrokerMetrics {
   }
 
   private definePacketMetrics(): void {
-    const { stats, registry } = this.src;
+    const { stats, table } = this.src;
     this.counter('packets_received_total', 'Client packets accepted for routing.', [], (emit) => emit({}, stats.received));
     this.counter(
       'packets_answered_total',
@@ -68,16 +68,17 @@ export class BrokerMetrics {
       [...stats.policies()].map((p) => ({ labels: { policy: String(p.policy) }, histogram: p.latency })),
     );
     this.gauge('servers', 'Registered packet servers, by policy and state.', ['policy', 'state'], (emit) => {
-      const counts = new Map<number, Map<ServerState, number>>();
-      for (const group of registry.policies()) {
-        const byState = new Map<ServerState, number>(PACKET_STATES.map((s) => [s, 0]));
-        for (const record of group.members) byState.set(record.state, byState.get(record.state)! + 1);
+      const counts = new Map<number, Map<MemberState, number>>();
+      for (const group of table.policies()) {
+        if (group.serving.packets === 0) continue;
+        const byState = new Map<MemberState, number>(PACKET_STATES.map((s) => [s, 0]));
+        for (const member of group.members) if (member.packets !== undefined) byState.set(member.packets.state, byState.get(member.packets.state)! + 1);
         counts.set(group.policy, byState);
       }
       for (const [policy, byState] of counts) for (const [state, n] of byState) emit({ policy: String(policy), state }, n);
     });
     this.gauge('server_packets_in_flight', 'Packets written or queued to each server.', ['policy', 'server'], (emit) => {
-      for (const r of registry.servers()) emit({ policy: String(r.policy), server: String(r.id) }, r.outstanding);
+      for (const e of table.endpoints('packets')) emit({ policy: String(e.member.policy), server: String(e.member.id) }, e.outstanding);
     });
     const serverTotals = (field: 'served' | 'failures'): Reader => (emit) => {
       const totals = new Map<string, { policy: number; id: number; n: number }>();
@@ -88,7 +89,7 @@ export class BrokerMetrics {
         else entry.n += n;
       };
       for (const r of stats.retiredServers()) add(r.policy, r.id, r[field]);
-      for (const r of registry.servers()) add(r.policy, r.id, r[field]);
+      for (const e of table.endpoints('packets')) add(e.member.policy, e.member.id!, e[field]);
       for (const t of totals.values()) emit({ policy: String(t.policy), server: String(t.id) }, t.n);
     };
     this.counter('server_packets_served_total', 'Packets answered by each server (kept after it leaves).', ['policy', 'server'], serverTotals('served'));
@@ -128,7 +129,7 @@ export class BrokerMetrics {
       [...s.policies()].map((p) => ({ labels: { policy: String(p.policy) }, histogram: p.latency })),
     );
     this.gauge('http_servers', 'HTTP backends (registered and static), by policy and state.', ['policy', 'state'], (emit) => {
-      const counts = new Map<number, Map<ServerState, number>>();
+      const counts = new Map<number, Map<MemberState, number>>();
       for (const b of http.table.backends()) {
         let byState = counts.get(b.policy);
         if (byState === undefined) {

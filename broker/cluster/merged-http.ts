@@ -9,7 +9,7 @@
 import type { AddressInfo } from 'node:net';
 import type { HttpBackendView, HttpCounters, HttpSource, WorkerStatus } from '../admin/http-source.js';
 import { HttpPolicyStats } from '../http/http-stats.js';
-import type { ServerState } from '../registry/server-record.js';
+import type { MemberState } from '../routing/member.js';
 import type { ErrorEvent } from '../support/recent-errors.js';
 
 /** How often a worker reports to the primary. */
@@ -46,7 +46,7 @@ export interface BackendSnapshot {
   id: number | null;
   source: 'registered' | 'static';
   address: string;
-  state: ServerState;
+  state: MemberState;
   outstanding: number;
   served: number;
   failures: number;
@@ -151,7 +151,7 @@ function backendKey(b: BackendSnapshot): string {
 }
 
 /** Worst first: a backend one worker sees down is shown down. */
-const STATE_RANK: Record<ServerState, number> = { down: 0, draining: 1, connecting: 2, up: 3 };
+const STATE_RANK: Record<MemberState, number> = { down: 0, draining: 1, connecting: 2, up: 3 };
 
 /**
  * One row per backend over the workers' tables: in-flight, served and failures summed (plus

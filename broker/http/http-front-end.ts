@@ -11,8 +11,8 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { SecureContextOptions } from 'node:tls';
 import type { BrokerOptions } from '../options.js';
-import type { Registry } from '../registry/registry.js';
-import type { ServerState } from '../registry/server-record.js';
+import type { PolicyTable } from '../routing/policy-table.js';
+import type { MemberState } from '../routing/member.js';
 import type { Logger } from '../support/logger.js';
 import { normalizeHost } from '../support/net-address.js';
 import { SecretCheck } from '../support/secret.js';
@@ -66,7 +66,7 @@ export class HttpFrontEnd implements ExchangeHost {
   private closing: Promise<void> | undefined;
 
   constructor(
-    registry: Registry,
+    registry: PolicyTable,
     private readonly options: BrokerOptions,
     private readonly log: Logger,
     private readonly admin: AdminHandler,
@@ -99,7 +99,7 @@ export class HttpFrontEnd implements ExchangeHost {
       log,
     );
     for (const entry of options.httpServers) this.table.addStatic(entry);
-    for (const record of registry.servers()) this.table.added(record);
+    for (const member of registry.members()) this.table.added(member);
     registry.observe(this.table);
   }
 
@@ -306,7 +306,7 @@ export class HttpFrontEnd implements ExchangeHost {
     this.log.debug('HTTP server removed', { id: backend.id, policy: backend.policy, address: backend.address });
   }
 
-  private backendStateChanged(backend: HttpBackend, from: ServerState): void {
+  private backendStateChanged(backend: HttpBackend, from: MemberState): void {
     const fields = { id: backend.id, policy: backend.policy, address: backend.address, source: backend.source };
     if (backend.state === 'down') this.log.warn('HTTP server down', { ...fields, reason: backend.lastError });
     else if (from === 'down') this.log.info('HTTP server up again', fields);

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { LATENCY_BOUNDS_MS, LatencyHistogram } from '../../broker/support/latency-histogram.js';
 import { RecentErrors } from '../../broker/support/recent-errors.js';
+import { Member } from '../../broker/routing/member.js';
 import { PacketStats } from '../../broker/stats.js';
 
 describe('LatencyHistogram', () => {
@@ -47,8 +48,12 @@ describe('RecentErrors', () => {
 });
 
 describe('PacketStats', () => {
-  const record = (id: number, policy: number, served: number) =>
-    ({ id, policy, served, failures: 1 }) as unknown as import('../../broker/registry/server-record.js').ServerRecord;
+  const record = (id: number, policy: number, served: number) => {
+    const member = new Member({ id, policy, host: 'h', packetPort: 1, httpPort: undefined, maxInflight: 1, session: true, tls: false, registeredAt: 0, generation: 1 });
+    member.packets!.served = served;
+    member.packets!.failures = 1;
+    return member;
+  };
 
   it('counts per policy, keeps unknown policies in one bucket, and keeps the counts of servers that left', () => {
     const stats = new PacketStats();
