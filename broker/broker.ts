@@ -14,7 +14,7 @@ import { followStore } from './registry/membership.js';
 import { MemoryStore } from './registry/memory-store.js';
 import type { RegistryStore } from './registry/store.js';
 import { PolicyTable } from './routing/policy-table.js';
-import { PacketStats } from './stats.js';
+import { Counters } from './routing/counters.js';
 import { leanAccept } from './support/lean-accept.js';
 import { listenerTls } from './support/tls-files.js';
 
@@ -24,7 +24,7 @@ export interface Broker {
   readonly store: RegistryStore;
   /** Every server by policy: what routing reads. */
   readonly table: PolicyTable;
-  readonly stats: PacketStats;
+  readonly stats: Counters;
   readonly router: PacketRouter;
   readonly registrar: Registrar;
   /** The HTTP front end, once listen() has started it (only when options.httpPort is set). */
@@ -54,7 +54,7 @@ export function createBroker(input: Partial<BrokerOptions> = {}): Broker {
   const store = new MemoryStore();
   const table = new PolicyTable(options.algorithm);
   followStore(store, table);
-  const stats = new PacketStats();
+  const stats = new Counters('packets');
   // Per-policy and per-server counters follow the table (and outlive removed servers).
   table.observe(stats);
   const router = new PacketRouter(table, store, options, stats, log);

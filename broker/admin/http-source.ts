@@ -8,7 +8,7 @@ import type { MemberState } from '../routing/member.js';
 import type { LatencyHistogram } from '../support/latency-histogram.js';
 import type { ErrorEvent } from '../support/recent-errors.js';
 
-/** The counters of one policy (HttpPolicyStats). */
+/** The counters of one policy (PolicyCounters). */
 export interface HttpPolicyCounters {
   readonly policy: number;
   readonly replied: number;
@@ -18,12 +18,12 @@ export interface HttpPolicyCounters {
   readonly byServer: ReadonlyMap<string, ReadonlyMap<number, number>>;
 }
 
-/** The front end's counters (HttpStats). */
+/** The front end's counters (Counters). */
 export interface HttpCounters {
-  readonly requests: number;
-  readonly proxied: number;
-  readonly retries: number;
-  readonly clientAborts: number;
+  readonly received: number;
+  readonly replied: number;
+  readonly rerouted: number;
+  readonly dropped: number;
   readonly truncated: number;
   readonly errors: Partial<Record<string, number>>;
   readonly recentErrors: { list(): ErrorEvent[] };

@@ -1,7 +1,7 @@
 /**
  * The metrics served at <admin prefix>metrics, in Prometheus text format (prom-client). Nothing
  * here runs per packet: every value is read at scrape time, in prom-client `collect()`
- * callbacks, from counters the broker keeps anyway (PacketStats, HttpStats, the server
+ * callbacks, from counters the broker keeps anyway (the packet and HTTP Counters, the server
  * records, the HTTP backends). The two latency histograms are the broker's own fixed-bucket
  * counters (support/latency-histogram.ts), exported as Prometheus histograms.
  *
@@ -99,7 +99,7 @@ export class BrokerMetrics {
   private defineHttpMetrics(): void {
     const http = this.src.http!;
     const s = http.stats;
-    this.counter('http_requests_total', 'HTTP requests received, proxied or answered by the broker itself.', [], (emit) => emit({}, s.requests));
+    this.counter('http_requests_total', 'HTTP requests received, proxied or answered by the broker itself.', [], (emit) => emit({}, s.received));
     this.counter(
       'http_requests_answered_total',
       'Proxied HTTP requests answered, by policy and outcome: "reply" (a backend\'s response) or the broker\'s error code.',
@@ -120,8 +120,8 @@ export class BrokerMetrics {
     this.counter('http_errors_total', 'Answers the broker gave itself, by code.', ['code'], (emit) => {
       for (const [code, n] of Object.entries(s.errors)) emit({ code }, n ?? 0);
     });
-    this.counter('http_retries_total', 'Requests sent to another backend after one failed.', [], (emit) => emit({}, s.retries));
-    this.counter('http_client_aborts_total', 'Requests whose client went away before the answer was complete.', [], (emit) => emit({}, s.clientAborts));
+    this.counter('http_retries_total', 'Requests sent to another backend after one failed.', [], (emit) => emit({}, s.rerouted));
+    this.counter('http_client_aborts_total', 'Requests whose client went away before the answer was complete.', [], (emit) => emit({}, s.dropped));
     this.counter('http_truncated_total', 'Responses cut short because the backend failed mid-body.', [], (emit) => emit({}, s.truncated));
     this.gauge('http_requests_in_flight', 'HTTP requests being proxied.', [], (emit) => emit({}, http.inflight));
     this.gauge('http_connections', 'Open HTTP client connections.', [], (emit) => emit({}, http.connectionCount));

@@ -4,14 +4,14 @@
  */
 import type { AddressInfo } from 'node:net';
 import type { PolicyTable } from '../routing/policy-table.js';
-import type { PacketStats } from '../stats.js';
+import type { Counters } from '../routing/counters.js';
 import type { LatencyHistogram } from '../support/latency-histogram.js';
 import type { HttpSource } from './http-source.js';
 
 /** What the status page reads. */
 export interface StatusSources {
   readonly table: PolicyTable;
-  readonly stats: PacketStats;
+  readonly stats: Counters;
   /** Packets accepted and not yet answered. */
   packetOutstanding(): number;
   packetAddress(): AddressInfo | undefined;
@@ -159,10 +159,10 @@ function httpSection(http: HttpSource): Record<string, unknown> {
     address: address === undefined ? null : { host: address.address, port: address.port },
     connections: http.connectionCount,
     inflight: http.inflight,
-    requests: s.requests,
-    proxied: s.proxied,
-    retries: s.retries,
-    clientAborts: s.clientAborts,
+    requests: s.received,
+    proxied: s.replied,
+    retries: s.rerouted,
+    clientAborts: s.dropped,
     truncated: s.truncated,
     errors: { ...s.errors },
   };

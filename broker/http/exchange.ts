@@ -19,13 +19,13 @@ import type { HttpBackend, HttpBackendTable } from './backends.js';
 import { forwardResponseHeaders, type ForwardedHead } from './headers.js';
 import type { HealthMonitor } from './health.js';
 import { HttpErrorCode, sendError } from './http-errors.js';
-import type { HttpStats } from './http-stats.js';
+import type { Counters } from '../routing/counters.js';
 
 /** What an exchange needs from the front end. */
 export interface ExchangeHost {
   readonly table: HttpBackendTable;
   readonly health: HealthMonitor;
-  readonly stats: HttpStats;
+  readonly stats: Counters;
   readonly maxAttempts: number;
   readonly upstreamTimeoutMs: number;
   readonly upstreamConnectTimeoutMs: number;
@@ -101,7 +101,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   /** The client's connection closed: stop the upstream side and forget the request. */
   clientGone(): void {
     if (this.finished) return;
-    this.host.stats.clientAborts++;
+    this.host.stats.dropped++;
     this.finish();
     this.abortAttempt?.(new ClientGone());
   }
@@ -147,7 +147,6 @@ export class Exchange implements Dispatcher.DispatchHandler {
   onComplete(): void {
     const backend = this.release();
     if (this.finished) return;
-    this.host.stats.proxied++;
     if (backend !== undefined) {
       this.host.stats.countResponse(this.policy, backend.label, this.status, this.startedAt);
       backend.served++;
@@ -174,7 +173,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
       else if (failure.code !== HttpErrorCode.BAD_REQUEST) backend.failures++;
     }
     if (this.attempts < this.host.maxAttempts && this.retryable(failure)) {
-      this.host.stats.retries++;
+      this.host.stats.countReroute(this.policy);
       this.attempt(failure);
       return;
     }

@@ -22,7 +22,7 @@ import { Exchange, type ExchangeHost } from './exchange.js';
 import { forwardRequestHeaders, type ForwardSettings } from './headers.js';
 import { HealthMonitor } from './health.js';
 import { HttpErrorCode, rawErrorResponse, sendError } from './http-errors.js';
-import { HttpStats } from './http-stats.js';
+import { Counters } from '../routing/counters.js';
 import { originForm, requestPolicy } from './request-target.js';
 
 /** Answers the requests under the admin prefix; `path` is what follows the prefix, without the query. */
@@ -46,7 +46,7 @@ const UPSTREAM_MAX_HEADER_BYTES = 64 * 1024;
 const ERROR_CLOSE_GRACE_MS = 1000;
 
 export class HttpFrontEnd implements ExchangeHost {
-  readonly stats = new HttpStats();
+  readonly stats = new Counters('http');
   readonly table: HttpBackendTable;
   readonly health: HealthMonitor;
   readonly maxAttempts: number;
@@ -98,9 +98,13 @@ export class HttpFrontEnd implements ExchangeHost {
       },
       log,
     );
-    for (const entry of options.httpServers) this.table.addStatic(entry);
-    for (const member of registry.members()) this.table.added(member);
+    for (const entry of options.httpServers) this.stats.policy(this.table.addStatic(entry).policy);
+    for (const member of registry.members()) {
+      this.table.added(member);
+      this.stats.added(member);
+    }
     registry.observe(this.table);
+    registry.observe(this.stats);
   }
 
   /** Open client connections. */
@@ -207,7 +211,7 @@ export class HttpFrontEnd implements ExchangeHost {
   }
 
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
-    this.stats.requests++;
+    this.stats.received++;
     const connection = this.connections.get(req.socket as Socket);
     if (req.httpVersionMajor !== 1) return this.reject(res, HttpErrorCode.VERSION_NOT_SUPPORTED, 'only HTTP/1.0 and HTTP/1.1 are served', undefined, true);
     if (connection === undefined || connection.overLimit) {

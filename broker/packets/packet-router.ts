@@ -13,7 +13,7 @@ import { AttemptPolicy, type Outcome, type Readiness, type Transport } from '../
 import type { Endpoint, Member, MemberState } from '../routing/member.js';
 import type { PolicyTable, TableObserver } from '../routing/policy-table.js';
 import type { BrokerOptions } from '../options.js';
-import type { PacketStats } from '../stats.js';
+import type { Counters } from '../routing/counters.js';
 import type { Logger } from '../support/logger.js';
 import type { ConnectionOptions } from 'node:tls';
 import { serverTls } from '../support/tls-files.js';
@@ -39,7 +39,7 @@ export class PacketRouter implements LinkEvents, Transport<Job, ErrorCode>, Tabl
     private readonly table: PolicyTable,
     private readonly store: RegistryStore,
     private readonly options: BrokerOptions,
-    private readonly stats: PacketStats,
+    private readonly stats: Counters,
     private readonly log: Logger,
   ) {
     this.serverTls = serverTls(options);
@@ -164,7 +164,7 @@ export class PacketRouter implements LinkEvents, Transport<Job, ErrorCode>, Tabl
   settle(job: Job, outcome: Outcome<ErrorCode>): void {
     switch (outcome.kind) {
       case 'answered':
-        this.stats.countReply(job.policy, job.startedAt);
+        this.stats.countAnswer(job.policy, job.startedAt);
         return this.finish(job, encodeReply(outcome.endpoint.member.id!, job.srcid, job.reply, job.seq));
       case 'no-server': {
         if (outcome.after !== undefined) return this.fail(job, outcome.after.code, `no other live server for policy ${job.policy} after a failure`);
