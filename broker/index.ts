@@ -13,5 +13,5 @@ export * from './protocol/packet-types.js';
 export { createLogger, silentLogger, type Logger, type LogLevel, type LogFormat } from './support/logger.js';
 export type { HttpFrontEnd } from './http/http-front-end.js';
 export { HttpErrorCode, HTTP_ERROR_STATUS } from './http/http-errors.js';
-export { loadServersFile, parseServersConf, ServersFileError, type StaticBackend } from './http/servers-file.js';
+export { loadServersFile, parseServersConf, ServersFileError, type StaticBackend } from './support/servers-file.js';
 export { statusReport } from './admin/status.js';

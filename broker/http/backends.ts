@@ -17,7 +17,7 @@ import type { Upstream } from './client-pool.js';
 import { isSelectable, type Endpoint, type Member, type MemberState } from '../routing/member.js';
 import type { TableObserver } from '../routing/policy-table.js';
 import { createStrategy, type Selectable, type SelectionStrategy, type StrategyName } from '../routing/strategies/index.js';
-import type { StaticBackend } from './servers-file.js';
+import type { StaticBackend } from '../support/servers-file.js';
 
 export type BackendSource = 'registered' | 'static';
 
