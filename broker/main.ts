@@ -7,11 +7,12 @@ import { createBroker } from './broker.js';
 import type { OptionSpec } from './option-spec.js';
 import { BROKER_OPTIONS, OptionError, resolveBrokerOptions, type OptionName } from './options.js';
 import { envOption, EXIT_USAGE, integer, loggingOptions, parseOrExit } from './support/cli.js';
+import { PACKAGE_VERSION } from './support/version.js';
 import { createLogger, type LogFormat, type LogLevel } from './support/logger.js';
 
 const ENV = 'POLICY_BROKER';
 
-const program = new Command('policy-broker').description('Routes client packets to servers grouped by privacy policy (NDJSON over TCP).');
+const program = new Command('policy-broker').description('Routes client packets to servers grouped by privacy policy (NDJSON over TCP).').version(PACKAGE_VERSION);
 /** Each broker option's commander option, from the one option table. */
 const fromTable = (Object.entries(BROKER_OPTIONS) as Array<[OptionName, OptionSpec<unknown>]>).map(([name, spec]): [OptionName, Option] => {
   const option = envOption(ENV, spec.flags, spec.description);

@@ -99,8 +99,11 @@ export const BROKER_OPTIONS = {
   upstreamConnectTimeoutMs: wholeNumber('--upstream-connect-timeout <ms>', 'time to connect to a backend', 5 * SECOND, 1, HOUR),
   /** Connections kept open to one backend at most. */
   upstreamConnections: wholeNumber('--upstream-connections <n>', 'connections kept per backend at most', 256, 1, 100_000),
-  /** Path the active health check asks for. */
-  healthPath: text('--health-path <path>', 'path of the active health check', '/health', (v) =>
+  /**
+   * Path the active health check asks for, passing on 2xx and 3xx. Undefined: `/`, passing on
+   * any status below 500, which any stock web server (an nginx site with no /health) passes.
+   */
+  healthPath: optionalText('--health-path <path>', 'path of the active health check, passing on 2xx/3xx (default: / passing on any status below 500)', (v) =>
     v.startsWith('/') && /^[\x21-\x7e]+$/.test(v) ? undefined : `must be a path starting with "/", got "${v}"`,
   ),
   /** Time between active health checks of a backend; 0 = passive health only. */

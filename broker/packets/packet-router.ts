@@ -212,13 +212,16 @@ export class PacketRouter implements LinkEvents, Transport<Job, ErrorCode>, Tabl
       this.scheduleRedial(link);
       return;
     }
-    if (inflight.length > 0 || endpoint.state !== 'down') {
-      this.log.warn('server connection lost', { id: member.id, policy: member.policy, reason, inflight: inflight.length });
+    // A server removed on purpose (a graceful leave, a drain) has had its info line already.
+    if (member.present && (inflight.length > 0 || endpoint.state !== 'down')) {
+      const fields = { id: member.id, policy: member.policy, reason, inflight: inflight.length };
+      if (endpoint.state === 'draining' && inflight.length === 0) this.log.info('server left while draining', fields);
+      else this.log.warn('server connection lost', fields);
     }
     // Take the server out of selection before re-routing, so its jobs cannot pick it again.
     if (!member.present || endpoint.state === 'draining' || !member.info.session) {
       // Classic servers stay only while reachable; removed and draining ones are done.
-      this.takeOut(member, { kind: 'left', detail: reason });
+      if (this.takeOut(member, { kind: 'left', detail: reason })) this.log.info('server removed', { id: member.id, policy: member.policy, reason });
       this.reroute(inflight, endpoint, code);
       this.forget(link, code);
       return;
@@ -237,12 +240,13 @@ export class PacketRouter implements LinkEvents, Transport<Job, ErrorCode>, Tabl
     this.scheduleRedial(link);
   }
 
-  /** Removes a member whose link is being torn down here (its removal must not fail the link again). */
-  private takeOut(member: Member, why: RemovalReason): void {
-    if (!member.present) return;
+  /** Removes a member whose link is being torn down here (its removal must not fail the link again); false when it was gone. */
+  private takeOut(member: Member, why: RemovalReason): boolean {
+    if (!member.present) return false;
     this.links.delete(member.packets!);
     this.table.remove(member);
     void this.store.remove(member.info.id!, member.info.generation, why);
+    return true;
   }
 
   private forget(link: ServerLink, code: ErrorCode): void {

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Upstream } from '../../broker/http/client-pool.js';
+import type { Upstream } from '../../broker/http/upstream.js';
 import { HttpBackendTable, type HttpBackend } from '../../broker/http/backends.js';
 import { followStore } from '../../broker/registry/membership.js';
 import { MemoryStore } from '../../broker/registry/memory-store.js';
