@@ -16,6 +16,7 @@ import type { RegistryStore } from './registry/store.js';
 import { PolicyTable } from './routing/policy-table.js';
 import { Counters } from './routing/counters.js';
 import { listenerTls } from './support/tls-files.js';
+import { waitUntil } from './support/wait-until.js';
 
 export interface Broker {
   readonly options: BrokerOptions;
@@ -150,16 +151,14 @@ export function createBroker(input: Partial<BrokerOptions> = {}): Broker {
   /** Answers the packets in flight, then removes every server once `httpDone` (the HTTP drain) is over as well. */
   async function drain(httpDone: Promise<void> | undefined): Promise<void> {
     router.accepting = false;
-    const deadline = Date.now() + options.drainTimeoutMs;
-    while (router.outstanding > 0 && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 10));
+    if (!(await waitUntil(() => router.outstanding === 0, options.drainTimeoutMs))) {
+      log.warn('drain timed out; answering the rest with UNAVAILABLE', { outstanding: router.outstanding });
     }
-    if (router.outstanding > 0) log.warn('drain timed out; answering the rest with UNAVAILABLE', { outstanding: router.outstanding });
-    // The HTTP front end follows the registry: removing the servers sooner would take their
+    // The HTTP front end shares the table: removing the servers sooner would take their
     // backends from the requests it drains, and one whose backend fails could not be retried.
     await httpDone;
     if (sweepTimer !== undefined) clearInterval(sweepTimer);
-    for (const member of [...table.members()]) router.removeServer(member, 'broker shutting down');
+    for (const member of [...table.members()]) if (member.packets !== undefined) router.removeServer(member, 'broker shutting down');
     router.closeAll();
     for (const conn of connections) conn.end();
     // Give the final answers a moment to flush before tearing down what is left.

@@ -132,7 +132,7 @@ export class BrokerMetrics {
     );
     this.gauge('http_servers', 'HTTP backends (registered and static), by policy and state.', ['policy', 'state'], (emit) => {
       const counts = new Map<number, Map<MemberState, number>>();
-      for (const b of http.table.backends()) {
+      for (const b of http.backends()) {
         let byState = counts.get(b.policy);
         if (byState === undefined) {
           byState = new Map(HTTP_STATES.map((st) => [st, 0]));
@@ -143,7 +143,7 @@ export class BrokerMetrics {
       for (const [policy, byState] of counts) for (const [state, n] of byState) emit({ policy: String(policy), state }, n);
     });
     this.gauge('http_server_requests_in_flight', 'Requests being proxied to each backend.', ['policy', 'server'], (emit) => {
-      for (const b of http.table.backends()) emit({ policy: String(b.policy), server: b.id === undefined ? b.address : String(b.id) }, b.outstanding);
+      for (const b of http.backends()) emit({ policy: String(b.policy), server: b.id === undefined ? b.address : String(b.id) }, b.outstanding);
     });
     const workers = http.workers?.bind(http);
     if (workers !== undefined) {

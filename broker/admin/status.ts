@@ -98,7 +98,7 @@ export function statusReport(src: StatusSources): Record<string, unknown> {
   }
   const http = src.http;
   if (http !== undefined) {
-    for (const b of http.table.backends()) {
+    for (const b of http.backends()) {
       policyOf(b.policy).httpServers.push({
         id: b.id ?? null,
         source: b.source,

@@ -193,7 +193,9 @@ export class MergedHttpView implements HttpSource {
   private readonly retiredBackends = new Map<string, { served: number; failures: number }>();
   private httpAddress: AddressInfo | undefined;
   private merged: { stats: MergedHttpStats; backends: HttpBackendView[] } | undefined;
-  readonly table = { backends: (): Iterable<HttpBackendView> => this.current().backends };
+  backends(): Iterable<HttpBackendView> {
+    return this.current().backends;
+  }
 
   /** A worker was forked. */
   started(id: number, pid: number): void {

@@ -49,7 +49,7 @@ export function runWorker(input: Partial<BrokerOptions>): void {
     inflight: front!.inflight,
     rss: process.memoryUsage.rss(),
     stats: snapshotStats(front!.stats),
-    backends: snapshotBackends(front!.table.backends()),
+    backends: snapshotBackends(front!.backends()),
   });
 
   const admin = (req: IncomingMessage, res: ServerResponse, path: string, authorized: boolean): void => {

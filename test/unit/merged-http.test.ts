@@ -112,12 +112,12 @@ describe('merged HTTP figures', () => {
     view.report(2, report(b, [backend(3)]));
     assert.equal(view.stats.received, 8);
     assert.equal(view.connectionCount, 2);
-    assert.deepEqual([...view.table.backends()].map((x) => [x.served, x.outstanding]), [[8, 2]]);
+    assert.deepEqual([...view.backends()].map((x) => [x.served, x.outstanding]), [[8, 2]]);
     view.gone(1);
     view.started(3, 1003);
     assert.equal(view.stats.received, 8);
     assert.equal(view.connectionCount, 1);
-    assert.deepEqual([...view.table.backends()].map((x) => [x.served, x.outstanding]), [[8, 1]]);
+    assert.deepEqual([...view.backends()].map((x) => [x.served, x.outstanding]), [[8, 1]]);
     assert.deepEqual(view.workers().map((w) => [w.id, w.pid, w.requests]), [[2, 1002, 3], [3, 1003, 0]]);
     view.gone(2);
     view.gone(3);
