@@ -167,12 +167,12 @@ export const BROKER_CHECKS: ReadonlyArray<Check<BrokerContext>> = [
       const before = new Map(servers.map((server) => [server, server.received.length]));
       const perClient = Math.max(10, Math.ceil(context.settings.balanceCount / 10));
       const clients = 4;
-      await Promise.all(
-        Array.from({ length: clients }, async (_, c) => {
-          const connection = await client(context, scope);
-          for (let i = 0; i < perClient; i++) await ask(context, connection, (i + c) % 2 === 0 ? POLICY_A : POLICY_B, 'isolation');
-        }),
-      );
+      // One connection after another: serving clients at once is another check's business.
+      for (let c = 0; c < clients; c++) {
+        const connection = await client(context, scope);
+        for (let i = 0; i < perClient; i++) await ask(context, connection, (i + c) % 2 === 0 ? POLICY_A : POLICY_B, 'isolation');
+        connection.destroy();
+      }
       const strays = servers.flatMap((server) => server.received.slice(before.get(server)).filter((receipt) => receipt.policy !== server.policy).map((receipt) => ({ server, receipt })));
       const total = clients * perClient;
       if (strays.length > 0) {
@@ -302,13 +302,17 @@ export const BROKER_CHECKS: ReadonlyArray<Check<BrokerContext>> = [
     points: 2,
     async run(context, scope) {
       const seen: string[] = [];
-      for (const junk of ['this is not json\n', '{"type":"0","srcid":"one","privPoliId":"111","payload":"x"}', '{"type":"0","srcid":"1","privPoliId":"111","payload":']) {
-        const connection = await client(context, scope);
-        connection.write(junk);
-        if (junk.endsWith(':')) connection.socket.end();
-        const received = await connection.next(context.settings.answerTimeoutMs);
-        connection.destroy();
-        seen.push(received.kind === 'packet' ? `type ${String(received.packet.type)}${typeof received.packet.code === 'string' ? ` ${received.packet.code}` : ''}` : received.kind);
+      try {
+        for (const junk of ['this is not json\n', '{"type":"0","srcid":"one","privPoliId":"111","payload":"x"}', '{"type":"0","srcid":"1","privPoliId":"111","payload":']) {
+          const connection = await client(context, scope);
+          connection.write(junk);
+          if (junk.endsWith(':')) connection.socket.end();
+          const received = await connection.next(context.settings.answerTimeoutMs);
+          connection.destroy();
+          seen.push(received.kind === 'packet' ? `type ${String(received.packet.type)}${typeof received.packet.code === 'string' ? ` ${received.packet.code}` : ''}` : received.kind);
+        }
+      } catch (err) {
+        return fail(`after malformed packet ${seen.length} (answers: ${seen.join(', ')}) the broker is gone: ${(err as Error).message}`);
       }
       try {
         await askOnce(context, scope, POLICY_B, 'after-malformed');
