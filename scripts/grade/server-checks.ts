@@ -114,7 +114,7 @@ export const SERVER_CHECKS: ReadonlyArray<Check<ServerContext>> = [
     points: 2,
     async run(context, scope) {
       const seen: string[] = [];
-      for (const junk of ['this is not json\n', '{"type":0,"srcid":1}\n']) {
+      for (const junk of ['this is not json\n', '{"type":0,"srcid":1,"privPoliId":111,"payload":42,"rid":1}\n']) {
         const connection = await dial(context, scope);
         connection.write(junk);
         const received = await connection.next(Math.min(1000, context.settings.answerTimeoutMs));
@@ -125,9 +125,9 @@ export const SERVER_CHECKS: ReadonlyArray<Check<ServerContext>> = [
         const connection = await dial(context, scope);
         await exchange(context, connection, payload('after-malformed'));
       } catch (err) {
-        return fail(`after not-JSON and a packet without payload (answers: ${seen.join(', ')}) the next packet failed: ${(err as Error).message}`);
+        return fail(`after not JSON and a payload that is a number (answers: ${seen.join(', ')}) the next packet failed: ${(err as Error).message}`);
       }
-      return pass(`not JSON and a packet without payload (answers: ${seen.join(', ')}); the next packet was answered`);
+      return pass(`not JSON and a payload that is a number (answers: ${seen.join(', ')}); the next packet was answered`);
     },
   },
 ];
