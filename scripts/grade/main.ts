@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --min-semi-space-size=16
 /**
  * policy-grade: grade a student's broker, server or HTTP proxy from outside, as an instructor
  * would. Wiring only: options in, grade() or runBatch() out, a table and exit code.
