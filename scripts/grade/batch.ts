@@ -6,9 +6,8 @@
  * manifest's folder. A submission that cannot be graded gets a row with its error, not a crash.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
-import { once } from 'node:events';
 import path from 'node:path';
+import { freePort } from '../bench/processes.js';
 import { grade, type GradeRequest } from './grade.js';
 import { KINDS, type GradeSettings, type Kind } from './options.js';
 import { batchCsv, type BatchEntry } from './report.js';
@@ -124,13 +123,4 @@ export function writeBatch(entries: BatchEntry[], dir: string): { csv: string; j
   writeFileSync(csv, batchCsv(entries));
   writeFileSync(json, JSON.stringify(batchSummary(entries), null, 2) + '\n');
   return { csv, json };
-}
-
-/** A free loopback port, found by binding to port 0 and letting it go. */
-export async function freePort(): Promise<number> {
-  const probe = createServer().listen(0, '127.0.0.1');
-  await once(probe, 'listening');
-  const { port } = probe.address() as AddressInfo;
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
 }

@@ -5,6 +5,8 @@
  * otherwise. Order matters: the checks that may break the target come last.
  */
 import { sha1Hex } from '../../broker/support/sha1.js';
+import { atOnce } from './at-once.js';
+import { balanceFloor, isBalanced } from './balance.js';
 import type { Check, Outcome, Scope } from './check.js';
 import type { GraderServer } from './grader-server.js';
 import { GRADER_SRCID, POLICY_A, POLICY_B, UNKNOWN_POLICY, type GradeSettings } from './options.js';
@@ -153,9 +155,7 @@ export const BROKER_CHECKS: ReadonlyArray<Check<BrokerContext>> = [
       const counts = countBy(answers);
       const shares = [a1, a2].map((server) => counts.get(server.id) ?? 0);
       const detail = `${fmt(count)} packets on one connection over 2 servers: ${shares.map(fmt).join(' / ')}`;
-      // Each server must get at least half its fair share: per packet spreads, per connection does not.
-      const floor = count / 2 / 2;
-      return shares.every((n) => n >= floor) ? pass(detail) : fail(`${detail} (each should get at least ${fmt(floor)}: balanced per connection?)`);
+      return isBalanced(shares, count) ? pass(detail) : fail(`${detail} (each should get at least ${fmt(balanceFloor(count, shares.length))}: balanced per connection?)`);
     },
   },
   {
@@ -191,20 +191,7 @@ export const BROKER_CHECKS: ReadonlyArray<Check<BrokerContext>> = [
       // Every client connects first and stays connected until all are done: a broker that serves
       // one connection at a time cannot answer the second while the first is open.
       const connections = await Promise.all(Array.from({ length: clients }, () => client(context, scope)));
-      let answered = 0;
-      const failures: string[] = [];
-      await Promise.all(
-        connections.map(async (connection, c) => {
-          try {
-            for (let i = 0; i < each; i++) {
-              await ask(context, connection, c % 2 === 0 ? POLICY_A : POLICY_B, 'concurrent');
-              answered++;
-            }
-          } catch (err) {
-            failures.push((err as Error).message);
-          }
-        }),
-      );
+      const { done: answered, failures } = await atOnce(connections, each, (connection, c) => ask(context, connection, c % 2 === 0 ? POLICY_A : POLICY_B, 'concurrent'));
       const detail = `${clients} clients × ${each} packets at once: ${fmt(answered)} of ${fmt(clients * each)} answered`;
       if (failures.length === 0) return pass(detail);
       return fail(`${detail}; ${failures.length} clients stalled (${failures[0]}; answer wait ${answerTimeoutMs} ms): one client at a time?`);

@@ -4,6 +4,8 @@
  * X-Privacy-Policy, so a policy-aware proxy uses its default policy. The checks that may break
  * the target come last.
  */
+import { atOnce } from './at-once.js';
+import { balanceFloor, isBalanced } from './balance.js';
 import type { Check, Outcome, Scope } from './check.js';
 import { GRADED_PREFIX, type GraderBackend } from './grader-backend.js';
 import { describeHttp, getRequest, HttpConnection } from './http-connection.js';
@@ -47,6 +49,16 @@ async function get(context: HttpContext, conn: HttpConnection, path: string, hea
   if (answer === undefined) throw new Error(`GET ${path}: the body is not a grader backend's answer: ${response.body.toString('utf8').slice(0, 80)}`);
   if (answer.path !== path) throw new Error(`GET ${path}: answered for ${answer.path} instead`);
   return { backend: answer.backend, response };
+}
+
+/** `count` GETs one after another on one connection; the names of the backends that answered. */
+async function getEach(context: HttpContext, conn: HttpConnection, count: number, pathOf: (i: number) => string): Promise<Array<{ backend: string; response: Response }>> {
+  const answers: Array<{ backend: string; response: Response }> = [];
+  for (let i = 0; i < count; i++) {
+    if (!conn.open) throw new Error(`the proxy closed the client connection after ${i} of ${count} requests`);
+    answers.push(await get(context, conn, pathOf(i)));
+  }
+  return answers;
 }
 
 /** Requests counted per backend, in the order of context.backends. */
@@ -97,11 +109,9 @@ export const HTTP_CHECKS: ReadonlyArray<Check<HttpContext>> = [
       const count = 12;
       const conn = await connection(context, scope);
       const since = marks(context);
-      for (let i = 0; i < count; i++) {
-        if (!conn.open) return fail(`the proxy closed the client connection after ${i} of ${count} requests`);
-        const { response } = await get(context, conn, `${GRADED_PREFIX}keep-alive/${tag('k')}`);
-        if (/\bclose\b/i.test(response.headers.connection ?? '') && i < count - 1) return fail(`response ${i + 1} of ${count} says Connection: close: the client connection is not kept alive`);
-      }
+      const answers = await getEach(context, conn, count, () => `${GRADED_PREFIX}keep-alive/${tag('k')}`);
+      const closing = answers.findIndex(({ response }) => /\bclose\b/i.test(response.headers.connection ?? ''));
+      if (closing !== -1 && closing < count - 1) return fail(`response ${closing + 1} of ${count} says Connection: close: the client connection is not kept alive`);
       const arrivals = arrivalsSince(context, since);
       const upstream = new Set(arrivals.map((arrival) => `${arrival.backend}#${arrival.connection}`)).size;
       const detail = `${count} requests on one client connection, all answered on it; ${upstream} backend connections carried them`;
@@ -116,15 +126,10 @@ export const HTTP_CHECKS: ReadonlyArray<Check<HttpContext>> = [
     async run(context, scope) {
       const count = context.settings.balanceCount;
       const conn = await connection(context, scope);
-      const names: string[] = [];
-      for (let i = 0; i < count; i++) {
-        if (!conn.open) return fail(`the proxy closed the client connection after ${i} of ${count} requests`);
-        names.push((await get(context, conn, `${GRADED_PREFIX}balance/${i}`)).backend);
-      }
+      const names = (await getEach(context, conn, count, (i) => `${GRADED_PREFIX}balance/${i}`)).map((answer) => answer.backend);
       const shares = spread(context, names);
-      const floor = count / context.backends.length / 2;
       const detail = `${fmt(count)} requests on one connection over ${context.backends.length} backends: ${shares.map(fmt).join(' / ')}`;
-      return shares.every((n) => n >= floor) ? pass(detail) : fail(`${detail} (each should get at least ${fmt(floor)}: balanced per connection?)`);
+      return isBalanced(shares, count) ? pass(detail) : fail(`${detail} (each should get at least ${fmt(balanceFloor(count, shares.length))}: balanced per connection?)`);
     },
   },
   {
@@ -155,20 +160,7 @@ export const HTTP_CHECKS: ReadonlyArray<Check<HttpContext>> = [
     async run(context, scope) {
       const { concurrentClients: clients, perClientCount: each } = context.settings;
       const conns = await Promise.all(Array.from({ length: clients }, () => connection(context, scope)));
-      let answered = 0;
-      const failures: string[] = [];
-      await Promise.all(
-        conns.map(async (conn, c) => {
-          try {
-            for (let i = 0; i < each; i++) {
-              await get(context, conn, `${GRADED_PREFIX}concurrent/${c}/${i}`);
-              answered++;
-            }
-          } catch (err) {
-            failures.push((err as Error).message);
-          }
-        }),
-      );
+      const { done: answered, failures } = await atOnce(conns, each, (conn, c, i) => get(context, conn, `${GRADED_PREFIX}concurrent/${c}/${i}`));
       const detail = `${clients} clients × ${each} requests at once: ${fmt(answered)} of ${fmt(clients * each)} answered`;
       return failures.length === 0 ? pass(detail) : fail(`${detail}; ${failures.length} clients failed (${failures[0]})`);
     },

@@ -3,7 +3,8 @@
  * (node:http and undici never do) and each read is bounded: the next response, "closed",
  * "timeout" or the reason the bytes could not be read as HTTP.
  */
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
+import { dial } from './dial.js';
 import { Inbox } from './inbox.js';
 import { ResponseParser, type Response } from './response-parser.js';
 
@@ -24,24 +25,8 @@ export class HttpConnection {
     socket.on('close', () => this.inbox.close());
   }
 
-  static open(host: string, port: number, timeoutMs: number): Promise<HttpConnection> {
-    return new Promise((resolve, reject) => {
-      const socket = connect({ host, port });
-      socket.setNoDelay(true);
-      const timer = setTimeout(() => {
-        socket.destroy();
-        reject(new Error(`no connection to ${host}:${port} within ${timeoutMs} ms`));
-      }, timeoutMs);
-      socket.once('connect', () => {
-        clearTimeout(timer);
-        socket.removeAllListeners('error');
-        resolve(new HttpConnection(socket));
-      });
-      socket.once('error', (err) => {
-        clearTimeout(timer);
-        reject(new Error(`cannot connect to ${host}:${port}: ${(err as NodeJS.ErrnoException).code ?? err.message}`));
-      });
-    });
+  static async open(host: string, port: number, timeoutMs: number): Promise<HttpConnection> {
+    return new HttpConnection(await dial(host, port, timeoutMs));
   }
 
   /** Whether the connection is still open for writing. */

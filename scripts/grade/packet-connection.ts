@@ -4,7 +4,8 @@
  * several may arrive in one read. Reading is pull-style, each wait bounded: a check asks for the
  * next packet and gets it, "closed" or "timeout", never a hang.
  */
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
+import { dial } from './dial.js';
 import { FrameDecoder } from '../../broker/protocol/frame-decoder.js';
 import { Inbox } from './inbox.js';
 
@@ -29,24 +30,8 @@ export class PacketConnection {
   }
 
   /** Connects within timeoutMs; rejects with a message naming the address otherwise. */
-  static open(host: string, port: number, timeoutMs: number): Promise<PacketConnection> {
-    return new Promise((resolve, reject) => {
-      const socket = connect({ host, port });
-      socket.setNoDelay(true);
-      const timer = setTimeout(() => {
-        socket.destroy();
-        reject(new Error(`no connection to ${host}:${port} within ${timeoutMs} ms`));
-      }, timeoutMs);
-      socket.once('connect', () => {
-        clearTimeout(timer);
-        socket.removeAllListeners('error');
-        resolve(new PacketConnection(socket));
-      });
-      socket.once('error', (err) => {
-        clearTimeout(timer);
-        reject(new Error(`cannot connect to ${host}:${port}: ${(err as NodeJS.ErrnoException).code ?? err.message}`));
-      });
-    });
+  static async open(host: string, port: number, timeoutMs: number): Promise<PacketConnection> {
+    return new PacketConnection(await dial(host, port, timeoutMs));
   }
 
   /** Wraps a socket accepted by one of the grader's own listeners. */

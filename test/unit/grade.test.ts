@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { balanceFloor, isBalanced } from '../../scripts/grade/balance.js';
 import { parseManifest, ManifestError } from '../../scripts/grade/batch.js';
 import { CheckSelectionError, gradeOf, parseCheckList, resultOf, selectChecks, type Check } from '../../scripts/grade/check.js';
 import { Inbox } from '../../scripts/grade/inbox.js';
@@ -30,6 +31,17 @@ describe('grade scoring', () => {
     assert.deepEqual(selectChecks(checks, ['a', 'b'], ['a']).map((c) => c.id), ['b']);
     assert.throws(() => selectChecks(checks, ['nope']), (err: unknown) => err instanceof CheckSelectionError && /no check "nope".*a, b, c/.test(err.message));
     assert.deepEqual(parseCheckList(' a, b,,c ', ['x']), ['x', 'a', 'b', 'c']);
+  });
+});
+
+describe('grade balance', () => {
+  it('every server must get at least half its fair share', () => {
+    assert.equal(balanceFloor(300, 2), 75);
+    assert.ok(isBalanced([150, 150], 300));
+    assert.ok(isBalanced([75, 225], 300));
+    assert.ok(!isBalanced([74, 226], 300));
+    assert.ok(!isBalanced([300, 0, 0], 300));
+    assert.ok(isBalanced([100, 100, 100], 300));
   });
 });
 
