@@ -64,6 +64,8 @@ export class BrokerCluster {
     this.options = options;
     this.log = options.logger;
     const broker = createBroker({ ...options, httpPort: undefined, httpServers: [] });
+    // Registrations may not name the workers' HTTP port either.
+    broker.alsoListening(() => this.httpAddress());
     this.broker = broker;
     const sources: StatusSources = {
       registry: broker.registry,
