@@ -98,6 +98,8 @@ export class HttpFrontEnd implements ExchangeHost {
       },
       log,
     );
+    // Counters of policies with backends are kept; those of policies gone are bounded.
+    this.stats.isLive = (policy) => this.table.knows(policy);
     for (const entry of options.httpServers) this.table.addStatic(entry);
     for (const record of registry.servers()) this.table.added(record);
     registry.observe(this.table);
@@ -301,6 +303,7 @@ export class HttpFrontEnd implements ExchangeHost {
 
   private backendRemoved(backend: HttpBackend): void {
     this.health.forget(backend);
+    this.stats.trim();
     // Requests in flight on it finish (or fail and are retried); then its connections close.
     backend.dispatcher.close().catch(() => undefined);
     this.log.debug('HTTP server removed', { id: backend.id, policy: backend.policy, address: backend.address });
