@@ -18,8 +18,8 @@
  *   packet: { address: HostPort | null, outstanding: number, received: number, replied: number, rerouted: number, errors: Record<string, number> },
  *   http: HttpSection | null, workers?: WorkerStatus[], policies: PolicyStatus[] }} Status
  * @typedef {{ answered: number, errors: number, latencyMs: number | null }} PolicyDelta
- * @typedef {{ t: number, packets: Record<string, PolicyDelta>, http: Record<string, PolicyDelta> }} Sample
- * @typedef {{ at: number, code: string, policy: number | null, message: string, kind: 'packet' | 'http' }} BrokerError
+ * @typedef {{ t: number, packets: Record<string, PolicyDelta>, http: Record<string, PolicyDelta>, servers?: Record<string, number> }} Sample
+ * @typedef {{ at: number, code: string, policy: number | null, message: string, count?: number, kind: 'packet' | 'http' }} BrokerError
  * @typedef {{ intervalMs: number, samples: Sample[], errors: BrokerError[] }} Activity
  * @typedef {{ color: string, dash?: boolean, area?: boolean, values: Array<[number, number | null]> }} Series
  * @typedef {{ color: string, dash?: boolean, label: string }} LegendItem
@@ -133,8 +133,6 @@
   /** @type {Sample[]} */
   let samples = [];
   let intervalMs = 1000;
-  /** @type {{ at: number, status: Status } | null} the last status and when it came, for per-server rates */
-  let previous = null;
   let updates = 0;
 
   async function tick() {
@@ -147,7 +145,6 @@
       const last = samples.length ? samples[samples.length - 1].t : 0;
       samples = samples.filter((s) => s.t > last - WINDOW_MS);
       render(status, activity.errors);
-      previous = { at: performance.now(), status };
       updates++;
       document.body.dataset.updates = String(updates);
       live(true, 'updated ' + new Date().toLocaleTimeString());
@@ -216,6 +213,21 @@
     return total / (tail.length * intervalMs / 1000);
   }
 
+  /**
+   * Packets per second one server answered over the last few samples (the broker keeps them, so
+   * the first paint has the rate as well).
+   * @param {number} policy
+   * @param {number} id
+   */
+  function serverRate(policy, id) {
+    const tail = samples.slice(-5);
+    if (!tail.length) return 0;
+    const key = policy + '/' + id;
+    let total = 0;
+    for (const s of tail) total += (s.servers && s.servers[key]) || 0;
+    return total / (tail.length * intervalMs / 1000);
+  }
+
   /** @param {Status} s */
   function renderTiles(s) {
     const p = s.packet;
@@ -270,7 +282,7 @@
    */
   function drawChart(svg, series, unit) {
     const W = Number(svg.getAttribute('data-w')), H = Number(svg.getAttribute('data-h'));
-    const L = 48, R = 10, T = 10, B = 24;
+    const R = 10, T = 10, B = 24;
     svg.replaceChildren();
     // The window grows with the samples kept: a minute at first, up to five.
     const end = samples.length ? samples[samples.length - 1].t : Date.now();
@@ -279,15 +291,22 @@
     let max = 0;
     for (const s of series) for (const [, v] of s.values) if (v !== null && v > max) max = v;
     const top = niceMax(max);
+    // The left margin fits the widest value label ("100,000" needs more room than "10"): the
+    // labels are drawn first and measured, then placed.
+    const labels = [0, 1, 2, 3, 4].map((i) => svgEl('text', { class: 'axis', 'text-anchor': 'end' }, (top < 10 ? fmt2 : fmt).format((top * i) / 4)));
+    svg.append(...labels);
+    const widest = Math.max(...labels.map((t) => (t instanceof SVGTextElement ? t.getComputedTextLength() : 0) || (t.textContent || '').length * 7));
+    const L = Math.max(36, Math.ceil(widest) + 12);
     /** @param {number} t */
     const x = (t) => L + ((t - start) / span) * (W - L - R);
     /** @param {number} v */
     const y = (v) => T + (1 - v / top) * (H - T - B);
-    for (let i = 0; i <= 4; i++) {
+    labels.forEach((label, i) => {
       const v = (top * i) / 4;
       svg.append(svgEl('line', { class: 'grid', x1: L, x2: W - R, y1: y(v), y2: y(v) }));
-      svg.append(svgEl('text', { class: 'axis', x: L - 6, y: y(v) + 4, 'text-anchor': 'end' }, (top < 10 ? fmt2 : fmt).format(v)));
-    }
+      label.setAttribute('x', String(L - 6));
+      label.setAttribute('y', String(y(v) + 4));
+    });
     const step = span <= 60000 ? 10000 : 60000;
     const ticks = Math.floor(span / step);
     for (let k = ticks; k >= 0; k--) {
@@ -379,7 +398,8 @@
 
   /**
    * @typedef {{ tr: HTMLElement, id: HTMLElement, address: HTMLElement, state: HTMLElement, outstanding: HTMLElement,
-   *   served: HTMLElement, rate: HTMLElement | null, failures: HTMLElement, fill: HTMLElement, pct: HTMLElement }} ServerRow
+   *   served: HTMLElement, rate: HTMLElement | null, failures: HTMLElement, fill: HTMLElement, pct: HTMLElement,
+   *   goneAt?: number }} ServerRow
    * @typedef {{ body: HTMLElement, rows: Map<string, ServerRow> }} RowGroup
    * @typedef {ReturnType<typeof makeCard>} PolicyCard
    */
@@ -412,6 +432,8 @@
     const f = {
       rate: chip('packets/s', 'rate'),
       replied: chip('replies', 'replied'),
+      httpRate: chip('requests/s', 'http-rate'),
+      httpReplied: chip('HTTP responses', 'http-replied'),
       errors: chip('errors', 'errors'),
       rerouted: chip('re-routed', 'rerouted'),
       latency: chip('p50 / p99', 'latency'),
@@ -483,7 +505,16 @@
   }
 
   /**
+   * How long the row of a server that left the registry stays (shown `down`), so that a student
+   * sees it die rather than vanish. `<body data-down-hold-ms>` sets it; rows kept are bounded
+   * by time and by MAX_GONE_ROWS per table.
+   */
+  const downHoldMs = () => Number(document.body.dataset.downHoldMs) || 60000;
+  const MAX_GONE_ROWS = 50;
+
+  /**
    * Puts one row per item in `group`, in the list's order, reusing the rows of the same key.
+   * Rows whose key is no longer listed stay after them, shown `down`, for downHoldMs().
    * @template T
    * @param {RowGroup} group
    * @param {T[]} list
@@ -504,15 +535,39 @@
       if (group.body.children[index] !== row.tr) group.body.insertBefore(row.tr, group.body.children[index] || null);
       update(row, item);
     });
-    for (const [key, row] of group.rows) if (!seen.has(key)) { row.tr.remove(); group.rows.delete(key); }
+    const now = Date.now();
+    let gone = 0;
+    // Newest first (Map order is insertion order: walk it backwards), so the cap drops the oldest.
+    for (const [key, row] of [...group.rows].reverse()) {
+      if (seen.has(key)) {
+        if (row.goneAt !== undefined) {
+          row.goneAt = undefined;
+          delete row.tr.dataset.gone;
+          row.state.title = '';
+        }
+        continue;
+      }
+      row.goneAt ??= now;
+      if (now - row.goneAt > downHoldMs() || ++gone > MAX_GONE_ROWS) {
+        row.tr.remove();
+        group.rows.delete(key);
+        continue;
+      }
+      row.tr.dataset.gone = 'true';
+      setState(row.state, 'down');
+      row.state.title = 'left the registry at ' + new Date(row.goneAt).toLocaleTimeString([], { hour12: false });
+      setNum(row.outstanding, 0);
+      if (row.rate) setNum(row.rate, 0, rate(0));
+      if (row.tr.parentElement !== group.body) group.body.append(row.tr);
+    }
     const empty = group.body.querySelector('td.none');
-    if (!list.length && !empty) {
+    if (!group.rows.size && !empty) {
       const tr = el('tr');
       const td = /** @type {HTMLTableCellElement} */ (el('td', 'none', 'no servers registered for this policy'));
       td.colSpan = 7;
       tr.append(td);
       group.body.append(tr);
-    } else if (list.length && empty) {
+    } else if (group.rows.size && empty) {
       empty.parentElement?.remove();
     }
   }
@@ -541,9 +596,6 @@
   function renderPolicies(s) {
     const container = $('#policies');
     const seen = new Set();
-    const prevServed = new Map();
-    const dt = previous ? (performance.now() - previous.at) / 1000 : 0;
-    if (previous) for (const p of previous.status.policies) for (const srv of p.servers) prevServed.set(p.policy + '/' + srv.id, srv.served);
     s.policies.forEach((p, index) => {
       seen.add(p.policy);
       let c = cards.get(p.policy);
@@ -559,7 +611,14 @@
       setText(c.hint, p.servers.length ? p.servers.length + (p.servers.length === 1 ? ' server: ' : ' servers: ') + summary : 'no packet servers');
       setNum(c.f.rate, Math.round(recentRate('packets', p.policy) * 10) / 10, rate(recentRate('packets', p.policy)));
       setNum(c.f.replied, p.packets.replied);
-      const errs = sum(p.packets.errors);
+      // HTTP requests count in the policy's chips as packets do (shown once the policy has HTTP
+      // backends or answered a request).
+      const http = p.http;
+      const hasHttp = http !== null && (p.httpServers.length > 0 || http.replied > 0 || sum(http.errors) > 0);
+      for (const chipValue of [c.f.httpRate, c.f.httpReplied]) if (chipValue.parentElement) chipValue.parentElement.hidden = !hasHttp;
+      setNum(c.f.httpRate, Math.round(recentRate('http', p.policy) * 10) / 10, rate(recentRate('http', p.policy)));
+      setNum(c.f.httpReplied, http ? http.replied : 0);
+      const errs = sum(p.packets.errors) + (http ? sum(http.errors) : 0);
       setNum(c.f.errors, errs);
       c.f.errors.parentElement?.classList.toggle('bad', errs > 0);
       setNum(c.f.rerouted, p.packets.rerouted);
@@ -572,9 +631,8 @@
         setState(row.state, srv.state);
         setNum(row.outstanding, srv.outstanding);
         setNum(row.served, srv.served);
-        const before = prevServed.get(p.policy + '/' + srv.id);
-        const r = before !== undefined && dt > 0 && srv.served >= before ? (srv.served - before) / dt : 0;
-        if (row.rate) setNum(row.rate, Math.round(r), rate(r));
+        const r = serverRate(p.policy, srv.id);
+        if (row.rate) setNum(row.rate, Math.round(r * 10) / 10, rate(r));
         setNum(row.failures, srv.failures);
         setShare(row, srv.served, total);
       });
@@ -629,10 +687,28 @@
   // Errors
 
   let errorsKey = '';
-  /** @param {BrokerError[]} errors */
-  function renderErrors(errors) {
-    const key = errors.length ? errors.length + '/' + errors[0].at + '/' + errors[0].code : '';
-    setNum($('#errors-count'), errors.length, errors.length ? 'last ' + errors.length : '');
+  /**
+   * The same error (kind, code, policy, message) in one row: its count and its last time.
+   * @param {BrokerError[]} errors newest first
+   */
+  function aggregate(errors) {
+    /** @type {Map<string, BrokerError & { count: number }>} */
+    const rows = new Map();
+    for (const e of errors) {
+      const key = e.kind + '|' + e.code + '|' + e.policy + '|' + e.message;
+      const row = rows.get(key);
+      if (row) row.count += e.count || 1;
+      else rows.set(key, { ...e, count: e.count || 1 });
+    }
+    return [...rows.values()];
+  }
+
+  /** @param {BrokerError[]} all */
+  function renderErrors(all) {
+    const errors = aggregate(all);
+    const total = errors.reduce((a, e) => a + e.count, 0);
+    const key = errors.map((e) => e.at + '/' + e.count).join(',');
+    setNum($('#errors-count'), total, errors.length ? fmt.format(total) + (errors.length === 1 ? ' of one kind' : ' of ' + errors.length + ' kinds') : '');
     if (key === errorsKey) return;
     errorsKey = key;
     const body = $('#errors-body');
@@ -640,7 +716,7 @@
     if (!errors.length) {
       const tr = el('tr');
       const td = /** @type {HTMLTableCellElement} */ (el('td', 'none', 'No errors. Kill a server or send to a policy without servers to see some.'));
-      td.colSpan = 5;
+      td.colSpan = 6;
       tr.append(td);
       body.append(tr);
       return;
@@ -655,6 +731,9 @@
       code.append(el('span', 'code', e.code));
       tr.append(code);
       tr.append(el('td', 'n', e.policy === null ? '–' : String(e.policy)));
+      const times = el('td', 'n', '×' + fmt.format(e.count));
+      times.dataset.count = String(e.count);
+      tr.append(times);
       tr.append(el('td', 'msg', e.message || ''));
       body.append(tr);
     }
