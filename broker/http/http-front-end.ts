@@ -24,6 +24,7 @@ import { HealthMonitor } from './health.js';
 import { HttpErrorCode, rawErrorResponse, sendError } from './http-errors.js';
 import { HttpStats } from './http-stats.js';
 import { originForm, requestPolicy } from './request-target.js';
+import type { Tracer } from '../trace/tracer.js';
 
 /** Answers the requests under the admin prefix; `path` is what follows the prefix, without the query. */
 export type AdminHandler = (req: IncomingMessage, res: ServerResponse, path: string, authorized: boolean) => void;
@@ -70,6 +71,8 @@ export class HttpFrontEnd implements ExchangeHost {
     private readonly options: BrokerOptions,
     private readonly log: Logger,
     private readonly admin: AdminHandler,
+    /** The routing trace; its `on` is read per request. */
+    readonly trace: Tracer,
     /** Certificate and key (listenerTls()): the listener speaks HTTPS. Undefined: plain HTTP. */
     private readonly tls?: SecureContextOptions,
   ) {
