@@ -23,10 +23,12 @@ import { Exchange, HttpTransport, type ExchangeServices } from './exchange.js';
 import { InFlight, Pipeline } from './pipeline.js';
 import { forwardRequestHeaders, type ForwardSettings } from './headers.js';
 import { HealthMonitor } from './health.js';
+import { cameBack, loopMark, viaEntry } from './loop-marker.js';
 import { HttpErrorCode, rawErrorResponse, sendError } from './http-errors.js';
 import { Counters } from '../routing/counters.js';
 import { originForm, requestPolicy } from './request-target.js';
 import { Upstreams } from './upstream.js';
+import type { Tracer } from '../trace/tracer.js';
 
 /** Answers the requests under the admin prefix; `path` is what follows the prefix, without the query. */
 export type AdminHandler = (req: IncomingMessage, res: ServerResponse, path: string, authorized: boolean) => void;
@@ -51,6 +53,8 @@ export class HttpFrontEnd implements TableObserver {
   private readonly tcpSockets = new Set<Socket>();
   private accepting = true;
   private readonly forward: ForwardSettings;
+  /** This broker's mark in the Via header of what it proxies (loop-marker.ts). */
+  private readonly mark: string;
   private readonly token: SecretCheck | undefined;
   private readonly adminStem: string;
   private closing: Promise<void> | undefined;
@@ -60,11 +64,20 @@ export class HttpFrontEnd implements TableObserver {
     private readonly options: BrokerOptions,
     private readonly log: Logger,
     private readonly admin: AdminHandler,
+    /** The routing trace; its `on` is read per request. */
+    readonly trace: Tracer,
     /** Certificate and key (listenerTls()): the listener speaks HTTPS. Undefined: plain HTTP. */
     private readonly tls?: SecureContextOptions,
   ) {
     const upstreamAuthorization = options.upstreamToken === undefined ? undefined : `Bearer ${options.upstreamToken}`;
-    this.forward = { upstreamAuthorization, dropClientAuthorization: options.httpToken !== undefined, forwardedProto: tls === undefined ? 'http' : 'https' };
+    this.mark = loopMark();
+    this.forward = {
+      upstreamAuthorization,
+      dropClientAuthorization: options.httpToken !== undefined,
+      forwardedProto: tls === undefined ? 'http' : 'https',
+      via: viaEntry(this.mark),
+      trustForwarded: options.trustForwarded,
+    };
     this.token = options.httpToken === undefined ? undefined : new SecretCheck(`Bearer ${options.httpToken}`);
     this.adminStem = options.adminPrefix.slice(0, -1);
     this.upstreams = new Upstreams({
@@ -89,12 +102,13 @@ export class HttpFrontEnd implements TableObserver {
       log,
     );
     this.services = {
-      attempts: new AttemptPolicy(table, new HttpTransport(this.stats), options.maxAttempts),
+      attempts: new AttemptPolicy(table, new HttpTransport(this.stats, trace), options.maxAttempts),
       table,
       upstreams: this.upstreams,
       health: this.health,
       stats: this.stats,
       timeouts: options,
+      trace,
     };
     // Every member already in the table, then every change: pools, counters, health, logs.
     for (const observer of [this.upstreams, this.stats, this.health, this] as TableObserver[]) {
@@ -246,6 +260,9 @@ export class HttpFrontEnd implements TableObserver {
     const path = originForm(req.url ?? '');
     if (path === undefined) return this.reject(res, HttpErrorCode.BAD_REQUEST, 'the request target must be a path (or an absolute http URL)', undefined, true);
     if (path.startsWith(this.options.adminPrefix) || path === this.adminStem) return this.answerAdmin(req, res, path);
+    if (cameBack(req.headers.via, this.mark)) {
+      return this.reject(res, HttpErrorCode.LOOP_DETECTED, 'this request was proxied back to the broker that sent it (a backend is the broker itself)', undefined, true);
+    }
     const head = forwardRequestHeaders(req.rawHeaders, normalizeHost(req.socket.remoteAddress ?? ''), req.httpVersionMinor >= 1, this.forward);
     if ('bad' in head) return this.reject(res, HttpErrorCode.BAD_REQUEST, head.bad, undefined, true);
     const close = head.hasBody;
@@ -296,6 +313,9 @@ export class HttpFrontEnd implements TableObserver {
     }
     if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
       this.refuseRaw(socket, HttpErrorCode.REQUEST_TIMEOUT, `no complete request head within ${this.options.httpHeadersTimeoutMs} ms`);
+    } else if (err.code === 'HPE_INVALID_VERSION') {
+      // Node's parser knows HTTP/1.0, 1.1 (and 0.9, 2.0 whose requests reach onRequest): any other x.y is a version we do not serve.
+      this.refuseRaw(socket, HttpErrorCode.VERSION_NOT_SUPPORTED, 'only HTTP/1.0 and HTTP/1.1 are served');
     } else if (err.code === 'HPE_HEADER_OVERFLOW') {
       this.refuseRaw(socket, HttpErrorCode.BAD_REQUEST, `request head longer than ${this.options.httpMaxHeaderBytes} bytes`);
     } else {
