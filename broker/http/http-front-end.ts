@@ -139,11 +139,8 @@ export class HttpFrontEnd implements TableObserver {
   }
 
   /** The HTTP backends, registered and static, as the admin pages show them. */
-  *backends(): IterableIterator<HttpBackendView> {
-    for (const e of this.table.endpoints('http')) {
-      const m = e.member;
-      yield { policy: m.policy, id: m.id, source: m.source, address: e.address, state: e.state, outstanding: e.outstanding, served: e.served, failures: e.failures, lastError: e.lastError };
-    }
+  backends(): Iterable<HttpBackendView> {
+    return this.table.endpoints('http');
   }
 
   /** Open client connections. */
