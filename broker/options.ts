@@ -4,7 +4,7 @@
  * the option, and the BrokerOptions type of createBroker(). Each entry's description (its
  * --help line) is its documentation; README.md and docs/http.md give the longer story.
  */
-import { addressList, backendList, flag, fraction, oneOf, optionalNumber, optionalText, text, wholeNumber, type OptionSpec } from './option-spec.js';
+import { addressList, backendList, flag, fraction, oneOf, optional, text, wholeNumber, type OptionSpec } from './option-spec.js';
 import { STRATEGY_NAMES } from './routing/strategies/index.js';
 import { silentLogger, type Logger } from './support/logger.js';
 import { OptionError } from './support/option-error.js';
@@ -32,26 +32,26 @@ export const BROKER_OPTIONS = {
   headerTimeoutMs: wholeNumber('--header-timeout <ms>', 'close connections whose packet, once begun, is not complete this long (0 = never)', 10 * SECOND, 0, DAY),
   maxConnections: wholeNumber('--max-connections <n>', 'open connections at once', 20000, 1, 10_000_000),
   drainTimeoutMs: wholeNumber('--drain-timeout <ms>', 'how long shutdown waits for in-flight packets', 10 * SECOND, 0, HOUR),
-  registrationSecret: optionalText('--registration-secret <secret>', 'servers must send this secret to register'),
+  registrationSecret: optional(text('--registration-secret <secret>', 'servers must send this secret to register', '')),
   /** Empty: any address may register when a secret is set or the broker listens on loopback only, else loopback only (protected mode, registration-guard.ts). */
   allowRegisterFrom: addressList('--allow-register-from <cidrs>', 'addresses or CIDR blocks (comma-separated) that may register besides loopback'),
   insecureOpenRegistration: flag('--insecure-open-registration', 'beyond loopback without a secret, take registrations from anyone (protected mode off)'),
   registrationRate: wholeNumber('--registration-rate <n>', 'registrations per second from one source address (bursts of 5x)', 100, 1, 1_000_000),
   /** With tlsKey, both listeners speak TLS (the packet port, and the HTTP port when it is on). */
-  tlsCert: optionalText('--tls-cert <file>', 'PEM certificate: the listeners speak TLS (with --tls-key)'),
-  tlsKey: optionalText('--tls-key <file>', 'PEM private key of --tls-cert'),
-  serverCa: optionalText('--server-ca <file>', 'PEM CA that certificates of servers registering with tls must chain to (default: Node\'s CAs)'),
+  tlsCert: optional(text('--tls-cert <file>', 'PEM certificate: the listeners speak TLS (with --tls-key)', '')),
+  tlsKey: optional(text('--tls-key <file>', 'PEM private key of --tls-cert', '')),
+  serverCa: optional(text('--server-ca <file>', 'PEM CA that certificates of servers registering with tls must chain to (default: Node\'s CAs)', '')),
   trace: flag('--trace', 'log every routing decision, and stream it to the dashboard (switchable at run time)'),
   traceSample: fraction('--trace-sample <fraction>', 'fraction of routing decisions traced, e.g. 0.01 under heavy load', 1),
 
   // The HTTP front end (docs/http.md): off unless httpPort is set.
 
-  httpPort: optionalNumber('--http-port <port>', 'serve HTTP on this port too (0 = any free port; off unless given)', 0, 65535),
-  httpHost: optionalText('--http-host <address>', 'address of the HTTP listener (default: --host)'),
+  httpPort: optional(wholeNumber('--http-port <port>', 'serve HTTP on this port too (0 = any free port; off unless given)', 0, 0, 65535)),
+  httpHost: optional(text('--http-host <address>', 'address of the HTTP listener (default: --host)', '')),
   httpPolicy: wholeNumber('--http-policy <n>', 'policy of requests without an X-Privacy-Policy header', 111, 0),
   httpServers: backendList('--servers <file>', 'static HTTP backends: {"backend_servers":[{"ip":…,"port":…,"policy"?:…},…]}'),
-  httpToken: optionalText('--http-token <token>', 'HTTP requests must carry Authorization: Bearer <token>'),
-  upstreamToken: optionalText('--upstream-token <token>', 'sent to HTTP backends as Authorization: Bearer <token>', printable('must be')),
+  httpToken: optional(text('--http-token <token>', 'HTTP requests must carry Authorization: Bearer <token>', '')),
+  upstreamToken: optional(text('--upstream-token <token>', 'sent to HTTP backends as Authorization: Bearer <token>', '', printable('must be'))),
   adminPrefix: text('--admin-prefix <path>', 'path prefix of the broker\'s own pages (status, health), never proxied', '/_broker/', (v) =>
     /^\/(?:[A-Za-z0-9._~!$&'()*+,;=:@%-]+\/)+$/.test(v) ? undefined : `must be a path that starts and ends with "/", like /_broker/, got "${v}"`,
   ),
@@ -66,9 +66,9 @@ export const BROKER_OPTIONS = {
   upstreamConnectTimeoutMs: wholeNumber('--upstream-connect-timeout <ms>', 'time to connect to a backend', 5 * SECOND, 1, HOUR),
   upstreamConnections: wholeNumber('--upstream-connections <n>', 'connections kept per backend at most', 256, 1, 100_000),
   /** Unset: `/`, passing on any status below 500, which a stock web server (an nginx site with no /health) passes. */
-  healthPath: optionalText('--health-path <path>', 'path of the active health check, passing on 2xx/3xx (default: / passing on any status below 500)', (v) =>
+  healthPath: optional(text('--health-path <path>', 'path of the active health check, passing on 2xx/3xx (default: / passing on any status below 500)', '', (v) =>
     v.startsWith('/') && /^[\x21-\x7e]+$/.test(v) ? undefined : `must be a path starting with "/", got "${v}"`,
-  ),
+  )),
   healthIntervalMs: wholeNumber('--health-interval <ms>', 'time between active health checks (0 = passive health only)', 2 * SECOND, 0, HOUR),
   healthTimeoutMs: wholeNumber('--health-timeout <ms>', 'time a health check may take', SECOND, 1, HOUR),
   healthRise: wholeNumber('--health-rise <n>', 'passing checks in a row that bring a backend back', 2, 1, 1000),
