@@ -76,6 +76,8 @@ export class PeerConnection implements AnswerPort, FrameSink {
   private markMidFrame = false;
   private markAt = 0;
   private ending = false;
+  /** Set by stopReading(). */
+  private ignoring = false;
 
   constructor(
     readonly socket: Socket,
@@ -147,8 +149,19 @@ export class PeerConnection implements AnswerPort, FrameSink {
     return false;
   }
 
+  /**
+   * Stops reading the peer: what it has sent and what it sends until the close is skipped
+   * unparsed (a peer refused and being closed, whose flood of frames would otherwise each be
+   * decoded for nothing).
+   */
+  stopReading(): void {
+    this.ignoring = true;
+    this.socket.pause();
+  }
+
   /** FrameSink: a complete frame from this connection's decoder. */
   frame(text: string): void {
+    if (this.ignoring) return;
     this.frames++;
     let packet: InboundPacket;
     try {
@@ -179,6 +192,7 @@ export class PeerConnection implements AnswerPort, FrameSink {
 
   /** FrameSink: a frame over maxPacketBytes began; its bytes are skipped. */
   oversized(limit: number): void {
+    if (this.ignoring) return;
     this.frames++;
     this.sendError(ErrorCode.TOO_LARGE, `packet larger than ${limit} bytes`);
   }
