@@ -6,6 +6,7 @@ import { silentLogger, type Logger } from './support/logger.js';
 import { isStrategyName, STRATEGY_NAMES, type StrategyName } from './registry/strategies/index.js';
 import type { StaticBackend } from './http/servers-file.js';
 import { AddressList } from './support/address-list.js';
+import { checkSample } from './trace/tracer.js';
 
 export interface BrokerOptions {
   /** Address of the packet listener; 0.0.0.0 to serve other hosts. */
@@ -65,6 +66,10 @@ export interface BrokerOptions {
    */
   serverCa: string | undefined;
   logger: Logger;
+  /** Trace every routing decision (docs/observability.md); switchable at run time (POST <adminPrefix>trace). */
+  trace: boolean;
+  /** The fraction of decisions traced, in (0, 1]. */
+  traceSample: number;
 
   // The HTTP front end (docs/http.md): off unless httpPort is set.
 
@@ -105,8 +110,11 @@ export interface BrokerOptions {
   upstreamConnectTimeoutMs: number;
   /** Connections kept open to one backend at most. */
   upstreamConnections: number;
-  /** Path the active health check asks for. */
-  healthPath: string;
+  /**
+   * Path the active health check asks for, passing on 2xx and 3xx. Undefined: `/`, passing on
+   * any status below 500, which any stock web server (an nginx site with no /health) passes.
+   */
+  healthPath: string | undefined;
   /** Time between active health checks of a backend; 0 = passive health only. */
   healthIntervalMs: number;
   /** Time a health check may take. */
@@ -119,7 +127,7 @@ export interface BrokerOptions {
   failTimeoutMs: number;
 }
 
-type UnsetByDefault = 'logger' | 'registrationSecret' | 'tlsCert' | 'tlsKey' | 'serverCa' | 'httpPort' | 'httpHost' | 'httpToken' | 'upstreamToken';
+type UnsetByDefault = 'logger' | 'registrationSecret' | 'tlsCert' | 'tlsKey' | 'serverCa' | 'httpPort' | 'httpHost' | 'httpToken' | 'upstreamToken' | 'healthPath';
 
 export const BROKER_DEFAULTS: Omit<BrokerOptions, UnsetByDefault> = {
   host: '127.0.0.1',
@@ -140,6 +148,8 @@ export const BROKER_DEFAULTS: Omit<BrokerOptions, UnsetByDefault> = {
   idleTimeoutMs: 300_000,
   headerTimeoutMs: 10_000,
   maxConnections: 20000,
+  trace: false,
+  traceSample: 1,
   httpPolicy: 111,
   httpServers: [],
   adminPrefix: '/_broker/',
@@ -153,7 +163,6 @@ export const BROKER_DEFAULTS: Omit<BrokerOptions, UnsetByDefault> = {
   upstreamTimeoutMs: 30000,
   upstreamConnectTimeoutMs: 5000,
   upstreamConnections: 256,
-  healthPath: '/health',
   healthIntervalMs: 2000,
   healthTimeoutMs: 1000,
   healthRise: 2,
@@ -185,6 +194,7 @@ export function resolveBrokerOptions(input: Partial<BrokerOptions> = {}): Broker
     httpHost: undefined,
     httpToken: undefined,
     upstreamToken: undefined,
+    healthPath: undefined,
     logger: silentLogger(),
     ...defined,
   };
@@ -204,6 +214,8 @@ export function resolveBrokerOptions(input: Partial<BrokerOptions> = {}): Broker
   checkInteger('idleTimeoutMs', options.idleTimeoutMs, 0, 86_400_000);
   checkInteger('headerTimeoutMs', options.headerTimeoutMs, 0, 86_400_000);
   checkInteger('maxConnections', options.maxConnections, 1, 10_000_000);
+  if (typeof options.trace !== 'boolean') throw new OptionError('trace', `must be true or false, got ${String(options.trace)}`);
+  if (!checkSample(options.traceSample)) throw new OptionError('traceSample', `must be a fraction in (0, 1], got ${String(options.traceSample)}`);
   if (options.registrationSecret === '') throw new OptionError('registrationSecret', 'must not be empty');
   checkRegistrationOptions(options);
   if ((options.tlsCert === undefined) !== (options.tlsKey === undefined)) {
@@ -254,7 +266,7 @@ function checkHttpOptions(options: BrokerOptions): void {
   checkInteger('upstreamTimeoutMs', options.upstreamTimeoutMs, 1, 86_400_000);
   checkInteger('upstreamConnectTimeoutMs', options.upstreamConnectTimeoutMs, 1, 3_600_000);
   checkInteger('upstreamConnections', options.upstreamConnections, 1, 100_000);
-  if (!options.healthPath.startsWith('/') || !/^[\x21-\x7e]+$/.test(options.healthPath)) {
+  if (options.healthPath !== undefined && (!options.healthPath.startsWith('/') || !/^[\x21-\x7e]+$/.test(options.healthPath))) {
     throw new OptionError('healthPath', `must be a path starting with "/", got "${options.healthPath}"`);
   }
   checkInteger('healthIntervalMs', options.healthIntervalMs, 0, 3_600_000);

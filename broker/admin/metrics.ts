@@ -5,8 +5,9 @@
  * records, the HTTP backends). The two latency histograms are the broker's own fixed-bucket
  * counters (support/latency-histogram.ts), exported as Prometheus histograms.
  *
- * Each broker has its own prom-client Registry (several brokers may share a process), made on
- * the first scrape together with prom-client's default process and Node.js metrics.
+ * Each broker has its own prom-client Registry (several brokers may share a process), made when
+ * its admin pages start, together with prom-client's default process and Node.js metrics:
+ * prom-client counts process_cpu_seconds_total from the moment they are made.
  */
 import { collectDefaultMetrics, Counter, Gauge, Registry, type Metric } from 'prom-client';
 import type { ServerState } from '../registry/server-record.js';
@@ -119,14 +120,15 @@ export class BrokerMetrics {
 
   private defineHttpMetrics(): void {
     const http = this.src.http!;
-    const s = http.stats;
-    this.counter('http_requests_total', 'HTTP requests received, proxied or answered by the broker itself.', [], (emit) => emit({}, s.requests));
+    // Read at each scrape: the --workers view replaces its stats object as the workers report.
+    const stats = () => http.stats;
+    this.counter('http_requests_total', 'HTTP requests received, proxied or answered by the broker itself.', [], (emit) => emit({}, stats().requests));
     this.counter(
       'http_requests_answered_total',
       'Proxied HTTP requests answered, by policy and outcome: "reply" (a backend\'s response) or the broker\'s error code.',
       ['policy', 'outcome'],
       (emit) => {
-        for (const p of s.policies()) {
+        for (const p of stats().policies()) {
           const policy = policyLabel(p.policy);
           emit({ policy, outcome: 'reply' }, p.replied);
           for (const [code, n] of Object.entries(p.errors)) emit({ policy, outcome: code }, n ?? 0);
@@ -134,20 +136,20 @@ export class BrokerMetrics {
       },
     );
     this.counter('http_responses_total', 'Responses relayed from backends, by policy, server (id or address) and status.', ['policy', 'server', 'status'], (emit) => {
-      for (const p of s.policies()) {
+      for (const p of stats().policies()) {
         for (const [server, statuses] of p.byServer) for (const [status, n] of statuses) emit({ policy: policyLabel(p.policy), server, status: String(status) }, n);
       }
     });
     this.counter('http_errors_total', 'Answers the broker gave itself, by code.', ['code'], (emit) => {
-      for (const [code, n] of Object.entries(s.errors)) emit({ code }, n ?? 0);
+      for (const [code, n] of Object.entries(stats().errors)) emit({ code }, n ?? 0);
     });
-    this.counter('http_retries_total', 'Requests sent to another backend after one failed.', [], (emit) => emit({}, s.retries));
-    this.counter('http_client_aborts_total', 'Requests whose client went away before the answer was complete.', [], (emit) => emit({}, s.clientAborts));
-    this.counter('http_truncated_total', 'Responses cut short because the backend failed mid-body.', [], (emit) => emit({}, s.truncated));
+    this.counter('http_retries_total', 'Requests sent to another backend after one failed.', [], (emit) => emit({}, stats().retries));
+    this.counter('http_client_aborts_total', 'Requests whose client went away before the answer was complete.', [], (emit) => emit({}, stats().clientAborts));
+    this.counter('http_truncated_total', 'Responses cut short because the backend failed mid-body.', [], (emit) => emit({}, stats().truncated));
     this.gauge('http_requests_in_flight', 'HTTP requests being proxied.', [], (emit) => emit({}, http.inflight));
     this.gauge('http_connections', 'Open HTTP client connections.', [], (emit) => emit({}, http.connectionCount));
     this.histogram('http_request_duration_seconds', 'Time from a request\'s arrival to the end of the relayed response, by policy.', () =>
-      [...s.policies()].map((p) => ({ labels: { policy: policyLabel(p.policy) }, histogram: p.latency })),
+      [...stats().policies()].map((p) => ({ labels: { policy: policyLabel(p.policy) }, histogram: p.latency })),
     );
     this.gauge('http_servers', 'HTTP backends (registered and static), by policy and state.', ['policy', 'state'], (emit) => {
       const counts = new Map<number, Map<ServerState, number>>();

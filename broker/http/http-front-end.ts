@@ -17,7 +17,6 @@ import type { Logger } from '../support/logger.js';
 import { normalizeHost } from '../support/net-address.js';
 import { SecretCheck } from '../support/secret.js';
 import { HttpBackendTable, type HttpBackend } from './backends.js';
-import { ClientPool } from './client-pool.js';
 import { Exchange, type ExchangeHost } from './exchange.js';
 import { forwardRequestHeaders, type ForwardSettings } from './headers.js';
 import { HealthMonitor } from './health.js';
@@ -25,6 +24,8 @@ import { cameBack, loopMark, viaEntry } from './loop-marker.js';
 import { HttpErrorCode, rawErrorResponse, sendError } from './http-errors.js';
 import { HttpStats } from './http-stats.js';
 import { originForm, requestPolicy } from './request-target.js';
+import { createUpstream, type Upstream } from './upstream.js';
+import type { Tracer } from '../trace/tracer.js';
 
 /** Answers the requests under the admin prefix; `path` is what follows the prefix, without the query. */
 export type AdminHandler = (req: IncomingMessage, res: ServerResponse, path: string, authorized: boolean) => void;
@@ -73,6 +74,8 @@ export class HttpFrontEnd implements ExchangeHost {
     private readonly options: BrokerOptions,
     private readonly log: Logger,
     private readonly admin: AdminHandler,
+    /** The routing trace; its `on` is read per request. */
+    readonly trace: Tracer,
     /** Certificate and key (listenerTls()): the listener speaks HTTPS. Undefined: plain HTTP. */
     private readonly tls?: SecureContextOptions,
   ) {
@@ -306,9 +309,9 @@ export class HttpFrontEnd implements ExchangeHost {
 
   // Backends
 
-  private createPool(backend: HttpBackend): ClientPool {
+  private createPool(backend: HttpBackend): Upstream {
     const o = this.options;
-    return new ClientPool(backend.origin, {
+    return createUpstream(backend.origin, {
       connections: o.upstreamConnections,
       headersTimeout: o.upstreamTimeoutMs,
       bodyTimeout: o.upstreamTimeoutMs,

@@ -16,6 +16,7 @@ export const PROGRAMS = {
   broker: path.join(REPO_ROOT, 'dist/broker/main.js'),
   pool: path.join(REPO_ROOT, 'dist/server-pool/main.js'),
   client: path.join(REPO_ROOT, 'dist/client/main.js'),
+  grade: path.join(REPO_ROOT, 'dist/scripts/grade/main.js'),
 } as const;
 
 /** The node flags of a program's `#!/usr/bin/env -S node …` line (none for a plain `#!/usr/bin/env node`). */
