@@ -258,7 +258,7 @@ export const BROKER_CHECKS: ReadonlyArray<Check<BrokerContext>> = [
         connection.write(classicPacket(nextSrcid++, POLICY_A, payload('killed')));
         const received = await connection.next(answerTimeoutMs);
         connection.destroy();
-        if (a2.received.length > 0 && (await isDead(a2))) inFlight = received;
+        if (a2.isDead) inFlight = received;
         else if (received.kind !== 'packet') return fail(`before the kill: ${describe(received, answerTimeoutMs)}`);
       }
       if (inFlight === undefined) return fail(`server ${a2.id} got none of 20 packets of its policy, so it could not be killed mid-packet`);
@@ -310,8 +310,3 @@ export const BROKER_CHECKS: ReadonlyArray<Check<BrokerContext>> = [
     },
   },
 ];
-
-/** Whether the server has died; it dies synchronously when the fatal packet arrives. */
-async function isDead(server: GraderServer): Promise<boolean> {
-  return Promise.race([server.died.then(() => true), new Promise<boolean>((resolve) => setImmediate(() => resolve(false)))]);
-}
