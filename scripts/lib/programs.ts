@@ -50,11 +50,15 @@ export interface StartOptions {
   readyTimeoutMs?: number;
   /** Log level of the child (default warn: quiet unless something is wrong). */
   logLevel?: string;
+  /** Run it inside this network namespace (`ip netns exec`, which then execs node: signals reach node). */
+  netns?: string;
 }
 
 /** Starts one of the three programs with arguments; logs are silenced unless args say otherwise. */
 export function start(program: keyof typeof PROGRAMS, args: string[], options: StartOptions = {}): Program {
-  const child = spawn(process.execPath, [...NODE_FLAGS, PROGRAMS[program], ...args], {
+  const command = [process.execPath, ...NODE_FLAGS, PROGRAMS[program], ...args];
+  if (options.netns !== undefined) command.unshift('ip', 'netns', 'exec', options.netns);
+  const child = spawn(command[0]!, command.slice(1), {
     env: {
       ...process.env,
       POLICY_BROKER_LOG_LEVEL: options.logLevel ?? 'warn',
