@@ -12,7 +12,7 @@ import { freePort } from '../bench/processes.js';
 import { batchSummary, loadManifest, ManifestError, runBatch, writeBatch } from './batch.js';
 import { CheckSelectionError, parseCheckList, type CheckResult, type Grade } from './check.js';
 import { checksOf, grade, TargetError, type GradeRequest } from './grade.js';
-import { EXIT, GRADE_DEFAULTS, type GradeSettings, type Kind } from './options.js';
+import { EXIT, GRADE_DEFAULTS, KINDS, type GradeSettings, type Kind } from './options.js';
 import { formatBatch, formatGrade } from './report.js';
 
 const NAME = 'policy-grade';
@@ -152,7 +152,11 @@ const program = new Command(NAME)
   .exitOverride()
   .configureOutput({ writeErr: () => undefined });
 for (const option of commonOptions()) program.addOption(option);
-program.action((options: CliOptions) => act(undefined, options));
+// A word that is no subcommand lands here, and is named in the error instead of "too many arguments".
+program.argument('[kind]').action((kind: string | undefined, options: CliOptions) => {
+  if (kind !== undefined) program.error(`unknown kind "${kind}"; the kinds are ${KINDS.join(', ')}`);
+  return act(undefined, options);
+});
 
 const targetOption = () => envOption(PREFIX, '--target <host:port>', "the submission's address").argParser(hostPort);
 

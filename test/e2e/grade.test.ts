@@ -112,7 +112,7 @@ describe('policy-grade', () => {
   });
 
   it('bad usage and an unreachable target exit 2 with one line', async () => {
-    for (const args of [['broker'], ['broker', '--target', 'nowhere'], ['broker', '--target', '127.0.0.1:1', '--only', 'nosuch'], ['http-proxy', '--target', '127.0.0.1:1'], ['--batch', path.join(FIXTURES, 'broker.py')]]) {
+    for (const args of [[], ['bogus'], ['broker'], ['broker', '--target', 'nowhere'], ['broker', '--target', '127.0.0.1:1', '--only', 'nosuch'], ['http-proxy', '--target', '127.0.0.1:1'], ['--batch', path.join(FIXTURES, 'broker.py')]]) {
       const result = await grade(args);
       assert.equal(result.code, 2, `${args.join(' ')}: ${result.stderr}`);
       assert.match(result.stderr, /^policy-grade: .+\n$/, args.join(' '));
