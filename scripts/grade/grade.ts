@@ -57,6 +57,8 @@ export function checksOf(kind: Kind): ReadonlyArray<Pick<Check<unknown>, 'id' | 
 }
 
 export async function grade(request: GradeRequest): Promise<Grade> {
+  // A misspelt --only or --skip fails before anything is started.
+  selectChecks(checksOf(request.kind), request.only, request.skip);
   const cleanup: Array<() => unknown> = [];
   try {
     if (request.kind === 'broker') return await gradeBroker(request, cleanup);

@@ -112,11 +112,17 @@ describe('policy-grade', () => {
   });
 
   it('bad usage and an unreachable target exit 2 with one line', async () => {
-    for (const args of [[], ['bogus'], ['broker'], ['broker', '--target', 'nowhere'], ['broker', '--target', '127.0.0.1:1', '--only', 'nosuch'], ['http-proxy', '--target', '127.0.0.1:1'], ['--batch', path.join(FIXTURES, 'broker.py')]]) {
+    for (const args of [[], ['bogus'], ['broker'], ['broker', '--target', 'nowhere'], ['http-proxy', '--target', '127.0.0.1:1'], ['--batch', path.join(FIXTURES, 'broker.py')]]) {
       const result = await grade(args);
       assert.equal(result.code, 2, `${args.join(' ')}: ${result.stderr}`);
       assert.match(result.stderr, /^policy-grade: .+\n$/, args.join(' '));
     }
+    const misspelt = await grade(['broker', '--start', 'sleep 30', '--only', 'nosuch']);
+    assert.equal(misspelt.code, 2);
+    assert.match(misspelt.stderr, /no check "nosuch"; the checks are: registration, answers/);
+    const mixed = await grade(['--batch', path.join(FIXTURES, 'manifest.json'), '--only', 'round-robin']);
+    assert.equal(mixed.code, 2);
+    assert.match(mixed.stderr, /http-proxy: no check "round-robin"/);
     const unreachable = await grade(['broker', '--target', '127.0.0.1:1']);
     assert.equal(unreachable.code, 2);
     assert.match(unreachable.stderr, /127\.0\.0\.1:1 does not accept connections/);
