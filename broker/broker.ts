@@ -13,12 +13,15 @@ import { Registrar } from './packets/registrar.js';
 import { Registry } from './registry/registry.js';
 import { PacketStats } from './stats.js';
 import { listenerTls } from './support/tls-files.js';
+import { Tracer } from './trace/tracer.js';
 
 export interface Broker {
   readonly options: BrokerOptions;
   readonly registry: Registry;
   readonly stats: PacketStats;
   readonly router: PacketRouter;
+  /** The routing trace (--trace), switchable at run time. */
+  readonly trace: Tracer;
   /** The HTTP front end, once listen() has started it (only when options.httpPort is set). */
   readonly http: HttpFrontEnd | undefined;
   /**
@@ -49,7 +52,8 @@ export function createBroker(input: Partial<BrokerOptions> = {}): Broker {
   const stats = new PacketStats();
   // Per-policy and per-server counters follow the registry (and outlive removed servers).
   registry.observe(stats);
-  const router = new PacketRouter(registry, options, stats, log);
+  const trace = new Tracer(log, { on: options.trace, sample: options.traceSample });
+  const router = new PacketRouter(registry, options, stats, log, trace);
   let server: Server | undefined;
   // Listeners of this broker that run elsewhere (the HTTP workers of --workers), for the registration guard.
   const otherListeners: Array<() => AddressInfo | undefined> = [];
@@ -130,9 +134,9 @@ export function createBroker(input: Partial<BrokerOptions> = {}): Broker {
     if (options.httpPort !== undefined) {
       try {
         const [{ HttpFrontEnd }, { AdminPages }] = await Promise.all([import('./http/http-front-end.js'), import('./admin/pages.js')]);
-        const pages = new AdminPages(statusSources);
+        const pages = new AdminPages(statusSources, trace);
         admin = pages;
-        http = new HttpFrontEnd(registry, options, log, (req, res, path, authorized) => pages.handle(req, res, path, authorized), tls);
+        http = new HttpFrontEnd(registry, options, log, (req, res, path, authorized) => pages.handle(req, res, path, authorized), trace, tls);
         statusSources.http = http;
         await http.listen();
         pages.start();
@@ -172,6 +176,7 @@ export function createBroker(input: Partial<BrokerOptions> = {}): Broker {
     registry,
     stats,
     router,
+    trace,
     listen,
     get http() {
       return http;

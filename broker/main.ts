@@ -40,6 +40,8 @@ const program = new Command('policy-broker')
   .addOption(envOption(ENV, '--tls-cert <file>', 'PEM certificate: the listeners speak TLS (with --tls-key)'))
   .addOption(envOption(ENV, '--tls-key <file>', 'PEM private key of --tls-cert'))
   .addOption(envOption(ENV, '--server-ca <file>', 'PEM CA that certificates of servers registering with tls must chain to (default: Node\'s CAs)'))
+  .addOption(envOption(ENV, '--trace', 'log every routing decision, and stream it to the dashboard (switchable at run time)'))
+  .addOption(envOption(ENV, '--trace-sample <fraction>', 'fraction of routing decisions traced, e.g. 0.01 under heavy load').argParser(fraction).default(d.traceSample))
   .addOption(envOption(ENV, '--workers <n>', 'HTTP worker processes (needs --http-port; "auto" = one per CPU; 0 = HTTP in this process)').argParser(workers).default(0));
 for (const option of httpOptions(ENV)) program.addOption(option);
 for (const option of loggingOptions(ENV)) program.addOption(option);
@@ -72,6 +74,8 @@ program.action(async (opts: Record<string, unknown>) => {
       tlsCert: opts.tlsCert as string | undefined,
       tlsKey: opts.tlsKey as string | undefined,
       serverCa: opts.serverCa as string | undefined,
+      trace: opts.trace === true,
+      traceSample: opts.traceSample as number,
       ...httpSettings(opts),
       logger,
     };
@@ -120,6 +124,13 @@ function cidrList(value: string): string[] {
     throw new InvalidArgumentError((err as Error).message);
   }
   return entries;
+}
+
+/** --trace-sample: a fraction in (0, 1]. */
+function fraction(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !(n > 0 && n <= 1)) throw new InvalidArgumentError(`expected a fraction above 0, at most 1, got "${value}"`);
+  return n;
 }
 
 /** --workers: a whole number from 0, or "auto" (one per CPU the process may use). */

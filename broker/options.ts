@@ -6,6 +6,7 @@ import { silentLogger, type Logger } from './support/logger.js';
 import { isStrategyName, STRATEGY_NAMES, type StrategyName } from './registry/strategies/index.js';
 import type { StaticBackend } from './http/servers-file.js';
 import { AddressList } from './support/address-list.js';
+import { checkSample } from './trace/tracer.js';
 
 export interface BrokerOptions {
   /** Address of the packet listener; 0.0.0.0 to serve other hosts. */
@@ -65,6 +66,10 @@ export interface BrokerOptions {
    */
   serverCa: string | undefined;
   logger: Logger;
+  /** Trace every routing decision (docs/observability.md); switchable at run time (POST <adminPrefix>trace). */
+  trace: boolean;
+  /** The fraction of decisions traced, in (0, 1]. */
+  traceSample: number;
 
   // The HTTP front end (docs/http.md): off unless httpPort is set.
 
@@ -143,6 +148,8 @@ export const BROKER_DEFAULTS: Omit<BrokerOptions, UnsetByDefault> = {
   idleTimeoutMs: 300_000,
   headerTimeoutMs: 10_000,
   maxConnections: 20000,
+  trace: false,
+  traceSample: 1,
   httpPolicy: 111,
   httpServers: [],
   adminPrefix: '/_broker/',
@@ -207,6 +214,8 @@ export function resolveBrokerOptions(input: Partial<BrokerOptions> = {}): Broker
   checkInteger('idleTimeoutMs', options.idleTimeoutMs, 0, 86_400_000);
   checkInteger('headerTimeoutMs', options.headerTimeoutMs, 0, 86_400_000);
   checkInteger('maxConnections', options.maxConnections, 1, 10_000_000);
+  if (typeof options.trace !== 'boolean') throw new OptionError('trace', `must be true or false, got ${String(options.trace)}`);
+  if (!checkSample(options.traceSample)) throw new OptionError('traceSample', `must be a fraction in (0, 1], got ${String(options.traceSample)}`);
   if (options.registrationSecret === '') throw new OptionError('registrationSecret', 'must not be empty');
   checkRegistrationOptions(options);
   if ((options.tlsCert === undefined) !== (options.tlsKey === undefined)) {

@@ -18,14 +18,16 @@ import type { Dispatcher } from 'undici';
 import type { HttpBackend, HttpBackendTable } from './backends.js';
 import { forwardResponseHeaders, type ForwardedHead } from './headers.js';
 import type { HealthMonitor } from './health.js';
-import { HttpErrorCode, sendError } from './http-errors.js';
+import { HTTP_ERROR_STATUS, HttpErrorCode, sendError } from './http-errors.js';
 import type { HttpStats } from './http-stats.js';
+import type { Tracer } from '../trace/tracer.js';
 
 /** What an exchange needs from the front end. */
 export interface ExchangeHost {
   readonly table: HttpBackendTable;
   readonly health: HealthMonitor;
   readonly stats: HttpStats;
+  readonly trace: Tracer;
   readonly maxAttempts: number;
   readonly upstreamTimeoutMs: number;
   readonly upstreamConnectTimeoutMs: number;
@@ -96,6 +98,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   clientGone(): void {
     if (this.finished) return;
     this.host.stats.clientAborts++;
+    if (this.host.trace.on) this.traced(0, 'CLIENT_GONE');
     this.finish();
     this.controller?.abort(new ClientGone());
   }
@@ -144,6 +147,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
       backend.served++;
       if (backend.state === 'connecting') this.host.table.setState(backend, 'up');
     }
+    if (this.host.trace.on) this.traced(this.status, 'ok');
     this.finish();
     this.res.end();
   }
@@ -155,6 +159,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (this.headSent) {
       // Part of the response is out: the client must see the cut, not a shorter answer.
       this.host.stats.truncated++;
+      if (this.host.trace.on) this.traced(this.status, 'TRUNCATED');
       if (backend !== undefined && isPassive(err)) this.host.health.passiveFailure(backend, describe(err));
       this.finish();
       this.res.destroy();
@@ -167,6 +172,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     }
     if (this.attempts < this.host.maxAttempts && this.retryable(failure)) {
       this.host.stats.retries++;
+      if (this.host.trace.on && backend !== undefined) this.host.trace.rerouted(this, backend, failure.code);
       this.attempt(failure);
       return;
     }
@@ -236,6 +242,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
 
   private fail(code: HttpErrorCode, message: string): void {
     this.host.stats.countError(code, this.policy, message);
+    if (this.host.trace.on) this.traced(HTTP_ERROR_STATUS[code], code);
     this.finish();
     if (this.res.headersSent) {
       this.res.destroy();
@@ -244,6 +251,12 @@ export class Exchange implements Dispatcher.DispatchHandler {
     // A body that was not read to its end would be mistaken for the next request: close.
     const close = this.head.hasBody && !this.req.readableEnded;
     sendError(this.res, code, message, this.head.requestId, close);
+  }
+
+  /** Tells the trace how the request ended (only called while it is on). */
+  private traced(status: number, outcome: string): void {
+    const r = { requestId: this.head.requestId, method: this.req.method ?? '', path: this.dispatchOptions.path, policy: this.policy, server: this.backend, attempts: this.attempts, status, outcome, startedAt: this.startedAt };
+    this.host.trace.http(this, r);
   }
 
   private finish(): void {

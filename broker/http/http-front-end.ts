@@ -25,6 +25,7 @@ import { HttpErrorCode, rawErrorResponse, sendError } from './http-errors.js';
 import { HttpStats } from './http-stats.js';
 import { originForm, requestPolicy } from './request-target.js';
 import { createUpstream, type Upstream } from './upstream.js';
+import type { Tracer } from '../trace/tracer.js';
 
 /** Answers the requests under the admin prefix; `path` is what follows the prefix, without the query. */
 export type AdminHandler = (req: IncomingMessage, res: ServerResponse, path: string, authorized: boolean) => void;
@@ -73,6 +74,8 @@ export class HttpFrontEnd implements ExchangeHost {
     private readonly options: BrokerOptions,
     private readonly log: Logger,
     private readonly admin: AdminHandler,
+    /** The routing trace; its `on` is read per request. */
+    readonly trace: Tracer,
     /** Certificate and key (listenerTls()): the listener speaks HTTPS. Undefined: plain HTTP. */
     private readonly tls?: SecureContextOptions,
   ) {
