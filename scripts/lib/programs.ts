@@ -3,13 +3,14 @@
  * on stdout, never for a fixed time. Every child is killed when the parent exits. Used by the
  * demo, the benchmarks and the tests.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { NODE_FLAGS } from '../../broker/support/node-flags.js';
+import { spawnNode } from './platform.js';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 export const PROGRAMS = {
@@ -53,16 +54,17 @@ export interface StartOptions {
 
 /** Starts one of the three programs with arguments; logs are silenced unless args say otherwise. */
 export function start(program: keyof typeof PROGRAMS, args: string[], options: StartOptions = {}): Program {
-  const child = spawn(process.execPath, [...NODE_FLAGS, PROGRAMS[program], ...args], {
-    env: {
-      ...process.env,
+  const child = spawnNode(
+    PROGRAMS[program],
+    args,
+    {
       POLICY_BROKER_LOG_LEVEL: options.logLevel ?? 'warn',
       POLICY_SERVER_POOL_LOG_LEVEL: options.logLevel ?? 'warn',
       POLICY_CLIENT_LOG_LEVEL: options.logLevel ?? 'warn',
       ...options.env,
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+    NODE_FLAGS,
+  );
   running.add(child);
   const lines: string[] = [];
   let stderr = '';
