@@ -5,6 +5,8 @@
 import { silentLogger, type Logger } from './support/logger.js';
 import { isStrategyName, STRATEGY_NAMES, type StrategyName } from './registry/strategies/index.js';
 import type { StaticBackend } from './http/servers-file.js';
+import { AddressList } from './support/address-list.js';
+import { checkSample } from './trace/tracer.js';
 
 export interface BrokerOptions {
   /** Address of the packet listener; 0.0.0.0 to serve other hosts. */
@@ -30,6 +32,16 @@ export interface BrokerOptions {
   heartbeatMisses: number;
   /** When set, registrations must carry this secret. */
   registrationSecret: string | undefined;
+  /**
+   * Addresses and CIDR blocks (besides loopback and this host's own addresses) that may
+   * register. Empty: any address when a secret is set or the broker listens on loopback only,
+   * else loopback only (protected mode; see registration-guard.ts).
+   */
+  allowRegisterFrom: string[];
+  /** Lifts protected mode: a broker beyond loopback without a secret takes registrations from anyone. */
+  insecureOpenRegistration: boolean;
+  /** Registrations accepted per second from one source address (loopback counts as one), with bursts of five times as many. */
+  registrationRate: number;
   /** How long a shutdown waits for in-flight packets. */
   drainTimeoutMs: number;
   /**
@@ -54,6 +66,10 @@ export interface BrokerOptions {
    */
   serverCa: string | undefined;
   logger: Logger;
+  /** Trace every routing decision (docs/observability.md); switchable at run time (POST <adminPrefix>trace). */
+  trace: boolean;
+  /** The fraction of decisions traced, in (0, 1]. */
+  traceSample: number;
 
   // The HTTP front end (docs/http.md): off unless httpPort is set.
 
@@ -83,6 +99,11 @@ export interface BrokerOptions {
   httpKeepAliveTimeoutMs: number;
   /** A client connection with no bytes either way for this long is closed (slow bodies); 0 = never. */
   httpSocketTimeoutMs: number;
+  /**
+   * Trust the client's Forwarded and X-Real-IP headers and pass them on (behind a proxy that
+   * sets them). Off: they are removed before the request goes to a backend.
+   */
+  trustForwarded: boolean;
   /** Time a backend has to send response headers, and the longest gap in a response body. */
   upstreamTimeoutMs: number;
   /** Time to open a connection to a backend. */
@@ -120,10 +141,15 @@ export const BROKER_DEFAULTS: Omit<BrokerOptions, UnsetByDefault> = {
   dialRetryMs: 5000,
   heartbeatMs: 1000,
   heartbeatMisses: 3,
+  allowRegisterFrom: [],
+  insecureOpenRegistration: false,
+  registrationRate: 100,
   drainTimeoutMs: 10000,
   idleTimeoutMs: 300_000,
   headerTimeoutMs: 10_000,
   maxConnections: 20000,
+  trace: false,
+  traceSample: 1,
   httpPolicy: 111,
   httpServers: [],
   adminPrefix: '/_broker/',
@@ -133,6 +159,7 @@ export const BROKER_DEFAULTS: Omit<BrokerOptions, UnsetByDefault> = {
   httpHeadersTimeoutMs: 10000,
   httpKeepAliveTimeoutMs: 5000,
   httpSocketTimeoutMs: 60000,
+  trustForwarded: false,
   upstreamTimeoutMs: 30000,
   upstreamConnectTimeoutMs: 5000,
   upstreamConnections: 256,
@@ -187,12 +214,28 @@ export function resolveBrokerOptions(input: Partial<BrokerOptions> = {}): Broker
   checkInteger('idleTimeoutMs', options.idleTimeoutMs, 0, 86_400_000);
   checkInteger('headerTimeoutMs', options.headerTimeoutMs, 0, 86_400_000);
   checkInteger('maxConnections', options.maxConnections, 1, 10_000_000);
+  if (typeof options.trace !== 'boolean') throw new OptionError('trace', `must be true or false, got ${String(options.trace)}`);
+  if (!checkSample(options.traceSample)) throw new OptionError('traceSample', `must be a fraction in (0, 1], got ${String(options.traceSample)}`);
   if (options.registrationSecret === '') throw new OptionError('registrationSecret', 'must not be empty');
+  checkRegistrationOptions(options);
   if ((options.tlsCert === undefined) !== (options.tlsKey === undefined)) {
     throw new OptionError(options.tlsCert === undefined ? 'tlsCert' : 'tlsKey', 'tlsCert and tlsKey go together');
   }
   checkHttpOptions(options);
   return options;
+}
+
+function checkRegistrationOptions(options: BrokerOptions): void {
+  if (!Array.isArray(options.allowRegisterFrom)) throw new OptionError('allowRegisterFrom', 'must be a list of addresses or CIDR blocks');
+  try {
+    new AddressList(options.allowRegisterFrom);
+  } catch (err) {
+    throw new OptionError('allowRegisterFrom', (err as Error).message);
+  }
+  if (options.insecureOpenRegistration && options.allowRegisterFrom.length > 0) {
+    throw new OptionError('insecureOpenRegistration', 'cannot go with allowRegisterFrom: choose the allow-list or open registration');
+  }
+  checkInteger('registrationRate', options.registrationRate, 1, 1_000_000);
 }
 
 function checkHttpOptions(options: BrokerOptions): void {

@@ -136,7 +136,7 @@ export class MergedHttpStats implements HttpCounters {
       }
     }
     recent.sort((a, b) => b.at - a.at);
-    const list = recent.slice(0, RECENT_ERRORS);
+    const list = foldRepeats(recent).slice(0, RECENT_ERRORS);
     this.recentErrors = { list: () => list.map((e) => ({ ...e })) };
   }
 
@@ -287,4 +287,19 @@ export class MergedHttpView implements HttpSource {
 
 function addCounts(into: Partial<Record<string, number>>, from: Partial<Record<string, number>>): void {
   for (const key in from) into[key] = (into[key] ?? 0) + (from[key] ?? 0);
+}
+
+/**
+ * Folds neighbours that are the same error (code, policy, message) into one row with their
+ * counts added, as each worker's RecentErrors does: a storm seen by several workers is one row.
+ * `events` is newest first, so the row keeps the newest `at`.
+ */
+function foldRepeats(events: readonly ErrorEvent[]): ErrorEvent[] {
+  const out: ErrorEvent[] = [];
+  for (const e of events) {
+    const last = out[out.length - 1];
+    if (last !== undefined && last.code === e.code && last.policy === e.policy && last.message === e.message) last.count += e.count;
+    else out.push({ ...e });
+  }
+  return out;
 }

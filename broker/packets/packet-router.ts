@@ -12,6 +12,7 @@ import type { ServerRecord } from '../registry/server-record.js';
 import type { BrokerOptions } from '../options.js';
 import type { PacketStats } from '../stats.js';
 import type { Logger } from '../support/logger.js';
+import type { Tracer } from '../trace/tracer.js';
 import type { ConnectionOptions } from 'node:tls';
 import { serverTls } from '../support/tls-files.js';
 import type { AnswerPort, Job } from './job.js';
@@ -42,6 +43,7 @@ export class PacketRouter implements LinkEvents {
     private readonly options: BrokerOptions,
     private readonly stats: PacketStats,
     private readonly log: Logger,
+    private readonly trace: Tracer,
   ) {
     this.serverTls = serverTls(options);
   }
@@ -142,6 +144,7 @@ export class PacketRouter implements LinkEvents {
     record.served++;
     if (!job.done) {
       this.stats.countReply(job.policy, job.startedAt);
+      if (this.trace.on) this.trace.packet(job, record, 'reply');
       this.finish(job, encodeReply(record.id, job.srcid, reply.payload, job.seq));
     }
     if (record.state === 'draining' && link.load === 0) this.removeServer(record, 'drained');
@@ -260,6 +263,7 @@ export class PacketRouter implements LinkEvents {
   private reroute(jobs: Job[], from: ServerRecord, code: ErrorCode): void {
     for (const job of jobs) {
       if (job.done) continue;
+      if (this.trace.on) this.trace.rerouted(job, from, code);
       job.lastFailure = code;
       if (job.client.closed) {
         this.finish(job, '');
@@ -275,6 +279,7 @@ export class PacketRouter implements LinkEvents {
 
   private fail(job: Job, code: ErrorCode, message: string): void {
     this.stats.countError(code, job.policy, message);
+    if (this.trace.on) this.trace.packet(job, undefined, code);
     this.finish(job, encodeError(code, message, job.seq));
   }
 

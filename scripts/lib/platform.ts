@@ -2,8 +2,9 @@
  * Everything in the Node scripts that differs between Linux, macOS and Windows, in one place.
  * The rest of a script spawns, stops and names files only through these.
  *
- * - Processes: children are started from process.execPath with an argument array (no shell,
- *   so paths with spaces work everywhere) and without a console window on Windows.
+ * - Processes: children are started (lib/programs.ts) from process.execPath with an argument
+ *   array (no shell, so paths with spaces work everywhere) and without a console window on
+ *   Windows.
  * - Stopping: POSIX sends SIGTERM, which the programs answer with a graceful stop, then SIGKILL
  *   after a grace period. Windows has no signals between processes: Node's kill() there ends
  *   the process at once whatever the signal, so the grace period does not apply.
@@ -11,7 +12,7 @@
  *   Windows has SIGBREAK (Ctrl-Break) instead.
  * - Files: temp dirs under os.tmpdir(), paths joined with node:path.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -23,15 +24,6 @@ export const EXIT_ON_SIGNAL: Readonly<Record<string, number>> = { SIGINT: 130, S
 
 /** The signals that mean "stop" on this platform. */
 export const STOP_SIGNALS: readonly NodeJS.Signals[] = IS_WINDOWS ? ['SIGINT', 'SIGBREAK'] : ['SIGINT', 'SIGTERM', 'SIGHUP'];
-
-/** Runs a Node script as a child, stdout and stderr piped, with `env` added to ours. */
-export function spawnNode(script: string, args: string[], env: Record<string, string> = {}, nodeFlags: readonly string[] = []): ChildProcess {
-  return spawn(process.execPath, [...nodeFlags, script, ...args], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    windowsHide: true,
-  });
-}
 
 /** Whether the child is still running. */
 export function isRunning(child: ChildProcess): boolean {

@@ -3,20 +3,20 @@
  * on stdout, never for a fixed time. Every child is killed when the parent exits. Used by the
  * demo, the benchmarks and the tests.
  */
-import type { ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { NODE_FLAGS } from '../../broker/support/node-flags.js';
-import { spawnNode } from './platform.js';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 export const PROGRAMS = {
   broker: path.join(REPO_ROOT, 'dist/broker/main.js'),
   pool: path.join(REPO_ROOT, 'dist/server-pool/main.js'),
   client: path.join(REPO_ROOT, 'dist/client/main.js'),
+  grade: path.join(REPO_ROOT, 'dist/scripts/grade/main.js'),
 } as const;
 
 /** The node flags of a program's `#!/usr/bin/env -S node …` line (none for a plain `#!/usr/bin/env node`). */
@@ -50,21 +50,26 @@ export interface StartOptions {
   readyTimeoutMs?: number;
   /** Log level of the child (default warn: quiet unless something is wrong). */
   logLevel?: string;
+  /** Run it inside this network namespace (`ip netns exec`, which then execs node: signals reach node). */
+  netns?: string;
 }
 
 /** Starts one of the three programs with arguments; logs are silenced unless args say otherwise. */
 export function start(program: keyof typeof PROGRAMS, args: string[], options: StartOptions = {}): Program {
-  const child = spawnNode(
-    PROGRAMS[program],
-    args,
-    {
+  const command = [process.execPath, ...NODE_FLAGS, PROGRAMS[program], ...args];
+  if (options.netns !== undefined) command.unshift('ip', 'netns', 'exec', options.netns);
+  const child = spawn(command[0]!, command.slice(1), {
+    env: {
+      ...process.env,
       POLICY_BROKER_LOG_LEVEL: options.logLevel ?? 'warn',
       POLICY_SERVER_POOL_LOG_LEVEL: options.logLevel ?? 'warn',
       POLICY_CLIENT_LOG_LEVEL: options.logLevel ?? 'warn',
       ...options.env,
     },
-    NODE_FLAGS,
-  );
+    stdio: ['ignore', 'pipe', 'pipe'],
+    // No console window per program on Windows (npm run simulate runs there too).
+    windowsHide: true,
+  });
   running.add(child);
   const lines: string[] = [];
   let stderr = '';
