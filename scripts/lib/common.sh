@@ -1,4 +1,4 @@
-# common.sh: shell functions shared by simulate.sh, multihost.sh and deploy.sh. Sourced, not run:
+# common.sh: shell functions shared by multihost.sh and deploy.sh. Sourced, not run:
 #   source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 # The script sets NAME (its own name, for messages) and ROOT (the project); the run helpers
 # also read KEEP_LOGS and READY_TIMEOUT.

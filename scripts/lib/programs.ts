@@ -67,6 +67,8 @@ export function start(program: keyof typeof PROGRAMS, args: string[], options: S
       ...options.env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
+    // No console window per program on Windows (npm run simulate runs there too).
+    windowsHide: true,
   });
   running.add(child);
   const lines: string[] = [];
