@@ -12,7 +12,6 @@ import { PeerConnection, type PacketHandlers, type PeerSettings } from './packet
 import { Registrar } from './packets/registrar.js';
 import { Registry } from './registry/registry.js';
 import { PacketStats } from './stats.js';
-import { leanAccept } from './support/lean-accept.js';
 import { listenerTls } from './support/tls-files.js';
 import { Tracer } from './trace/tracer.js';
 
@@ -34,6 +33,8 @@ export interface Broker {
   address(): AddressInfo | undefined;
   /** The HTTP listener's address once listening; undefined without HTTP. */
   httpAddress(): AddressInfo | undefined;
+  /** Adds a listening socket of this broker kept elsewhere (the HTTP workers' shared port), which registrations may not name. */
+  alsoListening(address: () => AddressInfo | undefined): void;
   /**
    * Stops accepting, answers what is in flight (up to drainTimeoutMs; the rest get UNAVAILABLE),
    * then closes every connection.
@@ -53,9 +54,16 @@ export function createBroker(input: Partial<BrokerOptions> = {}): Broker {
   registry.observe(stats);
   const trace = new Tracer(log, { on: options.trace, sample: options.traceSample });
   const router = new PacketRouter(registry, options, stats, log, trace);
-  const registrar = new Registrar(registry, router, options, log);
-  const connections = new Set<PeerConnection>();
   let server: Server | undefined;
+  // Listeners of this broker that run elsewhere (the HTTP workers of --workers), for the registration guard.
+  const otherListeners: Array<() => AddressInfo | undefined> = [];
+  const ownListeners = (): Array<AddressInfo | undefined> => [
+    server?.address() as AddressInfo | undefined,
+    http?.address(),
+    ...otherListeners.map((listener) => listener()),
+  ];
+  const registrar = new Registrar(registry, router, options, log, ownListeners);
+  const connections = new Set<PeerConnection>();
   let sweepTimer: NodeJS.Timeout | undefined;
   let closing: Promise<void> | undefined;
   const startedAt = Date.now();
@@ -115,18 +123,14 @@ export function createBroker(input: Partial<BrokerOptions> = {}): Broker {
       });
     });
     srv.on('error', (err) => log.error('packet listener error', { error: err.message }));
-    // Idle connections cost ~1.3 KB less each when accepted this way (see lean-accept.ts).
-    if (!leanAccept(srv)) log.debug('packet listener: Node\'s own accept path (lean accept not available)');
     const interval = Math.min(SWEEP_MAX_INTERVAL_MS, Math.max(10, Math.floor(options.serverTimeoutMs / 4)));
     sweepTimer = setInterval(sweep, interval);
     sweepTimer.unref();
-    if (!isLoopback(options.host) && options.registrationSecret === undefined) {
-      log.warn('listening beyond loopback without --registration-secret: anyone who can reach this port can register servers', {
-        host: options.host,
-      });
-    }
     const address = srv.address() as AddressInfo;
     log.info('broker listening', { address: `${address.address}:${address.port}`, algorithm: options.algorithm });
+    const registration = { mode: registrar.guard.mode, who: registrar.guard.describe() };
+    if (registrar.guard.mode === 'open') log.warn('registration mode', registration);
+    else log.info('registration mode', registration);
     if (options.httpPort !== undefined) {
       try {
         const [{ HttpFrontEnd }, { AdminPages }] = await Promise.all([import('./http/http-front-end.js'), import('./admin/pages.js')]);
@@ -179,6 +183,7 @@ export function createBroker(input: Partial<BrokerOptions> = {}): Broker {
     },
     address: () => server?.address() as AddressInfo | undefined,
     httpAddress: () => http?.address(),
+    alsoListening: (address) => otherListeners.push(address),
     close() {
       closing ??= (async () => {
         admin?.stop();
@@ -191,6 +196,3 @@ export function createBroker(input: Partial<BrokerOptions> = {}): Broker {
   };
 }
 
-function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || host.startsWith('127.');
-}

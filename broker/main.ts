@@ -7,7 +7,9 @@ import { createBroker } from './broker.js';
 import { httpOptions, httpSettings } from './http/http-cli.js';
 import { BROKER_DEFAULTS, OptionError } from './options.js';
 import { STRATEGY_NAMES, type StrategyName } from './registry/strategies/index.js';
+import { AddressList, splitList } from './support/address-list.js';
 import { envOption, EXIT_USAGE, integer, loggingOptions, parseOrExit } from './support/cli.js';
+import { PACKAGE_VERSION } from './support/version.js';
 import { createLogger, type LogFormat, type LogLevel } from './support/logger.js';
 
 const ENV = 'POLICY_BROKER';
@@ -15,6 +17,7 @@ const d = BROKER_DEFAULTS;
 
 const program = new Command('policy-broker')
   .description('Routes client packets to servers grouped by privacy policy (NDJSON over TCP).')
+  .version(PACKAGE_VERSION)
   .addOption(envOption(ENV, '--host <address>', 'address to listen on (0.0.0.0 for other hosts)').default(d.host))
   .addOption(envOption(ENV, '-p, --port <port>', 'packet port (0 = any free port)').argParser(integer(0, 65535)).default(d.port))
   .addOption(envOption(ENV, '--algorithm <name>', 'server selection per packet').choices(STRATEGY_NAMES).default(d.algorithm))
@@ -31,6 +34,9 @@ const program = new Command('policy-broker')
   .addOption(envOption(ENV, '--max-connections <n>', 'open connections at once').argParser(integer(1)).default(d.maxConnections))
   .addOption(envOption(ENV, '--drain-timeout <ms>', 'how long shutdown waits for in-flight packets').argParser(integer(0)).default(d.drainTimeoutMs))
   .addOption(envOption(ENV, '--registration-secret <secret>', 'servers must send this secret to register'))
+  .addOption(envOption(ENV, '--allow-register-from <cidrs>', 'addresses or CIDR blocks (comma-separated) that may register besides loopback').argParser(cidrList))
+  .addOption(envOption(ENV, '--insecure-open-registration', 'beyond loopback without a secret, take registrations from anyone (protected mode off)'))
+  .addOption(envOption(ENV, '--registration-rate <n>', 'registrations per second from one source address (bursts of 5x)').argParser(integer(1, 1_000_000)).default(d.registrationRate))
   .addOption(envOption(ENV, '--tls-cert <file>', 'PEM certificate: the listeners speak TLS (with --tls-key)'))
   .addOption(envOption(ENV, '--tls-key <file>', 'PEM private key of --tls-cert'))
   .addOption(envOption(ENV, '--server-ca <file>', 'PEM CA that certificates of servers registering with tls must chain to (default: Node\'s CAs)'))
@@ -62,6 +68,9 @@ program.action(async (opts: Record<string, unknown>) => {
       maxConnections: opts.maxConnections as number,
       drainTimeoutMs: opts.drainTimeout as number,
       registrationSecret: opts.registrationSecret as string | undefined,
+      allowRegisterFrom: (opts.allowRegisterFrom as string[] | undefined) ?? [],
+      insecureOpenRegistration: opts.insecureOpenRegistration === true,
+      registrationRate: opts.registrationRate as number,
       tlsCert: opts.tlsCert as string | undefined,
       tlsKey: opts.tlsKey as string | undefined,
       serverCa: opts.serverCa as string | undefined,
@@ -105,6 +114,17 @@ program.action(async (opts: Record<string, unknown>) => {
   };
   process.stdout.write(`${JSON.stringify(ready)}\n`);
 });
+
+/** --allow-register-from: a comma-separated list of addresses and CIDR blocks, checked now. */
+function cidrList(value: string): string[] {
+  const entries = splitList(value);
+  try {
+    new AddressList(entries);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
+  return entries;
+}
 
 /** --trace-sample: a fraction in (0, 1]. */
 function fraction(value: string): number {

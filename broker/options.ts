@@ -5,6 +5,7 @@
 import { silentLogger, type Logger } from './support/logger.js';
 import { isStrategyName, STRATEGY_NAMES, type StrategyName } from './registry/strategies/index.js';
 import type { StaticBackend } from './http/servers-file.js';
+import { AddressList } from './support/address-list.js';
 import { checkSample } from './trace/tracer.js';
 
 export interface BrokerOptions {
@@ -31,6 +32,16 @@ export interface BrokerOptions {
   heartbeatMisses: number;
   /** When set, registrations must carry this secret. */
   registrationSecret: string | undefined;
+  /**
+   * Addresses and CIDR blocks (besides loopback and this host's own addresses) that may
+   * register. Empty: any address when a secret is set or the broker listens on loopback only,
+   * else loopback only (protected mode; see registration-guard.ts).
+   */
+  allowRegisterFrom: string[];
+  /** Lifts protected mode: a broker beyond loopback without a secret takes registrations from anyone. */
+  insecureOpenRegistration: boolean;
+  /** Registrations accepted per second from one source address (loopback counts as one), with bursts of five times as many. */
+  registrationRate: number;
   /** How long a shutdown waits for in-flight packets. */
   drainTimeoutMs: number;
   /**
@@ -88,14 +99,22 @@ export interface BrokerOptions {
   httpKeepAliveTimeoutMs: number;
   /** A client connection with no bytes either way for this long is closed (slow bodies); 0 = never. */
   httpSocketTimeoutMs: number;
+  /**
+   * Trust the client's Forwarded and X-Real-IP headers and pass them on (behind a proxy that
+   * sets them). Off: they are removed before the request goes to a backend.
+   */
+  trustForwarded: boolean;
   /** Time a backend has to send response headers, and the longest gap in a response body. */
   upstreamTimeoutMs: number;
   /** Time to open a connection to a backend. */
   upstreamConnectTimeoutMs: number;
   /** Connections kept open to one backend at most. */
   upstreamConnections: number;
-  /** Path the active health check asks for. */
-  healthPath: string;
+  /**
+   * Path the active health check asks for, passing on 2xx and 3xx. Undefined: `/`, passing on
+   * any status below 500, which any stock web server (an nginx site with no /health) passes.
+   */
+  healthPath: string | undefined;
   /** Time between active health checks of a backend; 0 = passive health only. */
   healthIntervalMs: number;
   /** Time a health check may take. */
@@ -108,7 +127,7 @@ export interface BrokerOptions {
   failTimeoutMs: number;
 }
 
-type UnsetByDefault = 'logger' | 'registrationSecret' | 'tlsCert' | 'tlsKey' | 'serverCa' | 'httpPort' | 'httpHost' | 'httpToken' | 'upstreamToken';
+type UnsetByDefault = 'logger' | 'registrationSecret' | 'tlsCert' | 'tlsKey' | 'serverCa' | 'httpPort' | 'httpHost' | 'httpToken' | 'upstreamToken' | 'healthPath';
 
 export const BROKER_DEFAULTS: Omit<BrokerOptions, UnsetByDefault> = {
   host: '127.0.0.1',
@@ -122,6 +141,9 @@ export const BROKER_DEFAULTS: Omit<BrokerOptions, UnsetByDefault> = {
   dialRetryMs: 5000,
   heartbeatMs: 1000,
   heartbeatMisses: 3,
+  allowRegisterFrom: [],
+  insecureOpenRegistration: false,
+  registrationRate: 100,
   drainTimeoutMs: 10000,
   idleTimeoutMs: 300_000,
   headerTimeoutMs: 10_000,
@@ -137,10 +159,10 @@ export const BROKER_DEFAULTS: Omit<BrokerOptions, UnsetByDefault> = {
   httpHeadersTimeoutMs: 10000,
   httpKeepAliveTimeoutMs: 5000,
   httpSocketTimeoutMs: 60000,
+  trustForwarded: false,
   upstreamTimeoutMs: 30000,
   upstreamConnectTimeoutMs: 5000,
   upstreamConnections: 256,
-  healthPath: '/health',
   healthIntervalMs: 2000,
   healthTimeoutMs: 1000,
   healthRise: 2,
@@ -172,6 +194,7 @@ export function resolveBrokerOptions(input: Partial<BrokerOptions> = {}): Broker
     httpHost: undefined,
     httpToken: undefined,
     upstreamToken: undefined,
+    healthPath: undefined,
     logger: silentLogger(),
     ...defined,
   };
@@ -194,11 +217,25 @@ export function resolveBrokerOptions(input: Partial<BrokerOptions> = {}): Broker
   if (typeof options.trace !== 'boolean') throw new OptionError('trace', `must be true or false, got ${String(options.trace)}`);
   if (!checkSample(options.traceSample)) throw new OptionError('traceSample', `must be a fraction in (0, 1], got ${String(options.traceSample)}`);
   if (options.registrationSecret === '') throw new OptionError('registrationSecret', 'must not be empty');
+  checkRegistrationOptions(options);
   if ((options.tlsCert === undefined) !== (options.tlsKey === undefined)) {
     throw new OptionError(options.tlsCert === undefined ? 'tlsCert' : 'tlsKey', 'tlsCert and tlsKey go together');
   }
   checkHttpOptions(options);
   return options;
+}
+
+function checkRegistrationOptions(options: BrokerOptions): void {
+  if (!Array.isArray(options.allowRegisterFrom)) throw new OptionError('allowRegisterFrom', 'must be a list of addresses or CIDR blocks');
+  try {
+    new AddressList(options.allowRegisterFrom);
+  } catch (err) {
+    throw new OptionError('allowRegisterFrom', (err as Error).message);
+  }
+  if (options.insecureOpenRegistration && options.allowRegisterFrom.length > 0) {
+    throw new OptionError('insecureOpenRegistration', 'cannot go with allowRegisterFrom: choose the allow-list or open registration');
+  }
+  checkInteger('registrationRate', options.registrationRate, 1, 1_000_000);
 }
 
 function checkHttpOptions(options: BrokerOptions): void {
@@ -229,7 +266,7 @@ function checkHttpOptions(options: BrokerOptions): void {
   checkInteger('upstreamTimeoutMs', options.upstreamTimeoutMs, 1, 86_400_000);
   checkInteger('upstreamConnectTimeoutMs', options.upstreamConnectTimeoutMs, 1, 3_600_000);
   checkInteger('upstreamConnections', options.upstreamConnections, 1, 100_000);
-  if (!options.healthPath.startsWith('/') || !/^[\x21-\x7e]+$/.test(options.healthPath)) {
+  if (options.healthPath !== undefined && (!options.healthPath.startsWith('/') || !/^[\x21-\x7e]+$/.test(options.healthPath))) {
     throw new OptionError('healthPath', `must be a path starting with "/", got "${options.healthPath}"`);
   }
   checkInteger('healthIntervalMs', options.healthIntervalMs, 0, 3_600_000);

@@ -43,8 +43,8 @@ const MAX_ERRORS = 50;
 export class Activity {
   private readonly ring: ActivitySample[] = [];
   private next = 0;
-  private readonly lastPackets = new Map<number, Totals>();
-  private readonly lastHttp = new Map<number, Totals>();
+  private lastPackets = new Map<number, Totals>();
+  private lastHttp = new Map<number, Totals>();
   /** Served count of each registered server ("policy/id") at the last sample. */
   private lastServed = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
@@ -73,15 +73,22 @@ export class Activity {
 
   /** Records the answers since the previous sample. */
   sample(now: number): void {
+    // The totals are kept only for the policies counted now: those forgotten (stats.ts) go too.
     const packets: Record<string, PolicyDelta> = {};
+    const lastPackets = new Map<number, Totals>();
     for (const p of this.src.stats.policies()) {
-      delta(packets, this.lastPackets, p.policy, p.replied, sumValues(p.errors), p.latency.sumMs, p.latency.count);
+      if (p.policy < 0) continue;
+      delta(packets, this.lastPackets, lastPackets, p.policy, p.replied, sumValues(p.errors), p.latency.sumMs, p.latency.count);
     }
+    this.lastPackets = lastPackets;
     const http: Record<string, PolicyDelta> = {};
     if (this.src.http !== undefined) {
+      const lastHttp = new Map<number, Totals>();
       for (const p of this.src.http.stats.policies()) {
-        delta(http, this.lastHttp, p.policy, p.replied, sumValues(p.errors), p.latency.sumMs, p.latency.count);
+        if (p.policy < 0) continue;
+        delta(http, this.lastHttp, lastHttp, p.policy, p.replied, sumValues(p.errors), p.latency.sumMs, p.latency.count);
       }
+      this.lastHttp = lastHttp;
     }
     const servers: Record<string, number> = {};
     const served = new Map<string, number>();
@@ -117,7 +124,7 @@ export class Activity {
   }
 }
 
-function delta(out: Record<string, PolicyDelta>, last: Map<number, Totals>, policy: number, replied: number, errors: number, latencySum: number, latencyCount: number): void {
+function delta(out: Record<string, PolicyDelta>, last: Map<number, Totals>, next: Map<number, Totals>, policy: number, replied: number, errors: number, latencySum: number, latencyCount: number): void {
   const before = last.get(policy) ?? [0, 0, 0, 0];
   const answered = replied + errors;
   const count = latencyCount - before[3];
@@ -129,7 +136,7 @@ function delta(out: Record<string, PolicyDelta>, last: Map<number, Totals>, poli
       latencyMs: count > 0 ? round3((latencySum - before[2]) / count) : null,
     };
   }
-  last.set(policy, [answered, errors, latencySum, latencyCount]);
+  next.set(policy, [answered, errors, latencySum, latencyCount]);
 }
 
 function sumValues(record: Partial<Record<string, number>>): number {

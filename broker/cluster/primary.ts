@@ -14,6 +14,7 @@ import type { StatusSources } from '../admin/status.js';
 import { createBroker, type Broker } from '../broker.js';
 import { OptionError, resolveBrokerOptions, type BrokerOptions } from '../options.js';
 import type { Logger } from '../support/logger.js';
+import { loopMarkEnv, newLoopMark } from '../http/loop-marker.js';
 import { MergedHttpView } from './merged-http.js';
 import { isMessage, type FromWorker, type ToWorker } from './messages.js';
 import { RegistryBroadcaster, registrySnapshot } from './registry-mirror.js';
@@ -47,6 +48,7 @@ export class BrokerCluster {
   /** When the recent re-forks happen(ed), for the backoff and the limit. */
   private restarts: number[] = [];
   private readonly forkTimers = new Set<NodeJS.Timeout>();
+  private readonly loopMark = newLoopMark();
   private startup: Startup | undefined;
   private closing: Promise<void> | undefined;
   /**
@@ -68,6 +70,8 @@ export class BrokerCluster {
     this.options = options;
     this.log = options.logger;
     const broker = createBroker({ ...options, httpPort: undefined, httpServers: [] });
+    // Registrations may not name the workers' HTTP port either.
+    broker.alsoListening(() => this.httpAddress());
     this.broker = broker;
     const sources: StatusSources = {
       registry: broker.registry,
@@ -151,7 +155,8 @@ export class BrokerCluster {
   }
 
   private fork(): void {
-    const worker = cluster.fork();
+    // The workers are one broker: they share its mark against proxy loops.
+    const worker = cluster.fork(loopMarkEnv(this.loopMark));
     // A send can meet a worker that has just exited, before its 'exit' reaches us (isConnected()
     // is still true): Node then emits EPIPE here, which unhandled would end the primary, and with
     // it every worker and the requests they are draining.

@@ -17,13 +17,14 @@ import type { Logger } from '../support/logger.js';
 import { normalizeHost } from '../support/net-address.js';
 import { SecretCheck } from '../support/secret.js';
 import { HttpBackendTable, type HttpBackend } from './backends.js';
-import { ClientPool } from './client-pool.js';
 import { Exchange, type ExchangeHost } from './exchange.js';
 import { forwardRequestHeaders, type ForwardSettings } from './headers.js';
 import { HealthMonitor } from './health.js';
+import { cameBack, loopMark, viaEntry } from './loop-marker.js';
 import { HttpErrorCode, rawErrorResponse, sendError } from './http-errors.js';
 import { HttpStats } from './http-stats.js';
 import { originForm, requestPolicy } from './request-target.js';
+import { createUpstream, type Upstream } from './upstream.js';
 import type { Tracer } from '../trace/tracer.js';
 
 /** Answers the requests under the admin prefix; `path` is what follows the prefix, without the query. */
@@ -62,6 +63,8 @@ export class HttpFrontEnd implements ExchangeHost {
   private readonly tcpSockets = new Set<Socket>();
   private accepting = true;
   private readonly forward: ForwardSettings;
+  /** This broker's mark in the Via header of what it proxies (loop-marker.ts). */
+  private readonly mark: string;
   private readonly token: SecretCheck | undefined;
   private readonly adminStem: string;
   private closing: Promise<void> | undefined;
@@ -80,7 +83,14 @@ export class HttpFrontEnd implements ExchangeHost {
     this.upstreamTimeoutMs = options.upstreamTimeoutMs;
     this.upstreamConnectTimeoutMs = options.upstreamConnectTimeoutMs;
     const upstreamAuthorization = options.upstreamToken === undefined ? undefined : `Bearer ${options.upstreamToken}`;
-    this.forward = { upstreamAuthorization, dropClientAuthorization: options.httpToken !== undefined, forwardedProto: tls === undefined ? 'http' : 'https' };
+    this.mark = loopMark();
+    this.forward = {
+      upstreamAuthorization,
+      dropClientAuthorization: options.httpToken !== undefined,
+      forwardedProto: tls === undefined ? 'http' : 'https',
+      via: viaEntry(this.mark),
+      trustForwarded: options.trustForwarded,
+    };
     this.token = options.httpToken === undefined ? undefined : new SecretCheck(`Bearer ${options.httpToken}`);
     this.adminStem = options.adminPrefix.slice(0, -1);
     this.table = new HttpBackendTable(registry.strategy, options.httpPolicy, {
@@ -101,6 +111,8 @@ export class HttpFrontEnd implements ExchangeHost {
       },
       log,
     );
+    // Counters of policies with backends are kept; those of policies gone are bounded.
+    this.stats.isLive = (policy) => this.table.knows(policy);
     for (const entry of options.httpServers) this.table.addStatic(entry);
     for (const record of registry.servers()) this.table.added(record);
     registry.observe(this.table);
@@ -219,6 +231,9 @@ export class HttpFrontEnd implements ExchangeHost {
     const path = originForm(req.url ?? '');
     if (path === undefined) return this.reject(res, HttpErrorCode.BAD_REQUEST, 'the request target must be a path (or an absolute http URL)', undefined, true);
     if (path.startsWith(this.options.adminPrefix) || path === this.adminStem) return this.answerAdmin(req, res, path);
+    if (cameBack(req.headers.via, this.mark)) {
+      return this.reject(res, HttpErrorCode.LOOP_DETECTED, 'this request was proxied back to the broker that sent it (a backend is the broker itself)', undefined, true);
+    }
     const head = forwardRequestHeaders(req.rawHeaders, normalizeHost(req.socket.remoteAddress ?? ''), req.httpVersionMinor >= 1, this.forward);
     if ('bad' in head) return this.reject(res, HttpErrorCode.BAD_REQUEST, head.bad, undefined, true);
     const close = head.hasBody;
@@ -273,6 +288,9 @@ export class HttpFrontEnd implements ExchangeHost {
     }
     if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
       this.refuseRaw(socket, HttpErrorCode.REQUEST_TIMEOUT, `no complete request head within ${this.options.httpHeadersTimeoutMs} ms`);
+    } else if (err.code === 'HPE_INVALID_VERSION') {
+      // Node's parser knows HTTP/1.0, 1.1 (and 0.9, 2.0 whose requests reach onRequest): any other x.y is a version we do not serve.
+      this.refuseRaw(socket, HttpErrorCode.VERSION_NOT_SUPPORTED, 'only HTTP/1.0 and HTTP/1.1 are served');
     } else if (err.code === 'HPE_HEADER_OVERFLOW') {
       this.refuseRaw(socket, HttpErrorCode.BAD_REQUEST, `request head longer than ${this.options.httpMaxHeaderBytes} bytes`);
     } else {
@@ -290,9 +308,9 @@ export class HttpFrontEnd implements ExchangeHost {
 
   // Backends
 
-  private createPool(backend: HttpBackend): ClientPool {
+  private createPool(backend: HttpBackend): Upstream {
     const o = this.options;
-    return new ClientPool(backend.origin, {
+    return createUpstream(backend.origin, {
       connections: o.upstreamConnections,
       headersTimeout: o.upstreamTimeoutMs,
       bodyTimeout: o.upstreamTimeoutMs,
@@ -304,6 +322,7 @@ export class HttpFrontEnd implements ExchangeHost {
 
   private backendRemoved(backend: HttpBackend): void {
     this.health.forget(backend);
+    this.stats.trim();
     // Requests in flight on it finish (or fail and are retried); then its connections close.
     backend.dispatcher.close().catch(() => undefined);
     this.log.debug('HTTP server removed', { id: backend.id, policy: backend.policy, address: backend.address });

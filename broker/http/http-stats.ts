@@ -1,4 +1,6 @@
 import type { HttpErrorCode } from './http-errors.js';
+import { FORGOTTEN_POLICY, foldPolicyCounters, MAX_GONE_KEPT } from '../stats.js';
+import { BoundedTable } from '../support/bounded-table.js';
 import { LatencyHistogram } from '../support/latency-histogram.js';
 import { RecentErrors } from '../support/recent-errors.js';
 
@@ -16,6 +18,10 @@ export class HttpPolicyStats {
   constructor(readonly policy: number) {}
 }
 
+/** Servers of one policy whose responses are counted apart; the responses of others are counted under OTHER_SERVER. */
+export const MAX_SERVERS_PER_POLICY = 64;
+export const OTHER_SERVER = 'other';
+
 /** Counters of the HTTP front end, read by status and metrics. Plain fields: they are bumped per request. */
 export class HttpStats {
   /** Requests received, proxied or answered by the broker itself. */
@@ -32,7 +38,20 @@ export class HttpStats {
   readonly errors: Partial<Record<HttpErrorCode, number>> = {};
   /** The last error answers, for the dashboard. */
   readonly recentErrors = new RecentErrors();
-  private readonly byPolicy = new Map<number, HttpPolicyStats>();
+  /**
+   * True while a policy has backends: its counters are kept. Those of policies without any are
+   * kept up to MAX_GONE_KEPT, then summed under FORGOTTEN_POLICY (as PacketStats does).
+   */
+  isLive: (policy: number) => boolean = () => false;
+  private readonly byPolicy = new BoundedTable<number, HttpPolicyStats>(
+    MAX_GONE_KEPT,
+    (policy) => new HttpPolicyStats(policy ?? FORGOTTEN_POLICY),
+    (into, from) => {
+      foldPolicyCounters(into, from);
+      for (const [server, statuses] of from.byServer) for (const [status, n] of statuses) addStatus(into, server, status, n);
+    },
+    (policy) => this.isLive(policy),
+  );
 
   /** Counts an error answer; with the request's policy once it was known to have servers. */
   countError(code: HttpErrorCode, policy?: number, message = ''): void {
@@ -53,25 +72,36 @@ export class HttpStats {
     const p = this.policy(policy);
     p.replied++;
     p.latency.observe(performance.now() - startedAt);
-    let statuses = p.byServer.get(server);
-    if (statuses === undefined) {
-      statuses = new Map();
-      p.byServer.set(server, statuses);
-    }
-    statuses.set(status, (statuses.get(status) ?? 0) + 1);
+    addStatus(p, server, status, 1);
   }
 
   /** The counters of one policy, created on first use. */
   policy(policy: number): HttpPolicyStats {
-    let p = this.byPolicy.get(policy);
-    if (p === undefined) {
-      p = new HttpPolicyStats(policy);
-      this.byPolicy.set(policy, p);
-    }
-    return p;
+    return this.byPolicy.entry(policy);
   }
 
-  policies(): IterableIterator<HttpPolicyStats> {
-    return this.byPolicy.values();
+  /** The policies counted, then (FORGOTTEN_POLICY) the sum of those forgotten. */
+  *policies(): IterableIterator<HttpPolicyStats> {
+    yield* this.byPolicy.values();
+    if (this.byPolicy.other !== undefined) yield this.byPolicy.other;
   }
+
+  /** Forgets the counters of gone policies beyond MAX_GONE_KEPT (called when backends leave). */
+  trim(): void {
+    this.byPolicy.trim();
+  }
+}
+
+/** Counts `n` responses of `status` from `server`; past MAX_SERVERS_PER_POLICY servers, under OTHER_SERVER. */
+function addStatus(p: HttpPolicyStats, server: string, status: number, n: number): void {
+  let statuses = p.byServer.get(server);
+  if (statuses === undefined) {
+    const key = p.byServer.size < MAX_SERVERS_PER_POLICY ? server : OTHER_SERVER;
+    statuses = p.byServer.get(key);
+    if (statuses === undefined) {
+      statuses = new Map();
+      p.byServer.set(key, statuses);
+    }
+  }
+  statuses.set(status, (statuses.get(status) ?? 0) + n);
 }

@@ -1,5 +1,6 @@
 /**
- * Admission of servers: checks the secret, records the server, answers the registration, and
+ * Admission of servers: checks who may register and what (registration-guard.ts, id-claim.ts),
+ * records the server, answers the registration, and
  * follows session servers (heartbeats, leave, the session closing).
  */
 import { ErrorCode, ProtocolError } from '../protocol/error-codes.js';
@@ -10,36 +11,42 @@ import type { ServerRecord } from '../registry/server-record.js';
 import type { BrokerOptions } from '../options.js';
 import type { Logger } from '../support/logger.js';
 import type { PacketRouter } from './packet-router.js';
-import { normalizeHost } from '../support/net-address.js';
-import { SecretCheck } from '../support/secret.js';
+import type { AddressInfo } from 'node:net';
+import { idClaimRefusal, portClaimRefusal, type SessionOwner } from '../registry/id-claim.js';
+import { RegistrationGuard, type Refusal } from './registration-guard.js';
 import type { PeerConnection } from './peer-connection.js';
 
 export class Registrar {
   /** Session servers and the connection that is their session. */
   private readonly sessions = new Map<ServerRecord, PeerConnection>();
-  private readonly secret: SecretCheck | undefined;
+  readonly guard: RegistrationGuard;
+  /** Connections closed for a refusal: what they still send is ignored. */
+  private readonly shut = new WeakSet<PeerConnection>();
 
   constructor(
     private readonly registry: Registry,
     private readonly router: PacketRouter,
     private readonly options: BrokerOptions,
     private readonly log: Logger,
+    /** The broker's listening sockets, which registrations may not name. */
+    ownListeners: () => Array<AddressInfo | undefined>,
   ) {
-    this.secret = options.registrationSecret === undefined ? undefined : new SecretCheck(options.registrationSecret);
+    this.guard = new RegistrationGuard(options, ownListeners);
     router.onDropped = (record, reason) => this.dropped(record, reason);
   }
 
   register(conn: PeerConnection, reg: Registration): void {
-    if (this.secret !== undefined && !this.secret.matches(reg.secret)) {
-      this.log.warn('registration refused: wrong or missing secret', { id: reg.id, from: conn.host });
-      conn.sendError(ErrorCode.UNAUTHORIZED, 'registration refused: wrong or missing secret');
-      conn.end();
-      return;
-    }
-    if (reg.listenport === conn.socket.localPort && conn.host === normalizeHost(conn.socket.localAddress ?? '')) {
-      // The broker would dial itself and route its own packets back to itself.
-      this.log.warn('registration refused: the listenport is the broker\'s own', { id: reg.id, from: conn.host });
-      conn.sendError(ErrorCode.BAD_PACKET, `listenport ${reg.listenport} is the broker's own port`);
+    // Registrations already read from a connection that is being closed for a refusal.
+    if (this.shut.has(conn)) return;
+    const refusal = this.guard.check(conn, reg) ?? this.claimRefusal(conn, reg);
+    if (refusal !== undefined) {
+      this.log.warn('registration refused', { id: reg.id, policy: reg.policy, from: conn.host, code: refusal.code, reason: refusal.message });
+      conn.sendError(refusal.code, refusal.message);
+      if (refusal.close) {
+        this.shut.add(conn);
+        conn.socket.pause();
+        conn.end();
+      }
       return;
     }
     let registered;
@@ -67,6 +74,19 @@ export class Registrar {
       session: record.session,
     });
     conn.send(encodeRegistered({ id: record.id, privPolyId: record.policy, heartbeatMs: this.options.heartbeatMs }));
+  }
+
+  /** Why `reg` may not take its id or ports from the servers holding them (id-claim.ts). */
+  private claimRefusal(conn: PeerConnection, reg: Registration): Refusal | undefined {
+    const existing = this.registry.get(reg.id);
+    let owner: SessionOwner = 'none';
+    if (existing !== undefined) {
+      const session = this.sessions.get(existing);
+      if (session === conn) owner = 'this-connection';
+      else if (session !== undefined && !session.closed) owner = 'another-open-connection';
+    }
+    const message = idClaimRefusal(existing, reg, conn.host, owner) ?? portClaimRefusal(this.registry.servers(), reg, conn.host);
+    return message === undefined ? undefined : { code: ErrorCode.DUPLICATE_ID, message, close: false };
   }
 
   heartbeat(conn: PeerConnection, packet: HeartbeatPacket): void {
