@@ -105,6 +105,23 @@ function launch(userDataDir: string): Promise<BrowserContext> {
   });
 }
 
+/**
+ * Runs `body` with the programs it starts and a browser it may launch (a fresh profile), and
+ * stops them all however it ends.
+ */
+async function withChromium(body: (programs: Program[], browser: () => Promise<BrowserContext>) => Promise<void>): Promise<void> {
+  const programs: Program[] = [];
+  const userDataDir = mkdtempSync(path.join(tmpdir(), 'pb-chromium-'));
+  let context: BrowserContext | undefined;
+  try {
+    await body(programs, async () => (context = await launch(userDataDir)));
+  } finally {
+    await context?.close().catch(() => undefined);
+    for (const program of programs.reverse()) await program.stop();
+    rmSync(userDataDir, { recursive: true, force: true });
+  }
+}
+
 /** The context's page, with the page errors and console errors it reports collected. */
 async function openPage(context: BrowserContext): Promise<{ page: Page; problems: string[] }> {
   const page = context.pages()[0] ?? (await context.newPage());
@@ -134,11 +151,8 @@ interface WorkerRows {
 if (missing !== undefined && process.env.CI) {
   test('the dashboard test needs Chromium', () => assert.fail(`${missing}; CI is set, so this is a failure, not a skip`));
 } else {
-  test('the dashboard shows the policy groups and their servers, and its numbers follow the traffic and match /_broker/status', { skip: missing, timeout: 120_000 }, async () => {
-    const programs: Program[] = [];
-    const userDataDir = mkdtempSync(path.join(tmpdir(), 'pb-chromium-'));
-    let context: BrowserContext | undefined;
-    try {
+  test('the dashboard shows the policy groups and their servers, and its numbers follow the traffic and match /_broker/status', { skip: missing, timeout: 120_000 }, () =>
+    withChromium(async (programs, browser) => {
       // The classic topology: 100 and 300 in policy 111, 200 and 400 in 222 (these also serve HTTP).
       const broker = await startHttpBroker();
       programs.push(broker.broker);
@@ -149,7 +163,7 @@ if (missing !== undefined && process.env.CI) {
       await pool111.ready;
       await waitForLiveHttpServers(broker.httpPort, 222, 2);
 
-      context = await launch(userDataDir);
+      const context = await browser();
       const { page, problems } = await openPage(context);
       const external: string[] = [];
       page.on('request', (req) => {
@@ -285,24 +299,17 @@ if (missing !== undefined && process.env.CI) {
       await big.close();
       assert.deepEqual(problems, []);
       assert.deepEqual(external, [], 'the page fetched something from elsewhere');
-    } finally {
-      await context?.close().catch(() => undefined);
-      for (const program of programs.reverse()) await program.stop();
-      rmSync(userDataDir, { recursive: true, force: true });
-    }
-  });
-  test('the recent decisions panel follows the trace as it is pushed: round-robin one packet at a time, pause, and the filters', { skip: missing, timeout: 120_000 }, async () => {
-    const programs: Program[] = [];
-    const userDataDir = mkdtempSync(path.join(tmpdir(), 'pb-chromium-'));
-    let context: BrowserContext | undefined;
-    try {
+    }),
+  );
+  test('the recent decisions panel follows the trace as it is pushed: round-robin one packet at a time, pause, and the filters', { skip: missing, timeout: 120_000 }, () =>
+    withChromium(async (programs, browser) => {
       const broker = await startHttpBroker();
       programs.push(broker.broker);
       const pool = start('pool', ['--broker', `127.0.0.1:${broker.port}`, '--policy', '111', '--ids', '100,300']);
       const pool222 = start('pool', ['--broker', `127.0.0.1:${broker.port}`, '--policy', '222', '--ids', '200']);
       programs.push(pool, pool222);
       await Promise.all([pool.ready, pool222.ready]);
-      context = await launch(userDataDir);
+      const context = await browser();
       const { page, problems } = await openPage(context);
       await page.goto(`${broker.origin}/_broker/`);
       await waitFor('the trace stream to be open', async () => (await brokerStatus(broker.httpPort)) && (await page.locator('#trace-state').textContent()) === 'trace off');
@@ -361,23 +368,16 @@ if (missing !== undefined && process.env.CI) {
       assert.equal(await events(), before + 4);
       await client!.close();
       assert.deepEqual(problems, []);
-    } finally {
-      await context?.close().catch(() => undefined);
-      for (const program of programs.reverse()) await program.stop();
-      rmSync(userDataDir, { recursive: true, force: true });
-    }
-  });
-  test('with --workers the dashboard lists each worker process, with the figures of /_broker/status', { skip: missing, timeout: 120_000 }, async () => {
-    const programs: Program[] = [];
-    const userDataDir = mkdtempSync(path.join(tmpdir(), 'pb-chromium-'));
-    let context: BrowserContext | undefined;
-    try {
+    }),
+  );
+  test('with --workers the dashboard lists each worker process, with the figures of /_broker/status', { skip: missing, timeout: 120_000 }, () =>
+    withChromium(async (programs, browser) => {
       const broker = await startHttpBroker(['--workers', '2']);
       programs.push(broker.broker);
       const pool = await startHttpPool(broker.port, ['--policy', '111', '--ids', '100,300']);
       programs.push(pool.pool);
       await waitForLiveHttpServers(broker.httpPort, 111, 2);
-      context = await launch(userDataDir);
+      const context = await browser();
       const { page, problems } = await openPage(context);
       await page.goto(`${broker.origin}/_broker/`);
       const http = new Pool(broker.origin, { connections: 4 });
@@ -407,10 +407,6 @@ if (missing !== undefined && process.env.CI) {
       assert.ok(shown.rows.every((r) => r.pid !== status.pid), 'the workers are not the primary');
       assert.equal(await page.locator('#workers-count').textContent(), '2 of 2 listening');
       assert.deepEqual(problems, []);
-    } finally {
-      await context?.close().catch(() => undefined);
-      for (const program of programs.reverse()) await program.stop();
-      rmSync(userDataDir, { recursive: true, force: true });
-    }
-  });
+    }),
+  );
 }
