@@ -261,10 +261,11 @@ export class HttpFrontEnd implements ExchangeHost {
       socket.destroy();
       return;
     }
+    // A proxied response being streamed (only the first exchange's can be): once its head is
+    // out, a raw answer would corrupt it. Every other response is written whole at once.
+    const responding = connection?.exchanges[0]?.responseStarted === true;
     if (connection !== undefined) for (const exchange of connection.exchanges.slice().reverse()) exchange.clientGone();
-    // The response in progress (Node's own field): once its head is out, a raw answer would corrupt it.
-    const current = (socket as { _httpMessage?: ServerResponse | null })._httpMessage;
-    if (err.code === 'ECONNRESET' || !socket.writable || current?.headersSent === true) {
+    if (err.code === 'ECONNRESET' || !socket.writable || responding) {
       socket.destroy();
       return;
     }
