@@ -137,7 +137,8 @@ LAST_PID=""
 start() {
   local name="$1"
   shift
-  "$NODE" "$@" >"$RUN/$name.out" 2>"$RUN/$name.log" &
+  # shellcheck disable=SC2046 # the flags are words
+  "$NODE" $(node_flags "$1") "$@" >"$RUN/$name.out" 2>"$RUN/$name.log" &
   LAST_PID=$!
   PIDS+=("$LAST_PID")
 }
