@@ -87,11 +87,6 @@ export class Exchange implements Dispatcher.DispatchHandler {
     };
   }
 
-  /** True once the response head has gone to the client. */
-  get responseStarted(): boolean {
-    return this.headSent;
-  }
-
   /** Sends the request to a first backend. */
   start(): void {
     this.attempt(undefined);
