@@ -10,36 +10,13 @@ import { LineReader } from '../broker/support/line-reader.js';
 import { LineWriter } from '../broker/support/line-writer.js';
 import { silentLogger, type Logger } from '../broker/support/logger.js';
 import { ClientError, ClientErrorCode } from './errors.js';
-import { PendingRequests, type Seq } from './pending.js';
+import type { Answer, Seq } from '../broker/protocol/packet-types.js';
+import { PendingRequests } from './pending.js';
 import { CLIENT_DEFAULTS } from './options.js';
 
-/** A type 2 packet: a server's reply, relayed by the broker. */
-export interface ReplyAnswer {
-  type: 2;
-  /** The id of the server that answered. */
-  srcid: number;
-  destid: number;
-  payload: string;
-  payloadsize?: number;
-  seq?: Seq;
-}
-
-/** A type 3 packet: the broker's refusal or failure, with a stable code. */
-export interface ErrorAnswer {
-  type: 3;
-  code: string;
-  message: string;
-  seq?: Seq;
-}
-
-/** Any other packet, answering a packet that was not type 0 (e.g. a type 4 for a registration). */
-export interface OtherAnswer {
-  type: 0 | 1 | 4 | 5 | 6;
-  [field: string]: unknown;
-}
-
-/** What a send resolves with: the broker's answer line, parsed. */
-export type Answer = ReplyAnswer | ErrorAnswer | OtherAnswer;
+// What a send resolves with: the broker's answer line, parsed. The protocol's own types, under
+// the names the client has always exported.
+export type { Answer, ReplyPacket as ReplyAnswer, ErrorPacket as ErrorAnswer, OtherAnswer } from '../broker/protocol/packet-types.js';
 
 export interface ClientOptions {
   /** Broker host (default 127.0.0.1). */
