@@ -6,6 +6,7 @@
  */
 import net, { type Socket } from 'node:net';
 import tls, { type ConnectionOptions } from 'node:tls';
+import { describeError } from '../broker/support/describe-error.js';
 import { LineReader } from '../broker/support/line-reader.js';
 import { LineWriter } from '../broker/support/line-writer.js';
 import { silentLogger, type Logger } from '../broker/support/logger.js';
@@ -257,7 +258,7 @@ export class BrokerClient {
     const cause = this.lastSocketError;
     return new ClientError(
       ClientErrorCode.CONNECTION_CLOSED,
-      cause === undefined ? 'the connection to the broker closed' : `the connection to the broker closed: ${describeSocketError(cause)}`,
+      cause === undefined ? 'the connection to the broker closed' : `the connection to the broker closed: ${describeError(cause)}`,
       { cause },
     );
   }
@@ -274,7 +275,7 @@ function dial(endpoint: Endpoint): Promise<Socket> {
     const fail = (err: Error): void => {
       clearTimeout(timer);
       socket.destroy();
-      reject(new ClientError(ClientErrorCode.CONNECT_FAILED, `cannot connect to the broker at ${host}:${port}: ${describeSocketError(err)}`, { cause: err }));
+      reject(new ClientError(ClientErrorCode.CONNECT_FAILED, `cannot connect to the broker at ${host}:${port}: ${describeError(err)}`, { cause: err }));
     };
     const timer = setTimeout(() => fail(new Error(`no connection within ${connectTimeoutMs} ms`)), connectTimeoutMs);
     socket.once('error', fail);
@@ -286,23 +287,5 @@ function dial(endpoint: Endpoint): Promise<Socket> {
   });
 }
 
-/** "connection refused (ECONNREFUSED)" rather than "connect ECONNREFUSED 127.0.0.1:2100". */
-export function describeSocketError(err: Error): string {
-  const code = (err as NodeJS.ErrnoException).code;
-  switch (code) {
-    case 'ECONNREFUSED':
-      return 'connection refused (ECONNREFUSED)';
-    case 'ECONNRESET':
-      return 'connection reset (ECONNRESET)';
-    case 'ENOTFOUND':
-    case 'EAI_AGAIN':
-      return `host not found (${code})`;
-    case 'ETIMEDOUT':
-      return 'timed out (ETIMEDOUT)';
-    case 'EHOSTUNREACH':
-    case 'ENETUNREACH':
-      return `unreachable (${code})`;
-    default:
-      return err.message;
-  }
-}
+/** The client's name for describeError (broker/support/describe-error.ts), kept for its users. */
+export { describeError as describeSocketError };
