@@ -42,6 +42,8 @@ export interface BrokerOptions {
   insecureOpenRegistration: boolean;
   /** Registrations accepted per second from one source address (loopback counts as one), with bursts of twice as many. */
   registrationRate: number;
+  /** Servers registered at once from one source address (loopback counts as one); past it: OVERLOADED. */
+  maxServersPerSource: number;
   /** How long a shutdown waits for in-flight packets. */
   drainTimeoutMs: number;
   /**
@@ -144,6 +146,7 @@ export const BROKER_DEFAULTS: Omit<BrokerOptions, UnsetByDefault> = {
   allowRegisterFrom: [],
   insecureOpenRegistration: false,
   registrationRate: 100,
+  maxServersPerSource: 4096,
   drainTimeoutMs: 10000,
   idleTimeoutMs: 300_000,
   headerTimeoutMs: 10_000,
@@ -236,6 +239,7 @@ function checkRegistrationOptions(options: BrokerOptions): void {
     throw new OptionError('insecureOpenRegistration', 'cannot go with allowRegisterFrom: choose the allow-list or open registration');
   }
   checkInteger('registrationRate', options.registrationRate, 1, 1_000_000);
+  checkInteger('maxServersPerSource', options.maxServersPerSource, 1, 10_000_000);
 }
 
 function checkHttpOptions(options: BrokerOptions): void {

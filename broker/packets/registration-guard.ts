@@ -11,12 +11,14 @@
  *    and --allow-register-from; --insecure-open-registration lifts that. An allow-list, when
  *    given, applies in every mode (with a secret too: both must hold).
  * 3. Secret: with --registration-secret, the registration must carry it.
- * 4. Target: the broker dials the registration's source address at `listenport` (and proxies
+ * 4. Count: at most --max-servers-per-source servers registered at once from one source
+ *    (counted as for the rate): past it OVERLOADED, and the connection is closed.
+ * 5. Target: the broker dials the registration's source address at `listenport` (and proxies
  *    HTTP to `httpport`); neither may be one of the broker's own listening sockets, or it would
  *    route its own traffic back to itself. With a wildcard listener (0.0.0.0, ::) every local
  *    address reaches it, whichever one the registration came from.
  *
- * Refusals of 1–3 close the connection; a refused target leaves it open (the peer may correct it).
+ * Refusals of 1–4 close the connection; a refused target leaves it open (the peer may correct it).
  */
 import type { AddressInfo } from 'node:net';
 import { isIP } from 'node:net';
@@ -63,6 +65,8 @@ export class RegistrationGuard {
     private readonly options: BrokerOptions,
     /** The broker's listening sockets (packet, HTTP): registrations may not name them. */
     private readonly ownListeners: () => Array<AddressInfo | undefined>,
+    /** Servers registered now whose source (sourceKey) is `key`. */
+    private readonly serversFrom: (key: string) => number = () => 0,
     private readonly now: () => number = Date.now,
   ) {
     this.secret = options.registrationSecret === undefined ? undefined : new SecretCheck(options.registrationSecret);
@@ -101,7 +105,8 @@ export class RegistrationGuard {
     if (!this.perConnection.takeFrom(bucket, now)) {
       return overloaded(`more than ${PER_CONNECTION_BURST} registrations on one connection (then ${PER_CONNECTION_PER_SECOND} a second); register each server on its own connection`);
     }
-    if (!this.perSource.take(sourceKey(peer.host), now)) {
+    const source = sourceKey(peer.host);
+    if (!this.perSource.take(source, now)) {
       return overloaded(`more than ${this.options.registrationRate} registrations a second from ${peer.host} (--registration-rate); retry later`);
     }
     if (this.restricted && !this.allow.has(peer.host) && !isLocalAddress(peer.host)) {
@@ -113,6 +118,9 @@ export class RegistrationGuard {
     }
     if (this.secret !== undefined && !this.secret.matches(reg.secret)) {
       return { code: ErrorCode.UNAUTHORIZED, message: 'registration refused: wrong or missing secret', close: true };
+    }
+    if (this.serversFrom(source) >= this.options.maxServersPerSource) {
+      return overloaded(`${this.options.maxServersPerSource} servers are registered from ${peer.host} already (--max-servers-per-source)`);
     }
     for (const [field, port] of [['listenport', reg.listenport], ['httpport', reg.httpport]] as const) {
       if (port !== undefined && this.isOwnSocket(peer.host, port)) {

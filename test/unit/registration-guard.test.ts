@@ -11,9 +11,9 @@ import { BoundedTable } from '../../broker/support/bounded-table.js';
 import { RateLimit } from '../../broker/support/rate-limit.js';
 
 const reg = (fields: Partial<Registration> = {}): Registration => ({ type: 1, id: 1, policy: 111, listenport: 7000, maxInflight: 1, session: true, ...fields }) as Registration;
-const guard = (options: Partial<BrokerOptions>, listeners: AddressInfo[] = []) => {
+const guard = (options: Partial<BrokerOptions>, listeners: AddressInfo[] = [], serversFrom: (key: string) => number = () => 0) => {
   let now = 0;
-  const g = new RegistrationGuard(resolveBrokerOptions(options), () => listeners, () => now);
+  const g = new RegistrationGuard(resolveBrokerOptions(options), () => listeners, serversFrom, () => now);
   return { g, advance: (ms: number) => (now += ms) };
 };
 
@@ -106,6 +106,13 @@ describe('RegistrationGuard', () => {
     const bound = guard({}, [{ address: '127.0.0.1', port: 2100, family: 'IPv4' }]).g;
     assert.equal(bound.check({ host: '127.0.0.1' }, reg({ listenport: 2100 }))?.code, 'BAD_PACKET');
     assert.equal(bound.check({ host: '127.0.0.2' }, reg({ listenport: 2100 })), undefined, '127.0.0.2:2100 is not the broker');
+  });
+
+  it('refuses a source past --max-servers-per-source', () => {
+    const { g } = guard({ maxServersPerSource: 3 }, [], (key) => (key === 'loopback' ? 3 : 0));
+    assert.equal(g.check({ host: '127.0.0.9' }, reg())?.code, 'OVERLOADED');
+    const open = guard({ host: '0.0.0.0', insecureOpenRegistration: true, maxServersPerSource: 3 }, [], (key) => (key === 'loopback' ? 3 : 0)).g;
+    assert.equal(open.check({ host: '192.0.2.1' }, reg()), undefined);
   });
 
   it('rate-limits one connection, and one source over many connections', () => {
