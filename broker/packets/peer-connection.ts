@@ -15,8 +15,8 @@
  *
  * Memory: a broker may hold tens of thousands of idle connections, so one that has sent nothing
  * costs little more than its socket. The socket's three listeners are shared by every
- * connection (they find theirs through the socket), and the frame decoder, the line writer and
- * the held queue are made when first needed.
+ * connection (they find theirs in a WeakMap keyed by the socket), and the frame decoder, the
+ * line writer and the held queue are made when first needed.
  */
 import type { Socket } from 'node:net';
 import { ErrorCode, ProtocolError } from '../protocol/error-codes.js';
@@ -53,8 +53,7 @@ export interface PeerSettings {
 }
 
 /** The connection a socket belongs to, for the listeners shared by all sockets. */
-const CONNECTION = Symbol('PeerConnection');
-type OwnedSocket = Socket & { [CONNECTION]: PeerConnection };
+const connectionOf = new WeakMap<Socket, PeerConnection>();
 
 export class PeerConnection implements AnswerPort, FrameSink {
   closed = false;
@@ -84,7 +83,7 @@ export class PeerConnection implements AnswerPort, FrameSink {
     private readonly settings: PeerSettings,
   ) {
     socket.setNoDelay(true);
-    (socket as OwnedSocket)[CONNECTION] = this;
+    connectionOf.set(socket, this);
     socket.on('data', PeerConnection.onSocketData);
     socket.on('error', PeerConnection.onSocketError);
     socket.on('close', PeerConnection.onSocketClose);
@@ -248,8 +247,8 @@ export class PeerConnection implements AnswerPort, FrameSink {
   // The socket listeners, one function each for all connections: a closure per socket would
   // cost every idle connection a few hundred bytes.
 
-  private static onSocketData(this: OwnedSocket, chunk: Buffer): void {
-    const conn = this[CONNECTION];
+  private static onSocketData(this: Socket, chunk: Buffer): void {
+    const conn = connectionOf.get(this)!;
     (conn.decoder ??= new FrameDecoder(conn.settings.maxPacketBytes, conn)).push(chunk);
   }
 
@@ -257,8 +256,8 @@ export class PeerConnection implements AnswerPort, FrameSink {
     this.destroy();
   }
 
-  private static onSocketClose(this: OwnedSocket): void {
-    const conn = this[CONNECTION];
+  private static onSocketClose(this: Socket): void {
+    const conn = connectionOf.get(this)!;
     conn.closed = true;
     conn.settings.handlers.closed(conn);
   }
