@@ -40,7 +40,7 @@ export interface BrokerOptions {
   allowRegisterFrom: string[];
   /** Lifts protected mode: a broker beyond loopback without a secret takes registrations from anyone. */
   insecureOpenRegistration: boolean;
-  /** Registrations accepted per second from one source address (loopback counts as one), with bursts of twice as many. */
+  /** Registrations accepted per second from one source address (loopback counts as one), the whole second's worth at once. */
   registrationRate: number;
   /** Servers registered at once from one source address (loopback counts as one); past it: OVERLOADED. */
   maxServersPerSource: number;

@@ -4,7 +4,7 @@
  *
  * 1. Rate: at most PER_CONNECTION_BURST registrations on one connection (then
  *    PER_CONNECTION_PER_SECOND), and --registration-rate a second from one source address
- *    (bursts of twice as many; every loopback address counts as one source, an IPv6 one by
+ *    (bursts of as many at once; every loopback address counts as one source, an IPv6 one by
  *    its /64). Past either: OVERLOADED, and the connection is closed.
  * 2. Address (protected mode, after Redis's): a broker that listens beyond loopback with no
  *    --registration-secret takes registrations only from loopback, this host's own addresses
@@ -33,8 +33,12 @@ import { SecretCheck } from '../support/secret.js';
 /** Registrations one connection may make at once, and then per second (a server registers once per connection). */
 export const PER_CONNECTION_BURST = 16;
 export const PER_CONNECTION_PER_SECOND = 4;
-/** A source address's burst, in seconds of --registration-rate. */
-const SOURCE_BURST_SECONDS = 2;
+/**
+ * A source address's burst, in seconds of --registration-rate: each registration admitted costs
+ * a dial and an HTTP pool (~0.5 ms), and a burst is handled in one go, so a larger one would hold
+ * other clients' packets back that long.
+ */
+const SOURCE_BURST_SECONDS = 1;
 
 export type RegistrationMode = 'loopback' | 'protected' | 'secret' | 'open';
 

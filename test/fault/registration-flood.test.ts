@@ -16,7 +16,7 @@ import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { clients, figures, procStatusKb, teardown, waitFor } from '../helpers/fault.js';
+import { clients, figures, procStatusKb, teardown, timeUntil } from '../helpers/fault.js';
 import { closedPort, startHttpBroker } from '../helpers/http.js';
 import { FakeServer, RawPeer } from '../helpers/wire.js';
 
@@ -103,7 +103,7 @@ test('a flood of registrations of fresh policies on refusing ports leaves bounde
   const peakDuringKb = procStatusKb(pid, 'VmHWM');
   // Every flood server is dropped once --dial-retry has passed; only the good one stays.
   let servers = -1;
-  const settleMs = await waitFor('the flood servers dropped', async () => {
+  const settleMs = await timeUntil('the flood servers dropped', async () => {
     const status = (await (await fetch(`${b.origin}/_broker/status`)).json()) as any;
     servers = status.policies.reduce((n: number, p: any) => n + p.servers.length, 0);
     return servers === 1;
