@@ -40,7 +40,7 @@ export interface BrokerOptions {
   allowRegisterFrom: string[];
   /** Lifts protected mode: a broker beyond loopback without a secret takes registrations from anyone. */
   insecureOpenRegistration: boolean;
-  /** Registrations accepted per second from one source address (loopback counts as one), with bursts of five times as many. */
+  /** Registrations accepted per second from one source address (loopback counts as one), with bursts of twice as many. */
   registrationRate: number;
   /** How long a shutdown waits for in-flight packets. */
   drainTimeoutMs: number;

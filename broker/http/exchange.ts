@@ -18,6 +18,7 @@ import type { Dispatcher } from 'undici';
 import type { HttpBackend, HttpBackendTable } from './backends.js';
 import { forwardResponseHeaders, type ForwardedHead } from './headers.js';
 import type { HealthMonitor } from './health.js';
+import { describeError } from '../support/describe-error.js';
 import { HTTP_ERROR_STATUS, HttpErrorCode, sendError } from './http-errors.js';
 import type { HttpStats } from './http-stats.js';
 import type { Tracer } from '../trace/tracer.js';
@@ -160,7 +161,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
       // Part of the response is out: the client must see the cut, not a shorter answer.
       this.host.stats.truncated++;
       if (this.host.trace.on) this.traced(this.status, 'TRUNCATED');
-      if (backend !== undefined && isPassive(err)) this.host.health.passiveFailure(backend, describe(err));
+      if (backend !== undefined && isPassive(err)) this.host.health.passiveFailure(backend, describeError(err));
       this.finish();
       this.res.destroy();
       return;
@@ -278,11 +279,6 @@ function isPassive(err: Error): boolean {
   return CONNECT_FAILURES.has(code) || RESETS.has(code) || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT';
 }
 
-function describe(err: Error): string {
-  const code = codeOf(err);
-  return code === undefined || err.message.includes(code) ? err.message : `${code}: ${err.message}`;
-}
-
 function classify(err: Error, backend: HttpBackend | undefined, host: ExchangeHost): Failure {
   const code = codeOf(err) ?? '';
   const who = backend === undefined ? 'the server' : `server ${backend.id ?? backend.address}${backend.id === undefined ? '' : ` (${backend.address})`}`;
@@ -296,7 +292,7 @@ function classify(err: Error, backend: HttpBackend | undefined, host: ExchangeHo
     return { code: HttpErrorCode.BAD_GATEWAY, message: `${who} left before the request was sent`, passive: false, unsent: true };
   }
   if (RESETS.has(code)) {
-    return { code: HttpErrorCode.BAD_GATEWAY, message: `${who} closed the connection without an answer (${describe(err)})`, passive: true, unsent: false };
+    return { code: HttpErrorCode.BAD_GATEWAY, message: `${who} closed the connection without an answer: ${describeError(err)}`, passive: true, unsent: false };
   }
   if (code === 'UND_ERR_HEADERS_TIMEOUT') {
     return { code: HttpErrorCode.GATEWAY_TIMEOUT, message: `${who} did not answer within ${host.upstreamTimeoutMs} ms`, passive: true, unsent: false };
@@ -304,6 +300,6 @@ function classify(err: Error, backend: HttpBackend | undefined, host: ExchangeHo
   if (code === 'UND_ERR_INVALID_ARG' || code === 'UND_ERR_NOT_SUPPORTED') {
     return { code: HttpErrorCode.BAD_REQUEST, message: `the request cannot be forwarded: ${err.message}`, passive: false, unsent: false };
   }
-  const what = err instanceof UnrelayableResponse ? err.message : `its response was invalid (${describe(err)})`;
+  const what = err instanceof UnrelayableResponse ? err.message : `its response was invalid: ${describeError(err)}`;
   return { code: HttpErrorCode.BAD_GATEWAY, message: `${who}: ${what}`, passive: false, unsent: false };
 }

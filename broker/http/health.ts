@@ -7,6 +7,7 @@
  * off, a backend taken out by a failed request comes back after --fail-timeout.
  */
 import { Agent } from 'undici';
+import { describeError } from '../support/describe-error.js';
 import type { Logger } from '../support/logger.js';
 import type { HttpBackend, HttpBackendTable } from './backends.js';
 
@@ -171,9 +172,3 @@ export class HealthMonitor {
   }
 }
 
-/** An error's code and message, short. */
-export function describeError(err: unknown): string {
-  if (!(err instanceof Error)) return String(err);
-  const code = (err as { code?: unknown }).code;
-  return typeof code === 'string' && !err.message.includes(code) ? `${code} ${err.message}` : err.message;
-}

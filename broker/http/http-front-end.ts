@@ -40,6 +40,11 @@ export type AdminHandler = (req: IncomingMessage, res: ServerResponse, path: str
 interface ClientConnection {
   readonly overLimit: boolean;
   readonly exchanges: Exchange[];
+  /**
+   * Its responses in request order, those done ('close' emitted) dropped from the front as
+   * requests arrive: the first one not closed is the one Node is writing now.
+   */
+  readonly responses: ServerResponse[];
 }
 
 /** The most response bytes a backend may send in its head. */
@@ -211,7 +216,7 @@ export class HttpFrontEnd implements ExchangeHost {
   }
 
   private onConnection(socket: Socket): void {
-    const connection: ClientConnection = { overLimit: this.connections.size >= this.options.httpMaxConnections, exchanges: [] };
+    const connection: ClientConnection = { overLimit: this.connections.size >= this.options.httpMaxConnections, exchanges: [], responses: [] };
     this.connections.set(socket, connection);
     socket.once('close', () => {
       this.connections.delete(socket);
@@ -224,6 +229,11 @@ export class HttpFrontEnd implements ExchangeHost {
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
     this.stats.requests++;
     const connection = this.connections.get(req.socket as Socket);
+    if (connection !== undefined) {
+      const responses = connection.responses;
+      while (responses.length > 0 && responses[0]!.closed) responses.shift();
+      responses.push(res);
+    }
     if (req.httpVersionMajor !== 1) return this.reject(res, HttpErrorCode.VERSION_NOT_SUPPORTED, 'only HTTP/1.0 and HTTP/1.1 are served', undefined, true);
     if (connection === undefined || connection.overLimit) {
       return this.reject(res, HttpErrorCode.TOO_MANY_CONNECTIONS, `more than ${this.options.httpMaxConnections} client connections are open`, undefined, true);
@@ -279,17 +289,19 @@ export class HttpFrontEnd implements ExchangeHost {
       socket.destroy();
       return;
     }
+    // The response being written (or just written, its connection closing): once its head is
+    // out, a raw answer would corrupt it or follow a last one.
+    const responding = connection?.responses.find((res) => !res.closed)?.headersSent === true;
     if (connection !== undefined) for (const exchange of connection.exchanges.slice().reverse()) exchange.clientGone();
-    // The response in progress (Node's own field): once its head is out, a raw answer would corrupt it.
-    const current = (socket as { _httpMessage?: ServerResponse | null })._httpMessage;
-    if (err.code === 'ECONNRESET' || !socket.writable || current?.headersSent === true) {
+    if (err.code === 'ECONNRESET' || !socket.writable || responding) {
       socket.destroy();
       return;
     }
     if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
       this.refuseRaw(socket, HttpErrorCode.REQUEST_TIMEOUT, `no complete request head within ${this.options.httpHeadersTimeoutMs} ms`);
-    } else if (err.code === 'HPE_INVALID_VERSION') {
-      // Node's parser knows HTTP/1.0, 1.1 (and 0.9, 2.0 whose requests reach onRequest): any other x.y is a version we do not serve.
+    } else if (err.code === 'HPE_INVALID_VERSION' && wellFormedRequestLine(err)) {
+      // A request line of the right shape naming a version Node's parser does not know (HTTP/1.2,
+      // 9.9): a version we do not serve, not a malformed request (a bare LF after the version is).
       this.refuseRaw(socket, HttpErrorCode.VERSION_NOT_SUPPORTED, 'only HTTP/1.0 and HTTP/1.1 are served');
     } else if (err.code === 'HPE_HEADER_OVERFLOW') {
       this.refuseRaw(socket, HttpErrorCode.BAD_REQUEST, `request head longer than ${this.options.httpMaxHeaderBytes} bytes`);
@@ -352,4 +364,10 @@ export class HttpFrontEnd implements ExchangeHost {
     await Promise.all(pools.map((pool) => pool.destroy().catch(() => undefined)));
     await closed;
   }
+}
+
+/** True when the bytes the parser refused begin with a request line of the form "METHOD target HTTP/d.d" and CRLF. */
+function wellFormedRequestLine(err: Error): boolean {
+  const raw = (err as { rawPacket?: unknown }).rawPacket;
+  return Buffer.isBuffer(raw) && /^[!#$%&'*+.^_`|~0-9A-Za-z-]+ [\x21-\x7e]+ HTTP\/\d\.\d\r\n/.test(raw.toString('latin1', 0, Math.min(raw.length, 8192)));
 }

@@ -131,11 +131,6 @@ export class Registry {
     return this.byId.values();
   }
 
-  /** True while `policy` has a registered server. */
-  hasPolicy(policy: number): boolean {
-    return this.groups.has(policy);
-  }
-
   policies(): IterableIterator<PolicyGroup> {
     return this.groups.values();
   }
