@@ -36,7 +36,8 @@ const program = new Command('policy-broker')
   .addOption(envOption(ENV, '--registration-secret <secret>', 'servers must send this secret to register'))
   .addOption(envOption(ENV, '--allow-register-from <cidrs>', 'addresses or CIDR blocks (comma-separated) that may register besides loopback').argParser(cidrList))
   .addOption(envOption(ENV, '--insecure-open-registration', 'beyond loopback without a secret, take registrations from anyone (protected mode off)'))
-  .addOption(envOption(ENV, '--registration-rate <n>', 'registrations per second from one source address (bursts of 2x)').argParser(integer(1, 1_000_000)).default(d.registrationRate))
+  .addOption(envOption(ENV, '--max-servers-per-source <n>', 'servers registered at once from one source address (all of loopback is one)').argParser(integer(1, 10_000_000)).default(d.maxServersPerSource))
+  .addOption(envOption(ENV, '--registration-rate <n>', 'registrations per second from one source address (a second\'s worth may come at once)').argParser(integer(1, 1_000_000)).default(d.registrationRate))
   .addOption(envOption(ENV, '--tls-cert <file>', 'PEM certificate: the listeners speak TLS (with --tls-key)'))
   .addOption(envOption(ENV, '--tls-key <file>', 'PEM private key of --tls-cert'))
   .addOption(envOption(ENV, '--server-ca <file>', 'PEM CA that certificates of servers registering with tls must chain to (default: Node\'s CAs)'))
@@ -71,6 +72,7 @@ program.action(async (opts: Record<string, unknown>) => {
       allowRegisterFrom: (opts.allowRegisterFrom as string[] | undefined) ?? [],
       insecureOpenRegistration: opts.insecureOpenRegistration === true,
       registrationRate: opts.registrationRate as number,
+      maxServersPerSource: opts.maxServersPerSource as number,
       tlsCert: opts.tlsCert as string | undefined,
       tlsKey: opts.tlsKey as string | undefined,
       serverCa: opts.serverCa as string | undefined,

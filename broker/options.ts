@@ -40,8 +40,10 @@ export interface BrokerOptions {
   allowRegisterFrom: string[];
   /** Lifts protected mode: a broker beyond loopback without a secret takes registrations from anyone. */
   insecureOpenRegistration: boolean;
-  /** Registrations accepted per second from one source address (loopback counts as one), with bursts of twice as many. */
+  /** Registrations accepted per second from one source address (loopback counts as one), the whole second's worth at once. */
   registrationRate: number;
+  /** Servers registered at once from one source address (loopback counts as one); past it: OVERLOADED. */
+  maxServersPerSource: number;
   /** How long a shutdown waits for in-flight packets. */
   drainTimeoutMs: number;
   /**
@@ -144,6 +146,7 @@ export const BROKER_DEFAULTS: Omit<BrokerOptions, UnsetByDefault> = {
   allowRegisterFrom: [],
   insecureOpenRegistration: false,
   registrationRate: 100,
+  maxServersPerSource: 4096,
   drainTimeoutMs: 10000,
   idleTimeoutMs: 300_000,
   headerTimeoutMs: 10_000,
@@ -236,6 +239,7 @@ function checkRegistrationOptions(options: BrokerOptions): void {
     throw new OptionError('insecureOpenRegistration', 'cannot go with allowRegisterFrom: choose the allow-list or open registration');
   }
   checkInteger('registrationRate', options.registrationRate, 1, 1_000_000);
+  checkInteger('maxServersPerSource', options.maxServersPerSource, 1, 10_000_000);
 }
 
 function checkHttpOptions(options: BrokerOptions): void {

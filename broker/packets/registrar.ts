@@ -13,13 +13,14 @@ import type { Logger } from '../support/logger.js';
 import type { PacketRouter } from './packet-router.js';
 import type { AddressInfo } from 'node:net';
 import { idClaimRefusal, portClaimRefusal, type SessionOwner } from '../registry/id-claim.js';
-import { RegistrationGuard, type Refusal } from './registration-guard.js';
+import { RegistrationGuard, sourceKey, type Refusal } from './registration-guard.js';
 import type { PeerConnection } from './peer-connection.js';
 
 export class Registrar {
   /** Session servers and the connection that is their session. */
   private readonly sessions = new Map<ServerRecord, PeerConnection>();
   readonly guard: RegistrationGuard;
+  private readonly bySource = new Map<string, number>();
 
   constructor(
     private readonly registry: Registry,
@@ -29,7 +30,18 @@ export class Registrar {
     /** The broker's listening sockets, which registrations may not name. */
     ownListeners: () => Array<AddressInfo | undefined>,
   ) {
-    this.guard = new RegistrationGuard(options, ownListeners);
+    this.guard = new RegistrationGuard(options, ownListeners, (key) => this.bySource.get(key) ?? 0);
+    // Servers registered per source, for --max-servers-per-source.
+    registry.observe({
+      added: (record) => this.bySource.set(sourceKey(record.host), (this.bySource.get(sourceKey(record.host)) ?? 0) + 1),
+      removed: (record) => {
+        const key = sourceKey(record.host);
+        const left = (this.bySource.get(key) ?? 1) - 1;
+        if (left > 0) this.bySource.set(key, left);
+        else this.bySource.delete(key);
+      },
+      stateChanged: () => undefined,
+    });
     router.onDropped = (record, reason) => this.dropped(record, reason);
   }
 
