@@ -12,7 +12,6 @@ import { PeerConnection, type PacketHandlers, type PeerSettings } from './packet
 import { Registrar } from './packets/registrar.js';
 import { Registry } from './registry/registry.js';
 import { PacketStats } from './stats.js';
-import { leanAccept } from './support/lean-accept.js';
 import { listenerTls } from './support/tls-files.js';
 
 export interface Broker {
@@ -111,8 +110,6 @@ export function createBroker(input: Partial<BrokerOptions> = {}): Broker {
       });
     });
     srv.on('error', (err) => log.error('packet listener error', { error: err.message }));
-    // Idle connections cost ~1.3 KB less each when accepted this way (see lean-accept.ts).
-    if (!leanAccept(srv)) log.debug('packet listener: Node\'s own accept path (lean accept not available)');
     const interval = Math.min(SWEEP_MAX_INTERVAL_MS, Math.max(10, Math.floor(options.serverTimeoutMs / 4)));
     sweepTimer = setInterval(sweep, interval);
     sweepTimer.unref();

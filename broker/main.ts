@@ -8,6 +8,7 @@ import { httpOptions, httpSettings } from './http/http-cli.js';
 import { BROKER_DEFAULTS, OptionError } from './options.js';
 import { STRATEGY_NAMES, type StrategyName } from './routing/strategies/index.js';
 import { envOption, EXIT_USAGE, integer, loggingOptions, parseOrExit } from './support/cli.js';
+import { PACKAGE_VERSION } from './support/version.js';
 import { createLogger, type LogFormat, type LogLevel } from './support/logger.js';
 
 const ENV = 'POLICY_BROKER';
@@ -15,6 +16,7 @@ const d = BROKER_DEFAULTS;
 
 const program = new Command('policy-broker')
   .description('Routes client packets to servers grouped by privacy policy (NDJSON over TCP).')
+  .version(PACKAGE_VERSION)
   .addOption(envOption(ENV, '--host <address>', 'address to listen on (0.0.0.0 for other hosts)').default(d.host))
   .addOption(envOption(ENV, '-p, --port <port>', 'packet port (0 = any free port)').argParser(integer(0, 65535)).default(d.port))
   .addOption(envOption(ENV, '--algorithm <name>', 'server selection per packet').choices(STRATEGY_NAMES).default(d.algorithm))

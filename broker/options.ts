@@ -89,8 +89,11 @@ export interface BrokerOptions {
   upstreamConnectTimeoutMs: number;
   /** Connections kept open to one backend at most. */
   upstreamConnections: number;
-  /** Path the active health check asks for. */
-  healthPath: string;
+  /**
+   * Path the active health check asks for, passing on 2xx and 3xx. Undefined: `/`, passing on
+   * any status below 500, which any stock web server (an nginx site with no /health) passes.
+   */
+  healthPath: string | undefined;
   /** Time between active health checks of a backend; 0 = passive health only. */
   healthIntervalMs: number;
   /** Time a health check may take. */
@@ -103,7 +106,7 @@ export interface BrokerOptions {
   failTimeoutMs: number;
 }
 
-type UnsetByDefault = 'logger' | 'registrationSecret' | 'tlsCert' | 'tlsKey' | 'serverCa' | 'httpPort' | 'httpHost' | 'httpToken' | 'upstreamToken';
+type UnsetByDefault = 'logger' | 'registrationSecret' | 'tlsCert' | 'tlsKey' | 'serverCa' | 'httpPort' | 'httpHost' | 'httpToken' | 'upstreamToken' | 'healthPath';
 
 export const BROKER_DEFAULTS: Omit<BrokerOptions, UnsetByDefault> = {
   host: '127.0.0.1',
@@ -133,7 +136,6 @@ export const BROKER_DEFAULTS: Omit<BrokerOptions, UnsetByDefault> = {
   upstreamTimeoutMs: 30000,
   upstreamConnectTimeoutMs: 5000,
   upstreamConnections: 256,
-  healthPath: '/health',
   healthIntervalMs: 2000,
   healthTimeoutMs: 1000,
   healthRise: 2,
@@ -165,6 +167,7 @@ export function resolveBrokerOptions(input: Partial<BrokerOptions> = {}): Broker
     httpHost: undefined,
     httpToken: undefined,
     upstreamToken: undefined,
+    healthPath: undefined,
     logger: silentLogger(),
     ...defined,
   };
@@ -220,7 +223,7 @@ function checkHttpOptions(options: BrokerOptions): void {
   checkInteger('upstreamTimeoutMs', options.upstreamTimeoutMs, 1, 86_400_000);
   checkInteger('upstreamConnectTimeoutMs', options.upstreamConnectTimeoutMs, 1, 3_600_000);
   checkInteger('upstreamConnections', options.upstreamConnections, 1, 100_000);
-  if (!options.healthPath.startsWith('/') || !/^[\x21-\x7e]+$/.test(options.healthPath)) {
+  if (options.healthPath !== undefined && (!options.healthPath.startsWith('/') || !/^[\x21-\x7e]+$/.test(options.healthPath))) {
     throw new OptionError('healthPath', `must be a path starting with "/", got "${options.healthPath}"`);
   }
   checkInteger('healthIntervalMs', options.healthIntervalMs, 0, 3_600_000);

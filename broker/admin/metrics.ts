@@ -5,8 +5,9 @@
  * records, the HTTP backends). The two latency histograms are the broker's own fixed-bucket
  * counters (support/latency-histogram.ts), exported as Prometheus histograms.
  *
- * Each broker has its own prom-client Registry (several brokers may share a process), made on
- * the first scrape together with prom-client's default process and Node.js metrics.
+ * Each broker has its own prom-client Registry (several brokers may share a process), made when
+ * its admin pages start, together with prom-client's default process and Node.js metrics:
+ * prom-client counts process_cpu_seconds_total from the moment they are made.
  */
 import { collectDefaultMetrics, Counter, Gauge, Registry, type Metric } from 'prom-client';
 import type { ServerState } from '../registry/server-record.js';

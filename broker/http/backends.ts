@@ -13,7 +13,7 @@
  * a packet server that is draining, down or gone takes no HTTP requests either. The HTTP
  * state of a registered server does not move its packet state: the two are different ports.
  */
-import type { Upstream } from './client-pool.js';
+import type { Upstream } from './upstream.js';
 import type { RegistryObserver } from '../registry/registry.js';
 import { isSelectable, type ServerRecord, type ServerState } from '../registry/server-record.js';
 import { createStrategy, type Selectable, type SelectionStrategy, type StrategyName } from '../routing/strategies/index.js';

@@ -7,13 +7,13 @@
  * Once the response head has gone to the client nothing can be retried; a backend failing
  * after that closes the client's connection, so the client sees a cut, not a wrong answer.
  *
- * The exchange is its own undici handler; its state lives in fields, one object per request.
- * It implements the handler interface undici calls internally (onConnect, onHeaders, onData,
- * onComplete, onError; marked deprecated in its types): a handler of the newer interface
- * (onRequestStart, onResponseStart, …) is wrapped per request in an adapter that also parses
- * every response head into an object, which a proxy never reads. That is about 1 µs a request.
+ * The exchange is its own undici handler (undici 7's interface: onRequestStart,
+ * onResponseStart, onResponseData, onResponseEnd, onResponseError); its state lives in fields,
+ * one object per request. The response head is relayed from the controller's raw headers,
+ * as the backend sent them, not from the parsed object undici also passes.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { Dispatcher } from 'undici';
 import type { HttpBackend, HttpBackendTable } from './backends.js';
 import { forwardResponseHeaders, type ForwardedHead } from './headers.js';
@@ -59,10 +59,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
   connectionExchanges: Exchange[] | undefined;
   private readonly dispatchOptions: Dispatcher.DispatchOptions;
   private backend: HttpBackend | undefined;
-  /** Aborts the current attempt (from undici's onConnect); undefined until it is on a connection. */
-  private abortAttempt: ((err: Error) => void) | undefined;
-  /** Resumes the backend's response after a pause for backpressure (from undici's onHeaders). */
-  private resumeResponse: (() => void) | undefined;
+  /** The current attempt's controller (abort, pause, resume); undefined until undici starts it. */
+  private controller: Dispatcher.DispatchController | undefined;
   /** True from dispatch until the attempt's last callback: the backend's outstanding count holds it. */
   private holding = false;
   private attempts = 0;
@@ -89,10 +87,6 @@ export class Exchange implements Dispatcher.DispatchHandler {
     };
   }
 
-  get requestId(): string {
-    return this.head.requestId;
-  }
-
   /** Sends the request to a first backend. */
   start(): void {
     this.attempt(undefined);
@@ -103,48 +97,45 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (this.finished) return;
     this.host.stats.clientAborts++;
     this.finish();
-    this.abortAttempt?.(new ClientGone());
+    this.controller?.abort(new ClientGone());
   }
 
   // undici's handler interface
 
-  onConnect(abort: (err?: Error) => void): void {
-    this.abortAttempt = abort;
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
     // The client left while the request waited for a connection.
-    if (this.finished) abort(new ClientGone());
+    if (this.finished) controller.abort(new ClientGone());
   }
 
-  /** Returns false to pause the response (never here: backpressure starts with the body). */
-  onHeaders(statusCode: number, raw: Buffer[], resume: () => void, statusText: string): boolean {
-    if (this.finished) return true;
-    this.resumeResponse = resume;
+  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, _headers: IncomingHttpHeaders, statusMessage?: string): void {
+    if (this.finished) return;
+    const raw = controller.rawHeaders as Buffer[];
     if (statusCode < 200) {
       this.informational(statusCode, raw);
-      return true;
+      return;
     }
     try {
-      this.res.writeHead(statusCode, statusText === '' ? undefined : statusText, forwardResponseHeaders(raw, this.head.requestId));
+      this.res.writeHead(statusCode, statusMessage === '' ? undefined : statusMessage, forwardResponseHeaders(raw, this.head.requestId));
     } catch (err) {
-      this.abortAttempt?.(new UnrelayableResponse(`its response head cannot be relayed: ${(err as Error).message}`));
-      return true;
+      controller.abort(new UnrelayableResponse(`its response head cannot be relayed: ${(err as Error).message}`));
+      return;
     }
     this.headSent = true;
     this.status = statusCode;
-    return true;
   }
 
-  /** Returns false to pause the backend's response until the client's socket drains. */
-  onData(chunk: Buffer): boolean {
-    if (this.finished) return true;
-    if (this.res.write(chunk)) return true;
+  /** Pauses the backend's response until the client's socket drains. */
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.finished || this.res.write(chunk)) return;
+    controller.pause();
     if (!this.drainHooked) {
       this.drainHooked = true;
-      this.res.on('drain', () => this.resumeResponse?.());
+      this.res.on('drain', () => this.controller?.resume());
     }
-    return false;
   }
 
-  onComplete(): void {
+  onResponseEnd(): void {
     const backend = this.release();
     if (this.finished) return;
     this.host.stats.proxied++;
@@ -157,7 +148,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.res.end();
   }
 
-  onError(err: Error): void {
+  /** The attempt failed; `controller` is undefined when it failed before it started. */
+  onResponseError(_controller: Dispatcher.DispatchController | undefined, err: Error): void {
     const backend = this.release();
     if (this.finished) return;
     if (this.headSent) {
@@ -192,8 +184,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
       return;
     }
     this.backend = backend;
-    this.abortAttempt = undefined;
-    this.resumeResponse = undefined;
+    this.controller = undefined;
     this.attempts++;
     this.holding = true;
     this.host.table.addOutstanding(backend, 1);

@@ -1,17 +1,18 @@
 /**
  * Health of the HTTP backends. Passive: a request that finds a backend refusing, resetting or
- * timing out takes it out at once. Active: every --health-interval each backend is asked for
- * --health-path on a connection of its own (not its request pool, so a busy backend is not
- * failed for its queue); 2xx and 3xx pass. --health-fall failures in a row take a backend out,
- * --health-rise passes in a row bring it back. With active checks off, a backend taken out by
- * a failed request comes back after --fail-timeout.
+ * timing out takes it out at once. Active: every --health-interval each backend is asked for a
+ * path on a connection of its own (not its request pool, so a busy backend is not failed for
+ * its queue); see healthProbe() for which path and which answers pass. --health-fall failures
+ * in a row take a backend out, --health-rise passes in a row bring it back. With active checks
+ * off, a backend taken out by a failed request comes back after --fail-timeout.
  */
 import { Agent } from 'undici';
 import type { Logger } from '../support/logger.js';
 import type { HttpBackend, HttpBackendTable } from './backends.js';
 
 export interface HealthSettings {
-  path: string;
+  /** --health-path; undefined when not set (see healthProbe()). */
+  path: string | undefined;
   intervalMs: number;
   timeoutMs: number;
   rise: number;
@@ -24,12 +25,46 @@ export interface HealthSettings {
 /** The most of a check's response body that is read (and thrown away). */
 const MAX_CHECK_BODY = 64 * 1024;
 
+/** What an active check asks for and which answers pass. */
+export interface HealthProbe {
+  path: string;
+  passes(status: number): boolean;
+  /** Why a failed answer failed, with the flag to set when the path is the problem. */
+  explain(status: number): string;
+}
+
+/**
+ * The check for a --health-path (undefined when not set). Without one a backend is asked for
+ * `/` and passes with any status below 500: the classic assignment's nginx sites serve a
+ * static root and no /health, and answer `/` with 200, 403 (no index file) or 404, all of
+ * which say the server is alive. A path the user set must answer 2xx or 3xx; a 404 there means
+ * the server does not serve that path, and the message says which flag to change.
+ */
+export function healthProbe(path: string | undefined): HealthProbe {
+  if (path === undefined) {
+    return {
+      path: '/',
+      passes: (status) => status < 500,
+      explain: (status) => `health check of / answered ${status}`,
+    };
+  }
+  return {
+    path,
+    passes: (status) => status >= 200 && status < 400,
+    explain: (status) =>
+      status === 404
+        ? `health check of ${path} answered 404: this server has no ${path}; set --health-path to a path it serves, or leave --health-path unset to check / (any status below 500 passes)`
+        : `health check of ${path} answered ${status}`,
+  };
+}
+
 export class HealthMonitor {
   private timer: NodeJS.Timeout | undefined;
   private readonly checking = new Set<HttpBackend>();
   private readonly reviveTimers = new Map<HttpBackend, NodeJS.Timeout>();
   private readonly agent: Agent;
   private readonly headers: Record<string, string>;
+  private readonly probe: HealthProbe;
   private stopped = false;
 
   constructor(
@@ -39,6 +74,7 @@ export class HealthMonitor {
   ) {
     const t = settings.timeoutMs;
     this.agent = new Agent({ connections: 1, pipelining: 1, headersTimeout: t, bodyTimeout: t, connect: { timeout: t } });
+    this.probe = healthProbe(settings.path);
     this.headers = { 'user-agent': 'policy-broker-health-check' };
     if (settings.authorization !== undefined) this.headers.authorization = settings.authorization;
   }
@@ -97,14 +133,14 @@ export class HealthMonitor {
     try {
       const { statusCode, body } = await this.agent.request({
         origin: backend.origin,
-        path: this.settings.path,
+        path: this.probe.path,
         method: 'GET',
         headers: this.headers,
         signal: AbortSignal.timeout(this.settings.timeoutMs),
       });
       await body.dump({ limit: MAX_CHECK_BODY });
-      passed = statusCode >= 200 && statusCode < 400;
-      outcome = `health check answered ${statusCode}`;
+      passed = this.probe.passes(statusCode);
+      outcome = this.probe.explain(statusCode);
     } catch (err) {
       outcome = `health check failed: ${describeError(err)}`;
     } finally {

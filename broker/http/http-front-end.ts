@@ -17,13 +17,13 @@ import type { Logger } from '../support/logger.js';
 import { normalizeHost } from '../support/net-address.js';
 import { SecretCheck } from '../support/secret.js';
 import { HttpBackendTable, type HttpBackend } from './backends.js';
-import { ClientPool } from './client-pool.js';
 import { Exchange, type ExchangeHost } from './exchange.js';
 import { forwardRequestHeaders, type ForwardSettings } from './headers.js';
 import { HealthMonitor } from './health.js';
 import { HttpErrorCode, rawErrorResponse, sendError } from './http-errors.js';
 import { HttpStats } from './http-stats.js';
 import { originForm, requestPolicy } from './request-target.js';
+import { createUpstream, type Upstream } from './upstream.js';
 
 /** Answers the requests under the admin prefix; `path` is what follows the prefix, without the query. */
 export type AdminHandler = (req: IncomingMessage, res: ServerResponse, path: string, authorized: boolean) => void;
@@ -287,9 +287,9 @@ export class HttpFrontEnd implements ExchangeHost {
 
   // Backends
 
-  private createPool(backend: HttpBackend): ClientPool {
+  private createPool(backend: HttpBackend): Upstream {
     const o = this.options;
-    return new ClientPool(backend.origin, {
+    return createUpstream(backend.origin, {
       connections: o.upstreamConnections,
       headersTimeout: o.upstreamTimeoutMs,
       bodyTimeout: o.upstreamTimeoutMs,

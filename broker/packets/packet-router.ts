@@ -163,13 +163,16 @@ export class PacketRouter implements LinkEvents {
       this.scheduleRedial(link);
       return;
     }
-    if (inflight.length > 0 || record.state !== 'down') {
-      this.log.warn('server connection lost', { id: record.id, policy: record.policy, reason, inflight: inflight.length });
+    // A server removed on purpose (a graceful leave, a drain) has had its info line already.
+    if (registered && (inflight.length > 0 || record.state !== 'down')) {
+      const fields = { id: record.id, policy: record.policy, reason, inflight: inflight.length };
+      if (record.state === 'draining' && inflight.length === 0) this.log.info('server left while draining', fields);
+      else this.log.warn('server connection lost', fields);
     }
     // Take the server out of selection before re-routing, so its jobs cannot pick it again.
     if (!registered || record.state === 'draining' || !record.session) {
       // Classic servers stay only while reachable; removed and draining ones are done.
-      this.registry.remove(record);
+      if (this.registry.remove(record)) this.log.info('server removed', { id: record.id, policy: record.policy, reason });
       this.reroute(inflight, record, code);
       this.forget(link, code);
       return;

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Upstream } from '../../broker/http/client-pool.js';
+import type { Upstream } from '../../broker/http/upstream.js';
 import { HttpBackendTable, type HttpBackend } from '../../broker/http/backends.js';
 import { Registry } from '../../broker/registry/registry.js';
 import type { ServerState } from '../../broker/registry/server-record.js';

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import type { Upstream } from '../../broker/http/client-pool.js';
+import type { Upstream } from '../../broker/http/upstream.js';
 import { applyEvent, applySnapshot, RegistryBroadcaster, registrySnapshot, type RegistryEvent } from '../../broker/cluster/registry-mirror.js';
 import { HttpBackendTable } from '../../broker/http/backends.js';
 import { ProtocolError } from '../../broker/protocol/error-codes.js';
