@@ -7,6 +7,8 @@ import type { AdminPages } from './admin/pages.js';
 import type { StatusSources } from './admin/status.js';
 import type { HttpFrontEnd } from './http/http-front-end.js';
 import { resolveBrokerOptions, type BrokerOptions } from './options.js';
+import { Interceptors } from './hooks/interceptors.js';
+import { PacketHooks } from './hooks/packet-hooks.js';
 import { PacketRouter } from './packets/packet-router.js';
 import { PeerConnection, type PacketHandlers, type PeerSettings } from './packets/peer-connection.js';
 import { Registrar } from './packets/registrar.js';
@@ -19,6 +21,8 @@ export interface Broker {
   readonly registry: Registry;
   readonly stats: PacketStats;
   readonly router: PacketRouter;
+  /** The interceptors (docs/hooks.md) and their counters; undefined without any. */
+  readonly interceptors: Interceptors | undefined;
   /** The HTTP front end, once listen() has started it (only when options.httpPort is set). */
   readonly http: HttpFrontEnd | undefined;
   /**
@@ -49,6 +53,9 @@ export function createBroker(input: Partial<BrokerOptions> = {}): Broker {
   registry.observe(stats);
   const router = new PacketRouter(registry, options, stats, log);
   const registrar = new Registrar(registry, router, options, log);
+  const interceptors = options.interceptors.length > 0 ? new Interceptors(options.interceptors, log) : undefined;
+  // Packet hooks sit in front of the router: one call in (accept), one out (the answer port).
+  const packetHooks = interceptors?.hasPackets === true ? new PacketHooks(interceptors, (client, packet) => router.accept(client, packet), log) : undefined;
   const connections = new Set<PeerConnection>();
   let server: Server | undefined;
   let sweepTimer: NodeJS.Timeout | undefined;
@@ -69,7 +76,7 @@ export function createBroker(input: Partial<BrokerOptions> = {}): Broker {
   };
 
   const handlers: PacketHandlers = {
-    clientPacket: (conn, packet) => router.accept(conn, packet),
+    clientPacket: packetHooks === undefined ? (conn, packet) => router.accept(conn, packet) : (conn, packet) => packetHooks.accept(conn, packet),
     registration: (conn, packet) => registrar.register(conn, packet),
     heartbeat: (conn, packet) => registrar.heartbeat(conn, packet),
     leave: (conn, packet) => registrar.leave(conn, packet),
@@ -125,7 +132,7 @@ export function createBroker(input: Partial<BrokerOptions> = {}): Broker {
         const [{ HttpFrontEnd }, { AdminPages }] = await Promise.all([import('./http/http-front-end.js'), import('./admin/pages.js')]);
         const pages = new AdminPages(statusSources);
         admin = pages;
-        http = new HttpFrontEnd(registry, options, log, (req, res, path, authorized) => pages.handle(req, res, path, authorized), tls);
+        http = new HttpFrontEnd(registry, options, log, (req, res, path, authorized) => pages.handle(req, res, path, authorized), tls, interceptors);
         statusSources.http = http;
         await http.listen();
         pages.start();
@@ -142,10 +149,11 @@ export function createBroker(input: Partial<BrokerOptions> = {}): Broker {
   async function drain(httpDone: Promise<void> | undefined): Promise<void> {
     router.accepting = false;
     const deadline = Date.now() + options.drainTimeoutMs;
-    while (router.outstanding > 0 && Date.now() < deadline) {
+    const inFlight = () => router.outstanding + (packetHooks?.pending ?? 0);
+    while (inFlight() > 0 && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
-    if (router.outstanding > 0) log.warn('drain timed out; answering the rest with UNAVAILABLE', { outstanding: router.outstanding });
+    if (inFlight() > 0) log.warn('drain timed out; answering the rest with UNAVAILABLE', { outstanding: inFlight() });
     // The HTTP front end follows the registry: removing the servers sooner would take their
     // backends from the requests it drains, and one whose backend fails could not be retried.
     await httpDone;
@@ -165,6 +173,7 @@ export function createBroker(input: Partial<BrokerOptions> = {}): Broker {
     registry,
     stats,
     router,
+    interceptors,
     listen,
     get http() {
       return http;

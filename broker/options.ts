@@ -5,6 +5,8 @@
 import { silentLogger, type Logger } from './support/logger.js';
 import { isStrategyName, STRATEGY_NAMES, type StrategyName } from './routing/strategies/index.js';
 import type { StaticBackend } from './http/servers-file.js';
+import { InterceptorError, resolveInterceptors } from './hooks/check.js';
+import type { Interceptor } from './hooks/interceptor.js';
 
 export interface BrokerOptions {
   /** Address of the packet listener; 0.0.0.0 to serve other hosts. */
@@ -54,6 +56,11 @@ export interface BrokerOptions {
    */
   serverCa: string | undefined;
   logger: Logger;
+  /**
+   * Hooks that capture chosen requests and packets and change them (docs/hooks.md): run in
+   * order on the way in, in reverse on the way out. `--plugin` files add to them.
+   */
+  interceptors: Interceptor[];
 
   // The HTTP front end (docs/http.md): off unless httpPort is set.
 
@@ -124,6 +131,7 @@ export const BROKER_DEFAULTS: Omit<BrokerOptions, UnsetByDefault> = {
   idleTimeoutMs: 300_000,
   headerTimeoutMs: 10_000,
   maxConnections: 20000,
+  interceptors: [],
   httpPolicy: 111,
   httpServers: [],
   adminPrefix: '/_broker/',
@@ -192,6 +200,12 @@ export function resolveBrokerOptions(input: Partial<BrokerOptions> = {}): Broker
     throw new OptionError(options.tlsCert === undefined ? 'tlsCert' : 'tlsKey', 'tlsCert and tlsKey go together');
   }
   checkHttpOptions(options);
+  try {
+    resolveInterceptors(options.interceptors);
+  } catch (err) {
+    if (err instanceof InterceptorError) throw new OptionError('interceptors', err.message);
+    throw err;
+  }
   return options;
 }
 

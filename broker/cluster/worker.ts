@@ -9,6 +9,7 @@
 import cluster from 'node:cluster';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { errorAnswer, hasBody, healthAnswer, writeAnswer } from '../admin/answer.js';
+import { Interceptors } from '../hooks/interceptors.js';
 import { HttpFrontEnd } from '../http/http-front-end.js';
 import { HttpErrorCode } from '../http/http-errors.js';
 import { resolveBrokerOptions, type BrokerOptions } from '../options.js';
@@ -70,7 +71,8 @@ export function runWorker(input: Partial<BrokerOptions>): void {
     // Every worker listens on the same --http-port; cluster shares one socket between them (with
     // port 0 too: the workers get the port the first one was given).
     const options = { ...base, logger: log };
-    front = new HttpFrontEnd(registry, options, log, admin, listenerTls(options));
+    const interceptors = options.interceptors.length > 0 ? new Interceptors(options.interceptors, log) : undefined;
+    front = new HttpFrontEnd(registry, options, log, admin, listenerTls(options), interceptors);
     let address;
     try {
       address = await front.listen();

@@ -15,6 +15,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Dispatcher } from 'undici';
+import { headersForBody, headersWithoutBody, responseHasNoBody } from '../hooks/body.js';
+import type { HttpAnswer } from '../hooks/contexts.js';
+import type { HttpHookRun, RequestResult } from '../hooks/http-request.js';
+import { ResponseTap, type ResponseSink } from '../hooks/http-response.js';
 import type { HttpBackend, HttpBackendTable } from './backends.js';
 import { forwardResponseHeaders, type ForwardedHead } from './headers.js';
 import type { HealthMonitor } from './health.js';
@@ -54,10 +58,16 @@ class ClientGone extends Error {
 /** The reason given to undici when a response head cannot be relayed. */
 class UnrelayableResponse extends Error {}
 
-export class Exchange implements Dispatcher.DispatchHandler {
+export class Exchange implements Dispatcher.DispatchHandler, ResponseSink {
   /** The client connection's list this exchange is on, for the host. */
   connectionExchanges: Exchange[] | undefined;
-  private readonly dispatchOptions: Dispatcher.DispatchOptions;
+  /** The interceptors that captured this request (docs/hooks.md), set before start(). */
+  hooks: HttpHookRun | undefined;
+  /** Holds the response while onResponse hooks run. */
+  private tap: ResponseTap | undefined;
+  /** The request body when an interceptor buffered it: sent whole, so it can be sent again. */
+  private bufferedBody = false;
+  private dispatchOptions: Dispatcher.DispatchOptions;
   private backend: HttpBackend | undefined;
   /** The current attempt's controller (abort, pause, resume); undefined until undici starts it. */
   private controller: Dispatcher.DispatchController | undefined;
@@ -75,7 +85,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     private readonly host: ExchangeHost,
     private readonly req: IncomingMessage,
     private readonly res: ServerResponse,
-    private readonly policy: number,
+    private policy: number,
     private readonly head: ForwardedHead,
     path: string,
   ) {
@@ -87,9 +97,10 @@ export class Exchange implements Dispatcher.DispatchHandler {
     };
   }
 
-  /** Sends the request to a first backend. */
+  /** Sends the request to a first backend (after the request hooks, when it has some). */
   start(): void {
-    this.attempt(undefined);
+    if (this.hooks === undefined) this.attempt(undefined);
+    else this.hooks.run(this.req, this.head.hasBody, (result) => this.hooked(result));
   }
 
   /** The client's connection closed: stop the upstream side and forget the request. */
@@ -115,6 +126,10 @@ export class Exchange implements Dispatcher.DispatchHandler {
       this.informational(statusCode, raw);
       return;
     }
+    if (this.tap !== undefined) {
+      this.tap.start(controller, statusCode, statusMessage === '' ? undefined : statusMessage, forwardResponseHeaders(raw, this.head.requestId));
+      return;
+    }
     try {
       this.res.writeHead(statusCode, statusMessage === '' ? undefined : statusMessage, forwardResponseHeaders(raw, this.head.requestId));
     } catch (err) {
@@ -127,6 +142,32 @@ export class Exchange implements Dispatcher.DispatchHandler {
 
   /** Pauses the backend's response until the client's socket drains. */
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.tap?.holding === true) return this.tap.data(chunk);
+    this.relayData(controller, chunk);
+  }
+
+  // ResponseSink: how the tap sends a response it held
+
+  get live(): boolean {
+    return !this.finished;
+  }
+
+  relayHead(status: number, statusMessage: string | undefined, headers: string[], controller: Dispatcher.DispatchController | undefined): boolean {
+    if (this.finished) return false;
+    try {
+      this.res.writeHead(status, statusMessage, headers);
+    } catch (err) {
+      const message = `its response head cannot be relayed: ${(err as Error).message}`;
+      if (controller !== undefined) controller.abort(new UnrelayableResponse(message));
+      else this.fail(HttpErrorCode.BAD_GATEWAY, message);
+      return false;
+    }
+    this.headSent = true;
+    this.status = status;
+    return true;
+  }
+
+  relayData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     if (this.finished || this.res.write(chunk)) return;
     controller.pause();
     if (!this.drainHooked) {
@@ -136,7 +177,14 @@ export class Exchange implements Dispatcher.DispatchHandler {
   }
 
   onResponseEnd(): void {
-    const backend = this.release();
+    this.release();
+    if (this.finished) return;
+    if (this.tap?.holding === true) this.tap.end();
+    else this.complete();
+  }
+
+  complete(): void {
+    const backend = this.backend;
     if (this.finished) return;
     this.host.stats.proxied++;
     if (backend !== undefined) {
@@ -146,6 +194,45 @@ export class Exchange implements Dispatcher.DispatchHandler {
     }
     this.finish();
     this.res.end();
+  }
+
+  failResponse(code: 'HOOK_FAILED' | 'BAD_GATEWAY', message: string): void {
+    this.fail(HttpErrorCode[code], message);
+  }
+
+  /** The request hooks are done: send the request as they left it, or answer as they said. */
+  private hooked(result: RequestResult): void {
+    if (this.finished) return;
+    const run = this.hooks!;
+    if (result.kind === 'too-large') return this.fail(HttpErrorCode.PAYLOAD_TOO_LARGE, result.message);
+    if (result.kind === 'failed') return this.fail(HttpErrorCode.HOOK_FAILED, result.message);
+    if (result.kind === 'answer') return this.answerDirectly(result.answer);
+    const r = run.request;
+    this.policy = r.policy;
+    this.bufferedBody = r.body !== undefined;
+    this.dispatchOptions = {
+      path: run.target(),
+      method: r.method as Dispatcher.HttpMethod,
+      headers: r.headers.raw,
+      body: r.body ?? (this.head.hasBody ? this.req : null),
+    };
+    if (run.wantsResponse) this.tap = new ResponseTap(run, this);
+    this.attempt(undefined);
+  }
+
+  /** A hook's own answer (ctx.respond): no backend is asked. */
+  private answerDirectly(answer: HttpAnswer): void {
+    this.finish();
+    const { status, headers, body } = answer;
+    const noBody = responseHasNoBody(this.req.method!, status);
+    if (noBody) headersWithoutBody(headers, status);
+    else headersForBody(headers, body.length, false);
+    headers.set('x-request-id', this.head.requestId);
+    // A body that was not read to its end would be mistaken for the next request: close.
+    if (this.head.hasBody && !this.req.readableEnded) headers.set('connection', 'close');
+    this.status = status;
+    this.res.writeHead(status, headers.raw);
+    this.res.end(noBody ? undefined : body);
   }
 
   /** The attempt failed; `controller` is undefined when it failed before it started. */
@@ -195,8 +282,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
   private retryable(failure: Failure): boolean {
     if (failure.code === HttpErrorCode.BAD_REQUEST || this.req.destroyed) return false;
     if (failure.unsent) return true;
-    const bodyRead = this.head.hasBody && (this.req.readableDidRead || this.req.readableEnded);
-    return failure.passive && IDEMPOTENT.has(this.req.method!) && !bodyRead;
+    const bodyRead = this.head.hasBody && !this.bufferedBody && (this.req.readableDidRead || this.req.readableEnded);
+    return failure.passive && IDEMPOTENT.has(this.dispatchOptions.method) && !bodyRead;
   }
 
   /** Ends the attempt's hold on its backend; returns the backend. */

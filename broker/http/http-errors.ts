@@ -31,6 +31,10 @@ export const HttpErrorCode = {
   SHUTTING_DOWN: 'SHUTTING_DOWN',
   /** The backend did not answer within --upstream-timeout. */
   GATEWAY_TIMEOUT: 'GATEWAY_TIMEOUT',
+  /** An interceptor (docs/hooks.md) failed or timed out on the request or its response (fail-closed). */
+  HOOK_FAILED: 'HOOK_FAILED',
+  /** The request body is larger than an interceptor's bufferRequest.maxBytes. */
+  PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
 } as const;
 
 export type HttpErrorCode = (typeof HttpErrorCode)[keyof typeof HttpErrorCode];
@@ -49,6 +53,8 @@ export const HTTP_ERROR_STATUS: Readonly<Record<HttpErrorCode, number>> = {
   TOO_MANY_CONNECTIONS: 503,
   SHUTTING_DOWN: 503,
   GATEWAY_TIMEOUT: 504,
+  HOOK_FAILED: 502,
+  PAYLOAD_TOO_LARGE: 413,
 };
 
 /** The JSON body of an error answer. */

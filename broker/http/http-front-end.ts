@@ -10,6 +10,7 @@ import { createServer as createHttpsServer, type Server as HttpsServer } from 'n
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { SecureContextOptions } from 'node:tls';
+import type { Interceptors } from '../hooks/interceptors.js';
 import type { BrokerOptions } from '../options.js';
 import type { Registry } from '../registry/registry.js';
 import type { ServerState } from '../registry/server-record.js';
@@ -72,6 +73,8 @@ export class HttpFrontEnd implements ExchangeHost {
     private readonly admin: AdminHandler,
     /** Certificate and key (listenerTls()): the listener speaks HTTPS. Undefined: plain HTTP. */
     private readonly tls?: SecureContextOptions,
+    /** The broker's interceptors (docs/hooks.md), when it has HTTP ones. */
+    readonly interceptors?: Interceptors,
   ) {
     this.maxAttempts = options.maxAttempts;
     this.upstreamTimeoutMs = options.upstreamTimeoutMs;
@@ -216,7 +219,8 @@ export class HttpFrontEnd implements ExchangeHost {
     const path = originForm(req.url ?? '');
     if (path === undefined) return this.reject(res, HttpErrorCode.BAD_REQUEST, 'the request target must be a path (or an absolute http URL)', undefined, true);
     if (path.startsWith(this.options.adminPrefix) || path === this.adminStem) return this.answerAdmin(req, res, path);
-    const head = forwardRequestHeaders(req.rawHeaders, normalizeHost(req.socket.remoteAddress ?? ''), req.httpVersionMinor >= 1, this.forward);
+    const clientAddress = normalizeHost(req.socket.remoteAddress ?? '');
+    const head = forwardRequestHeaders(req.rawHeaders, clientAddress, req.httpVersionMinor >= 1, this.forward);
     if ('bad' in head) return this.reject(res, HttpErrorCode.BAD_REQUEST, head.bad, undefined, true);
     const close = head.hasBody;
     if (!this.accepting) return this.reject(res, HttpErrorCode.SHUTTING_DOWN, 'the broker is shutting down', head.requestId, true);
@@ -225,12 +229,15 @@ export class HttpFrontEnd implements ExchangeHost {
     }
     const policy = requestPolicy(head.policy, this.options.httpPolicy);
     if (policy === undefined) return this.reject(res, HttpErrorCode.BAD_REQUEST, `X-Privacy-Policy must be a whole number, got "${head.policy}"`, head.requestId, close);
-    if (!this.table.knows(policy)) return this.reject(res, HttpErrorCode.UNKNOWN_POLICY, `no HTTP server for policy ${policy}`, head.requestId, close);
+    // Captured requests may be answered by a hook, or sent to another policy: the exchange checks.
+    const hooks = this.interceptors?.forRequest(req.method!, path, policy, head.headers, head.requestId, clientAddress);
+    if (hooks === undefined && !this.table.knows(policy)) return this.reject(res, HttpErrorCode.UNKNOWN_POLICY, `no HTTP server for policy ${policy}`, head.requestId, close);
     if (this.inflight >= this.options.httpMaxInflight) {
       return this.reject(res, HttpErrorCode.OVERLOADED, `${this.options.httpMaxInflight} requests are already in flight`, head.requestId, close);
     }
     const exchange = new Exchange(this, req, res, policy, head, path);
     exchange.connectionExchanges = connection.exchanges;
+    exchange.hooks = hooks;
     connection.exchanges.push(exchange);
     this.inflight++;
     if (connection.exchanges.length === 1) exchange.start();
