@@ -4,6 +4,7 @@ import cluster from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import { Command, InvalidArgumentError } from 'commander';
 import { createBroker } from './broker.js';
+import { loadPlugins, PluginError } from './hooks/plugin.js';
 import { httpOptions, httpSettings } from './http/http-cli.js';
 import { BROKER_DEFAULTS, OptionError } from './options.js';
 import { STRATEGY_NAMES, type StrategyName } from './routing/strategies/index.js';
@@ -36,6 +37,7 @@ const program = new Command('policy-broker')
   .addOption(envOption(ENV, '--tls-cert <file>', 'PEM certificate: the listeners speak TLS (with --tls-key)'))
   .addOption(envOption(ENV, '--tls-key <file>', 'PEM private key of --tls-cert'))
   .addOption(envOption(ENV, '--server-ca <file>', 'PEM CA that certificates of servers registering with tls must chain to (default: Node\'s CAs)'))
+  .addOption(envOption(ENV, '--plugin <file>', 'ES module whose default export is an interceptor or a list of them (docs/hooks.md); repeatable, or comma-separated').argParser(plugins).default([]))
   .addOption(envOption(ENV, '--workers <n>', 'HTTP worker processes (needs --http-port; "auto" = one per CPU; 0 = HTTP in this process)').argParser(workers).default(0));
 for (const option of httpOptions(ENV)) program.addOption(option);
 for (const option of loggingOptions(ENV)) program.addOption(option);
@@ -66,13 +68,14 @@ program.action(async (opts: Record<string, unknown>) => {
       tlsKey: opts.tlsKey as string | undefined,
       serverCa: opts.serverCa as string | undefined,
       ...httpSettings(opts),
+      interceptors: await loadPlugins(opts.plugin as string[]),
       logger,
     };
     // --workers: this is either one of the HTTP workers (cluster re-ran this program) or their primary.
     if (cluster.isWorker) return (await import('./cluster/worker.js')).runWorker(settings);
     broker = workers > 0 ? new (await import('./cluster/primary.js')).BrokerCluster(settings, workers) : createBroker(settings);
   } catch (err) {
-    if (!(err instanceof OptionError)) throw err;
+    if (!(err instanceof OptionError || err instanceof PluginError)) throw err;
     process.stderr.write(`policy-broker: error: ${err.message}\n`);
     process.exit(EXIT_USAGE);
   }
@@ -103,6 +106,13 @@ program.action(async (opts: Record<string, unknown>) => {
   };
   process.stdout.write(`${JSON.stringify(ready)}\n`);
 });
+
+/** --plugin: each use adds files (several, comma-separated, for the environment variable). */
+function plugins(value: string, previous: string[]): string[] {
+  const files = value.split(',').map((file) => file.trim()).filter((file) => file !== '');
+  if (files.length === 0) throw new InvalidArgumentError('expected a file name');
+  return [...previous, ...files];
+}
 
 /** --workers: a whole number from 0, or "auto" (one per CPU the process may use). */
 function workers(value: string): number {
