@@ -280,7 +280,8 @@ export class Exchange implements Dispatcher.DispatchHandler, ResponseSink {
 
   /** Another backend may take the request: it never left, or it can be sent again unchanged. */
   private retryable(failure: Failure): boolean {
-    if (failure.code === HttpErrorCode.BAD_REQUEST || this.req.destroyed) return false;
+    // A body read whole (by an interceptor) leaves req ended and destroyed, with the client still there.
+    if (failure.code === HttpErrorCode.BAD_REQUEST || (this.req.destroyed && !this.bufferedBody)) return false;
     if (failure.unsent) return true;
     const bodyRead = this.head.hasBody && !this.bufferedBody && (this.req.readableDidRead || this.req.readableEnded);
     return failure.passive && IDEMPOTENT.has(this.dispatchOptions.method) && !bodyRead;
