@@ -12,17 +12,24 @@ import { PacketHooks } from './hooks/packet-hooks.js';
 import { PacketRouter } from './packets/packet-router.js';
 import { PeerConnection, type PacketHandlers, type PeerSettings } from './packets/peer-connection.js';
 import { Registrar } from './packets/registrar.js';
-import { Registry } from './registry/registry.js';
-import { PacketStats } from './stats.js';
+import { followStore } from './registry/membership.js';
+import { MemoryStore } from './registry/memory-store.js';
+import type { RegistryStore } from './registry/store.js';
+import { PolicyTable } from './routing/policy-table.js';
+import { Counters } from './routing/counters.js';
 import { listenerTls } from './support/tls-files.js';
 
 export interface Broker {
   readonly options: BrokerOptions;
-  readonly registry: Registry;
-  readonly stats: PacketStats;
+  /** Where registrations are kept; the table follows it. */
+  readonly store: RegistryStore;
+  /** Every server by policy: what routing reads. */
+  readonly table: PolicyTable;
+  readonly stats: Counters;
   readonly router: PacketRouter;
   /** The interceptors (docs/hooks.md) and their counters; undefined without any. */
   readonly interceptors: Interceptors | undefined;
+  readonly registrar: Registrar;
   /** The HTTP front end, once listen() has started it (only when options.httpPort is set). */
   readonly http: HttpFrontEnd | undefined;
   /**
@@ -47,12 +54,14 @@ export function createBroker(input: Partial<BrokerOptions> = {}): Broker {
   const options = resolveBrokerOptions(input);
   const log = options.logger;
   const tls = listenerTls(options);
-  const registry = new Registry(options.algorithm);
-  const stats = new PacketStats();
-  // Per-policy and per-server counters follow the registry (and outlive removed servers).
-  registry.observe(stats);
-  const router = new PacketRouter(registry, options, stats, log);
-  const registrar = new Registrar(registry, router, options, log);
+  const store = new MemoryStore();
+  const table = new PolicyTable(options.algorithm);
+  followStore(store, table);
+  const stats = new Counters('packets');
+  // Per-policy and per-server counters follow the table (and outlive removed servers).
+  table.observe(stats);
+  const router = new PacketRouter(table, store, options, stats, log);
+  const registrar = new Registrar(store, table, router, options, log);
   const interceptors = options.interceptors.length > 0 ? new Interceptors(options.interceptors, log) : undefined;
   // Packet hooks sit in front of the router: one call in (accept), one out (the answer port).
   const packetHooks = interceptors?.hasPackets === true ? new PacketHooks(interceptors, (client, packet) => router.accept(client, packet), log) : undefined;
@@ -66,7 +75,7 @@ export function createBroker(input: Partial<BrokerOptions> = {}): Broker {
   let http: HttpFrontEnd | undefined;
   let admin: AdminPages | undefined;
   const statusSources: StatusSources = {
-    registry,
+    table,
     stats,
     http: undefined,
     startedAt,
@@ -132,7 +141,7 @@ export function createBroker(input: Partial<BrokerOptions> = {}): Broker {
         const [{ HttpFrontEnd }, { AdminPages }] = await Promise.all([import('./http/http-front-end.js'), import('./admin/pages.js')]);
         const pages = new AdminPages(statusSources);
         admin = pages;
-        http = new HttpFrontEnd(registry, options, log, (req, res, path, authorized) => pages.handle(req, res, path, authorized), tls, interceptors);
+        http = new HttpFrontEnd(table, options, log, (req, res, path, authorized) => pages.handle(req, res, path, authorized), tls, interceptors);
         statusSources.http = http;
         await http.listen();
         pages.start();
@@ -158,7 +167,7 @@ export function createBroker(input: Partial<BrokerOptions> = {}): Broker {
     // backends from the requests it drains, and one whose backend fails could not be retried.
     await httpDone;
     if (sweepTimer !== undefined) clearInterval(sweepTimer);
-    for (const record of [...registry.servers()]) router.removeServer(record, 'broker shutting down');
+    for (const member of [...table.members()]) router.removeServer(member, 'broker shutting down');
     router.closeAll();
     for (const conn of connections) conn.end();
     // Give the final answers a moment to flush before tearing down what is left.
@@ -170,10 +179,12 @@ export function createBroker(input: Partial<BrokerOptions> = {}): Broker {
 
   return {
     options,
-    registry,
+    store,
+    table,
     stats,
     router,
     interceptors,
+    registrar,
     listen,
     get http() {
       return http;

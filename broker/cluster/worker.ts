@@ -13,7 +13,7 @@ import { Interceptors } from '../hooks/interceptors.js';
 import { HttpFrontEnd } from '../http/http-front-end.js';
 import { HttpErrorCode } from '../http/http-errors.js';
 import { resolveBrokerOptions, type BrokerOptions } from '../options.js';
-import { Registry } from '../registry/registry.js';
+import { PolicyTable } from '../routing/policy-table.js';
 import { withMeta } from '../support/logger.js';
 import { listenerTls } from '../support/tls-files.js';
 import { REPORT_INTERVAL_MS, snapshotBackends, snapshotStats, type WorkerReport } from './merged-http.js';
@@ -33,7 +33,7 @@ interface PendingAdmin {
 export function runWorker(input: Partial<BrokerOptions>): void {
   const base = resolveBrokerOptions(input);
   const log = withMeta(base.logger, { worker: cluster.worker?.id });
-  const registry = new Registry(base.algorithm);
+  const registry = new PolicyTable(base.algorithm);
   const pending = new Map<number, PendingAdmin>();
   let seq = 0;
   let front: HttpFrontEnd | undefined;

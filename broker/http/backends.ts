@@ -14,10 +14,10 @@
  * state of a registered server does not move its packet state: the two are different ports.
  */
 import type { Upstream } from './upstream.js';
-import type { RegistryObserver } from '../registry/registry.js';
-import { isSelectable, type ServerRecord, type ServerState } from '../registry/server-record.js';
+import { isSelectable, type Endpoint, type Member, type MemberState } from '../routing/member.js';
+import type { TableObserver } from '../routing/policy-table.js';
 import { createStrategy, type Selectable, type SelectionStrategy, type StrategyName } from '../routing/strategies/index.js';
-import type { StaticBackend } from './servers-file.js';
+import type { StaticBackend } from '../support/servers-file.js';
 
 export type BackendSource = 'registered' | 'static';
 
@@ -25,7 +25,7 @@ export type BackendSource = 'registered' | 'static';
 export class HttpBackend implements Selectable {
   /** Requests sent to it and not yet finished. */
   outstanding = 0;
-  state: ServerState = 'connecting';
+  state: MemberState = 'connecting';
   /** Responses relayed from it. */
   served = 0;
   /** Failed requests and health checks. */
@@ -52,8 +52,8 @@ export class HttpBackend implements Selectable {
     readonly policy: number,
     readonly host: string,
     readonly port: number,
-    /** The registry's record for a registered server; undefined for a static one. */
-    readonly record: ServerRecord | undefined,
+    /** The table's member for a registered server; undefined for a static one. */
+    readonly record: Member | undefined,
   ) {
     this.origin = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
     this.address = this.origin.slice(7);
@@ -71,7 +71,8 @@ export class HttpBackend implements Selectable {
 
   /** Whether the strategy may choose it now. */
   get selectable(): boolean {
-    return isSelectable(this.state) && (this.record === undefined || isSelectable(this.record.state));
+    const packets = this.record?.packets;
+    return isSelectable(this.state) && (packets === undefined || isSelectable(packets.state));
   }
 }
 
@@ -88,12 +89,12 @@ export interface BackendTableEvents {
   /** A backend left; in-flight requests may still finish on its pool. */
   removed(backend: HttpBackend): void;
   /** A backend changed state. */
-  stateChanged(backend: HttpBackend, from: ServerState): void;
+  stateChanged(backend: HttpBackend, from: MemberState): void;
 }
 
-export class HttpBackendTable implements RegistryObserver {
+export class HttpBackendTable implements TableObserver {
   private readonly groups = new Map<number, HttpPolicyGroup>();
-  private readonly byRecord = new Map<ServerRecord, HttpBackend>();
+  private readonly byRecord = new Map<Member, HttpBackend>();
 
   constructor(
     private readonly strategy: StrategyName,
@@ -126,7 +127,7 @@ export class HttpBackendTable implements RegistryObserver {
   }
 
   /** Moves a backend to a new state, adding it to or taking it out of selection. */
-  setState(backend: HttpBackend, state: ServerState): void {
+  setState(backend: HttpBackend, state: MemberState): void {
     const from = backend.state;
     if (from === state) return;
     backend.state = state;
@@ -150,22 +151,22 @@ export class HttpBackendTable implements RegistryObserver {
 
   // RegistryObserver: registered servers with an httpport.
 
-  added(record: ServerRecord): void {
-    if (record.httpPort === undefined) return;
-    const backend = new HttpBackend(record.policy, record.host, record.httpPort, record);
+  added(record: Member): void {
+    if (record.info.httpPort === undefined || record.info.id === undefined) return;
+    const backend = new HttpBackend(record.policy, record.host, record.info.httpPort, record);
     this.byRecord.set(record, backend);
     this.add(backend);
   }
 
-  removed(record: ServerRecord): void {
+  removed(record: Member): void {
     const backend = this.byRecord.get(record);
     if (backend === undefined) return;
     this.byRecord.delete(record);
     this.remove(backend);
   }
 
-  stateChanged(record: ServerRecord): void {
-    const backend = this.byRecord.get(record);
+  stateChanged(endpoint: Endpoint): void {
+    const backend = this.byRecord.get(endpoint.member);
     if (backend !== undefined) this.refresh(backend);
   }
 

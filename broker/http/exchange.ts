@@ -23,13 +23,13 @@ import type { HttpBackend, HttpBackendTable } from './backends.js';
 import { forwardResponseHeaders, type ForwardedHead } from './headers.js';
 import type { HealthMonitor } from './health.js';
 import { HttpErrorCode, sendError } from './http-errors.js';
-import type { HttpStats } from './http-stats.js';
+import type { Counters } from '../routing/counters.js';
 
 /** What an exchange needs from the front end. */
 export interface ExchangeHost {
   readonly table: HttpBackendTable;
   readonly health: HealthMonitor;
-  readonly stats: HttpStats;
+  readonly stats: Counters;
   readonly maxAttempts: number;
   readonly upstreamTimeoutMs: number;
   readonly upstreamConnectTimeoutMs: number;
@@ -106,7 +106,7 @@ export class Exchange implements Dispatcher.DispatchHandler, ResponseSink {
   /** The client's connection closed: stop the upstream side and forget the request. */
   clientGone(): void {
     if (this.finished) return;
-    this.host.stats.clientAborts++;
+    this.host.stats.dropped++;
     this.finish();
     this.controller?.abort(new ClientGone());
   }
@@ -186,7 +186,6 @@ export class Exchange implements Dispatcher.DispatchHandler, ResponseSink {
   complete(): void {
     const backend = this.backend;
     if (this.finished) return;
-    this.host.stats.proxied++;
     if (backend !== undefined) {
       this.host.stats.countResponse(this.policy, backend.label, this.status, this.startedAt);
       backend.served++;
@@ -253,7 +252,7 @@ export class Exchange implements Dispatcher.DispatchHandler, ResponseSink {
       else if (failure.code !== HttpErrorCode.BAD_REQUEST) backend.failures++;
     }
     if (this.attempts < this.host.maxAttempts && this.retryable(failure)) {
-      this.host.stats.retries++;
+      this.host.stats.countReroute(this.policy);
       this.attempt(failure);
       return;
     }

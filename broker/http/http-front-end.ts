@@ -12,8 +12,8 @@ import type { Duplex } from 'node:stream';
 import type { SecureContextOptions } from 'node:tls';
 import type { Interceptors } from '../hooks/interceptors.js';
 import type { BrokerOptions } from '../options.js';
-import type { Registry } from '../registry/registry.js';
-import type { ServerState } from '../registry/server-record.js';
+import type { PolicyTable } from '../routing/policy-table.js';
+import type { MemberState } from '../routing/member.js';
 import type { Logger } from '../support/logger.js';
 import { normalizeHost } from '../support/net-address.js';
 import { SecretCheck } from '../support/secret.js';
@@ -22,7 +22,7 @@ import { Exchange, type ExchangeHost } from './exchange.js';
 import { forwardRequestHeaders, type ForwardSettings } from './headers.js';
 import { HealthMonitor } from './health.js';
 import { HttpErrorCode, rawErrorResponse, sendError } from './http-errors.js';
-import { HttpStats } from './http-stats.js';
+import { Counters } from '../routing/counters.js';
 import { originForm, requestPolicy } from './request-target.js';
 import { createUpstream, type Upstream } from './upstream.js';
 
@@ -47,7 +47,7 @@ const UPSTREAM_MAX_HEADER_BYTES = 64 * 1024;
 const ERROR_CLOSE_GRACE_MS = 1000;
 
 export class HttpFrontEnd implements ExchangeHost {
-  readonly stats = new HttpStats();
+  readonly stats = new Counters('http');
   readonly table: HttpBackendTable;
   readonly health: HealthMonitor;
   readonly maxAttempts: number;
@@ -67,7 +67,7 @@ export class HttpFrontEnd implements ExchangeHost {
   private closing: Promise<void> | undefined;
 
   constructor(
-    registry: Registry,
+    registry: PolicyTable,
     private readonly options: BrokerOptions,
     private readonly log: Logger,
     private readonly admin: AdminHandler,
@@ -101,9 +101,13 @@ export class HttpFrontEnd implements ExchangeHost {
       },
       log,
     );
-    for (const entry of options.httpServers) this.table.addStatic(entry);
-    for (const record of registry.servers()) this.table.added(record);
+    for (const entry of options.httpServers) this.stats.policy(this.table.addStatic(entry).policy);
+    for (const member of registry.members()) {
+      this.table.added(member);
+      this.stats.added(member);
+    }
     registry.observe(this.table);
+    registry.observe(this.stats);
   }
 
   /** Open client connections. */
@@ -210,7 +214,7 @@ export class HttpFrontEnd implements ExchangeHost {
   }
 
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
-    this.stats.requests++;
+    this.stats.received++;
     const connection = this.connections.get(req.socket as Socket);
     if (req.httpVersionMajor !== 1) return this.reject(res, HttpErrorCode.VERSION_NOT_SUPPORTED, 'only HTTP/1.0 and HTTP/1.1 are served', undefined, true);
     if (connection === undefined || connection.overLimit) {
@@ -313,7 +317,7 @@ export class HttpFrontEnd implements ExchangeHost {
     this.log.debug('HTTP server removed', { id: backend.id, policy: backend.policy, address: backend.address });
   }
 
-  private backendStateChanged(backend: HttpBackend, from: ServerState): void {
+  private backendStateChanged(backend: HttpBackend, from: MemberState): void {
     const fields = { id: backend.id, policy: backend.policy, address: backend.address, source: backend.source };
     if (backend.state === 'down') this.log.warn('HTTP server down', { ...fields, reason: backend.lastError });
     else if (from === 'down') this.log.info('HTTP server up again', fields);

@@ -362,7 +362,7 @@ describe('HTTP interceptors and retries', () => {
       assert.equal(JSON.parse(r.body).body, 'rewritten', 'a buffered body can be sent again');
       assert.equal(r.headers['x-hooked'], '1');
       assert.equal(calls, 2);
-      assert.equal(broker.http!.stats.retries, 1);
+      assert.equal(broker.http!.stats.rerouted, 1);
     } finally {
       await broker.close();
       await Promise.all([dead.close(), alive.close()]);
