@@ -82,6 +82,7 @@ export function createBroker(input: Partial<BrokerOptions> = {}): Broker {
     packetOutstanding: () => router.outstanding,
     packetAddress: () => server?.address() as AddressInfo | undefined,
     stopping: () => closing !== undefined,
+    ...(interceptors !== undefined && { hooks: () => interceptors.counters.snapshot() }),
   };
 
   const handlers: PacketHandlers = {

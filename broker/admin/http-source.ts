@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import type { MemberState } from '../routing/member.js';
 import type { LatencyHistogram } from '../support/latency-histogram.js';
 import type { ErrorEvent } from '../support/recent-errors.js';
+import type { HookCounts } from '../hooks/counters.js';
 
 /** The counters of one policy (PolicyCounters). */
 export interface HttpPolicyCounters {
@@ -74,4 +75,6 @@ export interface HttpSource {
   address(): AddressInfo | undefined;
   /** The worker processes with --workers; absent in a single process. */
   workers?(): WorkerStatus[];
+  /** With --workers, the workers' interceptor counters added up; absent in a single process. */
+  hookCounts?(): Record<string, HookCounts>;
 }

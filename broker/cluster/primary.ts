@@ -73,6 +73,7 @@ export class BrokerCluster {
       packetOutstanding: () => broker.router.outstanding,
       packetAddress: () => broker.address(),
       stopping: () => this.stopping,
+      ...(broker.interceptors !== undefined && { hooks: () => broker.interceptors!.counters.snapshot() }),
     };
     this.pages = new AdminPages(sources);
     broker.table.observe(new RegistryBroadcaster((event) => this.broadcast({ t: 'registry', event })));

@@ -51,6 +51,7 @@ export function runWorker(input: Partial<BrokerOptions>): void {
     rss: process.memoryUsage.rss(),
     stats: snapshotStats(front!.stats),
     backends: snapshotBackends(front!.table.backends()),
+    ...(front!.interceptors !== undefined && { hooks: front!.interceptors.counters.snapshot() }),
   });
 
   const admin = (req: IncomingMessage, res: ServerResponse, path: string, authorized: boolean): void => {
