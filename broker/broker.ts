@@ -18,6 +18,8 @@ import type { RegistryStore } from './registry/store.js';
 import { PolicyTable } from './routing/policy-table.js';
 import { Counters } from './routing/counters.js';
 import { listenerTls } from './support/tls-files.js';
+import { waitUntil } from './support/wait-until.js';
+import { Tracer } from './trace/tracer.js';
 
 export interface Broker {
   readonly options: BrokerOptions;
@@ -30,6 +32,8 @@ export interface Broker {
   /** The interceptors (docs/hooks.md) and their counters; undefined without any. */
   readonly interceptors: Interceptors | undefined;
   readonly registrar: Registrar;
+  /** The routing trace (--trace), switchable at run time. */
+  readonly trace: Tracer;
   /** The HTTP front end, once listen() has started it (only when options.httpPort is set). */
   readonly http: HttpFrontEnd | undefined;
   /**
@@ -41,6 +45,8 @@ export interface Broker {
   address(): AddressInfo | undefined;
   /** The HTTP listener's address once listening; undefined without HTTP. */
   httpAddress(): AddressInfo | undefined;
+  /** Adds a listening socket of this broker kept elsewhere (the HTTP workers' shared port), which registrations may not name. */
+  alsoListening(address: () => AddressInfo | undefined): void;
   /**
    * Stops accepting, answers what is in flight (up to drainTimeoutMs; the rest get UNAVAILABLE),
    * then closes every connection.
@@ -60,13 +66,21 @@ export function createBroker(input: Partial<BrokerOptions> = {}): Broker {
   const stats = new Counters('packets');
   // Per-policy and per-server counters follow the table (and outlive removed servers).
   table.observe(stats);
-  const router = new PacketRouter(table, store, options, stats, log);
-  const registrar = new Registrar(store, table, router, options, log);
+  const trace = new Tracer(log, { on: options.trace, sample: options.traceSample });
+  const router = new PacketRouter(table, store, options, stats, log, trace);
   const interceptors = options.interceptors.length > 0 ? new Interceptors(options.interceptors, log) : undefined;
   // Packet hooks sit in front of the router: one call in (accept), one out (the answer port).
   const packetHooks = interceptors?.hasPackets === true ? new PacketHooks(interceptors, (client, packet) => router.accept(client, packet), log) : undefined;
-  const connections = new Set<PeerConnection>();
   let server: Server | undefined;
+  // Listeners of this broker that run elsewhere (the HTTP workers of --workers), for the registration guard.
+  const otherListeners: Array<() => AddressInfo | undefined> = [];
+  const ownListeners = (): Array<AddressInfo | undefined> => [
+    server?.address() as AddressInfo | undefined,
+    http?.address(),
+    ...otherListeners.map((listener) => listener()),
+  ];
+  const registrar = new Registrar(store, table, router, options, log, ownListeners);
+  const connections = new Set<PeerConnection>();
   let sweepTimer: NodeJS.Timeout | undefined;
   let closing: Promise<void> | undefined;
   const startedAt = Date.now();
@@ -130,19 +144,17 @@ export function createBroker(input: Partial<BrokerOptions> = {}): Broker {
     const interval = Math.min(SWEEP_MAX_INTERVAL_MS, Math.max(10, Math.floor(options.serverTimeoutMs / 4)));
     sweepTimer = setInterval(sweep, interval);
     sweepTimer.unref();
-    if (!isLoopback(options.host) && options.registrationSecret === undefined) {
-      log.warn('listening beyond loopback without --registration-secret: anyone who can reach this port can register servers', {
-        host: options.host,
-      });
-    }
     const address = srv.address() as AddressInfo;
     log.info('broker listening', { address: `${address.address}:${address.port}`, algorithm: options.algorithm });
+    const registration = { mode: registrar.guard.mode, who: registrar.guard.describe() };
+    if (registrar.guard.mode === 'open') log.warn('registration mode', registration);
+    else log.info('registration mode', registration);
     if (options.httpPort !== undefined) {
       try {
         const [{ HttpFrontEnd }, { AdminPages }] = await Promise.all([import('./http/http-front-end.js'), import('./admin/pages.js')]);
-        const pages = new AdminPages(statusSources);
+        const pages = new AdminPages(statusSources, trace);
         admin = pages;
-        http = new HttpFrontEnd(table, options, log, (req, res, path, authorized) => pages.handle(req, res, path, authorized), tls, interceptors);
+        http = new HttpFrontEnd(table, options, log, (req, res, path, authorized) => pages.handle(req, res, path, authorized), trace, tls, interceptors);
         statusSources.http = http;
         await http.listen();
         pages.start();
@@ -158,17 +170,14 @@ export function createBroker(input: Partial<BrokerOptions> = {}): Broker {
   /** Answers the packets in flight, then removes every server once `httpDone` (the HTTP drain) is over as well. */
   async function drain(httpDone: Promise<void> | undefined): Promise<void> {
     router.accepting = false;
-    const deadline = Date.now() + options.drainTimeoutMs;
-    const inFlight = () => router.outstanding + (packetHooks?.pending ?? 0);
-    while (inFlight() > 0 && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 10));
+    if (!(await waitUntil(() => router.outstanding + (packetHooks?.pending ?? 0) === 0, options.drainTimeoutMs))) {
+      log.warn('drain timed out; answering the rest with UNAVAILABLE', { outstanding: router.outstanding + (packetHooks?.pending ?? 0) });
     }
-    if (inFlight() > 0) log.warn('drain timed out; answering the rest with UNAVAILABLE', { outstanding: inFlight() });
-    // The HTTP front end follows the registry: removing the servers sooner would take their
+    // The HTTP front end shares the table: removing the servers sooner would take their
     // backends from the requests it drains, and one whose backend fails could not be retried.
     await httpDone;
     if (sweepTimer !== undefined) clearInterval(sweepTimer);
-    for (const member of [...table.members()]) router.removeServer(member, 'broker shutting down');
+    for (const member of [...table.members()]) if (member.packets !== undefined) router.removeServer(member, 'broker shutting down');
     router.closeAll();
     for (const conn of connections) conn.end();
     // Give the final answers a moment to flush before tearing down what is left.
@@ -186,12 +195,14 @@ export function createBroker(input: Partial<BrokerOptions> = {}): Broker {
     router,
     interceptors,
     registrar,
+    trace,
     listen,
     get http() {
       return http;
     },
     address: () => server?.address() as AddressInfo | undefined,
     httpAddress: () => http?.address(),
+    alsoListening: (address) => otherListeners.push(address),
     close() {
       closing ??= (async () => {
         admin?.stop();
@@ -204,6 +215,3 @@ export function createBroker(input: Partial<BrokerOptions> = {}): Broker {
   };
 }
 
-function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || host.startsWith('127.');
-}

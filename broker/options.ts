@@ -5,7 +5,7 @@
  */
 import { InterceptorError, resolveInterceptors } from './hooks/check.js';
 import type { Interceptor } from './hooks/interceptor.js';
-import { backendList, fileList, oneOf, optionalNumber, optionalText, text, wholeNumber, type OptionSpec } from './option-spec.js';
+import { addressList, backendList, fileList, flag, fraction, oneOf, optionalNumber, optionalText, text, wholeNumber, type OptionSpec } from './option-spec.js';
 import { STRATEGY_NAMES } from './routing/strategies/index.js';
 import { silentLogger, type Logger } from './support/logger.js';
 import { OptionError } from './support/option-error.js';
@@ -53,6 +53,16 @@ export const BROKER_OPTIONS = {
   /** When set, registrations must carry this secret. */
   registrationSecret: optionalText('--registration-secret <secret>', 'servers must send this secret to register'),
   /**
+   * Addresses and CIDR blocks (besides loopback and this host's own addresses) that may
+   * register. Empty: any address when a secret is set or the broker listens on loopback only,
+   * else loopback only (protected mode; see registration-guard.ts).
+   */
+  allowRegisterFrom: addressList('--allow-register-from <cidrs>', 'addresses or CIDR blocks (comma-separated) that may register besides loopback'),
+  /** Lifts protected mode: a broker beyond loopback without a secret takes registrations from anyone. */
+  insecureOpenRegistration: flag('--insecure-open-registration', 'beyond loopback without a secret, take registrations from anyone (protected mode off)'),
+  /** Registrations accepted per second from one source address (loopback counts as one), with bursts of five times as many. */
+  registrationRate: wholeNumber('--registration-rate <n>', 'registrations per second from one source address (bursts of 5x)', 100, 1, 1_000_000),
+  /**
    * PEM certificate (chain) file: with tlsKey, the listeners speak TLS (the packet port, and the
    * HTTP port when it is on). Unset: plain TCP.
    */
@@ -64,6 +74,10 @@ export const BROKER_OPTIONS = {
    * TLS and verifies their certificate against this, or against Node's CAs when unset).
    */
   serverCa: optionalText('--server-ca <file>', 'PEM CA that certificates of servers registering with tls must chain to (default: Node\'s CAs)'),
+  /** Trace every routing decision (docs/observability.md); switchable at run time (POST <adminPrefix>trace). */
+  trace: flag('--trace', 'log every routing decision, and stream it to the dashboard (switchable at run time)'),
+  /** The fraction of decisions traced, in (0, 1]. */
+  traceSample: fraction('--trace-sample <fraction>', 'fraction of routing decisions traced, e.g. 0.01 under heavy load', 1),
   /**
    * ES modules whose default export is an interceptor or a list of them (docs/hooks.md), loaded
    * by the command at start. A program passes `interceptors` instead (loadPlugins() reads files).
@@ -100,6 +114,11 @@ export const BROKER_OPTIONS = {
   httpKeepAliveTimeoutMs: wholeNumber('--http-keep-alive-timeout <ms>', 'idle time before a keep-alive client connection is closed', 5 * SECOND, 1, HOUR),
   /** A client connection with no bytes either way for this long is closed (slow bodies); 0 = never. */
   httpSocketTimeoutMs: wholeNumber('--http-socket-timeout <ms>', 'close a client connection with no bytes either way this long (0 = never)', 60 * SECOND, 0, DAY),
+  /**
+   * Trust the client's Forwarded and X-Real-IP headers and pass them on (behind a proxy that
+   * sets them). Off: they are removed before the request goes to a backend.
+   */
+  trustForwarded: flag('--trust-forwarded', 'pass the client\'s Forwarded and X-Real-IP headers on (behind a proxy that sets them); else they are removed'),
   /** Time a backend has to send response headers, and the longest gap in a response body. */
   upstreamTimeoutMs: wholeNumber('--upstream-timeout <ms>', 'time a backend has for its response head, and the longest gap in its body', 30 * SECOND, 1, DAY),
   /** Time to open a connection to a backend. */
@@ -169,6 +188,9 @@ function checkTogether(options: BrokerOptions): void {
   }
   if ((options.tlsCert === undefined) !== (options.tlsKey === undefined)) {
     throw new OptionError(options.tlsCert === undefined ? 'tlsCert' : 'tlsKey', 'tlsCert and tlsKey go together');
+  }
+  if (options.insecureOpenRegistration && options.allowRegisterFrom.length > 0) {
+    throw new OptionError('insecureOpenRegistration', 'cannot go with allowRegisterFrom: choose the allow-list or open registration');
   }
   if (options.httpPort === undefined && options.httpServers.length > 0) {
     throw new OptionError('httpServers', 'static HTTP backends need the HTTP listener (httpPort)');

@@ -67,7 +67,7 @@ export interface WorkerStatus {
 
 export interface HttpSource {
   readonly stats: HttpCounters;
-  readonly table: { backends(): Iterable<HttpBackendView> };
+  backends(): Iterable<HttpBackendView>;
   /** Open client connections. */
   readonly connectionCount: number;
   /** Requests being proxied now. */

@@ -139,7 +139,7 @@ export class MergedHttpStats implements HttpCounters {
       }
     }
     recent.sort((a, b) => b.at - a.at);
-    const list = recent.slice(0, RECENT_ERRORS);
+    const list = foldRepeats(recent).slice(0, RECENT_ERRORS);
     this.recentErrors = { list: () => list.map((e) => ({ ...e })) };
   }
 
@@ -197,7 +197,9 @@ export class MergedHttpView implements HttpSource {
   private readonly retiredBackends = new Map<string, { served: number; failures: number }>();
   private httpAddress: AddressInfo | undefined;
   private merged: { stats: MergedHttpStats; backends: HttpBackendView[] } | undefined;
-  readonly table = { backends: (): Iterable<HttpBackendView> => this.current().backends };
+  backends(): Iterable<HttpBackendView> {
+    return this.current().backends;
+  }
 
   /** A worker was forked. */
   started(id: number, pid: number): void {
@@ -297,4 +299,19 @@ export class MergedHttpView implements HttpSource {
 
 function addCounts(into: Partial<Record<string, number>>, from: Partial<Record<string, number>>): void {
   for (const key in from) into[key] = (into[key] ?? 0) + (from[key] ?? 0);
+}
+
+/**
+ * Folds neighbours that are the same error (code, policy, message) into one row with their
+ * counts added, as each worker's RecentErrors does: a storm seen by several workers is one row.
+ * `events` is newest first, so the row keeps the newest `at`.
+ */
+function foldRepeats(events: readonly ErrorEvent[]): ErrorEvent[] {
+  const out: ErrorEvent[] = [];
+  for (const e of events) {
+    const last = out[out.length - 1];
+    if (last !== undefined && last.code === e.code && last.policy === e.policy && last.message === e.message) last.count += e.count;
+    else out.push({ ...e });
+  }
+  return out;
 }

@@ -22,10 +22,16 @@ export interface ResponseSink {
   relayHead(status: number, statusMessage: string | undefined, headers: string[], controller: Dispatcher.DispatchController | undefined): boolean;
   /** Writes a body chunk, pausing `controller` while the client's socket is full. */
   relayData(controller: Dispatcher.DispatchController, chunk: Buffer): void;
-  /** The response is out in full: counters, then end it. */
+  /**
+   * The backend's response is over and what the client gets of it is out: the request is
+   * answered (or, with the exchange over, its backend only released).
+   */
   complete(): void;
-  /** Answers 502 with this code (HOOK_FAILED or BAD_GATEWAY) instead of the response. */
-  failResponse(code: 'HOOK_FAILED' | 'BAD_GATEWAY', message: string): void;
+  /**
+   * Answers 502 with this code (HOOK_FAILED or BAD_GATEWAY) instead of the response; with the
+   * response still arriving (`controller`), by aborting it.
+   */
+  failResponse(code: 'HOOK_FAILED' | 'BAD_GATEWAY', message: string, controller: Dispatcher.DispatchController | undefined): void;
 }
 
 type TapState = 'idle' | 'buffer' | 'hold' | 'pass';
@@ -106,8 +112,7 @@ export class ResponseTap {
     const strict = [...over].find((hook) => hook.bufferResponse!.onOverflow === 'error');
     if (strict !== undefined) {
       this.state = 'pass';
-      this.sink.failResponse('BAD_GATEWAY', `the response is ${why} (interceptor ${strict.name})`);
-      this.controller?.abort(new Error('response over an interceptor limit'));
+      this.sink.failResponse('BAD_GATEWAY', `the response is ${why} (interceptor ${strict.name})`, this.ended ? undefined : this.controller);
       return true;
     }
     if (this.state === 'buffer') {
@@ -123,7 +128,7 @@ export class ResponseTap {
     const over = new Set(this.bufferHooks.filter((hook) => raw.length > hook.bufferResponse!.maxBytes));
     if (over.size > 0 && this.overflow(over)) return;
     const decoded = await decodeBody(this.headers.get('content-encoding'), raw, this.maxBytes);
-    if (attempt !== this.attempt || !this.sink.live) return;
+    if (this.stale(attempt)) return;
     if ('body' in decoded) {
       const tooLarge = new Set(this.bufferHooks.filter((hook) => !over.has(hook) && decoded.body.length > hook.bufferResponse!.maxBytes));
       for (const hook of tooLarge) over.add(hook);
@@ -162,17 +167,31 @@ export class ResponseTap {
           this.run.log.warn('interceptor failed', { hook: hook.name, phase: 'onResponse', outcome, error: error.message, failMode: hook.failOpen ? 'open' : 'closed', requestId: this.run.requestId }),
       },
       (failure) => {
-        if (attempt !== this.attempt || !this.sink.live) return;
+        if (this.stale(attempt)) return;
         if (failure !== undefined) {
           this.state = 'pass';
           const what = failure.outcome === 'timeout' ? failure.error.message : `failed: ${failure.error.message}`;
-          this.sink.failResponse('HOOK_FAILED', `interceptor ${failure.hook.name} ${what}`);
-          if (!this.ended) this.controller?.abort(new Error('interceptor failed'));
+          this.sink.failResponse('HOOK_FAILED', `interceptor ${failure.hook.name} ${what}`, this.ended ? undefined : this.controller);
           return;
         }
         this.send(current.status, current.headers, current.changed ? current.body : undefined);
       },
     );
+  }
+
+  /**
+   * True when hooks finishing now must do nothing: a later attempt replaced this one (the
+   * exchange already released it), or the exchange is over (client gone), in which case a
+   * response that ended still holds its backend until told.
+   */
+  private stale(attempt: number): boolean {
+    if (attempt !== this.attempt) return true;
+    if (this.sink.live) return false;
+    if (this.ended && this.state !== 'pass') {
+      this.state = 'pass';
+      this.sink.complete();
+    }
+    return true;
   }
 
   /** Sends the head and what has come of the body; streams the rest, or ends. */

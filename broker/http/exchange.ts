@@ -1,9 +1,10 @@
 /**
- * One proxied request: pick a backend of the request's policy, send the request on that
- * backend's connection pool (undici's dispatch, the body streamed from the client), and
- * stream the response back with backpressure both ways. A backend that refuses, resets or
- * times out is reported to health and the request goes to another backend when that is safe:
- * the connection was never made, or the method is idempotent and no body byte was read.
+ * One proxied request, the HTTP path's job for the attempt policy (routing/attempts.ts, which
+ * picks a backend of the request's policy and decides what follows a failure): send the
+ * request on the chosen backend's pool (undici's dispatch, the body streamed from the client)
+ * and stream the response back with backpressure both ways. A backend that refuses, resets or
+ * times out is reported to health, and the request may go to another backend when that is
+ * safe: the connection was never made, or the method is idempotent and no body byte was read.
  * Once the response head has gone to the client nothing can be retried; a backend failing
  * after that closes the client's connection, so the client sees a cut, not a wrong answer.
  *
@@ -12,42 +13,78 @@
  * one object per request. The response head is relayed from the controller's raw headers,
  * as the backend sent them, not from the parsed object undici also passes.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { IncomingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import { headersForBody, headersWithoutBody, responseHasNoBody } from '../hooks/body.js';
 import type { HttpAnswer } from '../hooks/contexts.js';
 import type { HttpHookRun, RequestResult } from '../hooks/http-request.js';
 import { ResponseTap, type ResponseSink } from '../hooks/http-response.js';
-import type { HttpBackend, HttpBackendTable } from './backends.js';
+import type { AttemptPolicy, Failure, Outcome, Readiness, Routed, Transport } from '../routing/attempts.js';
+import type { Counters } from '../routing/counters.js';
+import type { Endpoint } from '../routing/member.js';
+import type { PolicyTable } from '../routing/policy-table.js';
 import { forwardResponseHeaders, type ForwardedHead } from './headers.js';
 import type { HealthMonitor } from './health.js';
-import { HttpErrorCode, sendError } from './http-errors.js';
-import type { Counters } from '../routing/counters.js';
+import { HTTP_ERROR_STATUS, HttpErrorCode, sendError } from './http-errors.js';
+import type { Tracer } from '../trace/tracer.js';
+import { classify, describe, isPassive, UnrelayableResponse, type UpstreamFailure, type UpstreamTimeouts } from './upstream-failure.js';
+import type { Upstreams } from './upstream.js';
 
-/** What an exchange needs from the front end. */
-export interface ExchangeHost {
-  readonly table: HttpBackendTable;
+/** The front end's services an exchange uses, given once to each. */
+export interface ExchangeServices {
+  readonly attempts: AttemptPolicy<Exchange, HttpErrorCode>;
+  readonly table: PolicyTable;
+  readonly upstreams: Upstreams;
   readonly health: HealthMonitor;
   readonly stats: Counters;
-  readonly maxAttempts: number;
-  readonly upstreamTimeoutMs: number;
-  readonly upstreamConnectTimeoutMs: number;
-  /** Called once when the exchange is over, however it ended. */
-  exchangeDone(exchange: Exchange): void;
+  readonly timeouts: UpstreamTimeouts;
+  /** The routing trace; its `on` is read per request. */
+  readonly trace: Tracer;
 }
 
-/** Why an attempt failed, and what may follow. */
-interface Failure {
-  code: HttpErrorCode;
-  message: string;
-  /** The backend refused, reset or timed out: take it out. */
-  passive: boolean;
-  /** The request never left the broker, so any method may go to another backend. */
-  unsent: boolean;
+/** Where an exchange says it is over: its client connection's pipeline. */
+export interface ExchangeOwner {
+  done(exchange: Exchange): void;
+}
+
+/** The HTTP transport of the attempt policy: every backend takes a request (its pool queues). */
+export class HttpTransport implements Transport<Exchange, HttpErrorCode> {
+  readonly protocol = 'http' as const;
+
+  constructor(
+    private readonly stats: Counters,
+    private readonly trace: Tracer,
+  ) {}
+
+  readiness(): Readiness {
+    return 'ready';
+  }
+
+  send(exchange: Exchange, endpoint: Endpoint): void {
+    exchange.dispatch(endpoint);
+  }
+
+  settle(exchange: Exchange, outcome: Outcome<HttpErrorCode>): void {
+    exchange.settle(outcome);
+  }
+
+  rerouted(exchange: Exchange, failure: Failure<HttpErrorCode>, endpoint: Endpoint | undefined): void {
+    this.stats.countReroute(exchange.policy);
+    if (this.trace.on && endpoint !== undefined) this.trace.rerouted(exchange, endpoint, failure.code);
+  }
 }
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
+
+/** The reason given to undici when an interceptor ends a response still arriving (502). */
+class HookAbort extends Error {
+  constructor(
+    readonly code: HttpErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
 
 /** The reason given to undici when the client has gone. */
 class ClientGone extends Error {
@@ -55,37 +92,36 @@ class ClientGone extends Error {
     super('the client closed the connection');
   }
 }
-/** The reason given to undici when a response head cannot be relayed. */
-class UnrelayableResponse extends Error {}
 
-export class Exchange implements Dispatcher.DispatchHandler, ResponseSink {
-  /** The client connection's list this exchange is on, for the host. */
-  connectionExchanges: Exchange[] | undefined;
+export class Exchange implements Dispatcher.DispatchHandler, Routed<HttpErrorCode>, ResponseSink {
+  attempts = 0;
+  lastFailure: Failure<HttpErrorCode> | undefined = undefined;
+  done = false;
   /** The interceptors that captured this request (docs/hooks.md), set before start(). */
   hooks: HttpHookRun | undefined;
+  /** True while the request hooks run: the attempt policy has not seen the request yet. */
+  private hooking = false;
   /** Holds the response while onResponse hooks run. */
   private tap: ResponseTap | undefined;
   /** The request body when an interceptor buffered it: sent whole, so it can be sent again. */
   private bufferedBody = false;
   private dispatchOptions: Dispatcher.DispatchOptions;
-  private backend: HttpBackend | undefined;
+  /** The backend of the current attempt. */
+  private endpoint: Endpoint | undefined;
   /** The current attempt's controller (abort, pause, resume); undefined until undici starts it. */
   private controller: Dispatcher.DispatchController | undefined;
-  /** True from dispatch until the attempt's last callback: the backend's outstanding count holds it. */
-  private holding = false;
-  private attempts = 0;
   private headSent = false;
-  private finished = false;
   private drainHooked = false;
   /** performance.now() when the request arrived, and the status relayed, for the metrics. */
   private readonly startedAt = performance.now();
   private status = 0;
 
   constructor(
-    private readonly host: ExchangeHost,
+    private readonly services: ExchangeServices,
+    private readonly owner: ExchangeOwner,
     private readonly req: IncomingMessage,
     private readonly res: ServerResponse,
-    private policy: number,
+    public policy: number,
     private readonly head: ForwardedHead,
     path: string,
   ) {
@@ -99,16 +135,64 @@ export class Exchange implements Dispatcher.DispatchHandler, ResponseSink {
 
   /** Sends the request to a first backend (after the request hooks, when it has some). */
   start(): void {
-    if (this.hooks === undefined) this.attempt(undefined);
-    else this.hooks.run(this.req, this.head.hasBody, (result) => this.hooked(result));
+    if (this.hooks === undefined) return this.services.attempts.start(this);
+    this.hooking = true;
+    this.hooks.run(this.req, this.head.hasBody, (result) => this.hooked(result));
   }
 
   /** The client's connection closed: stop the upstream side and forget the request. */
   clientGone(): void {
-    if (this.finished) return;
-    this.host.stats.dropped++;
-    this.finish();
+    if (this.done) return;
+    this.services.stats.dropped++;
+    if (this.hooking) {
+      this.done = true;
+      this.owner.done(this);
+      return;
+    }
+    this.services.attempts.abandon(this);
     this.controller?.abort(new ClientGone());
+  }
+
+  /** The attempt policy chose `endpoint` (and holds it) for this request: send it there. */
+  dispatch(endpoint: Endpoint): void {
+    this.endpoint = endpoint;
+    this.controller = undefined;
+    this.attempts++;
+    this.services.upstreams.get(endpoint).dispatch(this.dispatchOptions, this);
+  }
+
+  /** The request's one outcome. */
+  settle(outcome: Outcome<HttpErrorCode>): void {
+    const policy = this.policy;
+    switch (outcome.kind) {
+      case 'answered': {
+        const { endpoint } = outcome;
+        this.services.stats.countResponse(policy, endpoint.member.label, this.status, this.startedAt);
+        if (endpoint.state === 'connecting') this.services.table.setState(endpoint, 'up');
+        if (this.services.trace.on) this.traced(this.status, 'ok');
+        this.owner.done(this);
+        this.res.end();
+        return;
+      }
+      case 'no-server':
+        if (outcome.after !== undefined) return this.fail(outcome.after.code, `${outcome.after.message}; no other live server for policy ${policy}`);
+        if (outcome.missing === 'unknown-policy') return this.fail(HttpErrorCode.UNKNOWN_POLICY, `no HTTP server for policy ${policy}`);
+        return this.fail(HttpErrorCode.NO_SERVER, `no live HTTP server for policy ${policy}`);
+      case 'overloaded':
+        return this.fail(HttpErrorCode.NO_SERVER, `no live HTTP server for policy ${policy}`);
+      case 'failed':
+        if (!this.headSent) return this.fail(outcome.failure.code, outcome.failure.message);
+        // Part of the response is out: the client must see the cut, not a shorter answer.
+        this.services.stats.truncated++;
+        if (this.services.trace.on) this.traced(this.status, 'TRUNCATED');
+        this.owner.done(this);
+        this.res.destroy();
+        return;
+      case 'abandoned':
+        if (this.services.trace.on) this.traced(0, 'CLIENT_GONE');
+        this.owner.done(this);
+        return;
+    }
   }
 
   // undici's handler interface
@@ -116,11 +200,11 @@ export class Exchange implements Dispatcher.DispatchHandler, ResponseSink {
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.controller = controller;
     // The client left while the request waited for a connection.
-    if (this.finished) controller.abort(new ClientGone());
+    if (this.done) controller.abort(new ClientGone());
   }
 
   onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, _headers: IncomingHttpHeaders, statusMessage?: string): void {
-    if (this.finished) return;
+    if (this.done) return;
     const raw = controller.rawHeaders as Buffer[];
     if (statusCode < 200) {
       this.informational(statusCode, raw);
@@ -146,20 +230,26 @@ export class Exchange implements Dispatcher.DispatchHandler, ResponseSink {
     this.relayData(controller, chunk);
   }
 
+  onResponseEnd(): void {
+    // Held by the hooks: the request is answered (and its backend released) once they are done.
+    if (this.tap?.holding === true && !this.done) return this.tap.end();
+    this.services.attempts.answered(this, this.endpoint!);
+  }
+
   // ResponseSink: how the tap sends a response it held
 
   get live(): boolean {
-    return !this.finished;
+    return !this.done;
   }
 
   relayHead(status: number, statusMessage: string | undefined, headers: string[], controller: Dispatcher.DispatchController | undefined): boolean {
-    if (this.finished) return false;
+    if (this.done) return false;
     try {
       this.res.writeHead(status, statusMessage, headers);
     } catch (err) {
       const message = `its response head cannot be relayed: ${(err as Error).message}`;
       if (controller !== undefined) controller.abort(new UnrelayableResponse(message));
-      else this.fail(HttpErrorCode.BAD_GATEWAY, message);
+      else this.services.attempts.failed(this, this.endpoint, { code: HttpErrorCode.BAD_GATEWAY, message, retry: false });
       return false;
     }
     this.headSent = true;
@@ -168,7 +258,7 @@ export class Exchange implements Dispatcher.DispatchHandler, ResponseSink {
   }
 
   relayData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    if (this.finished || this.res.write(chunk)) return;
+    if (this.done || this.res.write(chunk)) return;
     controller.pause();
     if (!this.drainHooked) {
       this.drainHooked = true;
@@ -176,35 +266,23 @@ export class Exchange implements Dispatcher.DispatchHandler, ResponseSink {
     }
   }
 
-  onResponseEnd(): void {
-    this.release();
-    if (this.finished) return;
-    if (this.tap?.holding === true) this.tap.end();
-    else this.complete();
-  }
-
   complete(): void {
-    const backend = this.backend;
-    if (this.finished) return;
-    if (backend !== undefined) {
-      this.host.stats.countResponse(this.policy, backend.label, this.status, this.startedAt);
-      backend.served++;
-      if (backend.state === 'connecting') this.host.table.setState(backend, 'up');
-    }
-    this.finish();
-    this.res.end();
+    this.services.attempts.answered(this, this.endpoint!);
   }
 
-  failResponse(code: 'HOOK_FAILED' | 'BAD_GATEWAY', message: string): void {
-    this.fail(HttpErrorCode[code], message);
+  failResponse(code: 'HOOK_FAILED' | 'BAD_GATEWAY', message: string, controller: Dispatcher.DispatchController | undefined): void {
+    // Still arriving: the abort ends the attempt (onResponseError), which answers the 502.
+    if (controller !== undefined) controller.abort(new HookAbort(HttpErrorCode[code], message));
+    else this.services.attempts.failed(this, this.endpoint, { code: HttpErrorCode[code], message, retry: false });
   }
 
   /** The request hooks are done: send the request as they left it, or answer as they said. */
   private hooked(result: RequestResult): void {
-    if (this.finished) return;
+    this.hooking = false;
+    if (this.done) return;
     const run = this.hooks!;
-    if (result.kind === 'too-large') return this.fail(HttpErrorCode.PAYLOAD_TOO_LARGE, result.message);
-    if (result.kind === 'failed') return this.fail(HttpErrorCode.HOOK_FAILED, result.message);
+    if (result.kind === 'too-large') return this.refuse(HttpErrorCode.PAYLOAD_TOO_LARGE, result.message);
+    if (result.kind === 'failed') return this.refuse(HttpErrorCode.HOOK_FAILED, result.message);
     if (result.kind === 'answer') return this.answerDirectly(result.answer);
     const r = run.request;
     this.policy = r.policy;
@@ -216,12 +294,19 @@ export class Exchange implements Dispatcher.DispatchHandler, ResponseSink {
       body: r.body ?? (this.head.hasBody ? this.req : null),
     };
     if (run.wantsResponse) this.tap = new ResponseTap(run, this);
-    this.attempt(undefined);
+    this.services.attempts.start(this);
+  }
+
+  /** Answers a request the attempt policy never saw with an error. */
+  private refuse(code: HttpErrorCode, message: string): void {
+    this.done = true;
+    this.fail(code, message);
   }
 
   /** A hook's own answer (ctx.respond): no backend is asked. */
   private answerDirectly(answer: HttpAnswer): void {
-    this.finish();
+    this.done = true;
+    this.owner.done(this);
     const { status, headers, body } = answer;
     const noBody = responseHasNoBody(this.req.method!, status);
     if (noBody) headersWithoutBody(headers, status);
@@ -230,70 +315,34 @@ export class Exchange implements Dispatcher.DispatchHandler, ResponseSink {
     // A body that was not read to its end would be mistaken for the next request: close.
     if (this.head.hasBody && !this.req.readableEnded) headers.set('connection', 'close');
     this.status = status;
+    if (this.services.trace.on) this.traced(status, 'HOOK_ANSWERED');
     this.res.writeHead(status, headers.raw);
     this.res.end(noBody ? undefined : body);
   }
 
   /** The attempt failed; `controller` is undefined when it failed before it started. */
   onResponseError(_controller: Dispatcher.DispatchController | undefined, err: Error): void {
-    const backend = this.release();
-    if (this.finished) return;
-    if (this.headSent) {
-      // Part of the response is out: the client must see the cut, not a shorter answer.
-      this.host.stats.truncated++;
-      if (backend !== undefined && isPassive(err)) this.host.health.passiveFailure(backend, describe(err));
-      this.finish();
-      this.res.destroy();
+    const endpoint = this.endpoint!;
+    const { health, attempts } = this.services;
+    if (this.done || this.headSent) {
+      if (!this.done && isPassive(err)) health.passiveFailure(endpoint, describe(err));
+      attempts.failed(this, endpoint, { code: HttpErrorCode.BAD_GATEWAY, message: describe(err), retry: false });
       return;
     }
-    const failure = classify(err, backend, this.host);
-    if (backend !== undefined) {
-      if (failure.passive) this.host.health.passiveFailure(backend, failure.message);
-      else if (failure.code !== HttpErrorCode.BAD_REQUEST) backend.failures++;
-    }
-    if (this.attempts < this.host.maxAttempts && this.retryable(failure)) {
-      this.host.stats.countReroute(this.policy);
-      this.attempt(failure);
-      return;
-    }
-    this.fail(failure.code, failure.message);
-  }
-
-  // Attempts
-
-  private attempt(failure: Failure | undefined): void {
-    const backend = this.host.table.pick(this.policy);
-    if (backend === undefined) {
-      if (failure !== undefined) this.fail(failure.code, `${failure.message}; no other live server for policy ${this.policy}`);
-      else if (this.host.table.knows(this.policy)) this.fail(HttpErrorCode.NO_SERVER, `no live HTTP server for policy ${this.policy}`);
-      else this.fail(HttpErrorCode.UNKNOWN_POLICY, `no HTTP server for policy ${this.policy}`);
-      return;
-    }
-    this.backend = backend;
-    this.controller = undefined;
-    this.attempts++;
-    this.holding = true;
-    this.host.table.addOutstanding(backend, 1);
-    backend.dispatcher.dispatch(this.dispatchOptions, this);
+    if (err instanceof HookAbort) return attempts.failed(this, endpoint, { code: err.code, message: err.message, retry: false });
+    const failure = classify(err, endpoint, this.services.timeouts);
+    if (failure.passive) health.passiveFailure(endpoint, failure.message);
+    else if (failure.code !== HttpErrorCode.BAD_REQUEST) endpoint.failures++;
+    attempts.failed(this, endpoint, { code: failure.code, message: failure.message, retry: this.retryable(failure) });
   }
 
   /** Another backend may take the request: it never left, or it can be sent again unchanged. */
-  private retryable(failure: Failure): boolean {
+  private retryable(failure: UpstreamFailure): boolean {
     // A body read whole (by an interceptor) leaves req ended and destroyed, with the client still there.
     if (failure.code === HttpErrorCode.BAD_REQUEST || (this.req.destroyed && !this.bufferedBody)) return false;
     if (failure.unsent) return true;
     const bodyRead = this.head.hasBody && !this.bufferedBody && (this.req.readableDidRead || this.req.readableEnded);
     return failure.passive && IDEMPOTENT.has(this.dispatchOptions.method) && !bodyRead;
-  }
-
-  /** Ends the attempt's hold on its backend; returns the backend. */
-  private release(): HttpBackend | undefined {
-    const backend = this.backend;
-    if (this.holding && backend !== undefined) {
-      this.holding = false;
-      this.host.table.addOutstanding(backend, -1);
-    }
-    return backend;
   }
 
   private informational(statusCode: number, raw: readonly Buffer[]): void {
@@ -321,9 +370,16 @@ export class Exchange implements Dispatcher.DispatchHandler, ResponseSink {
     }
   }
 
+  /** Tells the trace how the request ended (only called while it is on). */
+  private traced(status: number, outcome: string): void {
+    const r = { requestId: this.head.requestId, method: this.req.method ?? '', path: this.dispatchOptions.path, policy: this.policy, server: this.endpoint, attempts: this.attempts, status, outcome, startedAt: this.startedAt };
+    this.services.trace.http(this, r);
+  }
+
   private fail(code: HttpErrorCode, message: string): void {
-    this.host.stats.countError(code, this.policy, message);
-    this.finish();
+    this.services.stats.countError(code, this.policy, message);
+    if (this.services.trace.on) this.traced(HTTP_ERROR_STATUS[code], code);
+    this.owner.done(this);
     if (this.res.headersSent) {
       this.res.destroy();
       return;
@@ -332,52 +388,4 @@ export class Exchange implements Dispatcher.DispatchHandler, ResponseSink {
     const close = this.head.hasBody && !this.req.readableEnded;
     sendError(this.res, code, message, this.head.requestId, close);
   }
-
-  private finish(): void {
-    this.finished = true;
-    this.host.exchangeDone(this);
-  }
-}
-
-const CONNECT_FAILURES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT']);
-const RESETS = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE']);
-
-function codeOf(err: Error): string | undefined {
-  const code = (err as { code?: unknown }).code;
-  return typeof code === 'string' ? code : undefined;
-}
-
-function isPassive(err: Error): boolean {
-  const code = codeOf(err) ?? '';
-  return CONNECT_FAILURES.has(code) || RESETS.has(code) || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT';
-}
-
-function describe(err: Error): string {
-  const code = codeOf(err);
-  return code === undefined || err.message.includes(code) ? err.message : `${code}: ${err.message}`;
-}
-
-function classify(err: Error, backend: HttpBackend | undefined, host: ExchangeHost): Failure {
-  const code = codeOf(err) ?? '';
-  const who = backend === undefined ? 'the server' : `server ${backend.id ?? backend.address}${backend.id === undefined ? '' : ` (${backend.address})`}`;
-  if (code === 'UND_ERR_CONNECT_TIMEOUT') {
-    return { code: HttpErrorCode.GATEWAY_TIMEOUT, message: `${who} did not accept a connection within ${host.upstreamConnectTimeoutMs} ms`, passive: true, unsent: true };
-  }
-  if (CONNECT_FAILURES.has(code)) {
-    return { code: HttpErrorCode.BAD_GATEWAY, message: `${who} refused the connection (${code})`, passive: true, unsent: true };
-  }
-  if (code === 'UND_ERR_CLOSED' || code === 'UND_ERR_DESTROYED') {
-    return { code: HttpErrorCode.BAD_GATEWAY, message: `${who} left before the request was sent`, passive: false, unsent: true };
-  }
-  if (RESETS.has(code)) {
-    return { code: HttpErrorCode.BAD_GATEWAY, message: `${who} closed the connection without an answer (${describe(err)})`, passive: true, unsent: false };
-  }
-  if (code === 'UND_ERR_HEADERS_TIMEOUT') {
-    return { code: HttpErrorCode.GATEWAY_TIMEOUT, message: `${who} did not answer within ${host.upstreamTimeoutMs} ms`, passive: true, unsent: false };
-  }
-  if (code === 'UND_ERR_INVALID_ARG' || code === 'UND_ERR_NOT_SUPPORTED') {
-    return { code: HttpErrorCode.BAD_REQUEST, message: `the request cannot be forwarded: ${err.message}`, passive: false, unsent: false };
-  }
-  const what = err instanceof UnrelayableResponse ? err.message : `its response was invalid (${describe(err)})`;
-  return { code: HttpErrorCode.BAD_GATEWAY, message: `${who}: ${what}`, passive: false, unsent: false };
 }

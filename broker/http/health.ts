@@ -8,7 +8,8 @@
  */
 import { Agent } from 'undici';
 import type { Logger } from '../support/logger.js';
-import type { HttpBackend, HttpBackendTable } from './backends.js';
+import type { Endpoint, Member } from '../routing/member.js';
+import type { PolicyTable, TableObserver } from '../routing/policy-table.js';
 
 export interface HealthSettings {
   /** --health-path; undefined when not set (see healthProbe()). */
@@ -58,17 +59,19 @@ export function healthProbe(path: string | undefined): HealthProbe {
   };
 }
 
-export class HealthMonitor {
+export class HealthMonitor implements TableObserver {
   private timer: NodeJS.Timeout | undefined;
-  private readonly checking = new Set<HttpBackend>();
-  private readonly reviveTimers = new Map<HttpBackend, NodeJS.Timeout>();
+  private readonly checking = new Set<Endpoint>();
+  private readonly reviveTimers = new Map<Endpoint, NodeJS.Timeout>();
+  /** Passing and failing checks in a row, per HTTP endpoint. */
+  private readonly streaks = new Map<Endpoint, { passes: number; fails: number }>();
   private readonly agent: Agent;
   private readonly headers: Record<string, string>;
   private readonly probe: HealthProbe;
   private stopped = false;
 
   constructor(
-    private readonly table: HttpBackendTable,
+    private readonly table: PolicyTable,
     private readonly settings: HealthSettings,
     private readonly log: Logger,
   ) {
@@ -97,42 +100,54 @@ export class HealthMonitor {
   }
 
   /** A request found the backend refusing, resetting or timing out: out at once. */
-  passiveFailure(backend: HttpBackend, reason: string): void {
+  passiveFailure(backend: Endpoint, reason: string): void {
     backend.failures++;
     backend.lastError = reason;
-    backend.passes = 0;
-    if (backend.state === 'down' || !backend.present) return;
+    this.streak(backend).passes = 0;
+    if (backend.state === 'down' || !backend.member.present) return;
     this.table.setState(backend, 'down');
     if (this.settings.intervalMs === 0 && !this.stopped) {
       const timer = setTimeout(() => {
         this.reviveTimers.delete(backend);
-        if (backend.present && backend.state === 'down') this.table.setState(backend, 'connecting');
+        if (backend.member.present && backend.state === 'down') this.table.setState(backend, 'connecting');
       }, this.settings.failTimeoutMs);
       timer.unref();
       this.reviveTimers.set(backend, timer);
     }
   }
 
-  /** Forgets a backend that left the table. */
-  forget(backend: HttpBackend): void {
+  /** TableObserver: forgets a backend that left the table. */
+  removed(member: Member): void {
+    const backend = member.http;
+    if (backend === undefined) return;
     const timer = this.reviveTimers.get(backend);
     if (timer !== undefined) clearTimeout(timer);
     this.reviveTimers.delete(backend);
+    this.streaks.delete(backend);
+  }
+
+  private streak(backend: Endpoint): { passes: number; fails: number } {
+    let streak = this.streaks.get(backend);
+    if (streak === undefined) {
+      streak = { passes: 0, fails: 0 };
+      this.streaks.set(backend, streak);
+    }
+    return streak;
   }
 
   private round(): void {
-    for (const backend of this.table.backends()) {
+    for (const backend of this.table.endpoints('http')) {
       if (!this.checking.has(backend)) void this.check(backend);
     }
   }
 
-  private async check(backend: HttpBackend): Promise<void> {
+  private async check(backend: Endpoint): Promise<void> {
     this.checking.add(backend);
     let passed = false;
     let outcome: string;
     try {
       const { statusCode, body } = await this.agent.request({
-        origin: backend.origin,
+        origin: `http://${backend.address}`,
         path: this.probe.path,
         method: 'GET',
         headers: this.headers,
@@ -146,26 +161,28 @@ export class HealthMonitor {
     } finally {
       this.checking.delete(backend);
     }
-    if (this.stopped || !backend.present) return;
+    if (this.stopped || !backend.member.present) return;
     if (passed) this.passed(backend);
     else this.failed(backend, outcome);
   }
 
-  private passed(backend: HttpBackend): void {
-    backend.fails = 0;
-    backend.passes++;
-    if (backend.state === 'connecting' || (backend.state === 'down' && backend.passes >= this.settings.rise)) {
+  private passed(backend: Endpoint): void {
+    const streak = this.streak(backend);
+    streak.fails = 0;
+    streak.passes++;
+    if (backend.state === 'connecting' || (backend.state === 'down' && streak.passes >= this.settings.rise)) {
       this.table.setState(backend, 'up');
     }
   }
 
-  private failed(backend: HttpBackend, reason: string): void {
-    backend.passes = 0;
-    backend.fails++;
+  private failed(backend: Endpoint, reason: string): void {
+    const streak = this.streak(backend);
+    streak.passes = 0;
+    streak.fails++;
     backend.failures++;
     backend.lastError = reason;
-    if (backend.state !== 'down' && backend.fails >= this.settings.fall) {
-      this.log.debug('http server failed its health checks', { address: backend.address, fails: backend.fails });
+    if (backend.state !== 'down' && streak.fails >= this.settings.fall) {
+      this.log.debug('http server failed its health checks', { address: backend.address, fails: streak.fails });
       this.table.setState(backend, 'down');
     }
   }

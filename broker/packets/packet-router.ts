@@ -9,12 +9,13 @@ import { ErrorCode } from '../protocol/error-codes.js';
 import { encodeError, encodeForward, encodeReply } from '../protocol/encode.js';
 import type { ClientPacket, ReplyPacket } from '../protocol/packet-types.js';
 import type { RegistryStore, RemovalReason } from '../registry/store.js';
-import { AttemptPolicy, type Outcome, type Readiness, type Transport } from '../routing/attempts.js';
+import { AttemptPolicy, type Failure, type Outcome, type Readiness, type Transport } from '../routing/attempts.js';
 import type { Endpoint, Member, MemberState } from '../routing/member.js';
 import type { PolicyTable, TableObserver } from '../routing/policy-table.js';
 import type { BrokerOptions } from '../options.js';
 import type { Counters } from '../routing/counters.js';
 import type { Logger } from '../support/logger.js';
+import type { Tracer } from '../trace/tracer.js';
 import type { ConnectionOptions } from 'node:tls';
 import { serverTls } from '../support/tls-files.js';
 import type { AnswerPort, Job } from './job.js';
@@ -41,6 +42,7 @@ export class PacketRouter implements LinkEvents, Transport<Job, ErrorCode>, Tabl
     private readonly options: BrokerOptions,
     private readonly stats: Counters,
     private readonly log: Logger,
+    private readonly trace: Tracer,
   ) {
     this.serverTls = serverTls(options);
     this.attempts = new AttemptPolicy(table, this, options.maxAttempts);
@@ -161,10 +163,15 @@ export class PacketRouter implements LinkEvents, Transport<Job, ErrorCode>, Tabl
     this.stats.countReroute(job.policy);
   }
 
+  attemptFailed(job: Job, endpoint: Endpoint, failure: Failure<ErrorCode>): void {
+    if (this.trace.on) this.trace.rerouted(job, endpoint, failure.code);
+  }
+
   settle(job: Job, outcome: Outcome<ErrorCode>): void {
     switch (outcome.kind) {
       case 'answered':
         this.stats.countAnswer(job.policy, job.startedAt);
+        if (this.trace.on) this.trace.packet(job, outcome.endpoint, 'reply');
         return this.finish(job, encodeReply(outcome.endpoint.member.id!, job.srcid, job.reply, job.seq));
       case 'no-server': {
         if (outcome.after !== undefined) return this.fail(job, outcome.after.code, `no other live server for policy ${job.policy} after a failure`);
@@ -280,7 +287,10 @@ export class PacketRouter implements LinkEvents, Transport<Job, ErrorCode>, Tabl
   }
 
   private fail(job: Job, code: ErrorCode, message: string): void {
-    if (!job.client.closed) this.stats.countError(code, job.policy, message);
+    if (!job.client.closed) {
+      this.stats.countError(code, job.policy, message);
+      if (this.trace.on) this.trace.packet(job, undefined, code);
+    }
     this.finish(job, encodeError(code, message, job.seq));
   }
 

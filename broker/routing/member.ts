@@ -64,6 +64,15 @@ export class Endpoint implements Selectable {
     readonly port: number,
   ) {}
 
+  /** The member's id (undefined for a static backend) and host: with `port`, how logs and the trace name it. */
+  get id(): number | undefined {
+    return this.member.info.id;
+  }
+
+  get host(): string {
+    return this.member.info.host;
+  }
+
   /** `host:port`, for logs and errors. */
   get address(): string {
     const host = this.member.host;
