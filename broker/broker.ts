@@ -10,7 +10,7 @@ import { resolveBrokerOptions, type BrokerOptions } from './options.js';
 import { Interceptors } from './hooks/interceptors.js';
 import { PacketHooks } from './hooks/packet-hooks.js';
 import { PacketRouter } from './packets/packet-router.js';
-import { PeerConnection, type PacketHandlers, type PeerSettings } from './packets/peer-connection.js';
+import { PeerConnection, type PeerSettings } from './packets/peer-connection.js';
 import { Registrar } from './packets/registrar.js';
 import { followStore } from './registry/membership.js';
 import { MemoryStore } from './registry/memory-store.js';
@@ -34,6 +34,8 @@ export interface Broker {
   readonly registrar: Registrar;
   /** The routing trace (--trace), switchable at run time. */
   readonly trace: Tracer;
+  /** What the admin pages read of this broker (the --workers primary gives them its merged HTTP view). */
+  readonly sources: StatusSources;
   /** The HTTP front end, once listen() has started it (only when options.httpPort is set). */
   readonly http: HttpFrontEnd | undefined;
   /**
@@ -99,21 +101,10 @@ export function createBroker(input: Partial<BrokerOptions> = {}): Broker {
     ...(interceptors !== undefined && { hooks: () => interceptors.counters.snapshot() }),
   };
 
-  const handlers: PacketHandlers = {
-    clientPacket: packetHooks === undefined ? (conn, packet) => router.accept(conn, packet) : (conn, packet) => packetHooks.accept(conn, packet),
-    registration: (conn, packet) => registrar.register(conn, packet),
-    heartbeat: (conn, packet) => registrar.heartbeat(conn, packet),
-    leave: (conn, packet) => registrar.leave(conn, packet),
-    closed: (conn) => {
-      connections.delete(conn);
-      registrar.closed(conn);
-    },
-  };
-
-  const peerSettings: PeerSettings = { handlers, stats, maxPacketBytes: options.maxPacketBytes, maxInflight: options.maxClientInflight };
+  const peerSettings: PeerSettings = { router: packetHooks ?? router, registrar, open: connections, stats, maxPacketBytes: options.maxPacketBytes, maxInflight: options.maxClientInflight };
 
   function onConnection(socket: Socket): void {
-    connections.add(new PeerConnection(socket, peerSettings));
+    new PeerConnection(socket, peerSettings);
   }
 
   function sweep(): void {
@@ -196,6 +187,7 @@ export function createBroker(input: Partial<BrokerOptions> = {}): Broker {
     interceptors,
     registrar,
     trace,
+    sources: statusSources,
     listen,
     get http() {
       return http;

@@ -26,28 +26,14 @@ export function wholeNumber(flags: string, description: string, fallback: number
   return { flags, description, default: fallback, parse: integer(min, max), problem: (v) => integerProblem(v, min, max) };
 }
 
-/** A whole number in [min, max], or unset. */
-export function optionalNumber(flags: string, description: string, min: number, max: number): OptionSpec<number | undefined> {
-  return { flags, description, default: undefined, parse: integer(min, max), problem: (v) => (v === undefined ? undefined : integerProblem(v, min, max)) };
-}
-
 /** A string that `check` accepts (returns why not, else undefined). */
 export function text(flags: string, description: string, fallback: string, check: (v: string) => string | undefined = () => undefined): OptionSpec<string> {
   return { flags, description, default: fallback, problem: (v) => (typeof v === 'string' ? check(v) : `must be a string, got ${String(v)}`) };
 }
 
-/** A non-empty string that `check` accepts, or unset. */
-export function optionalText(flags: string, description: string, check: (v: string) => string | undefined = () => undefined): OptionSpec<string | undefined> {
-  return {
-    flags,
-    description,
-    default: undefined,
-    problem: (v) => {
-      if (v === undefined) return undefined;
-      if (typeof v !== 'string') return `must be a string, got ${String(v)}`;
-      return v === '' ? 'must not be empty' : check(v);
-    },
-  };
+/** The same option, unset by default; a string must then not be empty. */
+export function optional<T>(spec: OptionSpec<T>): OptionSpec<T | undefined> {
+  return { ...spec, default: undefined, problem: (v) => (v === undefined ? undefined : v === '' ? 'must not be empty' : spec.problem(v)) };
 }
 
 /** One of `values`. */

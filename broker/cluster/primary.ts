@@ -10,7 +10,6 @@
 import cluster, { type Worker } from 'node:cluster';
 import type { AddressInfo } from 'node:net';
 import { AdminPages } from '../admin/pages.js';
-import type { StatusSources } from '../admin/status.js';
 import { createBroker, type Broker } from '../broker.js';
 import { OptionError, resolveBrokerOptions, type BrokerOptions } from '../options.js';
 import type { Logger } from '../support/logger.js';
@@ -73,17 +72,7 @@ export class BrokerCluster {
     // Registrations may not name the workers' HTTP port either.
     broker.alsoListening(() => this.httpAddress());
     this.broker = broker;
-    const sources: StatusSources = {
-      table: broker.table,
-      stats: broker.stats,
-      http: this.http,
-      startedAt: Date.now(),
-      packetOutstanding: () => broker.router.outstanding,
-      packetAddress: () => broker.address(),
-      stopping: () => this.stopping,
-      ...(broker.interceptors !== undefined && { hooks: () => broker.interceptors!.counters.snapshot() }),
-    };
-    this.pages = new AdminPages(sources, broker.trace);
+    this.pages = new AdminPages({ ...broker.sources, http: this.http, stopping: () => this.stopping }, broker.trace);
     broker.table.observe(new RegistryBroadcaster((event) => this.broadcast({ t: 'registry', event })));
     this.traceFeed = new DecisionBatcher((decisions) => {
       for (const worker of this.watching) this.send(worker, { t: 'trace-feed', decisions });

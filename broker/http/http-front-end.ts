@@ -11,41 +11,34 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { SecureContextOptions } from 'node:tls';
 import type { BrokerOptions } from '../options.js';
-import type { PolicyTable, TableObserver } from '../routing/policy-table.js';
+import type { PolicyTable } from '../routing/policy-table.js';
 import type { Logger } from '../support/logger.js';
 import type { Interceptors } from '../hooks/interceptors.js';
 import { normalizeHost } from '../support/net-address.js';
 import { SecretCheck } from '../support/secret.js';
 import { AttemptPolicy } from '../routing/attempts.js';
-import { Member, type Endpoint, type MemberState } from '../routing/member.js';
 import type { HttpBackendView } from '../admin/http-source.js';
 import { waitUntil } from '../support/wait-until.js';
 import { Exchange, HttpTransport, type ExchangeServices } from './exchange.js';
 import { InFlight, Pipeline } from './pipeline.js';
 import { forwardRequestHeaders, type ForwardSettings } from './headers.js';
-import { HealthMonitor } from './health.js';
+import { Backends } from './backends.js';
 import { cameBack, loopMark, viaEntry } from './loop-marker.js';
 import { HttpErrorCode, rawErrorResponse, sendError } from './http-errors.js';
 import { Counters } from '../routing/counters.js';
 import { originForm, requestPolicy } from './request-target.js';
-import { Upstreams } from './upstream.js';
 import type { Tracer } from '../trace/tracer.js';
 
 /** Answers the requests under the admin prefix; `path` is what follows the prefix, without the query. */
 export type AdminHandler = (req: IncomingMessage, res: ServerResponse, path: string, authorized: boolean) => void;
 
-/** The most response bytes a backend may send in its head. */
-const UPSTREAM_MAX_HEADER_BYTES = 64 * 1024;
 /** How long a socket closed after a malformed request may linger for its answer to be read. */
 const ERROR_CLOSE_GRACE_MS = 1000;
 
-export class HttpFrontEnd implements TableObserver {
+export class HttpFrontEnd {
   readonly stats = new Counters('http');
-  private readonly health: HealthMonitor;
-  private readonly upstreams: Upstreams;
+  private readonly backendSide: Backends;
   private readonly services: ExchangeServices;
-  /** The servers.conf backends this front end added to the table. */
-  private readonly statics: Member[];
   private readonly requests = new InFlight();
   private server: Server | HttpsServer | undefined;
   /** Client connections as the HTTP server sees them (TLS sockets once their handshake is done). */
@@ -83,57 +76,16 @@ export class HttpFrontEnd implements TableObserver {
     };
     this.token = options.httpToken === undefined ? undefined : new SecretCheck(`Bearer ${options.httpToken}`);
     this.adminStem = options.adminPrefix.slice(0, -1);
-    this.upstreams = new Upstreams({
-      connections: options.upstreamConnections,
-      headersTimeout: options.upstreamTimeoutMs,
-      bodyTimeout: options.upstreamTimeoutMs,
-      connect: { timeout: options.upstreamConnectTimeoutMs },
-      strictContentLength: true,
-      maxHeaderSize: UPSTREAM_MAX_HEADER_BYTES,
-    });
-    this.health = new HealthMonitor(
-      table,
-      {
-        path: options.healthPath,
-        intervalMs: options.healthIntervalMs,
-        timeoutMs: options.healthTimeoutMs,
-        rise: options.healthRise,
-        fall: options.healthFall,
-        failTimeoutMs: options.failTimeoutMs,
-        authorization: upstreamAuthorization,
-      },
-      log,
-    );
+    this.backendSide = new Backends(table, options, upstreamAuthorization, this.stats, log);
     this.services = {
       attempts: new AttemptPolicy(table, new HttpTransport(this.stats, trace), options.maxAttempts),
       table,
-      upstreams: this.upstreams,
-      health: this.health,
+      upstreams: this.backendSide.upstreams,
+      health: this.backendSide.health,
       stats: this.stats,
       timeouts: options,
       trace,
     };
-    // Every member already in the table, then every change: pools, counters, health, logs.
-    for (const observer of [this.upstreams, this.stats, this.health, this] as TableObserver[]) {
-      for (const member of table.members()) observer.added?.(member);
-      table.observe(observer);
-    }
-    this.statics = options.httpServers.map((entry) => {
-      const member = new Member({
-        id: undefined,
-        policy: entry.policy ?? options.httpPolicy,
-        host: entry.host,
-        packetPort: undefined,
-        httpPort: entry.port,
-        maxInflight: 1,
-        session: false,
-        tls: false,
-        registeredAt: Date.now(),
-        generation: 0,
-      });
-      table.add(member);
-      return member;
-    });
   }
 
   /** Requests being proxied now. */
@@ -142,11 +94,8 @@ export class HttpFrontEnd implements TableObserver {
   }
 
   /** The HTTP backends, registered and static, as the admin pages show them. */
-  *backends(): IterableIterator<HttpBackendView> {
-    for (const e of this.table.endpoints('http')) {
-      const m = e.member;
-      yield { policy: m.policy, id: m.id, source: m.source, address: e.address, state: e.state, outstanding: e.outstanding, served: e.served, failures: e.failures, lastError: e.lastError };
-    }
+  backends(): Iterable<HttpBackendView> {
+    return this.table.endpoints('http');
   }
 
   /** Open client connections. */
@@ -198,7 +147,7 @@ export class HttpFrontEnd implements TableObserver {
       });
     });
     server.on('error', (err) => this.log.error('HTTP listener error', { error: err.message }));
-    this.health.start();
+    this.backendSide.health.start();
     const address = server.address() as AddressInfo;
     this.log.info('HTTP front end listening', {
       address: `${address.address}:${address.port}`,
@@ -222,21 +171,6 @@ export class HttpFrontEnd implements TableObserver {
     return this.closing;
   }
 
-  // TableObserver: what the log says of the HTTP backends.
-
-  removed(member: Member): void {
-    if (member.http !== undefined) this.log.debug('HTTP server removed', { id: member.id, policy: member.policy, address: member.http.address });
-  }
-
-  stateChanged(backend: Endpoint, from: MemberState): void {
-    if (backend.protocol !== 'http') return;
-    const m = backend.member;
-    const fields = { id: m.id, policy: m.policy, address: backend.address, source: m.source };
-    if (backend.state === 'down') this.log.warn('HTTP server down', { ...fields, reason: backend.lastError });
-    else if (from === 'down') this.log.info('HTTP server up again', fields);
-    else this.log.debug('HTTP server state', { ...fields, from, to: backend.state });
-  }
-
   // Requests
 
   private onTcpConnection(socket: Socket): void {
@@ -256,6 +190,7 @@ export class HttpFrontEnd implements TableObserver {
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
     this.stats.received++;
     const connection = this.connections.get(req.socket as Socket);
+    connection?.responded(res);
     if (req.httpVersionMajor !== 1) return this.reject(res, HttpErrorCode.VERSION_NOT_SUPPORTED, 'only HTTP/1.0 and HTTP/1.1 are served', undefined, true);
     if (connection === undefined || connection.overLimit) {
       return this.reject(res, HttpErrorCode.TOO_MANY_CONNECTIONS, `more than ${this.options.httpMaxConnections} client connections are open`, undefined, true);
@@ -312,17 +247,19 @@ export class HttpFrontEnd implements TableObserver {
       socket.destroy();
       return;
     }
+    // The response being written (or just written, its connection closing): once its head is
+    // out, a raw answer would corrupt it or follow a last one.
+    const responding = connection?.responding() === true;
     connection?.closed();
-    // The response in progress (Node's own field): once its head is out, a raw answer would corrupt it.
-    const current = (socket as { _httpMessage?: ServerResponse | null })._httpMessage;
-    if (err.code === 'ECONNRESET' || !socket.writable || current?.headersSent === true) {
+    if (err.code === 'ECONNRESET' || !socket.writable || responding) {
       socket.destroy();
       return;
     }
     if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
       this.refuseRaw(socket, HttpErrorCode.REQUEST_TIMEOUT, `no complete request head within ${this.options.httpHeadersTimeoutMs} ms`);
-    } else if (err.code === 'HPE_INVALID_VERSION') {
-      // Node's parser knows HTTP/1.0, 1.1 (and 0.9, 2.0 whose requests reach onRequest): any other x.y is a version we do not serve.
+    } else if (err.code === 'HPE_INVALID_VERSION' && wellFormedRequestLine(err)) {
+      // A request line of the right shape naming a version Node's parser does not know (HTTP/1.2,
+      // 9.9): a version we do not serve, not a malformed request (a bare LF after the version is).
       this.refuseRaw(socket, HttpErrorCode.VERSION_NOT_SUPPORTED, 'only HTTP/1.0 and HTTP/1.1 are served');
     } else if (err.code === 'HPE_HEADER_OVERFLOW') {
       this.refuseRaw(socket, HttpErrorCode.BAD_REQUEST, `request head longer than ${this.options.httpMaxHeaderBytes} bytes`);
@@ -344,13 +281,18 @@ export class HttpFrontEnd implements TableObserver {
     const server = this.server;
     const closed = server === undefined ? Promise.resolve() : new Promise<void>((resolve) => server.close(() => resolve()));
     server?.closeIdleConnections();
-    await this.health.stop();
+    await this.backendSide.health.stop();
     if (!(await waitUntil(() => this.requests.count === 0, drainMs))) this.log.warn('HTTP drain timed out; closing the rest', { inflight: this.requests.count });
     server?.closeAllConnections();
     for (const socket of this.connections.keys()) socket.destroy();
     for (const socket of this.tcpSockets) socket.destroy();
-    await this.upstreams.destroyAll();
-    for (const member of this.statics) this.table.remove(member);
+    await this.backendSide.close();
     await closed;
   }
+}
+
+/** True when the bytes the parser refused begin with a request line of the form "METHOD target HTTP/d.d" and CRLF. */
+function wellFormedRequestLine(err: Error): boolean {
+  const raw = (err as { rawPacket?: unknown }).rawPacket;
+  return Buffer.isBuffer(raw) && /^[!#$%&'*+.^_`|~0-9A-Za-z-]+ [\x21-\x7e]+ HTTP\/\d\.\d\r\n/.test(raw.toString('latin1', 0, Math.min(raw.length, 8192)));
 }

@@ -21,14 +21,10 @@ import { serverTls } from '../support/tls-files.js';
 import type { AnswerPort, Job } from './job.js';
 import { ServerLink, type LinkEvents } from './server-link.js';
 
-const REDIAL_MIN_MS = 25;
-const REDIAL_MAX_MS = 2000;
-
 export class PacketRouter implements LinkEvents, Transport<Job, ErrorCode>, TableObserver {
   readonly protocol = 'packets' as const;
   private nextRid = 1;
   private readonly links = new Map<Endpoint, ServerLink>();
-  private readonly redialTimers = new Map<ServerLink, NodeJS.Timeout>();
   private readonly attempts: AttemptPolicy<Job, ErrorCode>;
   accepting = true;
   /** How servers that registered with `tls: true` are dialed. */
@@ -111,8 +107,6 @@ export class PacketRouter implements LinkEvents, Transport<Job, ErrorCode>, Tabl
 
   /** Closes every link; for shutdown, once nothing is in flight. */
   closeAll(): void {
-    for (const timer of this.redialTimers.values()) clearTimeout(timer);
-    this.redialTimers.clear();
     for (const [endpoint, link] of this.links) {
       this.reroute(link.takeQueued(), endpoint, ErrorCode.UNAVAILABLE);
       link.close();
@@ -216,7 +210,7 @@ export class PacketRouter implements LinkEvents, Transport<Job, ErrorCode>, Tabl
       // go to a connected server of the policy if there is one, else wait here.
       this.reroute(inflight, endpoint, code);
       this.reroute(link.takeQueued(), endpoint, code);
-      this.scheduleRedial(link);
+      link.redialLater();
       return;
     }
     // A server removed on purpose (a graceful leave, a drain) has had its info line already.
@@ -244,7 +238,7 @@ export class PacketRouter implements LinkEvents, Transport<Job, ErrorCode>, Tabl
     this.table.setState(endpoint, 'down');
     this.reroute(inflight, endpoint, code);
     this.reroute(link.takeQueued(), endpoint, code);
-    this.scheduleRedial(link);
+    link.redialLater();
   }
 
   /** Removes a member whose link is being torn down here (its removal must not fail the link again); false when it was gone. */
@@ -258,22 +252,8 @@ export class PacketRouter implements LinkEvents, Transport<Job, ErrorCode>, Tabl
 
   private forget(link: ServerLink, code: ErrorCode): void {
     this.reroute(link.takeQueued(), link.endpoint, code);
-    const timer = this.redialTimers.get(link);
-    if (timer !== undefined) clearTimeout(timer);
-    this.redialTimers.delete(link);
     link.close();
     if (this.links.get(link.endpoint) === link) this.links.delete(link.endpoint);
-  }
-
-  private scheduleRedial(link: ServerLink): void {
-    if (this.redialTimers.has(link)) return;
-    const delay = Math.min(REDIAL_MAX_MS, REDIAL_MIN_MS * 2 ** Math.min(link.failuresInRow, 10));
-    const timer = setTimeout(() => {
-      this.redialTimers.delete(link);
-      if (this.links.get(link.endpoint) === link) link.connect();
-    }, delay);
-    timer.unref();
-    this.redialTimers.set(link, timer);
   }
 
   /** Hands jobs that lost their server back to the attempt policy. */

@@ -15,8 +15,8 @@
  *
  * Memory: a broker may hold tens of thousands of idle connections, so one that has sent nothing
  * costs little more than its socket. The socket's three listeners are shared by every
- * connection (they find theirs through the socket), and the frame decoder, the line writer and
- * the held queue are made when first needed.
+ * connection (they find theirs in a WeakMap keyed by the socket), and the frame decoder, the
+ * line writer and the held queue are made when first needed.
  */
 import type { Socket } from 'node:net';
 import { ErrorCode, ProtocolError } from '../protocol/error-codes.js';
@@ -34,10 +34,14 @@ const CLOSE_GRACE_MS = 1000;
 
 type ClientPacket = Extract<InboundPacket, { type: 0 }>;
 
-/** What a connection hands its packets to. */
-export interface PacketHandlers {
-  clientPacket(conn: PeerConnection, packet: ClientPacket): void;
-  registration(conn: PeerConnection, packet: Extract<InboundPacket, { type: 1 }>): void;
+/** Where a connection's client packets go. */
+export interface PacketSink {
+  accept(conn: PeerConnection, packet: ClientPacket): void;
+}
+
+/** Where a connection's server packets (registration, heartbeat, leave) and its closing go. */
+export interface ServerAdmission {
+  register(conn: PeerConnection, packet: Extract<InboundPacket, { type: 1 }>): void;
   heartbeat(conn: PeerConnection, packet: Extract<InboundPacket, { type: 5 }>): void;
   leave(conn: PeerConnection, packet: Extract<InboundPacket, { type: 6 }>): void;
   closed(conn: PeerConnection): void;
@@ -45,7 +49,10 @@ export interface PacketHandlers {
 
 /** What every connection of one broker shares: where its packets go, and its limits. */
 export interface PeerSettings {
-  readonly handlers: PacketHandlers;
+  readonly router: PacketSink;
+  readonly registrar: ServerAdmission;
+  /** The listener's open connections: a connection leaves it as it closes. */
+  readonly open: Set<PeerConnection>;
   readonly stats: Counters;
   readonly maxPacketBytes: number;
   /** Client packets in flight per connection before it stops being read. */
@@ -53,8 +60,7 @@ export interface PeerSettings {
 }
 
 /** The connection a socket belongs to, for the listeners shared by all sockets. */
-const CONNECTION = Symbol('PeerConnection');
-type OwnedSocket = Socket & { [CONNECTION]: PeerConnection };
+const connectionOf = new WeakMap<Socket, PeerConnection>();
 
 export class PeerConnection implements AnswerPort, FrameSink {
   closed = false;
@@ -76,13 +82,16 @@ export class PeerConnection implements AnswerPort, FrameSink {
   private markMidFrame = false;
   private markAt = 0;
   private ending = false;
+  /** Set by stopReading(). */
+  private ignoring = false;
 
   constructor(
     readonly socket: Socket,
     private readonly settings: PeerSettings,
   ) {
     socket.setNoDelay(true);
-    (socket as OwnedSocket)[CONNECTION] = this;
+    settings.open.add(this);
+    connectionOf.set(socket, this);
     socket.on('data', PeerConnection.onSocketData);
     socket.on('error', PeerConnection.onSocketError);
     socket.on('close', PeerConnection.onSocketClose);
@@ -147,8 +156,19 @@ export class PeerConnection implements AnswerPort, FrameSink {
     return false;
   }
 
+  /**
+   * Stops reading the peer: what it has sent and what it sends until the close is skipped
+   * unparsed (a peer refused and being closed, whose flood of frames would otherwise each be
+   * decoded for nothing).
+   */
+  stopReading(): void {
+    this.ignoring = true;
+    this.socket.pause();
+  }
+
   /** FrameSink: a complete frame from this connection's decoder. */
   frame(text: string): void {
+    if (this.ignoring) return;
     this.frames++;
     let packet: InboundPacket;
     try {
@@ -163,13 +183,13 @@ export class PeerConnection implements AnswerPort, FrameSink {
         this.clientPacket(packet);
         return;
       case 1:
-        this.settings.handlers.registration(this, packet);
+        this.settings.registrar.register(this, packet);
         return;
       case 5:
-        this.settings.handlers.heartbeat(this, packet);
+        this.settings.registrar.heartbeat(this, packet);
         return;
       case 6:
-        this.settings.handlers.leave(this, packet);
+        this.settings.registrar.leave(this, packet);
         return;
       case 2:
         this.sendError(ErrorCode.BAD_PACKET, 'replies (type 2) belong on the connection the broker opened to the server', packet.seq);
@@ -179,6 +199,7 @@ export class PeerConnection implements AnswerPort, FrameSink {
 
   /** FrameSink: a frame over maxPacketBytes began; its bytes are skipped. */
   oversized(limit: number): void {
+    if (this.ignoring) return;
     this.frames++;
     this.sendError(ErrorCode.TOO_LARGE, `packet larger than ${limit} bytes`);
   }
@@ -187,7 +208,7 @@ export class PeerConnection implements AnswerPort, FrameSink {
     const max = this.settings.maxInflight;
     if (this.inflight < max && this.held === undefined) {
       this.inflight++;
-      this.settings.handlers.clientPacket(this, packet);
+      this.settings.router.accept(this, packet);
     } else if (this.held === undefined || this.held.length - this.heldHead < max) {
       (this.held ??= []).push(packet);
       this.socket.pause();
@@ -210,7 +231,7 @@ export class PeerConnection implements AnswerPort, FrameSink {
     while (this.inflight < this.settings.maxInflight && this.heldHead < held.length && !this.closed) {
       const packet = held[this.heldHead++]!;
       this.inflight++;
-      this.settings.handlers.clientPacket(this, packet);
+      this.settings.router.accept(this, packet);
     }
     this.releasing = false;
     if (this.heldHead === held.length) {
@@ -234,8 +255,8 @@ export class PeerConnection implements AnswerPort, FrameSink {
   // The socket listeners, one function each for all connections: a closure per socket would
   // cost every idle connection a few hundred bytes.
 
-  private static onSocketData(this: OwnedSocket, chunk: Buffer): void {
-    const conn = this[CONNECTION];
+  private static onSocketData(this: Socket, chunk: Buffer): void {
+    const conn = connectionOf.get(this)!;
     (conn.decoder ??= new FrameDecoder(conn.settings.maxPacketBytes, conn)).push(chunk);
   }
 
@@ -243,9 +264,10 @@ export class PeerConnection implements AnswerPort, FrameSink {
     this.destroy();
   }
 
-  private static onSocketClose(this: OwnedSocket): void {
-    const conn = this[CONNECTION];
+  private static onSocketClose(this: Socket): void {
+    const conn = connectionOf.get(this)!;
     conn.closed = true;
-    conn.settings.handlers.closed(conn);
+    conn.settings.open.delete(conn);
+    conn.settings.registrar.closed(conn);
   }
 }

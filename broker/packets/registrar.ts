@@ -8,7 +8,7 @@
 import { ErrorCode, ProtocolError } from '../protocol/error-codes.js';
 import { encodeRegistered } from '../protocol/encode.js';
 import type { HeartbeatPacket, LeavePacket, Registration } from '../protocol/packet-types.js';
-import type { RegistryStore, StoreEvent } from '../registry/store.js';
+import type { Registered, RegistryStore, StoreEvent } from '../registry/store.js';
 import type { Member } from '../routing/member.js';
 import type { PolicyTable } from '../routing/policy-table.js';
 import type { BrokerOptions } from '../options.js';
@@ -31,8 +31,6 @@ export class Registrar {
   /** Session servers by id. */
   private readonly sessions = new Map<number, Session>();
   readonly guard: RegistrationGuard;
-  /** Connections closed for a refusal: what they still send is ignored. */
-  private readonly shut = new WeakSet<PeerConnection>();
 
   constructor(
     private readonly store: RegistryStore,
@@ -50,20 +48,17 @@ export class Registrar {
   }
 
   register(conn: PeerConnection, reg: Registration): void {
-    // Registrations already read from a connection that is being closed for a refusal.
-    if (this.shut.has(conn)) return;
     const refusal = this.guard.check(conn, reg) ?? this.claimRefusal(conn, reg);
     if (refusal !== undefined) {
       this.log.warn('registration refused', { id: reg.id, policy: reg.policy, from: conn.host, code: refusal.code, reason: refusal.message });
       conn.sendError(refusal.code, refusal.message);
       if (refusal.close) {
-        this.shut.add(conn);
-        conn.socket.pause();
+        conn.stopReading();
         conn.end();
       }
       return;
     }
-    void this.admit(conn, reg);
+    this.admit(conn, reg);
   }
 
   /** Heartbeats received from a session server; undefined when it has no session. */
@@ -118,31 +113,37 @@ export class Registrar {
     }
   }
 
-  private async admit(conn: PeerConnection, reg: Registration): Promise<void> {
-    let registered;
+  /** Records the registration in the store and answers it (at once when the store answers at once). */
+  private admit(conn: PeerConnection, reg: Registration): void {
+    const entry = {
+      id: reg.id,
+      policy: reg.policy,
+      host: conn.host,
+      packetPort: reg.listenport,
+      httpPort: reg.httpport,
+      maxInflight: reg.maxInflight,
+      session: reg.session,
+      tls: reg.tls ?? false,
+      owner: this.owner,
+    };
+    let registered: Registered | Promise<Registered>;
     try {
-      registered = await this.store.register(
-        {
-          id: reg.id,
-          policy: reg.policy,
-          host: conn.host,
-          packetPort: reg.listenport,
-          httpPort: reg.httpport,
-          maxInflight: reg.maxInflight,
-          session: reg.session,
-          tls: reg.tls ?? false,
-          owner: this.owner,
-        },
-        // claimRefusal() decided whether the id may be taken.
-        { isLive: () => false },
-      );
+      // claimRefusal() decided whether the id may be taken.
+      registered = this.store.register(entry, { isLive: () => false });
     } catch (err) {
-      if (!(err instanceof ProtocolError)) throw err;
-      this.log.warn('registration refused', { id: reg.id, from: conn.host, reason: err.message });
-      conn.sendError(err.code, err.message);
-      return;
+      return this.refused(conn, reg, err);
     }
-    const { entry } = registered;
+    if (registered instanceof Promise) registered.then((r) => this.registered(conn, r), (err: unknown) => this.refused(conn, reg, err));
+    else this.registered(conn, registered);
+  }
+
+  private refused(conn: PeerConnection, reg: Registration, err: unknown): void {
+    if (!(err instanceof ProtocolError)) throw err;
+    this.log.warn('registration refused', { id: reg.id, from: conn.host, reason: err.message });
+    conn.sendError(err.code, err.message);
+  }
+
+  private registered(conn: PeerConnection, { entry }: Registered): void {
     if (entry.session) this.sessions.set(entry.id, { conn, generation: entry.generation, heartbeats: 0, lastSeenAt: Date.now() });
     else this.sessions.delete(entry.id);
     this.log.info('server registered', {

@@ -62,8 +62,6 @@ export class Counters implements TableObserver {
   truncated = 0;
   /** Answers the broker gave itself, by code. */
   readonly errors: Partial<Record<string, number>> = {};
-  /** The last error answers, for the dashboard. */
-  readonly recentErrors = new RecentErrors();
   /** Errors for policies that never had a server. */
   readonly unregistered = new PolicyCounters(-1);
   /** Members serving the protocol per policy, and the policy/id keys of registered ones. */
@@ -88,7 +86,11 @@ export class Counters implements TableObserver {
     (key) => this.liveKeys.has(key),
   );
 
-  constructor(readonly protocol: Protocol) {}
+  constructor(
+    readonly protocol: Protocol,
+    /** The last error answers, for the dashboard. */
+    readonly recentErrors = new RecentErrors(),
+  ) {}
 
   /** Counts an error answer; with the policy when it is known (routing errors). */
   countError(code: string, policy?: number, message = ''): void {
@@ -118,6 +120,11 @@ export class Counters implements TableObserver {
   countReroute(policy: number): void {
     this.rerouted++;
     (this.byPolicy.get(policy) ?? this.unregistered).rerouted++;
+  }
+
+  /** Adds another front end's counters of one policy (the --workers merge). */
+  fold(from: PolicyFigures): void {
+    foldPolicy(this.policy(from.policy), from);
   }
 
   /** The counters of one policy, created on first use. */
@@ -175,10 +182,20 @@ export class Counters implements TableObserver {
   }
 }
 
+/** One policy's counters, or a snapshot of them sent by a worker. */
+export interface PolicyFigures {
+  readonly policy: number;
+  readonly replied: number;
+  readonly rerouted?: number;
+  readonly errors: Partial<Record<string, number>>;
+  readonly latency: { readonly counts: ArrayLike<number>; readonly sumMs: number; readonly count: number };
+  readonly byServer: Iterable<readonly [string, Iterable<readonly [number, number]>]>;
+}
+
 /** Adds one policy's counters into another's (a forgotten policy into the sum of them). */
-function foldPolicy(into: PolicyCounters, from: PolicyCounters): void {
+function foldPolicy(into: PolicyCounters, from: PolicyFigures): void {
   into.replied += from.replied;
-  into.rerouted += from.rerouted;
+  into.rerouted += from.rerouted ?? 0;
   for (const [code, n] of Object.entries(from.errors)) into.errors[code] = (into.errors[code] ?? 0) + (n ?? 0);
   into.latency.merge(from.latency);
   for (const [server, statuses] of from.byServer) for (const [status, n] of statuses) addStatus(into, server, status, n);

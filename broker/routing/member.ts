@@ -73,6 +73,14 @@ export class Endpoint implements Selectable {
     return this.member.info.host;
   }
 
+  get policy(): number {
+    return this.member.info.policy;
+  }
+
+  get source(): 'registered' | 'static' {
+    return this.member.source;
+  }
+
   /** `host:port`, for logs and errors. */
   get address(): string {
     const host = this.member.host;

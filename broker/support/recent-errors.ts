@@ -49,6 +49,17 @@ export class RecentErrors {
     this.next = (this.next + 1) % this.capacity;
   }
 
+  /** A ring holding `rows` (newest first), such as the merge of several rings. */
+  static of(rows: readonly ErrorEvent[], capacity = 50): RecentErrors {
+    const ring = new RecentErrors(capacity);
+    for (let i = Math.min(rows.length, capacity) - 1; i >= 0; i--) {
+      ring.slots.push({ ...rows[i]! });
+      ring.total += rows[i]!.count;
+    }
+    ring.next = ring.slots.length % capacity;
+    return ring;
+  }
+
   /** Copies of the recorded errors, newest first. */
   list(): ErrorEvent[] {
     const out: ErrorEvent[] = [];

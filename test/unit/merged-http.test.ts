@@ -1,7 +1,7 @@
 import { describe, it, mock } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { MergedHttpStats, MergedHttpView, mergeBackends, snapshotStats, type BackendSnapshot, type WorkerReport } from '../../broker/cluster/merged-http.js';
+import { mergeStats, MergedHttpView, mergeBackends, snapshotStats, type BackendSnapshot, type WorkerReport } from '../../broker/cluster/merged-http.js';
 import type { HttpCounters } from '../../broker/admin/http-source.js';
 import { HttpErrorCode } from '../../broker/http/http-errors.js';
 import { Counters } from '../../broker/routing/counters.js';
@@ -89,7 +89,7 @@ describe('merged HTTP figures', () => {
           count(one, e);
           count(workers[w]!, e);
         }
-        const merged = new MergedHttpStats(workers.map((w) => JSON.parse(JSON.stringify(snapshotStats(w)))));
+        const merged = mergeStats(workers.map((w) => JSON.parse(JSON.stringify(snapshotStats(w)))));
         const expected = comparable(one);
         // Each worker keeps its last 50 rows (a repeated error is one row with a count); the merge
         // keeps the newest 50 rows of those, folding neighbours that are the same error.
