@@ -28,4 +28,5 @@ export type {
 } from './hooks/interceptor.js';
 export { HeaderList } from './hooks/header-list.js';
 export { InterceptorError } from './hooks/check.js';
+export { loadPlugins, PluginError } from './hooks/plugin.js';
 export type { HookCounts } from './hooks/counters.js';
