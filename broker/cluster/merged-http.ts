@@ -8,7 +8,7 @@
  */
 import { mergeCounts, type HookCounts } from '../hooks/counters.js';
 import type { AddressInfo } from 'node:net';
-import type { HttpBackendView, HttpCounters, HttpSource, WorkerStatus } from '../admin/http-source.js';
+import type { HttpBackendView, HttpSource, WorkerStatus } from '../admin/http-source.js';
 import { Counters } from '../routing/counters.js';
 import type { MemberState } from '../routing/member.js';
 import { RecentErrors, type ErrorEvent } from '../support/recent-errors.js';
@@ -65,7 +65,7 @@ export interface WorkerReport {
   hooks?: Record<string, HookCounts>;
 }
 
-export function snapshotStats(stats: HttpCounters): StatsSnapshot {
+export function snapshotStats(stats: Counters): StatsSnapshot {
   return {
     received: stats.received,
     replied: stats.replied,

@@ -10,7 +10,7 @@ import cluster from 'node:cluster';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { errorAnswer, hasBody, healthAnswer, writeAnswer } from '../admin/answer.js';
 import { Interceptors } from '../hooks/interceptors.js';
-import { streamRefusal, tooManyStreams, TRACE_EVENTS } from '../admin/trace-page.js';
+import { openTraceStream, TRACE_EVENTS } from '../admin/trace-page.js';
 import { Tracer } from '../trace/tracer.js';
 import { TraceStream } from '../trace/trace-stream.js';
 import { DecisionBatcher, RelayedTrace } from './trace-relay.js';
@@ -71,9 +71,9 @@ export function runWorker(input: Partial<BrokerOptions>): void {
     const close = hasBody(req.headers);
     if (path === 'health') return writeAnswer(res, healthAnswer(stopping), close);
     if (path === TRACE_EVENTS) {
-      const refused = streamRefusal(authorized, req.method);
-      if (refused === undefined && traceStream.open(res)) return;
-      return writeAnswer(res, refused ?? tooManyStreams(traceStream.maxClients), close);
+      const refused = openTraceStream(traceStream, req, res, authorized);
+      if (refused !== undefined) writeAnswer(res, refused, close);
+      return;
     }
     if (!process.connected) return writeAnswer(res, errorAnswer(HttpErrorCode.SHUTTING_DOWN, 'the broker is shutting down'), close);
     const n = ++seq;
