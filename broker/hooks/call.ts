@@ -5,6 +5,7 @@
  */
 import type { Hook } from './check.js';
 import type { HookCounts } from './counters.js';
+import type { Logger } from '../support/logger.js';
 
 export type CallOutcome = 'ok' | 'error' | 'timeout';
 
@@ -52,7 +53,7 @@ export function callHook(hook: Hook, counts: HookCounts, invoke: () => unknown, 
   );
 }
 
-function isThenable(value: unknown): value is PromiseLike<unknown> {
+export function isThenable(value: unknown): value is PromiseLike<unknown> {
   return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
 }
 
@@ -112,4 +113,15 @@ export function runChain(hooks: readonly Hook[], countsOf: (hook: Hook) => HookC
     done(undefined);
   };
   run(0);
+}
+
+/** What the client is told of a fail-closed failure: "interceptor X failed: …" or "… did not finish within N ms". */
+export function describeFailure(failure: ChainFailure): string {
+  const what = failure.outcome === 'timeout' ? failure.error.message : `failed: ${failure.error.message}`;
+  return `interceptor ${failure.hook.name} ${what}`;
+}
+
+/** The warn line of a failed call (fail-open or not), with what identifies the message. */
+export function logFailure(log: Logger, hook: Hook, phase: string, outcome: CallOutcome, error: Error, message: Record<string, unknown> = {}): void {
+  log.warn('interceptor failed', { hook: hook.name, phase, outcome, error: error.message, failMode: hook.failOpen ? 'open' : 'closed', ...message });
 }

@@ -7,7 +7,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Logger } from '../support/logger.js';
 import { headersForBody } from './body.js';
-import { runChain, type ChainFailure } from './call.js';
+import { describeFailure, logFailure, runChain } from './call.js';
 import type { Hook } from './check.js';
 import { RequestContext, type HttpAnswer, type RequestState } from './contexts.js';
 import type { HookCounters } from './counters.js';
@@ -113,9 +113,9 @@ export class HttpHookRun {
           this.commit(hook, c);
           return true;
         },
-        failed: (hook, outcome, error) => this.log.warn('interceptor failed', { hook: hook.name, phase: 'onRequest', outcome, error: error.message, failMode: hook.failOpen ? 'open' : 'closed', requestId: this.requestId }),
+        failed: (hook, outcome, error) => logFailure(this.log, hook, 'onRequest', outcome, error, { requestId: this.requestId }),
       },
-      (failure) => done(answered ?? (failure === undefined ? this.finished() : failed(failure))),
+      (failure) => done(answered ?? (failure === undefined ? this.finished() : { kind: 'failed', message: describeFailure(failure) })),
     );
   }
 
@@ -141,10 +141,6 @@ export class HttpHookRun {
   }
 }
 
-function failed(failure: ChainFailure): RequestResult {
-  const what = failure.outcome === 'timeout' ? failure.error.message : `failed: ${failure.error.message}`;
-  return { kind: 'failed', message: `interceptor ${failure.hook.name} ${what}` };
-}
 
 /** The smallest request limit among the matched interceptors, and whose it is. */
 function bodyLimit(hooks: readonly Hook[]): { hook: Hook; maxBytes: number } | undefined {

@@ -8,7 +8,7 @@
  */
 import type { Dispatcher } from 'undici';
 import { decodeBody, headersForBody, headersWithoutBody, responseHasNoBody } from './body.js';
-import { runChain } from './call.js';
+import { describeFailure, logFailure, runChain } from './call.js';
 import type { Hook } from './check.js';
 import { ResponseContext } from './contexts.js';
 import { HeaderList } from './header-list.js';
@@ -164,14 +164,13 @@ export class ResponseTap {
           return true;
         },
         failed: (hook, outcome, error) =>
-          this.run.log.warn('interceptor failed', { hook: hook.name, phase: 'onResponse', outcome, error: error.message, failMode: hook.failOpen ? 'open' : 'closed', requestId: this.run.requestId }),
+          logFailure(this.run.log, hook, 'onResponse', outcome, error, { requestId: this.run.requestId }),
       },
       (failure) => {
         if (this.stale(attempt)) return;
         if (failure !== undefined) {
           this.state = 'pass';
-          const what = failure.outcome === 'timeout' ? failure.error.message : `failed: ${failure.error.message}`;
-          this.sink.failResponse('HOOK_FAILED', `interceptor ${failure.hook.name} ${what}`, this.ended ? undefined : this.controller);
+          this.sink.failResponse('HOOK_FAILED', describeFailure(failure), this.ended ? undefined : this.controller);
           return;
         }
         this.send(current.status, current.headers, current.changed ? current.body : undefined);

@@ -10,7 +10,7 @@ import { ErrorCode } from '../protocol/error-codes.js';
 import { encodeError, encodeReply } from '../protocol/encode.js';
 import type { ClientPacket } from '../protocol/packet-types.js';
 import type { Logger } from '../support/logger.js';
-import { runChain, type ChainFailure } from './call.js';
+import { describeFailure, isThenable, logFailure, runChain, type CallOutcome, type ChainFailure } from './call.js';
 import type { Hook } from './check.js';
 import { checkPolicy, PacketHookContext, ReplyHookContext, type PacketVerdict } from './contexts.js';
 import type { Interceptors } from './interceptors.js';
@@ -41,8 +41,8 @@ export class PacketHooks {
 
   countsOf = (hook: Hook) => this.interceptors.counters.of(hook.name);
 
-  logFailure(hook: Hook, phase: string, outcome: string, error: Error): void {
-    this.log.warn('interceptor failed', { hook: hook.name, phase, outcome, error: error.message, failMode: hook.failOpen ? 'open' : 'closed' });
+  logFailure(hook: Hook, phase: string, outcome: CallOutcome, error: Error): void {
+    logFailure(this.log, hook, phase, outcome, error);
   }
 }
 
@@ -102,7 +102,7 @@ class PacketRun implements AnswerPort {
 
   private routed(verdict: PacketVerdict | undefined, failure: ChainFailure | undefined): void {
     const seq = this.original.seq;
-    if (failure !== undefined) return this.finish(undefined, encodeError(ErrorCode.HOOK_FAILED, describe(failure), seq));
+    if (failure !== undefined) return this.finish(undefined, encodeError(ErrorCode.HOOK_FAILED, describeFailure(failure), seq));
     if (verdict !== undefined) {
       const line = 'answer' in verdict ? encodeReply(HOOK_SERVER_ID, this.original.srcid, verdict.answer, seq) : encodeError(verdict.error as ErrorCode, verdict.message, seq);
       return this.finish(undefined, line);
@@ -139,7 +139,7 @@ class PacketRun implements AnswerPort {
       },
       (failure) => {
         const seq = this.original.seq;
-        if (failure !== undefined) this.finish(job, encodeError(ErrorCode.HOOK_FAILED, describe(failure), seq));
+        if (failure !== undefined) this.finish(job, encodeError(ErrorCode.HOOK_FAILED, describeFailure(failure), seq));
         else this.finish(job, encodeReply(reply.server, this.original.srcid, reply.payload, seq));
       },
     );
@@ -156,10 +156,7 @@ class PacketRun implements AnswerPort {
 
 /** Applies `check` to a hook's result, now or when its promise resolves. */
 function then(result: unknown, check: (value: unknown) => unknown): unknown {
-  if (typeof result === 'object' && result !== null && typeof (result as PromiseLike<unknown>).then === 'function') {
-    return (result as PromiseLike<unknown>).then(check);
-  }
-  return check(result);
+  return isThenable(result) ? result.then(check) : check(result);
 }
 
 function checkPacket(value: unknown): unknown {
@@ -174,7 +171,3 @@ function checkReply(value: unknown): unknown {
   return value;
 }
 
-function describe(failure: ChainFailure): string {
-  const what = failure.outcome === 'timeout' ? failure.error.message : `failed: ${failure.error.message}`;
-  return `interceptor ${failure.hook.name} ${what}`;
-}
