@@ -1,7 +1,7 @@
 /**
  * One HTTP worker of --workers: the same program (cluster re-runs main.js with the same
  * arguments, so the options are parsed again, not sent), serving HTTP on the shared port with
- * an HttpFrontEnd over a mirror of the primary's registry. It answers /health itself and relays
+ * an HttpFrontEnd over a policy table that mirrors the primary's registered servers. It answers /health itself and relays
  * the other admin pages to the primary, which sees the whole broker. It exits when the primary
  * tells it to stop (after draining), on SIGTERM (the same way), or at once when the primary
  * goes away (cluster's own disconnect handling).
@@ -37,7 +37,7 @@ interface PendingAdmin {
 export function runWorker(input: Partial<BrokerOptions>): void {
   const base = resolveBrokerOptions(input);
   const log = withMeta(base.logger, { worker: cluster.worker?.id });
-  const registry = new PolicyTable(base.algorithm);
+  const table = new PolicyTable(base.algorithm);
   const pending = new Map<number, PendingAdmin>();
   let seq = 0;
   let front: HttpFrontEnd | undefined;
@@ -86,12 +86,12 @@ export function runWorker(input: Partial<BrokerOptions>): void {
   };
 
   const start = async (servers: readonly ServerInfo[]): Promise<void> => {
-    applySnapshot(registry, servers);
+    applySnapshot(table, servers);
     // Every worker listens on the same --http-port; cluster shares one socket between them (with
     // port 0 too: the workers get the port the first one was given).
     const options = { ...base, logger: log };
     const interceptors = options.interceptors.length > 0 ? new Interceptors(options.interceptors, log) : undefined;
-    front = new HttpFrontEnd(registry, options, log, admin, tracer, listenerTls(options), interceptors);
+    front = new HttpFrontEnd(table, options, log, admin, tracer, listenerTls(options), interceptors);
     let address;
     try {
       address = await front.listen();
@@ -123,7 +123,7 @@ export function runWorker(input: Partial<BrokerOptions>): void {
         if (front === undefined) void start(message.servers);
         return;
       case 'registry':
-        applyEvent(registry, message.event);
+        applyEvent(table, message.event);
         return;
       case 'admin-answer': {
         const entry = pending.get(message.seq);
