@@ -10,16 +10,23 @@ import { resolveBrokerOptions, type BrokerOptions } from './options.js';
 import { PacketRouter } from './packets/packet-router.js';
 import { PeerConnection, type PacketHandlers, type PeerSettings } from './packets/peer-connection.js';
 import { Registrar } from './packets/registrar.js';
-import { Registry } from './registry/registry.js';
-import { PacketStats } from './stats.js';
-import { leanAccept } from './support/lean-accept.js';
+import { followStore } from './registry/membership.js';
+import { MemoryStore } from './registry/memory-store.js';
+import type { RegistryStore } from './registry/store.js';
+import { PolicyTable } from './routing/policy-table.js';
+import { Counters } from './routing/counters.js';
 import { listenerTls } from './support/tls-files.js';
+import { waitUntil } from './support/wait-until.js';
 
 export interface Broker {
   readonly options: BrokerOptions;
-  readonly registry: Registry;
-  readonly stats: PacketStats;
+  /** Where registrations are kept; the table follows it. */
+  readonly store: RegistryStore;
+  /** Every server by policy: what routing reads. */
+  readonly table: PolicyTable;
+  readonly stats: Counters;
   readonly router: PacketRouter;
+  readonly registrar: Registrar;
   /** The HTTP front end, once listen() has started it (only when options.httpPort is set). */
   readonly http: HttpFrontEnd | undefined;
   /**
@@ -44,12 +51,14 @@ export function createBroker(input: Partial<BrokerOptions> = {}): Broker {
   const options = resolveBrokerOptions(input);
   const log = options.logger;
   const tls = listenerTls(options);
-  const registry = new Registry(options.algorithm);
-  const stats = new PacketStats();
-  // Per-policy and per-server counters follow the registry (and outlive removed servers).
-  registry.observe(stats);
-  const router = new PacketRouter(registry, options, stats, log);
-  const registrar = new Registrar(registry, router, options, log);
+  const store = new MemoryStore();
+  const table = new PolicyTable(options.algorithm);
+  followStore(store, table);
+  const stats = new Counters('packets');
+  // Per-policy and per-server counters follow the table (and outlive removed servers).
+  table.observe(stats);
+  const router = new PacketRouter(table, store, options, stats, log);
+  const registrar = new Registrar(store, table, router, options, log);
   const connections = new Set<PeerConnection>();
   let server: Server | undefined;
   let sweepTimer: NodeJS.Timeout | undefined;
@@ -60,7 +69,7 @@ export function createBroker(input: Partial<BrokerOptions> = {}): Broker {
   let http: HttpFrontEnd | undefined;
   let admin: AdminPages | undefined;
   const statusSources: StatusSources = {
-    registry,
+    table,
     stats,
     http: undefined,
     startedAt,
@@ -111,8 +120,6 @@ export function createBroker(input: Partial<BrokerOptions> = {}): Broker {
       });
     });
     srv.on('error', (err) => log.error('packet listener error', { error: err.message }));
-    // Idle connections cost ~1.3 KB less each when accepted this way (see lean-accept.ts).
-    if (!leanAccept(srv)) log.debug('packet listener: Node\'s own accept path (lean accept not available)');
     const interval = Math.min(SWEEP_MAX_INTERVAL_MS, Math.max(10, Math.floor(options.serverTimeoutMs / 4)));
     sweepTimer = setInterval(sweep, interval);
     sweepTimer.unref();
@@ -128,7 +135,7 @@ export function createBroker(input: Partial<BrokerOptions> = {}): Broker {
         const [{ HttpFrontEnd }, { AdminPages }] = await Promise.all([import('./http/http-front-end.js'), import('./admin/pages.js')]);
         const pages = new AdminPages(statusSources);
         admin = pages;
-        http = new HttpFrontEnd(registry, options, log, (req, res, path, authorized) => pages.handle(req, res, path, authorized), tls);
+        http = new HttpFrontEnd(table, options, log, (req, res, path, authorized) => pages.handle(req, res, path, authorized), tls);
         statusSources.http = http;
         await http.listen();
         pages.start();
@@ -144,16 +151,14 @@ export function createBroker(input: Partial<BrokerOptions> = {}): Broker {
   /** Answers the packets in flight, then removes every server once `httpDone` (the HTTP drain) is over as well. */
   async function drain(httpDone: Promise<void> | undefined): Promise<void> {
     router.accepting = false;
-    const deadline = Date.now() + options.drainTimeoutMs;
-    while (router.outstanding > 0 && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 10));
+    if (!(await waitUntil(() => router.outstanding === 0, options.drainTimeoutMs))) {
+      log.warn('drain timed out; answering the rest with UNAVAILABLE', { outstanding: router.outstanding });
     }
-    if (router.outstanding > 0) log.warn('drain timed out; answering the rest with UNAVAILABLE', { outstanding: router.outstanding });
-    // The HTTP front end follows the registry: removing the servers sooner would take their
+    // The HTTP front end shares the table: removing the servers sooner would take their
     // backends from the requests it drains, and one whose backend fails could not be retried.
     await httpDone;
     if (sweepTimer !== undefined) clearInterval(sweepTimer);
-    for (const record of [...registry.servers()]) router.removeServer(record, 'broker shutting down');
+    for (const member of [...table.members()]) if (member.packets !== undefined) router.removeServer(member, 'broker shutting down');
     router.closeAll();
     for (const conn of connections) conn.end();
     // Give the final answers a moment to flush before tearing down what is left.
@@ -165,9 +170,11 @@ export function createBroker(input: Partial<BrokerOptions> = {}): Broker {
 
   return {
     options,
-    registry,
+    store,
+    table,
     stats,
     router,
+    registrar,
     listen,
     get http() {
       return http;

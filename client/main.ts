@@ -6,14 +6,15 @@
 import { sha1Hex } from '../broker/support/sha1.js';
 import { Command, InvalidArgumentError } from 'commander';
 import { envOption, hostPort, integer, loggingOptions, parseOrExit } from '../broker/support/cli.js';
+import { PACKAGE_VERSION } from '../broker/support/version.js';
 import { createLogger, type LogFormat, type LogLevel, type Logger } from '../broker/support/logger.js';
 import { readFileSync } from 'node:fs';
 import { BrokerClient, type ClientOptions } from './client.js';
 import { randomAscii, runLoad } from './load.js';
 import { CLIENT_DEFAULTS, LOAD_DEFAULTS, VERIFY_MODES, type VerifyMode } from './options.js';
-import { readPacketFile } from './packet-file.js';
+import { readPacketFile, withPolicy } from './packet-file.js';
 import { progressBar } from './progress.js';
-import { formatSummary } from './summary.js';
+import { formatSummary, loadExitCode } from './summary.js';
 
 const NAME = 'policy-client';
 const PREFIX = 'POLICY_CLIENT';
@@ -33,6 +34,7 @@ interface CliOptions {
   timeout: number;
   verify: VerifyMode;
   json?: boolean;
+  allowErrors?: boolean;
   tls?: boolean;
   ca?: string;
   logLevel: LogLevel;
@@ -50,12 +52,13 @@ function seconds(value: string): number {
 
 const program = new Command(NAME)
   .description('Send packets to a policy broker and print the answers, or put load on it')
+  .version(PACKAGE_VERSION)
   .addOption(envOption(PREFIX, '--broker <host:port>', "the broker's packet port").argParser(hostPort).default({ host: CLIENT_DEFAULTS.host, port: CLIENT_DEFAULTS.port }, `${CLIENT_DEFAULTS.host}:${CLIENT_DEFAULTS.port}`))
   .addOption(envOption(PREFIX, '--policy <n>', 'privacy policy of the packets').argParser(integer(0)).default(LOAD_DEFAULTS.policy))
   .addOption(envOption(PREFIX, '--srcid <n>', 'client id sent as srcid').argParser(integer(0)).default(LOAD_DEFAULTS.srcid))
   .addOption(envOption(PREFIX, '--payload <text>', 'payload of the packets').default(LOAD_DEFAULTS.payload))
   .addOption(envOption(PREFIX, '--payload-size <n>', 'send random ASCII payloads of this length instead').argParser(integer(0, MAX_PAYLOAD_SIZE)))
-  .addOption(envOption(PREFIX, '--file <path>', 'send the packet(s) in this file as written: one JSON object (may be pretty-printed) or NDJSON'))
+  .addOption(envOption(PREFIX, '--file <path>', 'send the packet(s) in this file as written: one JSON object (may be pretty-printed) or NDJSON; --policy given too replaces their policy'))
   .addOption(envOption(PREFIX, '--count <n>', 'load: send this many packets').argParser(integer(1)))
   .addOption(envOption(PREFIX, '--duration <seconds>', 'load: send for this long').argParser(seconds))
   .addOption(envOption(PREFIX, '--concurrency <n>', 'load: packets in flight at once').argParser(integer(1, 1_000_000)).default(LOAD_DEFAULTS.concurrency))
@@ -63,6 +66,7 @@ const program = new Command(NAME)
   .addOption(envOption(PREFIX, '--timeout <ms>', 'how long a packet waits for its answer').argParser(integer(1)).default(CLIENT_DEFAULTS.timeoutMs))
   .addOption(envOption(PREFIX, '--verify <mode>', "check that each reply's payload is the SHA-1 of the packet's").choices(VERIFY_MODES).default('none'))
   .addOption(envOption(PREFIX, '--json', 'load: print the summary as one JSON object on the last line'))
+  .addOption(envOption(PREFIX, '--allow-errors', 'load: exit 0 even when packets were answered with errors (lost or unverified packets still exit 1)'))
   .addOption(envOption(PREFIX, '--tls', 'connect to the broker with TLS (a broker started with --tls-cert)'))
   .addOption(envOption(PREFIX, '--ca <file>', 'with --tls: PEM CA the broker\'s certificate must chain to (default: Node\'s CAs)'));
 for (const option of loggingOptions(PREFIX)) program.addOption(option);
@@ -73,7 +77,7 @@ program.action(async (options: CliOptions) => {
   const logger = createLogger({ level: options.logLevel, format: options.logFormat, name: NAME });
   try {
     if (isLoad) process.exitCode = await load(options, logger);
-    else if (options.file !== undefined) process.exitCode = await sendFile(options.file, options, logger);
+    else if (options.file !== undefined) process.exitCode = await sendFile(options.file, policyOverride(), options, logger);
     else process.exitCode = await sendOne(options, logger);
   } catch (err) {
     process.stderr.write(`${NAME}: ${err instanceof Error ? err.message : String(err)}\n`);
@@ -99,9 +103,19 @@ async function sendOne(options: CliOptions, logger: Logger): Promise<number> {
   }
 }
 
-/** The file's packets one after another, each answer on stdout; 0 when all are type 2 replies. */
-async function sendFile(path: string, options: CliOptions, logger: Logger): Promise<number> {
-  const packets = await readPacketFile(path);
+/** --policy when the user gave it (command line or environment), not its default. */
+function policyOverride(): number | undefined {
+  const source = program.getOptionValueSource('policy');
+  return source === 'cli' || source === 'env' ? (program.opts().policy as number) : undefined;
+}
+
+/**
+ * The file's packets one after another, each answer on stdout; 0 when all are type 2 replies.
+ * With `policy` every packet goes to that policy instead of the one written in the file.
+ */
+async function sendFile(path: string, policy: number | undefined, options: CliOptions, logger: Logger): Promise<number> {
+  const written = await readPacketFile(path);
+  const packets = policy === undefined ? written : withPolicy(written, policy);
   const client = await connect(options, logger);
   let code = 0;
   try {
@@ -116,7 +130,7 @@ async function sendFile(path: string, options: CliOptions, logger: Logger): Prom
   return code;
 }
 
-/** A load run, its summary on stdout; 0 unless packets were lost or failed verification. */
+/** A load run, its summary on stdout; its exit code from loadExitCode(). */
 async function load(options: CliOptions, logger: Logger): Promise<number> {
   const durationMs = options.duration === undefined ? undefined : options.duration * 1000;
   const bar = process.stderr.isTTY ? progressBar(process.stderr, { count: options.count, durationMs }) : null;
@@ -140,7 +154,7 @@ async function load(options: CliOptions, logger: Logger): Promise<number> {
     });
     bar?.stop();
     process.stdout.write(options.json === true ? JSON.stringify(summary) + '\n' : formatSummary(summary, { verify: options.verify === 'sha1' }));
-    return summary.lost > 0 || summary.verifyFailed > 0 ? 1 : 0;
+    return loadExitCode(summary, options.allowErrors === true);
   } finally {
     bar?.stop();
   }

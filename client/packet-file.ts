@@ -50,6 +50,14 @@ function tryParse(text: string): unknown {
   }
 }
 
+/**
+ * The packets with their policy replaced by `policy` (--policy given beside --file): the one
+ * field the classic scripts spell two ways, `privPoliId` and `privPolyId`, becomes `privPoliId`.
+ */
+export function withPolicy(packets: FilePacket[], policy: number): FilePacket[] {
+  return packets.map(({ privPolyId: _dropped, ...rest }) => ({ ...rest, privPoliId: policy }));
+}
+
 function isObject(value: unknown): value is FilePacket {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
 }

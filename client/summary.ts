@@ -84,6 +84,19 @@ export class LoadStats {
   }
 }
 
+/**
+ * The exit code of a load run: 1 when any packet failed (lost, answered with an error, or a
+ * reply that did not verify), else 0. `allowErrors` (--allow-errors) lets error answers pass,
+ * for runs that expect some (servers killed on purpose, a policy with no server); lost packets
+ * and failed verification still fail the run: those break the broker's guarantees.
+ */
+export function loadExitCode(summary: LoadSummary, allowErrors: boolean): number {
+  if (summary.lost > 0 || summary.verifyFailed > 0) return 1;
+  const replies = Object.values(summary.byServer).reduce((sum, n) => sum + n, 0);
+  const errorAnswers = summary.answered - replies;
+  return errorAnswers > 0 && !allowErrors ? 1 : 0;
+}
+
 /** The summary as an aligned table for a terminal, one fact a line, ending in "\n". */
 export function formatSummary(summary: LoadSummary, options: { verify: boolean }): string {
   const errors = Object.entries(summary.errors);

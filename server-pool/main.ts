@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError } from 'commander';
 import { envOption, hostPort, integer, loggingOptions, parseOrExit } from '../broker/support/cli.js';
+import { PACKAGE_VERSION } from '../broker/support/version.js';
 import { createLogger, type LogFormat, type LogLevel } from '../broker/support/logger.js';
 import { HANDLER_NAMES, type HandlerName } from './handlers.js';
 import { MAX_INFLIGHT, SERVER_DEFAULTS, type BrokerAddress } from './options.js';
@@ -48,6 +49,7 @@ function idList(value: string): number[] {
 const { broker, policy, id, port, listenHost, handler, delayMs, maxInflight } = SERVER_DEFAULTS;
 const program = new Command(NAME)
   .description('Packet servers that register with a policy broker and answer its packets')
+  .version(PACKAGE_VERSION)
   .addOption(envOption(PREFIX, '--broker <host:port>', "the broker's packet port").argParser(hostPort).default(broker, `${broker.host}:${broker.port}`))
   .addOption(envOption(PREFIX, '--policy <n>', 'privacy policy the servers serve').argParser(integer(0)).default(policy))
   .addOption(envOption(PREFIX, '--count <n>', 'how many servers').argParser(integer(1, 10000)).default(1))

@@ -4,11 +4,11 @@
  * workers (cluster/merged-http.ts). Read-only shapes: the pages never change what they read.
  */
 import type { AddressInfo } from 'node:net';
-import type { ServerState } from '../registry/server-record.js';
+import type { MemberState } from '../routing/member.js';
 import type { LatencyHistogram } from '../support/latency-histogram.js';
 import type { ErrorEvent } from '../support/recent-errors.js';
 
-/** The counters of one policy (HttpPolicyStats). */
+/** The counters of one policy (PolicyCounters). */
 export interface HttpPolicyCounters {
   readonly policy: number;
   readonly replied: number;
@@ -18,12 +18,12 @@ export interface HttpPolicyCounters {
   readonly byServer: ReadonlyMap<string, ReadonlyMap<number, number>>;
 }
 
-/** The front end's counters (HttpStats). */
+/** The front end's counters (Counters). */
 export interface HttpCounters {
-  readonly requests: number;
-  readonly proxied: number;
-  readonly retries: number;
-  readonly clientAborts: number;
+  readonly received: number;
+  readonly replied: number;
+  readonly rerouted: number;
+  readonly dropped: number;
   readonly truncated: number;
   readonly errors: Partial<Record<string, number>>;
   readonly recentErrors: { list(): ErrorEvent[] };
@@ -38,7 +38,7 @@ export interface HttpBackendView {
   readonly source: 'registered' | 'static';
   /** `host:port`. */
   readonly address: string;
-  readonly state: ServerState;
+  readonly state: MemberState;
   /** Requests on it now. */
   readonly outstanding: number;
   readonly served: number;
@@ -66,7 +66,7 @@ export interface WorkerStatus {
 
 export interface HttpSource {
   readonly stats: HttpCounters;
-  readonly table: { backends(): Iterable<HttpBackendView> };
+  backends(): Iterable<HttpBackendView>;
   /** Open client connections. */
   readonly connectionCount: number;
   /** Requests being proxied now. */

@@ -1,21 +1,22 @@
 /**
  * The metrics served at <admin prefix>metrics, in Prometheus text format (prom-client). Nothing
  * here runs per packet: every value is read at scrape time, in prom-client `collect()`
- * callbacks, from counters the broker keeps anyway (PacketStats, HttpStats, the server
+ * callbacks, from counters the broker keeps anyway (the packet and HTTP Counters, the server
  * records, the HTTP backends). The two latency histograms are the broker's own fixed-bucket
  * counters (support/latency-histogram.ts), exported as Prometheus histograms.
  *
- * Each broker has its own prom-client Registry (several brokers may share a process), made on
- * the first scrape together with prom-client's default process and Node.js metrics.
+ * Each broker has its own prom-client Registry (several brokers may share a process), made when
+ * its admin pages start, together with prom-client's default process and Node.js metrics:
+ * prom-client counts process_cpu_seconds_total from the moment they are made.
  */
 import { collectDefaultMetrics, Counter, Gauge, Registry, type Metric } from 'prom-client';
-import type { ServerState } from '../registry/server-record.js';
+import type { MemberState } from '../routing/member.js';
 import { LATENCY_BOUNDS_MS, type LatencyHistogram } from '../support/latency-histogram.js';
 import type { StatusSources } from './status.js';
 
 const PREFIX = 'policy_broker_';
-const PACKET_STATES: readonly ServerState[] = ['connecting', 'up', 'down', 'draining'];
-const HTTP_STATES: readonly ServerState[] = ['connecting', 'up', 'down'];
+const PACKET_STATES: readonly MemberState[] = ['connecting', 'up', 'down', 'draining'];
+const HTTP_STATES: readonly MemberState[] = ['connecting', 'up', 'down'];
 /** The policy label of packets whose policy never had a server. */
 export const UNREGISTERED_POLICY = 'none';
 
@@ -42,7 +43,7 @@ export class BrokerMetrics {
   }
 
   private definePacketMetrics(): void {
-    const { stats, registry } = this.src;
+    const { stats, table } = this.src;
     this.counter('packets_received_total', 'Client packets accepted for routing.', [], (emit) => emit({}, stats.received));
     this.counter(
       'packets_answered_total',
@@ -68,16 +69,17 @@ export class BrokerMetrics {
       [...stats.policies()].map((p) => ({ labels: { policy: String(p.policy) }, histogram: p.latency })),
     );
     this.gauge('servers', 'Registered packet servers, by policy and state.', ['policy', 'state'], (emit) => {
-      const counts = new Map<number, Map<ServerState, number>>();
-      for (const group of registry.policies()) {
-        const byState = new Map<ServerState, number>(PACKET_STATES.map((s) => [s, 0]));
-        for (const record of group.members) byState.set(record.state, byState.get(record.state)! + 1);
+      const counts = new Map<number, Map<MemberState, number>>();
+      for (const group of table.policies()) {
+        if (group.serving.packets === 0) continue;
+        const byState = new Map<MemberState, number>(PACKET_STATES.map((s) => [s, 0]));
+        for (const member of group.members) if (member.packets !== undefined) byState.set(member.packets.state, byState.get(member.packets.state)! + 1);
         counts.set(group.policy, byState);
       }
       for (const [policy, byState] of counts) for (const [state, n] of byState) emit({ policy: String(policy), state }, n);
     });
     this.gauge('server_packets_in_flight', 'Packets written or queued to each server.', ['policy', 'server'], (emit) => {
-      for (const r of registry.servers()) emit({ policy: String(r.policy), server: String(r.id) }, r.outstanding);
+      for (const e of table.endpoints('packets')) emit({ policy: String(e.member.policy), server: String(e.member.id) }, e.outstanding);
     });
     const serverTotals = (field: 'served' | 'failures'): Reader => (emit) => {
       const totals = new Map<string, { policy: number; id: number; n: number }>();
@@ -88,7 +90,7 @@ export class BrokerMetrics {
         else entry.n += n;
       };
       for (const r of stats.retiredServers()) add(r.policy, r.id, r[field]);
-      for (const r of registry.servers()) add(r.policy, r.id, r[field]);
+      for (const e of table.endpoints('packets')) add(e.member.policy, e.member.id!, e[field]);
       for (const t of totals.values()) emit({ policy: String(t.policy), server: String(t.id) }, t.n);
     };
     this.counter('server_packets_served_total', 'Packets answered by each server (kept after it leaves).', ['policy', 'server'], serverTotals('served'));
@@ -97,14 +99,15 @@ export class BrokerMetrics {
 
   private defineHttpMetrics(): void {
     const http = this.src.http!;
-    const s = http.stats;
-    this.counter('http_requests_total', 'HTTP requests received, proxied or answered by the broker itself.', [], (emit) => emit({}, s.requests));
+    // Read at each scrape: the --workers view replaces its stats object as the workers report.
+    const stats = () => http.stats;
+    this.counter('http_requests_total', 'HTTP requests received, proxied or answered by the broker itself.', [], (emit) => emit({}, stats().received));
     this.counter(
       'http_requests_answered_total',
       'Proxied HTTP requests answered, by policy and outcome: "reply" (a backend\'s response) or the broker\'s error code.',
       ['policy', 'outcome'],
       (emit) => {
-        for (const p of s.policies()) {
+        for (const p of stats().policies()) {
           const policy = String(p.policy);
           emit({ policy, outcome: 'reply' }, p.replied);
           for (const [code, n] of Object.entries(p.errors)) emit({ policy, outcome: code }, n ?? 0);
@@ -112,24 +115,24 @@ export class BrokerMetrics {
       },
     );
     this.counter('http_responses_total', 'Responses relayed from backends, by policy, server (id or address) and status.', ['policy', 'server', 'status'], (emit) => {
-      for (const p of s.policies()) {
+      for (const p of stats().policies()) {
         for (const [server, statuses] of p.byServer) for (const [status, n] of statuses) emit({ policy: String(p.policy), server, status: String(status) }, n);
       }
     });
     this.counter('http_errors_total', 'Answers the broker gave itself, by code.', ['code'], (emit) => {
-      for (const [code, n] of Object.entries(s.errors)) emit({ code }, n ?? 0);
+      for (const [code, n] of Object.entries(stats().errors)) emit({ code }, n ?? 0);
     });
-    this.counter('http_retries_total', 'Requests sent to another backend after one failed.', [], (emit) => emit({}, s.retries));
-    this.counter('http_client_aborts_total', 'Requests whose client went away before the answer was complete.', [], (emit) => emit({}, s.clientAborts));
-    this.counter('http_truncated_total', 'Responses cut short because the backend failed mid-body.', [], (emit) => emit({}, s.truncated));
+    this.counter('http_retries_total', 'Requests sent to another backend after one failed.', [], (emit) => emit({}, stats().rerouted));
+    this.counter('http_client_aborts_total', 'Requests whose client went away before the answer was complete.', [], (emit) => emit({}, stats().dropped));
+    this.counter('http_truncated_total', 'Responses cut short because the backend failed mid-body.', [], (emit) => emit({}, stats().truncated));
     this.gauge('http_requests_in_flight', 'HTTP requests being proxied.', [], (emit) => emit({}, http.inflight));
     this.gauge('http_connections', 'Open HTTP client connections.', [], (emit) => emit({}, http.connectionCount));
     this.histogram('http_request_duration_seconds', 'Time from a request\'s arrival to the end of the relayed response, by policy.', () =>
-      [...s.policies()].map((p) => ({ labels: { policy: String(p.policy) }, histogram: p.latency })),
+      [...stats().policies()].map((p) => ({ labels: { policy: String(p.policy) }, histogram: p.latency })),
     );
     this.gauge('http_servers', 'HTTP backends (registered and static), by policy and state.', ['policy', 'state'], (emit) => {
-      const counts = new Map<number, Map<ServerState, number>>();
-      for (const b of http.table.backends()) {
+      const counts = new Map<number, Map<MemberState, number>>();
+      for (const b of http.backends()) {
         let byState = counts.get(b.policy);
         if (byState === undefined) {
           byState = new Map(HTTP_STATES.map((st) => [st, 0]));
@@ -140,7 +143,7 @@ export class BrokerMetrics {
       for (const [policy, byState] of counts) for (const [state, n] of byState) emit({ policy: String(policy), state }, n);
     });
     this.gauge('http_server_requests_in_flight', 'Requests being proxied to each backend.', ['policy', 'server'], (emit) => {
-      for (const b of http.table.backends()) emit({ policy: String(b.policy), server: b.id === undefined ? b.address : String(b.id) }, b.outstanding);
+      for (const b of http.backends()) emit({ policy: String(b.policy), server: b.id === undefined ? b.address : String(b.id) }, b.outstanding);
     });
     const workers = http.workers?.bind(http);
     if (workers !== undefined) {

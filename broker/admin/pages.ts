@@ -22,7 +22,7 @@ import { statusReport, type StatusSources } from './status.js';
 const DASHBOARD = bodyAnswer(200, DASHBOARD_HTML, 'text/html; charset=utf-8', ['content-security-policy', DASHBOARD_CSP, 'x-frame-options', 'DENY']);
 
 export class AdminPages {
-  /** Made on the first scrape. */
+  /** Made by start(), so that prom-client's process metrics (CPU seconds) count from then, not from the first scrape. */
   private metrics: BrokerMetrics | undefined;
   readonly activity: Activity;
 
@@ -30,9 +30,10 @@ export class AdminPages {
     this.activity = new Activity(src);
   }
 
-  /** Starts sampling the activity the dashboard draws. */
+  /** Starts sampling the activity the dashboard draws, and the default process metrics. */
   start(): void {
     this.activity.start();
+    this.metrics ??= new BrokerMetrics(this.src);
   }
 
   stop(): void {

@@ -3,15 +3,15 @@
  * with states, in-flight counts and counters, the packet and HTTP totals, and memory.
  */
 import type { AddressInfo } from 'node:net';
-import type { Registry } from '../registry/registry.js';
-import type { PacketStats } from '../stats.js';
+import type { PolicyTable } from '../routing/policy-table.js';
+import type { Counters } from '../routing/counters.js';
 import type { LatencyHistogram } from '../support/latency-histogram.js';
 import type { HttpSource } from './http-source.js';
 
 /** What the status page reads. */
 export interface StatusSources {
-  readonly registry: Registry;
-  readonly stats: PacketStats;
+  readonly table: PolicyTable;
+  readonly stats: Counters;
   /** Packets accepted and not yet answered. */
   packetOutstanding(): number;
   packetAddress(): AddressInfo | undefined;
@@ -81,23 +81,24 @@ export function statusReport(src: StatusSources): Record<string, unknown> {
     }
     return entry;
   };
-  for (const r of src.registry.servers()) {
-    policyOf(r.policy).servers.push({
-      id: r.id,
-      host: r.host,
-      port: r.port,
-      httpPort: r.httpPort ?? null,
-      state: r.state,
-      session: r.session,
-      maxInflight: r.maxInflight,
-      outstanding: r.outstanding,
-      served: r.served,
-      failures: r.failures,
+  for (const e of src.table.endpoints('packets')) {
+    const m = e.member;
+    policyOf(m.policy).servers.push({
+      id: m.id!,
+      host: m.host,
+      port: e.port,
+      httpPort: m.info.httpPort ?? null,
+      state: e.state,
+      session: m.info.session,
+      maxInflight: m.info.maxInflight,
+      outstanding: e.outstanding,
+      served: e.served,
+      failures: e.failures,
     });
   }
   const http = src.http;
   if (http !== undefined) {
-    for (const b of http.table.backends()) {
+    for (const b of http.backends()) {
       policyOf(b.policy).httpServers.push({
         id: b.id ?? null,
         source: b.source,
@@ -121,7 +122,7 @@ export function statusReport(src: StatusSources): Record<string, unknown> {
     pid: process.pid,
     uptimeMs: Date.now() - src.startedAt,
     memory: { rss: memory.rss, heapUsed: memory.heapUsed, external: memory.external, arrayBuffers: memory.arrayBuffers },
-    algorithm: src.registry.strategy,
+    algorithm: src.table.strategy,
     packet: {
       address: packetAddress === undefined ? null : { host: packetAddress.address, port: packetAddress.port },
       outstanding: src.packetOutstanding(),
@@ -158,10 +159,10 @@ function httpSection(http: HttpSource): Record<string, unknown> {
     address: address === undefined ? null : { host: address.address, port: address.port },
     connections: http.connectionCount,
     inflight: http.inflight,
-    requests: s.requests,
-    proxied: s.proxied,
-    retries: s.retries,
-    clientAborts: s.clientAborts,
+    requests: s.received,
+    proxied: s.replied,
+    retries: s.rerouted,
+    clientAborts: s.dropped,
     truncated: s.truncated,
     errors: { ...s.errors },
   };

@@ -8,8 +8,8 @@
  */
 import type { AddressInfo } from 'node:net';
 import type { HttpBackendView, HttpCounters, HttpSource, WorkerStatus } from '../admin/http-source.js';
-import { HttpPolicyStats } from '../http/http-stats.js';
-import type { ServerState } from '../registry/server-record.js';
+import { PolicyCounters } from '../routing/counters.js';
+import type { MemberState } from '../routing/member.js';
 import type { ErrorEvent } from '../support/recent-errors.js';
 
 /** How often a worker reports to the primary. */
@@ -23,16 +23,16 @@ export interface PolicySnapshot {
   replied: number;
   errors: Record<string, number>;
   latency: { counts: number[]; sumMs: number; count: number };
-  /** [server, [[status, responses], …]], as HttpPolicyStats.byServer. */
+  /** [server, [[status, responses], …]], as PolicyCounters.byServer. */
   byServer: Array<[string, Array<[number, number]>]>;
 }
 
-/** A front end's counters (HttpStats), as plain data. */
+/** A front end's counters (Counters), as plain data. */
 export interface StatsSnapshot {
-  requests: number;
-  proxied: number;
-  retries: number;
-  clientAborts: number;
+  received: number;
+  replied: number;
+  rerouted: number;
+  dropped: number;
   truncated: number;
   errors: Record<string, number>;
   /** Newest first. */
@@ -46,7 +46,7 @@ export interface BackendSnapshot {
   id: number | null;
   source: 'registered' | 'static';
   address: string;
-  state: ServerState;
+  state: MemberState;
   outstanding: number;
   served: number;
   failures: number;
@@ -64,10 +64,10 @@ export interface WorkerReport {
 
 export function snapshotStats(stats: HttpCounters): StatsSnapshot {
   return {
-    requests: stats.requests,
-    proxied: stats.proxied,
-    retries: stats.retries,
-    clientAborts: stats.clientAborts,
+    received: stats.received,
+    replied: stats.replied,
+    rerouted: stats.rerouted,
+    dropped: stats.dropped,
     truncated: stats.truncated,
     errors: { ...stats.errors } as Record<string, number>,
     recentErrors: stats.recentErrors.list(),
@@ -97,29 +97,29 @@ export function snapshotBackends(backends: Iterable<HttpBackendView>): BackendSn
 
 /** The sum of several front ends' counters. */
 export class MergedHttpStats implements HttpCounters {
-  requests = 0;
-  proxied = 0;
-  retries = 0;
-  clientAborts = 0;
+  received = 0;
+  replied = 0;
+  rerouted = 0;
+  dropped = 0;
   truncated = 0;
   readonly errors: Record<string, number> = {};
   readonly recentErrors: { list(): ErrorEvent[] };
-  private readonly byPolicy = new Map<number, HttpPolicyStats>();
+  private readonly byPolicy = new Map<number, PolicyCounters>();
 
   constructor(snapshots: readonly StatsSnapshot[]) {
     const recent: ErrorEvent[] = [];
     for (const s of snapshots) {
-      this.requests += s.requests;
-      this.proxied += s.proxied;
-      this.retries += s.retries;
-      this.clientAborts += s.clientAborts;
+      this.received += s.received;
+      this.replied += s.replied;
+      this.rerouted += s.rerouted;
+      this.dropped += s.dropped;
       this.truncated += s.truncated;
       addCounts(this.errors, s.errors);
       recent.push(...s.recentErrors);
       for (const p of s.policies) {
         let merged = this.byPolicy.get(p.policy);
         if (merged === undefined) {
-          merged = new HttpPolicyStats(p.policy);
+          merged = new PolicyCounters(p.policy);
           this.byPolicy.set(p.policy, merged);
         }
         merged.replied += p.replied;
@@ -140,7 +140,7 @@ export class MergedHttpStats implements HttpCounters {
     this.recentErrors = { list: () => list.map((e) => ({ ...e })) };
   }
 
-  policies(): IterableIterator<HttpPolicyStats> {
+  policies(): IterableIterator<PolicyCounters> {
     return this.byPolicy.values();
   }
 }
@@ -151,7 +151,7 @@ function backendKey(b: BackendSnapshot): string {
 }
 
 /** Worst first: a backend one worker sees down is shown down. */
-const STATE_RANK: Record<ServerState, number> = { down: 0, draining: 1, connecting: 2, up: 3 };
+const STATE_RANK: Record<MemberState, number> = { down: 0, draining: 1, connecting: 2, up: 3 };
 
 /**
  * One row per backend over the workers' tables: in-flight, served and failures summed (plus
@@ -193,7 +193,9 @@ export class MergedHttpView implements HttpSource {
   private readonly retiredBackends = new Map<string, { served: number; failures: number }>();
   private httpAddress: AddressInfo | undefined;
   private merged: { stats: MergedHttpStats; backends: HttpBackendView[] } | undefined;
-  readonly table = { backends: (): Iterable<HttpBackendView> => this.current().backends };
+  backends(): Iterable<HttpBackendView> {
+    return this.current().backends;
+  }
 
   /** A worker was forked. */
   started(id: number, pid: number): void {
@@ -257,8 +259,8 @@ export class MergedHttpView implements HttpSource {
       listening: w.listening,
       connections: w.report?.connections ?? 0,
       inflight: w.report?.inflight ?? 0,
-      requests: w.report?.stats.requests ?? 0,
-      proxied: w.report?.stats.proxied ?? 0,
+      requests: w.report?.stats.received ?? 0,
+      proxied: w.report?.stats.replied ?? 0,
       backends: w.report?.backends.length ?? 0,
       rss: w.report?.rss ?? 0,
     }));

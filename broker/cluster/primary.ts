@@ -66,7 +66,7 @@ export class BrokerCluster {
     const broker = createBroker({ ...options, httpPort: undefined, httpServers: [] });
     this.broker = broker;
     const sources: StatusSources = {
-      registry: broker.registry,
+      table: broker.table,
       stats: broker.stats,
       http: this.http,
       startedAt: Date.now(),
@@ -75,7 +75,7 @@ export class BrokerCluster {
       stopping: () => this.stopping,
     };
     this.pages = new AdminPages(sources);
-    broker.registry.observe(new RegistryBroadcaster((event) => this.broadcast({ t: 'registry', event })));
+    broker.table.observe(new RegistryBroadcaster((event) => this.broadcast({ t: 'registry', event })));
   }
 
   /** Starts the packet broker, then the workers; resolves with the packet address once every worker listens. */
@@ -160,7 +160,7 @@ export class BrokerCluster {
     if (!isMessage<FromWorker>(message)) return;
     switch (message.t) {
       case 'hello':
-        this.send(worker, { t: 'welcome', servers: registrySnapshot(this.broker.registry) });
+        this.send(worker, { t: 'welcome', servers: registrySnapshot(this.broker.table) });
         this.subscribed.add(worker);
         return;
       case 'listening':

@@ -1,14 +1,15 @@
 /**
- * The registry, mirrored into the HTTP workers of --workers. The primary owns the Registry (the
- * packet path registers, heartbeats and removes servers there); each worker keeps a copy that
- * its HTTP front end reads and observes exactly as it would the real one. The primary sends a
+ * The registered servers of the primary's policy table, mirrored into the HTTP workers of
+ * --workers. The primary owns registrations (the packet path registers, heartbeats and removes
+ * servers there); each worker keeps a copy in its own table that its HTTP front end reads and
+ * observes exactly as it would the real one. The primary sends a
  * worker the whole table once (a snapshot), then every change as an event, in order, over the
  * worker's IPC channel. Pure: plain data in and out, no I/O.
  */
-import type { Registry, RegistryObserver } from '../registry/registry.js';
-import type { ServerRecord, ServerState } from '../registry/server-record.js';
+import { Member, type Endpoint, type MemberState } from '../routing/member.js';
+import type { PolicyTable, TableObserver } from '../routing/policy-table.js';
 
-/** What a worker needs of one server record (counters stay with the primary). */
+/** What a worker needs of one registered server (counters stay with the primary). */
 export interface ServerInfo {
   id: number;
   policy: number;
@@ -18,93 +19,94 @@ export interface ServerInfo {
   httpPort: number | null;
   session: boolean;
   tls: boolean;
-  state: ServerState;
+  state: MemberState;
+  generation: number;
 }
 
 export type RegistryEvent =
   | { kind: 'added'; server: ServerInfo }
-  | { kind: 'removed'; id: number }
-  | { kind: 'state'; id: number; state: ServerState };
+  | { kind: 'removed'; id: number; generation: number }
+  | { kind: 'state'; id: number; state: MemberState };
 
-/** A copy of the fields a mirror needs, taken now (the record changes later). */
-export function serverInfo(record: ServerRecord): ServerInfo {
+/** A copy of the fields a mirror needs, taken now (the member changes later). */
+export function serverInfo(member: Member): ServerInfo {
+  const { info } = member;
   return {
-    id: record.id,
-    policy: record.policy,
-    host: record.host,
-    port: record.port,
-    maxInflight: record.maxInflight,
-    httpPort: record.httpPort ?? null,
-    session: record.session,
-    tls: record.tls,
-    state: record.state,
+    id: info.id!,
+    policy: info.policy,
+    host: info.host,
+    port: info.packetPort!,
+    maxInflight: info.maxInflight,
+    httpPort: info.httpPort ?? null,
+    session: info.session,
+    tls: info.tls,
+    state: member.packets!.state,
+    generation: info.generation,
   };
 }
 
-/** The whole table, for a mirror that starts now. */
-export function registrySnapshot(registry: Registry): ServerInfo[] {
-  return Array.from(registry.servers(), serverInfo);
+/** The registered servers, for a mirror that starts now. */
+export function registrySnapshot(table: PolicyTable): ServerInfo[] {
+  return Array.from(table.endpoints('packets'), (e) => serverInfo(e.member));
 }
 
-/** Observes a registry and turns each change into an event, handed to `emit` at once. */
-export class RegistryBroadcaster implements RegistryObserver {
+/** Observes the primary's table and turns each change of a registered server into an event, handed to `emit` at once. */
+export class RegistryBroadcaster implements TableObserver {
   constructor(private readonly emit: (event: RegistryEvent) => void) {}
 
-  added(record: ServerRecord): void {
-    this.emit({ kind: 'added', server: serverInfo(record) });
+  added(member: Member): void {
+    if (member.packets !== undefined) this.emit({ kind: 'added', server: serverInfo(member) });
   }
 
-  removed(record: ServerRecord): void {
-    this.emit({ kind: 'removed', id: record.id });
+  removed(member: Member): void {
+    if (member.packets !== undefined) this.emit({ kind: 'removed', id: member.id!, generation: member.info.generation });
   }
 
-  stateChanged(record: ServerRecord): void {
-    this.emit({ kind: 'state', id: record.id, state: record.state });
+  stateChanged(endpoint: Endpoint): void {
+    if (endpoint.protocol === 'packets') this.emit({ kind: 'state', id: endpoint.member.id!, state: endpoint.state });
   }
 }
 
-/** Replaces everything in `mirror` by the snapshot's servers (the mirror's observers see each change). */
-export function applySnapshot(mirror: Registry, servers: readonly ServerInfo[]): void {
-  for (const record of [...mirror.servers()]) mirror.remove(record);
+/** Replaces every registered server in `mirror` by the snapshot's (the mirror's observers see each change). */
+export function applySnapshot(mirror: PolicyTable, servers: readonly ServerInfo[]): void {
+  for (const member of [...mirror.members()]) if (member.id !== undefined) mirror.remove(member);
   for (const server of servers) add(mirror, server);
 }
 
-/** Applies one event of the primary's registry to `mirror`. */
-export function applyEvent(mirror: Registry, event: RegistryEvent): void {
+/** Applies one event of the primary's table to `mirror`. */
+export function applyEvent(mirror: PolicyTable, event: RegistryEvent): void {
   switch (event.kind) {
     case 'added':
       add(mirror, event.server);
       return;
     case 'removed': {
-      const record = mirror.get(event.id);
-      if (record !== undefined) mirror.remove(record);
+      // A server registering again is added before its old registration leaves.
+      const member = mirror.get(event.id);
+      if (member?.info.generation === event.generation) mirror.remove(member);
       return;
     }
     case 'state': {
-      const record = mirror.get(event.id);
-      if (record !== undefined) mirror.setState(record, event.state);
+      const endpoint = mirror.get(event.id)?.packets;
+      if (endpoint !== undefined) mirror.setState(endpoint, event.state);
       return;
     }
   }
 }
 
-function add(mirror: Registry, s: ServerInfo): void {
-  // The primary removed any record with this id before adding (a removed event came first);
-  // a stale one here would make register() refuse the id from another host.
-  const stale = mirror.get(s.id);
-  if (stale !== undefined) mirror.remove(stale);
-  const { record } = mirror.register(
-    {
-      type: 1,
-      id: s.id,
-      policy: s.policy,
-      listenport: s.port,
-      maxInflight: s.maxInflight,
-      ...(s.httpPort !== null && { httpport: s.httpPort }),
-      session: s.session,
-      tls: s.tls,
-    },
-    s.host,
-  );
-  mirror.setState(record, s.state);
+function add(mirror: PolicyTable, s: ServerInfo): void {
+  const member = new Member({
+    id: s.id,
+    policy: s.policy,
+    host: s.host,
+    packetPort: s.port,
+    httpPort: s.httpPort ?? undefined,
+    maxInflight: s.maxInflight,
+    session: s.session,
+    tls: s.tls,
+    registeredAt: 0,
+    generation: s.generation,
+  });
+  // Its state before it joins, so that observers see it as the primary has it.
+  member.packets!.state = s.state;
+  mirror.add(member);
 }

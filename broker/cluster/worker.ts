@@ -12,7 +12,7 @@ import { errorAnswer, hasBody, healthAnswer, writeAnswer } from '../admin/answer
 import { HttpFrontEnd } from '../http/http-front-end.js';
 import { HttpErrorCode } from '../http/http-errors.js';
 import { resolveBrokerOptions, type BrokerOptions } from '../options.js';
-import { Registry } from '../registry/registry.js';
+import { PolicyTable } from '../routing/policy-table.js';
 import { withMeta } from '../support/logger.js';
 import { listenerTls } from '../support/tls-files.js';
 import { REPORT_INTERVAL_MS, snapshotBackends, snapshotStats, type WorkerReport } from './merged-http.js';
@@ -32,7 +32,7 @@ interface PendingAdmin {
 export function runWorker(input: Partial<BrokerOptions>): void {
   const base = resolveBrokerOptions(input);
   const log = withMeta(base.logger, { worker: cluster.worker?.id });
-  const registry = new Registry(base.algorithm);
+  const registry = new PolicyTable(base.algorithm);
   const pending = new Map<number, PendingAdmin>();
   let seq = 0;
   let front: HttpFrontEnd | undefined;
@@ -49,7 +49,7 @@ export function runWorker(input: Partial<BrokerOptions>): void {
     inflight: front!.inflight,
     rss: process.memoryUsage.rss(),
     stats: snapshotStats(front!.stats),
-    backends: snapshotBackends(front!.table.backends()),
+    backends: snapshotBackends(front!.backends()),
   });
 
   const admin = (req: IncomingMessage, res: ServerResponse, path: string, authorized: boolean): void => {

@@ -1,46 +1,66 @@
 /**
- * One proxied request: pick a backend of the request's policy, send the request on that
- * backend's connection pool (undici's dispatch, the body streamed from the client), and
- * stream the response back with backpressure both ways. A backend that refuses, resets or
- * times out is reported to health and the request goes to another backend when that is safe:
- * the connection was never made, or the method is idempotent and no body byte was read.
+ * One proxied request, the HTTP path's job for the attempt policy (routing/attempts.ts, which
+ * picks a backend of the request's policy and decides what follows a failure): send the
+ * request on the chosen backend's pool (undici's dispatch, the body streamed from the client)
+ * and stream the response back with backpressure both ways. A backend that refuses, resets or
+ * times out is reported to health, and the request may go to another backend when that is
+ * safe: the connection was never made, or the method is idempotent and no body byte was read.
  * Once the response head has gone to the client nothing can be retried; a backend failing
  * after that closes the client's connection, so the client sees a cut, not a wrong answer.
  *
- * The exchange is its own undici handler; its state lives in fields, one object per request.
- * It implements the handler interface undici calls internally (onConnect, onHeaders, onData,
- * onComplete, onError; marked deprecated in its types): a handler of the newer interface
- * (onRequestStart, onResponseStart, …) is wrapped per request in an adapter that also parses
- * every response head into an object, which a proxy never reads. That is about 1 µs a request.
+ * The exchange is its own undici handler (undici 7's interface: onRequestStart,
+ * onResponseStart, onResponseData, onResponseEnd, onResponseError); its state lives in fields,
+ * one object per request. The response head is relayed from the controller's raw headers,
+ * as the backend sent them, not from the parsed object undici also passes.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
-import type { HttpBackend, HttpBackendTable } from './backends.js';
+import type { AttemptPolicy, Failure, Outcome, Readiness, Routed, Transport } from '../routing/attempts.js';
+import type { Counters } from '../routing/counters.js';
+import type { Endpoint } from '../routing/member.js';
+import type { PolicyTable } from '../routing/policy-table.js';
 import { forwardResponseHeaders, type ForwardedHead } from './headers.js';
 import type { HealthMonitor } from './health.js';
 import { HttpErrorCode, sendError } from './http-errors.js';
-import type { HttpStats } from './http-stats.js';
+import { classify, describe, isPassive, UnrelayableResponse, type UpstreamFailure, type UpstreamTimeouts } from './upstream-failure.js';
+import type { Upstreams } from './upstream.js';
 
-/** What an exchange needs from the front end. */
-export interface ExchangeHost {
-  readonly table: HttpBackendTable;
+/** The front end's services an exchange uses, given once to each. */
+export interface ExchangeServices {
+  readonly attempts: AttemptPolicy<Exchange, HttpErrorCode>;
+  readonly table: PolicyTable;
+  readonly upstreams: Upstreams;
   readonly health: HealthMonitor;
-  readonly stats: HttpStats;
-  readonly maxAttempts: number;
-  readonly upstreamTimeoutMs: number;
-  readonly upstreamConnectTimeoutMs: number;
-  /** Called once when the exchange is over, however it ended. */
-  exchangeDone(exchange: Exchange): void;
+  readonly stats: Counters;
+  readonly timeouts: UpstreamTimeouts;
 }
 
-/** Why an attempt failed, and what may follow. */
-interface Failure {
-  code: HttpErrorCode;
-  message: string;
-  /** The backend refused, reset or timed out: take it out. */
-  passive: boolean;
-  /** The request never left the broker, so any method may go to another backend. */
-  unsent: boolean;
+/** Where an exchange says it is over: its client connection's pipeline. */
+export interface ExchangeOwner {
+  done(exchange: Exchange): void;
+}
+
+/** The HTTP transport of the attempt policy: every backend takes a request (its pool queues). */
+export class HttpTransport implements Transport<Exchange, HttpErrorCode> {
+  readonly protocol = 'http' as const;
+
+  constructor(private readonly stats: Counters) {}
+
+  readiness(): Readiness {
+    return 'ready';
+  }
+
+  send(exchange: Exchange, endpoint: Endpoint): void {
+    exchange.dispatch(endpoint);
+  }
+
+  settle(exchange: Exchange, outcome: Outcome<HttpErrorCode>): void {
+    exchange.settle(outcome);
+  }
+
+  rerouted(exchange: Exchange): void {
+    this.stats.countReroute(exchange.policy);
+  }
 }
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
@@ -51,33 +71,28 @@ class ClientGone extends Error {
     super('the client closed the connection');
   }
 }
-/** The reason given to undici when a response head cannot be relayed. */
-class UnrelayableResponse extends Error {}
 
-export class Exchange implements Dispatcher.DispatchHandler {
-  /** The client connection's list this exchange is on, for the host. */
-  connectionExchanges: Exchange[] | undefined;
+export class Exchange implements Dispatcher.DispatchHandler, Routed<HttpErrorCode> {
+  attempts = 0;
+  lastFailure: Failure<HttpErrorCode> | undefined = undefined;
+  done = false;
   private readonly dispatchOptions: Dispatcher.DispatchOptions;
-  private backend: HttpBackend | undefined;
-  /** Aborts the current attempt (from undici's onConnect); undefined until it is on a connection. */
-  private abortAttempt: ((err: Error) => void) | undefined;
-  /** Resumes the backend's response after a pause for backpressure (from undici's onHeaders). */
-  private resumeResponse: (() => void) | undefined;
-  /** True from dispatch until the attempt's last callback: the backend's outstanding count holds it. */
-  private holding = false;
-  private attempts = 0;
+  /** The backend of the current attempt. */
+  private endpoint: Endpoint | undefined;
+  /** The current attempt's controller (abort, pause, resume); undefined until undici starts it. */
+  private controller: Dispatcher.DispatchController | undefined;
   private headSent = false;
-  private finished = false;
   private drainHooked = false;
   /** performance.now() when the request arrived, and the status relayed, for the metrics. */
   private readonly startedAt = performance.now();
   private status = 0;
 
   constructor(
-    private readonly host: ExchangeHost,
+    private readonly services: ExchangeServices,
+    private readonly owner: ExchangeOwner,
     private readonly req: IncomingMessage,
     private readonly res: ServerResponse,
-    private readonly policy: number,
+    readonly policy: number,
     private readonly head: ForwardedHead,
     path: string,
   ) {
@@ -89,133 +104,118 @@ export class Exchange implements Dispatcher.DispatchHandler {
     };
   }
 
-  get requestId(): string {
-    return this.head.requestId;
-  }
-
   /** Sends the request to a first backend. */
   start(): void {
-    this.attempt(undefined);
+    this.services.attempts.start(this);
   }
 
   /** The client's connection closed: stop the upstream side and forget the request. */
   clientGone(): void {
-    if (this.finished) return;
-    this.host.stats.clientAborts++;
-    this.finish();
-    this.abortAttempt?.(new ClientGone());
+    if (this.done) return;
+    this.services.stats.dropped++;
+    this.services.attempts.abandon(this);
+    this.controller?.abort(new ClientGone());
+  }
+
+  /** The attempt policy chose `endpoint` (and holds it) for this request: send it there. */
+  dispatch(endpoint: Endpoint): void {
+    this.endpoint = endpoint;
+    this.controller = undefined;
+    this.attempts++;
+    this.services.upstreams.get(endpoint).dispatch(this.dispatchOptions, this);
+  }
+
+  /** The request's one outcome. */
+  settle(outcome: Outcome<HttpErrorCode>): void {
+    const policy = this.policy;
+    switch (outcome.kind) {
+      case 'answered': {
+        const { endpoint } = outcome;
+        this.services.stats.countResponse(policy, endpoint.member.label, this.status, this.startedAt);
+        if (endpoint.state === 'connecting') this.services.table.setState(endpoint, 'up');
+        this.owner.done(this);
+        this.res.end();
+        return;
+      }
+      case 'no-server':
+        if (outcome.after !== undefined) return this.fail(outcome.after.code, `${outcome.after.message}; no other live server for policy ${policy}`);
+        if (outcome.missing === 'unknown-policy') return this.fail(HttpErrorCode.UNKNOWN_POLICY, `no HTTP server for policy ${policy}`);
+        return this.fail(HttpErrorCode.NO_SERVER, `no live HTTP server for policy ${policy}`);
+      case 'overloaded':
+        return this.fail(HttpErrorCode.NO_SERVER, `no live HTTP server for policy ${policy}`);
+      case 'failed':
+        if (!this.headSent) return this.fail(outcome.failure.code, outcome.failure.message);
+        // Part of the response is out: the client must see the cut, not a shorter answer.
+        this.services.stats.truncated++;
+        this.owner.done(this);
+        this.res.destroy();
+        return;
+      case 'abandoned':
+        this.owner.done(this);
+        return;
+    }
   }
 
   // undici's handler interface
 
-  onConnect(abort: (err?: Error) => void): void {
-    this.abortAttempt = abort;
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
     // The client left while the request waited for a connection.
-    if (this.finished) abort(new ClientGone());
+    if (this.done) controller.abort(new ClientGone());
   }
 
-  /** Returns false to pause the response (never here: backpressure starts with the body). */
-  onHeaders(statusCode: number, raw: Buffer[], resume: () => void, statusText: string): boolean {
-    if (this.finished) return true;
-    this.resumeResponse = resume;
+  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, _headers: IncomingHttpHeaders, statusMessage?: string): void {
+    if (this.done) return;
+    const raw = controller.rawHeaders as Buffer[];
     if (statusCode < 200) {
       this.informational(statusCode, raw);
-      return true;
+      return;
     }
     try {
-      this.res.writeHead(statusCode, statusText === '' ? undefined : statusText, forwardResponseHeaders(raw, this.head.requestId));
+      this.res.writeHead(statusCode, statusMessage === '' ? undefined : statusMessage, forwardResponseHeaders(raw, this.head.requestId));
     } catch (err) {
-      this.abortAttempt?.(new UnrelayableResponse(`its response head cannot be relayed: ${(err as Error).message}`));
-      return true;
+      controller.abort(new UnrelayableResponse(`its response head cannot be relayed: ${(err as Error).message}`));
+      return;
     }
     this.headSent = true;
     this.status = statusCode;
-    return true;
   }
 
-  /** Returns false to pause the backend's response until the client's socket drains. */
-  onData(chunk: Buffer): boolean {
-    if (this.finished) return true;
-    if (this.res.write(chunk)) return true;
+  /** Pauses the backend's response until the client's socket drains. */
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.done || this.res.write(chunk)) return;
+    controller.pause();
     if (!this.drainHooked) {
       this.drainHooked = true;
-      this.res.on('drain', () => this.resumeResponse?.());
+      this.res.on('drain', () => this.controller?.resume());
     }
-    return false;
   }
 
-  onComplete(): void {
-    const backend = this.release();
-    if (this.finished) return;
-    this.host.stats.proxied++;
-    if (backend !== undefined) {
-      this.host.stats.countResponse(this.policy, backend.label, this.status, this.startedAt);
-      backend.served++;
-      if (backend.state === 'connecting') this.host.table.setState(backend, 'up');
-    }
-    this.finish();
-    this.res.end();
+  onResponseEnd(): void {
+    this.services.attempts.answered(this, this.endpoint!);
   }
 
-  onError(err: Error): void {
-    const backend = this.release();
-    if (this.finished) return;
-    if (this.headSent) {
-      // Part of the response is out: the client must see the cut, not a shorter answer.
-      this.host.stats.truncated++;
-      if (backend !== undefined && isPassive(err)) this.host.health.passiveFailure(backend, describe(err));
-      this.finish();
-      this.res.destroy();
+  /** The attempt failed; `controller` is undefined when it failed before it started. */
+  onResponseError(_controller: Dispatcher.DispatchController | undefined, err: Error): void {
+    const endpoint = this.endpoint!;
+    const { health, attempts } = this.services;
+    if (this.done || this.headSent) {
+      if (!this.done && isPassive(err)) health.passiveFailure(endpoint, describe(err));
+      attempts.failed(this, endpoint, { code: HttpErrorCode.BAD_GATEWAY, message: describe(err), retry: false });
       return;
     }
-    const failure = classify(err, backend, this.host);
-    if (backend !== undefined) {
-      if (failure.passive) this.host.health.passiveFailure(backend, failure.message);
-      else if (failure.code !== HttpErrorCode.BAD_REQUEST) backend.failures++;
-    }
-    if (this.attempts < this.host.maxAttempts && this.retryable(failure)) {
-      this.host.stats.retries++;
-      this.attempt(failure);
-      return;
-    }
-    this.fail(failure.code, failure.message);
-  }
-
-  // Attempts
-
-  private attempt(failure: Failure | undefined): void {
-    const backend = this.host.table.pick(this.policy);
-    if (backend === undefined) {
-      if (failure !== undefined) this.fail(failure.code, `${failure.message}; no other live server for policy ${this.policy}`);
-      else if (this.host.table.knows(this.policy)) this.fail(HttpErrorCode.NO_SERVER, `no live HTTP server for policy ${this.policy}`);
-      else this.fail(HttpErrorCode.UNKNOWN_POLICY, `no HTTP server for policy ${this.policy}`);
-      return;
-    }
-    this.backend = backend;
-    this.abortAttempt = undefined;
-    this.resumeResponse = undefined;
-    this.attempts++;
-    this.holding = true;
-    this.host.table.addOutstanding(backend, 1);
-    backend.dispatcher.dispatch(this.dispatchOptions, this);
+    const failure = classify(err, endpoint, this.services.timeouts);
+    if (failure.passive) health.passiveFailure(endpoint, failure.message);
+    else if (failure.code !== HttpErrorCode.BAD_REQUEST) endpoint.failures++;
+    attempts.failed(this, endpoint, { code: failure.code, message: failure.message, retry: this.retryable(failure) });
   }
 
   /** Another backend may take the request: it never left, or it can be sent again unchanged. */
-  private retryable(failure: Failure): boolean {
+  private retryable(failure: UpstreamFailure): boolean {
     if (failure.code === HttpErrorCode.BAD_REQUEST || this.req.destroyed) return false;
     if (failure.unsent) return true;
     const bodyRead = this.head.hasBody && (this.req.readableDidRead || this.req.readableEnded);
     return failure.passive && IDEMPOTENT.has(this.req.method!) && !bodyRead;
-  }
-
-  /** Ends the attempt's hold on its backend; returns the backend. */
-  private release(): HttpBackend | undefined {
-    const backend = this.backend;
-    if (this.holding && backend !== undefined) {
-      this.holding = false;
-      this.host.table.addOutstanding(backend, -1);
-    }
-    return backend;
   }
 
   private informational(statusCode: number, raw: readonly Buffer[]): void {
@@ -244,8 +244,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
   }
 
   private fail(code: HttpErrorCode, message: string): void {
-    this.host.stats.countError(code, this.policy, message);
-    this.finish();
+    this.services.stats.countError(code, this.policy, message);
+    this.owner.done(this);
     if (this.res.headersSent) {
       this.res.destroy();
       return;
@@ -254,52 +254,4 @@ export class Exchange implements Dispatcher.DispatchHandler {
     const close = this.head.hasBody && !this.req.readableEnded;
     sendError(this.res, code, message, this.head.requestId, close);
   }
-
-  private finish(): void {
-    this.finished = true;
-    this.host.exchangeDone(this);
-  }
-}
-
-const CONNECT_FAILURES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT']);
-const RESETS = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE']);
-
-function codeOf(err: Error): string | undefined {
-  const code = (err as { code?: unknown }).code;
-  return typeof code === 'string' ? code : undefined;
-}
-
-function isPassive(err: Error): boolean {
-  const code = codeOf(err) ?? '';
-  return CONNECT_FAILURES.has(code) || RESETS.has(code) || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT';
-}
-
-function describe(err: Error): string {
-  const code = codeOf(err);
-  return code === undefined || err.message.includes(code) ? err.message : `${code}: ${err.message}`;
-}
-
-function classify(err: Error, backend: HttpBackend | undefined, host: ExchangeHost): Failure {
-  const code = codeOf(err) ?? '';
-  const who = backend === undefined ? 'the server' : `server ${backend.id ?? backend.address}${backend.id === undefined ? '' : ` (${backend.address})`}`;
-  if (code === 'UND_ERR_CONNECT_TIMEOUT') {
-    return { code: HttpErrorCode.GATEWAY_TIMEOUT, message: `${who} did not accept a connection within ${host.upstreamConnectTimeoutMs} ms`, passive: true, unsent: true };
-  }
-  if (CONNECT_FAILURES.has(code)) {
-    return { code: HttpErrorCode.BAD_GATEWAY, message: `${who} refused the connection (${code})`, passive: true, unsent: true };
-  }
-  if (code === 'UND_ERR_CLOSED' || code === 'UND_ERR_DESTROYED') {
-    return { code: HttpErrorCode.BAD_GATEWAY, message: `${who} left before the request was sent`, passive: false, unsent: true };
-  }
-  if (RESETS.has(code)) {
-    return { code: HttpErrorCode.BAD_GATEWAY, message: `${who} closed the connection without an answer (${describe(err)})`, passive: true, unsent: false };
-  }
-  if (code === 'UND_ERR_HEADERS_TIMEOUT') {
-    return { code: HttpErrorCode.GATEWAY_TIMEOUT, message: `${who} did not answer within ${host.upstreamTimeoutMs} ms`, passive: true, unsent: false };
-  }
-  if (code === 'UND_ERR_INVALID_ARG' || code === 'UND_ERR_NOT_SUPPORTED') {
-    return { code: HttpErrorCode.BAD_REQUEST, message: `the request cannot be forwarded: ${err.message}`, passive: false, unsent: false };
-  }
-  const what = err instanceof UnrelayableResponse ? err.message : `its response was invalid (${describe(err)})`;
-  return { code: HttpErrorCode.BAD_GATEWAY, message: `${who}: ${what}`, passive: false, unsent: false };
 }

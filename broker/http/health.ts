@@ -1,17 +1,19 @@
 /**
  * Health of the HTTP backends. Passive: a request that finds a backend refusing, resetting or
- * timing out takes it out at once. Active: every --health-interval each backend is asked for
- * --health-path on a connection of its own (not its request pool, so a busy backend is not
- * failed for its queue); 2xx and 3xx pass. --health-fall failures in a row take a backend out,
- * --health-rise passes in a row bring it back. With active checks off, a backend taken out by
- * a failed request comes back after --fail-timeout.
+ * timing out takes it out at once. Active: every --health-interval each backend is asked for a
+ * path on a connection of its own (not its request pool, so a busy backend is not failed for
+ * its queue); see healthProbe() for which path and which answers pass. --health-fall failures
+ * in a row take a backend out, --health-rise passes in a row bring it back. With active checks
+ * off, a backend taken out by a failed request comes back after --fail-timeout.
  */
 import { Agent } from 'undici';
 import type { Logger } from '../support/logger.js';
-import type { HttpBackend, HttpBackendTable } from './backends.js';
+import type { Endpoint, Member } from '../routing/member.js';
+import type { PolicyTable, TableObserver } from '../routing/policy-table.js';
 
 export interface HealthSettings {
-  path: string;
+  /** --health-path; undefined when not set (see healthProbe()). */
+  path: string | undefined;
   intervalMs: number;
   timeoutMs: number;
   rise: number;
@@ -24,21 +26,58 @@ export interface HealthSettings {
 /** The most of a check's response body that is read (and thrown away). */
 const MAX_CHECK_BODY = 64 * 1024;
 
-export class HealthMonitor {
+/** What an active check asks for and which answers pass. */
+export interface HealthProbe {
+  path: string;
+  passes(status: number): boolean;
+  /** Why a failed answer failed, with the flag to set when the path is the problem. */
+  explain(status: number): string;
+}
+
+/**
+ * The check for a --health-path (undefined when not set). Without one a backend is asked for
+ * `/` and passes with any status below 500: the classic assignment's nginx sites serve a
+ * static root and no /health, and answer `/` with 200, 403 (no index file) or 404, all of
+ * which say the server is alive. A path the user set must answer 2xx or 3xx; a 404 there means
+ * the server does not serve that path, and the message says which flag to change.
+ */
+export function healthProbe(path: string | undefined): HealthProbe {
+  if (path === undefined) {
+    return {
+      path: '/',
+      passes: (status) => status < 500,
+      explain: (status) => `health check of / answered ${status}`,
+    };
+  }
+  return {
+    path,
+    passes: (status) => status >= 200 && status < 400,
+    explain: (status) =>
+      status === 404
+        ? `health check of ${path} answered 404: this server has no ${path}; set --health-path to a path it serves, or leave --health-path unset to check / (any status below 500 passes)`
+        : `health check of ${path} answered ${status}`,
+  };
+}
+
+export class HealthMonitor implements TableObserver {
   private timer: NodeJS.Timeout | undefined;
-  private readonly checking = new Set<HttpBackend>();
-  private readonly reviveTimers = new Map<HttpBackend, NodeJS.Timeout>();
+  private readonly checking = new Set<Endpoint>();
+  private readonly reviveTimers = new Map<Endpoint, NodeJS.Timeout>();
+  /** Passing and failing checks in a row, per HTTP endpoint. */
+  private readonly streaks = new Map<Endpoint, { passes: number; fails: number }>();
   private readonly agent: Agent;
   private readonly headers: Record<string, string>;
+  private readonly probe: HealthProbe;
   private stopped = false;
 
   constructor(
-    private readonly table: HttpBackendTable,
+    private readonly table: PolicyTable,
     private readonly settings: HealthSettings,
     private readonly log: Logger,
   ) {
     const t = settings.timeoutMs;
     this.agent = new Agent({ connections: 1, pipelining: 1, headersTimeout: t, bodyTimeout: t, connect: { timeout: t } });
+    this.probe = healthProbe(settings.path);
     this.headers = { 'user-agent': 'policy-broker-health-check' };
     if (settings.authorization !== undefined) this.headers.authorization = settings.authorization;
   }
@@ -61,75 +100,89 @@ export class HealthMonitor {
   }
 
   /** A request found the backend refusing, resetting or timing out: out at once. */
-  passiveFailure(backend: HttpBackend, reason: string): void {
+  passiveFailure(backend: Endpoint, reason: string): void {
     backend.failures++;
     backend.lastError = reason;
-    backend.passes = 0;
-    if (backend.state === 'down' || !backend.present) return;
+    this.streak(backend).passes = 0;
+    if (backend.state === 'down' || !backend.member.present) return;
     this.table.setState(backend, 'down');
     if (this.settings.intervalMs === 0 && !this.stopped) {
       const timer = setTimeout(() => {
         this.reviveTimers.delete(backend);
-        if (backend.present && backend.state === 'down') this.table.setState(backend, 'connecting');
+        if (backend.member.present && backend.state === 'down') this.table.setState(backend, 'connecting');
       }, this.settings.failTimeoutMs);
       timer.unref();
       this.reviveTimers.set(backend, timer);
     }
   }
 
-  /** Forgets a backend that left the table. */
-  forget(backend: HttpBackend): void {
+  /** TableObserver: forgets a backend that left the table. */
+  removed(member: Member): void {
+    const backend = member.http;
+    if (backend === undefined) return;
     const timer = this.reviveTimers.get(backend);
     if (timer !== undefined) clearTimeout(timer);
     this.reviveTimers.delete(backend);
+    this.streaks.delete(backend);
+  }
+
+  private streak(backend: Endpoint): { passes: number; fails: number } {
+    let streak = this.streaks.get(backend);
+    if (streak === undefined) {
+      streak = { passes: 0, fails: 0 };
+      this.streaks.set(backend, streak);
+    }
+    return streak;
   }
 
   private round(): void {
-    for (const backend of this.table.backends()) {
+    for (const backend of this.table.endpoints('http')) {
       if (!this.checking.has(backend)) void this.check(backend);
     }
   }
 
-  private async check(backend: HttpBackend): Promise<void> {
+  private async check(backend: Endpoint): Promise<void> {
     this.checking.add(backend);
     let passed = false;
     let outcome: string;
     try {
       const { statusCode, body } = await this.agent.request({
-        origin: backend.origin,
-        path: this.settings.path,
+        origin: `http://${backend.address}`,
+        path: this.probe.path,
         method: 'GET',
         headers: this.headers,
         signal: AbortSignal.timeout(this.settings.timeoutMs),
       });
       await body.dump({ limit: MAX_CHECK_BODY });
-      passed = statusCode >= 200 && statusCode < 400;
-      outcome = `health check answered ${statusCode}`;
+      passed = this.probe.passes(statusCode);
+      outcome = this.probe.explain(statusCode);
     } catch (err) {
       outcome = `health check failed: ${describeError(err)}`;
     } finally {
       this.checking.delete(backend);
     }
-    if (this.stopped || !backend.present) return;
+    if (this.stopped || !backend.member.present) return;
     if (passed) this.passed(backend);
     else this.failed(backend, outcome);
   }
 
-  private passed(backend: HttpBackend): void {
-    backend.fails = 0;
-    backend.passes++;
-    if (backend.state === 'connecting' || (backend.state === 'down' && backend.passes >= this.settings.rise)) {
+  private passed(backend: Endpoint): void {
+    const streak = this.streak(backend);
+    streak.fails = 0;
+    streak.passes++;
+    if (backend.state === 'connecting' || (backend.state === 'down' && streak.passes >= this.settings.rise)) {
       this.table.setState(backend, 'up');
     }
   }
 
-  private failed(backend: HttpBackend, reason: string): void {
-    backend.passes = 0;
-    backend.fails++;
+  private failed(backend: Endpoint, reason: string): void {
+    const streak = this.streak(backend);
+    streak.passes = 0;
+    streak.fails++;
     backend.failures++;
     backend.lastError = reason;
-    if (backend.state !== 'down' && backend.fails >= this.settings.fall) {
-      this.log.debug('http server failed its health checks', { address: backend.address, fails: backend.fails });
+    if (backend.state !== 'down' && streak.fails >= this.settings.fall) {
+      this.log.debug('http server failed its health checks', { address: backend.address, fails: streak.fails });
       this.table.setState(backend, 'down');
     }
   }

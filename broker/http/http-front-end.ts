@@ -1,5 +1,5 @@
 /**
- * The HTTP listener: an HTTP/1.1 reverse proxy on the broker's registry, over TLS (HTTPS) when
+ * The HTTP listener: an HTTP/1.1 reverse proxy over the broker's policy table, over TLS (HTTPS) when
  * the broker has a certificate. Node's HTTP server parses and frames the client side
  * (keep-alive, pipelined requests answered in order, strict parsing); this file decides what
  * each request is (admin, refused, proxied), enforces the limits, and turns parse errors and
@@ -11,52 +11,42 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { SecureContextOptions } from 'node:tls';
 import type { BrokerOptions } from '../options.js';
-import type { Registry } from '../registry/registry.js';
-import type { ServerState } from '../registry/server-record.js';
+import type { PolicyTable, TableObserver } from '../routing/policy-table.js';
 import type { Logger } from '../support/logger.js';
 import { normalizeHost } from '../support/net-address.js';
 import { SecretCheck } from '../support/secret.js';
-import { HttpBackendTable, type HttpBackend } from './backends.js';
-import { ClientPool } from './client-pool.js';
-import { Exchange, type ExchangeHost } from './exchange.js';
+import { AttemptPolicy } from '../routing/attempts.js';
+import { Member, type Endpoint, type MemberState } from '../routing/member.js';
+import type { HttpBackendView } from '../admin/http-source.js';
+import { waitUntil } from '../support/wait-until.js';
+import { Exchange, HttpTransport, type ExchangeServices } from './exchange.js';
+import { InFlight, Pipeline } from './pipeline.js';
 import { forwardRequestHeaders, type ForwardSettings } from './headers.js';
 import { HealthMonitor } from './health.js';
 import { HttpErrorCode, rawErrorResponse, sendError } from './http-errors.js';
-import { HttpStats } from './http-stats.js';
+import { Counters } from '../routing/counters.js';
 import { originForm, requestPolicy } from './request-target.js';
+import { Upstreams } from './upstream.js';
 
 /** Answers the requests under the admin prefix; `path` is what follows the prefix, without the query. */
 export type AdminHandler = (req: IncomingMessage, res: ServerResponse, path: string, authorized: boolean) => void;
-
-/**
- * One client connection: whether it is past the connection limit, and its proxied requests in
- * arrival order. Only the first is sent to a backend; each next one starts when the one before
- * it is done (as nginx and HAProxy do): a client pipelining N requests holds one backend
- * connection, not N, and the answers, which must go back in order anyway, are not held in
- * memory while an earlier one is still coming.
- */
-interface ClientConnection {
-  readonly overLimit: boolean;
-  readonly exchanges: Exchange[];
-}
 
 /** The most response bytes a backend may send in its head. */
 const UPSTREAM_MAX_HEADER_BYTES = 64 * 1024;
 /** How long a socket closed after a malformed request may linger for its answer to be read. */
 const ERROR_CLOSE_GRACE_MS = 1000;
 
-export class HttpFrontEnd implements ExchangeHost {
-  readonly stats = new HttpStats();
-  readonly table: HttpBackendTable;
-  readonly health: HealthMonitor;
-  readonly maxAttempts: number;
-  readonly upstreamTimeoutMs: number;
-  readonly upstreamConnectTimeoutMs: number;
-  /** Requests being proxied now. */
-  inflight = 0;
+export class HttpFrontEnd implements TableObserver {
+  readonly stats = new Counters('http');
+  private readonly health: HealthMonitor;
+  private readonly upstreams: Upstreams;
+  private readonly services: ExchangeServices;
+  /** The servers.conf backends this front end added to the table. */
+  private readonly statics: Member[];
+  private readonly requests = new InFlight();
   private server: Server | HttpsServer | undefined;
   /** Client connections as the HTTP server sees them (TLS sockets once their handshake is done). */
-  private readonly connections = new Map<Socket, ClientConnection>();
+  private readonly connections = new Map<Socket, Pipeline>();
   /** With TLS: the TCP connections under the TLS ones, including those still in their handshake. */
   private readonly tcpSockets = new Set<Socket>();
   private accepting = true;
@@ -66,27 +56,27 @@ export class HttpFrontEnd implements ExchangeHost {
   private closing: Promise<void> | undefined;
 
   constructor(
-    registry: Registry,
+    private readonly table: PolicyTable,
     private readonly options: BrokerOptions,
     private readonly log: Logger,
     private readonly admin: AdminHandler,
     /** Certificate and key (listenerTls()): the listener speaks HTTPS. Undefined: plain HTTP. */
     private readonly tls?: SecureContextOptions,
   ) {
-    this.maxAttempts = options.maxAttempts;
-    this.upstreamTimeoutMs = options.upstreamTimeoutMs;
-    this.upstreamConnectTimeoutMs = options.upstreamConnectTimeoutMs;
     const upstreamAuthorization = options.upstreamToken === undefined ? undefined : `Bearer ${options.upstreamToken}`;
     this.forward = { upstreamAuthorization, dropClientAuthorization: options.httpToken !== undefined, forwardedProto: tls === undefined ? 'http' : 'https' };
     this.token = options.httpToken === undefined ? undefined : new SecretCheck(`Bearer ${options.httpToken}`);
     this.adminStem = options.adminPrefix.slice(0, -1);
-    this.table = new HttpBackendTable(registry.strategy, options.httpPolicy, {
-      createDispatcher: (backend) => this.createPool(backend),
-      removed: (backend) => this.backendRemoved(backend),
-      stateChanged: (backend, from) => this.backendStateChanged(backend, from),
+    this.upstreams = new Upstreams({
+      connections: options.upstreamConnections,
+      headersTimeout: options.upstreamTimeoutMs,
+      bodyTimeout: options.upstreamTimeoutMs,
+      connect: { timeout: options.upstreamConnectTimeoutMs },
+      strictContentLength: true,
+      maxHeaderSize: UPSTREAM_MAX_HEADER_BYTES,
     });
     this.health = new HealthMonitor(
-      this.table,
+      table,
       {
         path: options.healthPath,
         intervalMs: options.healthIntervalMs,
@@ -98,9 +88,48 @@ export class HttpFrontEnd implements ExchangeHost {
       },
       log,
     );
-    for (const entry of options.httpServers) this.table.addStatic(entry);
-    for (const record of registry.servers()) this.table.added(record);
-    registry.observe(this.table);
+    this.services = {
+      attempts: new AttemptPolicy(table, new HttpTransport(this.stats), options.maxAttempts),
+      table,
+      upstreams: this.upstreams,
+      health: this.health,
+      stats: this.stats,
+      timeouts: options,
+    };
+    // Every member already in the table, then every change: pools, counters, health, logs.
+    for (const observer of [this.upstreams, this.stats, this.health, this] as TableObserver[]) {
+      for (const member of table.members()) observer.added?.(member);
+      table.observe(observer);
+    }
+    this.statics = options.httpServers.map((entry) => {
+      const member = new Member({
+        id: undefined,
+        policy: entry.policy ?? options.httpPolicy,
+        host: entry.host,
+        packetPort: undefined,
+        httpPort: entry.port,
+        maxInflight: 1,
+        session: false,
+        tls: false,
+        registeredAt: Date.now(),
+        generation: 0,
+      });
+      table.add(member);
+      return member;
+    });
+  }
+
+  /** Requests being proxied now. */
+  get inflight(): number {
+    return this.requests.count;
+  }
+
+  /** The HTTP backends, registered and static, as the admin pages show them. */
+  *backends(): IterableIterator<HttpBackendView> {
+    for (const e of this.table.endpoints('http')) {
+      const m = e.member;
+      yield { policy: m.policy, id: m.id, source: m.source, address: e.address, state: e.state, outstanding: e.outstanding, served: e.served, failures: e.failures, lastError: e.lastError };
+    }
   }
 
   /** Open client connections. */
@@ -176,16 +205,19 @@ export class HttpFrontEnd implements ExchangeHost {
     return this.closing;
   }
 
-  // ExchangeHost
+  // TableObserver: what the log says of the HTTP backends.
 
-  exchangeDone(exchange: Exchange): void {
-    this.inflight--;
-    const list = exchange.connectionExchanges;
-    if (list === undefined) return;
-    const index = list.indexOf(exchange);
-    if (index === -1) return;
-    list.splice(index, 1);
-    if (index === 0 && list.length > 0) list[0]!.start();
+  removed(member: Member): void {
+    if (member.http !== undefined) this.log.debug('HTTP server removed', { id: member.id, policy: member.policy, address: member.http.address });
+  }
+
+  stateChanged(backend: Endpoint, from: MemberState): void {
+    if (backend.protocol !== 'http') return;
+    const m = backend.member;
+    const fields = { id: m.id, policy: m.policy, address: backend.address, source: m.source };
+    if (backend.state === 'down') this.log.warn('HTTP server down', { ...fields, reason: backend.lastError });
+    else if (from === 'down') this.log.info('HTTP server up again', fields);
+    else this.log.debug('HTTP server state', { ...fields, from, to: backend.state });
   }
 
   // Requests
@@ -196,18 +228,16 @@ export class HttpFrontEnd implements ExchangeHost {
   }
 
   private onConnection(socket: Socket): void {
-    const connection: ClientConnection = { overLimit: this.connections.size >= this.options.httpMaxConnections, exchanges: [] };
-    this.connections.set(socket, connection);
+    const pipeline = new Pipeline(this.connections.size >= this.options.httpMaxConnections, this.requests);
+    this.connections.set(socket, pipeline);
     socket.once('close', () => {
       this.connections.delete(socket);
-      // Requests still in flight, answered or queued behind others, have nobody to go to
-      // (the last first, so that ending one never starts the next).
-      for (const exchange of connection.exchanges.slice().reverse()) exchange.clientGone();
+      pipeline.closed();
     });
   }
 
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
-    this.stats.requests++;
+    this.stats.received++;
     const connection = this.connections.get(req.socket as Socket);
     if (req.httpVersionMajor !== 1) return this.reject(res, HttpErrorCode.VERSION_NOT_SUPPORTED, 'only HTTP/1.0 and HTTP/1.1 are served', undefined, true);
     if (connection === undefined || connection.overLimit) {
@@ -225,15 +255,11 @@ export class HttpFrontEnd implements ExchangeHost {
     }
     const policy = requestPolicy(head.policy, this.options.httpPolicy);
     if (policy === undefined) return this.reject(res, HttpErrorCode.BAD_REQUEST, `X-Privacy-Policy must be a whole number, got "${head.policy}"`, head.requestId, close);
-    if (!this.table.knows(policy)) return this.reject(res, HttpErrorCode.UNKNOWN_POLICY, `no HTTP server for policy ${policy}`, head.requestId, close);
-    if (this.inflight >= this.options.httpMaxInflight) {
+    if (!this.table.knows(policy, 'http')) return this.reject(res, HttpErrorCode.UNKNOWN_POLICY, `no HTTP server for policy ${policy}`, head.requestId, close);
+    if (this.requests.count >= this.options.httpMaxInflight) {
       return this.reject(res, HttpErrorCode.OVERLOADED, `${this.options.httpMaxInflight} requests are already in flight`, head.requestId, close);
     }
-    const exchange = new Exchange(this, req, res, policy, head, path);
-    exchange.connectionExchanges = connection.exchanges;
-    connection.exchanges.push(exchange);
-    this.inflight++;
-    if (connection.exchanges.length === 1) exchange.start();
+    connection.add(new Exchange(this.services, connection, req, res, policy, head, path));
   }
 
   private answerAdmin(req: IncomingMessage, res: ServerResponse, path: string): void {
@@ -261,7 +287,7 @@ export class HttpFrontEnd implements ExchangeHost {
       socket.destroy();
       return;
     }
-    if (connection !== undefined) for (const exchange of connection.exchanges.slice().reverse()) exchange.clientGone();
+    connection?.closed();
     // The response in progress (Node's own field): once its head is out, a raw answer would corrupt it.
     const current = (socket as { _httpMessage?: ServerResponse | null })._httpMessage;
     if (err.code === 'ECONNRESET' || !socket.writable || current?.headersSent === true) {
@@ -285,49 +311,18 @@ export class HttpFrontEnd implements ExchangeHost {
     setTimeout(() => socket.destroy(), ERROR_CLOSE_GRACE_MS).unref();
   }
 
-  // Backends
-
-  private createPool(backend: HttpBackend): ClientPool {
-    const o = this.options;
-    return new ClientPool(backend.origin, {
-      connections: o.upstreamConnections,
-      headersTimeout: o.upstreamTimeoutMs,
-      bodyTimeout: o.upstreamTimeoutMs,
-      connect: { timeout: o.upstreamConnectTimeoutMs },
-      strictContentLength: true,
-      maxHeaderSize: UPSTREAM_MAX_HEADER_BYTES,
-    });
-  }
-
-  private backendRemoved(backend: HttpBackend): void {
-    this.health.forget(backend);
-    // Requests in flight on it finish (or fail and are retried); then its connections close.
-    backend.dispatcher.close().catch(() => undefined);
-    this.log.debug('HTTP server removed', { id: backend.id, policy: backend.policy, address: backend.address });
-  }
-
-  private backendStateChanged(backend: HttpBackend, from: ServerState): void {
-    const fields = { id: backend.id, policy: backend.policy, address: backend.address, source: backend.source };
-    if (backend.state === 'down') this.log.warn('HTTP server down', { ...fields, reason: backend.lastError });
-    else if (from === 'down') this.log.info('HTTP server up again', fields);
-    else this.log.debug('HTTP server state', { ...fields, from, to: backend.state });
-  }
-
   private async shutDown(drainMs: number): Promise<void> {
     this.accepting = false;
     const server = this.server;
     const closed = server === undefined ? Promise.resolve() : new Promise<void>((resolve) => server.close(() => resolve()));
     server?.closeIdleConnections();
     await this.health.stop();
-    const deadline = Date.now() + drainMs;
-    while (this.inflight > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
-    if (this.inflight > 0) this.log.warn('HTTP drain timed out; closing the rest', { inflight: this.inflight });
+    if (!(await waitUntil(() => this.requests.count === 0, drainMs))) this.log.warn('HTTP drain timed out; closing the rest', { inflight: this.requests.count });
     server?.closeAllConnections();
     for (const socket of this.connections.keys()) socket.destroy();
     for (const socket of this.tcpSockets) socket.destroy();
-    const pools = [...this.table.backends()].map((backend) => backend.dispatcher);
-    this.table.clear();
-    await Promise.all(pools.map((pool) => pool.destroy().catch(() => undefined)));
+    await this.upstreams.destroyAll();
+    for (const member of this.statics) this.table.remove(member);
     await closed;
   }
 }

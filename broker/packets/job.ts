@@ -1,5 +1,6 @@
 import type { ErrorCode } from '../protocol/error-codes.js';
 import type { Seq } from '../protocol/packet-types.js';
+import type { Failure, Routed } from '../routing/attempts.js';
 
 /** Where a job's one answer goes: the client connection it came from. */
 export interface AnswerPort {
@@ -11,24 +12,20 @@ export interface AnswerPort {
 
 /**
  * One client packet on its way through the broker. Its forward line is encoded once and sent
- * unchanged to every server it is tried on; `done` guarantees exactly one answer.
+ * unchanged to every server it is tried on; the attempt policy guarantees exactly one answer.
  */
-export interface Job {
+export interface Job extends Routed<ErrorCode> {
   readonly client: AnswerPort;
   readonly seq: Seq | undefined;
   readonly srcid: number;
-  readonly policy: number;
   /** The broker's request id, unique per broker, echoed by servers with maxInflight > 1. */
   readonly rid: number;
   readonly line: string;
-  readonly receivedAt: number;
   /** performance.now() when accepted, for the latency histogram (sub-millisecond). */
   readonly startedAt: number;
-  /** Servers the packet was written to so far. */
-  attempts: number;
   /** When the job was last written to a server, for --server-timeout. */
   sentAt: number;
-  /** Why the last attempt failed, for the error the client gets when attempts run out. */
-  lastFailure: ErrorCode | undefined;
-  done: boolean;
+  /** The payload of the server's reply, once it came. */
+  reply: string;
+  lastFailure: Failure<ErrorCode> | undefined;
 }

@@ -1,56 +1,60 @@
 /**
- * The packet data path: for each client packet, pick a live server of its policy, hand it to
- * that server's link, and route the one answer back. When a link fails, its in-flight and
- * queued packets go to other live servers of the same policy (bounded attempts), never to
- * another policy, and never get lost: every job ends in exactly one answer.
+ * The packet path's adapter over the routing core: it turns client packets into jobs for the
+ * attempt policy, sends them on the servers' links, and turns what the links report (a reply,
+ * a lost connection) into answered and failed attempts. Which server, how many tries, and the
+ * one answer per job are the core's (routing/attempts.ts); the links, their dialing, probing
+ * and timeouts are this file's.
  */
 import { ErrorCode } from '../protocol/error-codes.js';
 import { encodeError, encodeForward, encodeReply } from '../protocol/encode.js';
 import type { ClientPacket, ReplyPacket } from '../protocol/packet-types.js';
-import type { Registry } from '../registry/registry.js';
-import type { ServerRecord } from '../registry/server-record.js';
+import type { RegistryStore, RemovalReason } from '../registry/store.js';
+import { AttemptPolicy, type Outcome, type Readiness, type Transport } from '../routing/attempts.js';
+import type { Endpoint, Member, MemberState } from '../routing/member.js';
+import type { PolicyTable, TableObserver } from '../routing/policy-table.js';
 import type { BrokerOptions } from '../options.js';
-import type { PacketStats } from '../stats.js';
+import type { Counters } from '../routing/counters.js';
 import type { Logger } from '../support/logger.js';
 import type { ConnectionOptions } from 'node:tls';
 import { serverTls } from '../support/tls-files.js';
 import type { AnswerPort, Job } from './job.js';
 import { ServerLink, type LinkEvents } from './server-link.js';
 
-/** Picks tried when the chosen server's queue is full, before answering OVERLOADED. */
-const PICKS_PER_ROUTE = 3;
 const REDIAL_MIN_MS = 25;
 const REDIAL_MAX_MS = 2000;
 
-export class PacketRouter implements LinkEvents {
+export class PacketRouter implements LinkEvents, Transport<Job, ErrorCode>, TableObserver {
+  readonly protocol = 'packets' as const;
   private nextRid = 1;
-  private readonly links = new Map<ServerRecord, ServerLink>();
+  private readonly links = new Map<Endpoint, ServerLink>();
   private readonly redialTimers = new Map<ServerLink, NodeJS.Timeout>();
-  /** Jobs accepted and not yet answered, across all clients. */
-  outstanding = 0;
+  private readonly attempts: AttemptPolicy<Job, ErrorCode>;
   accepting = true;
-  /**
-   * Called when a session server is dropped because it never answered a packet: its port
-   * belongs to something that does not speak the protocol (or nothing at all).
-   */
-  onDropped: ((record: ServerRecord, reason: string) => void) | undefined;
   /** How servers that registered with `tls: true` are dialed. */
   private readonly serverTls: ConnectionOptions;
+  /** Why the member being removed now leaves, for its link's log line. */
+  private removing: string | undefined;
 
   constructor(
-    private readonly registry: Registry,
+    private readonly table: PolicyTable,
+    private readonly store: RegistryStore,
     private readonly options: BrokerOptions,
-    private readonly stats: PacketStats,
+    private readonly stats: Counters,
     private readonly log: Logger,
   ) {
     this.serverTls = serverTls(options);
+    this.attempts = new AttemptPolicy(table, this, options.maxAttempts);
+    table.observe(this);
+  }
+
+  /** Jobs accepted and not yet answered, across all clients. */
+  get outstanding(): number {
+    return this.attempts.pending;
   }
 
   /** Takes a validated client packet from a connection and routes it. */
   accept(client: AnswerPort, packet: ClientPacket): void {
     const rid = this.nextRid++;
-    // One clock read for both (performance.now() is the finer one, for the latency histogram).
-    const startedAt = performance.now();
     const job: Job = {
       client,
       seq: packet.seq,
@@ -58,48 +62,40 @@ export class PacketRouter implements LinkEvents {
       policy: packet.policy,
       rid,
       line: encodeForward(packet.srcid, packet.policy, packet.payload, rid),
-      receivedAt: performance.timeOrigin + startedAt,
-      startedAt,
+      startedAt: performance.now(),
       attempts: 0,
       sentAt: 0,
+      reply: '',
       lastFailure: undefined,
       done: false,
     };
-    this.outstanding++;
     this.stats.received++;
-    if (!this.accepting) this.fail(job, ErrorCode.UNAVAILABLE, 'the broker is shutting down');
-    else this.route(job);
-  }
-
-  /** Starts serving a newly registered server: its link dials at once. */
-  addServer(record: ServerRecord): void {
-    const link = new ServerLink(record, this.options.maxPacketBytes, this.options.serverQueueLimit, this, record.tls ? this.serverTls : undefined);
-    this.links.set(record, link);
-    link.connect();
+    if (this.accepting) this.attempts.start(job);
+    else this.attempts.refuse(job, { code: ErrorCode.UNAVAILABLE, message: 'the broker is shutting down', retry: false });
   }
 
   /**
    * Stops giving a server new packets; removes it once its in-flight packets are answered.
    * Queued packets move to other servers at once.
    */
-  drainServer(record: ServerRecord, reason: string): void {
-    const link = this.links.get(record);
-    if (link === undefined) return;
-    this.registry.setState(record, 'draining');
-    this.log.info('server draining', { id: record.id, policy: record.policy, reason });
-    this.reroute(this.takeQueued(link), record, ErrorCode.UNAVAILABLE);
-    if (link.load === 0) this.removeServer(record, reason);
+  drainServer(member: Member, reason: string): void {
+    const endpoint = member.packets;
+    if (endpoint === undefined || !member.present) return;
+    this.log.info('server draining', { id: member.id, policy: member.policy, reason });
+    // stateChanged() moves its queued packets.
+    this.table.setState(endpoint, 'draining');
+    void this.store.drain(member.info.id!, member.info.generation);
+    if (endpoint.outstanding === 0) this.removeServer(member, reason);
   }
 
   /** Removes a server now; whatever it held goes to other servers of its policy. */
-  removeServer(record: ServerRecord, reason: string): void {
-    const wasRegistered = this.registry.remove(record);
-    const link = this.links.get(record);
-    if (link === undefined) return;
-    if (wasRegistered) this.log.info('server removed', { id: record.id, policy: record.policy, reason });
-    // fail() reports the in-flight jobs to disconnected(), which re-routes them and forgets the link.
-    if (link.isConnected || link.isDialing) link.fail(reason, false);
-    else this.forget(link, ErrorCode.UNAVAILABLE);
+  removeServer(member: Member, reason: string, why: RemovalReason = { kind: 'left', detail: reason }): void {
+    this.removing = reason;
+    const wasPresent = this.table.remove(member);
+    this.removing = undefined;
+    if (!wasPresent) return;
+    this.log.info('server removed', { id: member.id, policy: member.policy, reason });
+    void this.store.remove(member.info.id!, member.info.generation, why);
   }
 
   /** Fails links whose oldest packet has waited longer than --server-timeout. */
@@ -115,94 +111,151 @@ export class PacketRouter implements LinkEvents {
   closeAll(): void {
     for (const timer of this.redialTimers.values()) clearTimeout(timer);
     this.redialTimers.clear();
-    for (const [record, link] of this.links) {
-      this.reroute(this.takeQueued(link), record, ErrorCode.UNAVAILABLE);
+    for (const [endpoint, link] of this.links) {
+      this.reroute(link.takeQueued(), endpoint, ErrorCode.UNAVAILABLE);
       link.close();
     }
     this.links.clear();
   }
 
-  linkOf(record: ServerRecord): ServerLink | undefined {
-    return this.links.get(record);
+  // TableObserver: a server with a packet port gets a link, dialed at once; a server that left loses it.
+
+  added(member: Member): void {
+    const endpoint = member.packets;
+    if (endpoint === undefined) return;
+    const tls = member.info.tls ? this.serverTls : undefined;
+    const link = new ServerLink(endpoint, this.options.maxPacketBytes, this.options.serverQueueLimit, this, tls);
+    this.links.set(endpoint, link);
+    link.connect();
+  }
+
+  removed(member: Member): void {
+    const link = member.packets === undefined ? undefined : this.links.get(member.packets);
+    if (link === undefined) return;
+    // fail() reports the in-flight jobs to disconnected(), which re-routes them and forgets the link.
+    if (link.isConnected || link.isDialing) link.fail(this.removing ?? 'registered again', false);
+    else this.forget(link, ErrorCode.UNAVAILABLE);
+  }
+
+  stateChanged(endpoint: Endpoint, from: MemberState): void {
+    if (endpoint.protocol === 'packets' && endpoint.state === 'draining' && from !== 'draining') {
+      // Its queued packets go elsewhere at once; the last reply in flight removes it (reply()).
+      const link = this.links.get(endpoint);
+      if (link !== undefined) this.reroute(link.takeQueued(), endpoint, ErrorCode.UNAVAILABLE);
+    }
+  }
+
+  // Transport
+
+  readiness(endpoint: Endpoint): Readiness {
+    const link = this.links.get(endpoint);
+    if (link === undefined || !link.hasRoom()) return 'full';
+    return link.isConnected ? 'ready' : 'later';
+  }
+
+  send(job: Job, endpoint: Endpoint): void {
+    this.links.get(endpoint)!.submit(job);
+  }
+
+  rerouted(job: Job): void {
+    this.stats.countReroute(job.policy);
+  }
+
+  settle(job: Job, outcome: Outcome<ErrorCode>): void {
+    switch (outcome.kind) {
+      case 'answered':
+        this.stats.countAnswer(job.policy, job.startedAt);
+        return this.finish(job, encodeReply(outcome.endpoint.member.id!, job.srcid, job.reply, job.seq));
+      case 'no-server': {
+        if (outcome.after !== undefined) return this.fail(job, outcome.after.code, `no other live server for policy ${job.policy} after a failure`);
+        const why = outcome.missing === 'unknown-policy' ? 'no server registered' : 'no live server';
+        return this.fail(job, ErrorCode.NO_SERVER, `${why} for policy ${job.policy}`);
+      }
+      case 'overloaded':
+        return this.fail(job, ErrorCode.OVERLOADED, `the servers of policy ${job.policy} have too many packets queued`);
+      case 'failed':
+        return this.fail(job, outcome.failure.code, outcome.failure.message);
+      case 'abandoned':
+        return this.finish(job, '');
+    }
   }
 
   // LinkEvents
 
   connected(link: ServerLink): void {
-    const { record } = link;
-    if (record.state === 'connecting' || record.state === 'down') {
-      this.registry.setState(record, 'up');
-      this.log.info('server up', { id: record.id, policy: record.policy, address: `${record.host}:${record.port}` });
+    const { endpoint } = link;
+    if (endpoint.state === 'connecting' || endpoint.state === 'down') {
+      this.table.setState(endpoint, 'up');
+      this.log.info('server up', { id: endpoint.member.id, policy: endpoint.member.policy, address: endpoint.address });
     }
   }
 
   reply(link: ServerLink, job: Job, reply: ReplyPacket): void {
-    const { record } = link;
-    this.registry.addOutstanding(record, -1);
-    record.served++;
-    if (!job.done) {
-      this.stats.countReply(job.policy, job.startedAt);
-      this.finish(job, encodeReply(record.id, job.srcid, reply.payload, job.seq));
-    }
-    if (record.state === 'draining' && link.load === 0) this.removeServer(record, 'drained');
+    const { endpoint } = link;
+    job.reply = reply.payload;
+    this.attempts.answered(job, endpoint);
+    if (endpoint.state === 'draining' && endpoint.outstanding === 0) this.removeServer(endpoint.member, 'drained');
   }
 
   disconnected(link: ServerLink, inflight: Job[], reason: string, timedOut: boolean): void {
-    const { record } = link;
-    for (let i = 0; i < inflight.length; i++) this.registry.addOutstanding(record, -1);
-    record.failures++;
+    const { endpoint } = link;
+    const member = endpoint.member;
+    endpoint.failures++;
     const code = timedOut ? ErrorCode.TIMEOUT : ErrorCode.UNAVAILABLE;
-    const registered = this.registry.get(record.id) === record;
     const stillDialingNewServer =
-      registered && !link.everConnected && record.state === 'connecting' && Date.now() - record.registeredAt < this.options.dialRetryMs;
+      member.present && !link.everConnected && endpoint.state === 'connecting' && Date.now() - member.info.registeredAt < this.options.dialRetryMs;
     if (stillDialingNewServer) {
       // A classic server listens only after registering: dial again soon. Its queued packets
       // go to a connected server of the policy if there is one, else wait here.
-      this.reroute(inflight, record, code);
-      this.reroute(this.takeQueued(link), record, code);
+      this.reroute(inflight, endpoint, code);
+      this.reroute(link.takeQueued(), endpoint, code);
       this.scheduleRedial(link);
       return;
     }
-    if (inflight.length > 0 || record.state !== 'down') {
-      this.log.warn('server connection lost', { id: record.id, policy: record.policy, reason, inflight: inflight.length });
+    // A server removed on purpose (a graceful leave, a drain) has had its info line already.
+    if (member.present && (inflight.length > 0 || endpoint.state !== 'down')) {
+      const fields = { id: member.id, policy: member.policy, reason, inflight: inflight.length };
+      if (endpoint.state === 'draining' && inflight.length === 0) this.log.info('server left while draining', fields);
+      else this.log.warn('server connection lost', fields);
     }
     // Take the server out of selection before re-routing, so its jobs cannot pick it again.
-    if (!registered || record.state === 'draining' || !record.session) {
+    if (!member.present || endpoint.state === 'draining' || !member.info.session) {
       // Classic servers stay only while reachable; removed and draining ones are done.
-      this.registry.remove(record);
-      this.reroute(inflight, record, code);
+      if (this.takeOut(member, { kind: 'left', detail: reason })) this.log.info('server removed', { id: member.id, policy: member.policy, reason });
+      this.reroute(inflight, endpoint, code);
       this.forget(link, code);
       return;
     }
     if (!link.everAnswered) {
       // It never answered anything: whatever listens there does not speak the protocol.
-      this.registry.remove(record);
-      this.log.warn('server dropped: it never answered a packet', { id: record.id, policy: record.policy, reason });
-      this.reroute(inflight, record, code);
+      this.log.warn('server dropped: it never answered a packet', { id: member.id, policy: member.policy, reason });
+      this.takeOut(member, { kind: 'dropped', detail: reason });
+      this.reroute(inflight, endpoint, code);
       this.forget(link, code);
-      this.onDropped?.(record, reason);
       return;
     }
-    this.registry.setState(record, 'down');
-    this.reroute(inflight, record, code);
-    this.reroute(this.takeQueued(link), record, code);
+    this.table.setState(endpoint, 'down');
+    this.reroute(inflight, endpoint, code);
+    this.reroute(link.takeQueued(), endpoint, code);
     this.scheduleRedial(link);
   }
 
-  /** Takes a link's queued jobs off its server's outstanding count, for re-routing. */
-  private takeQueued(link: ServerLink): Job[] {
-    const jobs = link.takeQueued();
-    for (let i = 0; i < jobs.length; i++) this.registry.addOutstanding(link.record, -1);
-    return jobs;
+  /** Removes a member whose link is being torn down here (its removal must not fail the link again); false when it was gone. */
+  private takeOut(member: Member, why: RemovalReason): boolean {
+    if (!member.present) return false;
+    this.links.delete(member.packets!);
+    this.table.remove(member);
+    void this.store.remove(member.info.id!, member.info.generation, why);
+    return true;
   }
 
   private forget(link: ServerLink, code: ErrorCode): void {
-    this.reroute(this.takeQueued(link), link.record, code);
+    this.reroute(link.takeQueued(), link.endpoint, code);
     const timer = this.redialTimers.get(link);
     if (timer !== undefined) clearTimeout(timer);
     this.redialTimers.delete(link);
     link.close();
-    if (this.links.get(link.record) === link) this.links.delete(link.record);
+    if (this.links.get(link.endpoint) === link) this.links.delete(link.endpoint);
   }
 
   private scheduleRedial(link: ServerLink): void {
@@ -210,74 +263,28 @@ export class PacketRouter implements LinkEvents {
     const delay = Math.min(REDIAL_MAX_MS, REDIAL_MIN_MS * 2 ** Math.min(link.failuresInRow, 10));
     const timer = setTimeout(() => {
       this.redialTimers.delete(link);
-      if (this.links.get(link.record) === link) link.connect();
+      if (this.links.get(link.endpoint) === link) link.connect();
     }, delay);
     timer.unref();
     this.redialTimers.set(link, timer);
   }
 
-  /**
-   * Picks a server for the job and hands it over, or answers with the reason none could take it.
-   * A server still being dialed (just registered) only gets the job when no connected one turns
-   * up within the picks, so an unreachable registration cannot hold packets while others serve.
-   */
-  private route(job: Job): void {
-    let dialing: ServerRecord | undefined;
-    for (let pickNo = 0; pickNo < PICKS_PER_ROUTE; pickNo++) {
-      const pick = this.registry.pick(job.policy);
-      if ('missing' in pick) {
-        if (job.lastFailure !== undefined) {
-          this.fail(job, job.lastFailure, `no other live server for policy ${job.policy} after a failure`);
-        } else {
-          const why = pick.missing === 'unknown-policy' ? 'no server registered' : 'no live server';
-          this.fail(job, ErrorCode.NO_SERVER, `${why} for policy ${job.policy}`);
-        }
-        return;
-      }
-      const server = pick.server;
-      const link = this.links.get(server);
-      if (link === undefined || !link.hasRoom()) continue;
-      if (!link.isConnected) {
-        dialing ??= server;
-        continue;
-      }
-      this.registry.addOutstanding(server, 1);
-      link.submit(job);
-      return;
-    }
-    if (dialing !== undefined) {
-      this.registry.addOutstanding(dialing, 1);
-      this.links.get(dialing)!.submit(job);
-      return;
-    }
-    this.fail(job, ErrorCode.OVERLOADED, `the servers of policy ${job.policy} have too many packets queued`);
-  }
-
-  /** Sends jobs that lost their server to another one, or answers them when attempts are spent. */
-  private reroute(jobs: Job[], from: ServerRecord, code: ErrorCode): void {
+  /** Hands jobs that lost their server back to the attempt policy. */
+  private reroute(jobs: Job[], from: Endpoint, code: ErrorCode): void {
     for (const job of jobs) {
-      if (job.done) continue;
-      job.lastFailure = code;
-      if (job.client.closed) {
-        this.finish(job, '');
-      } else if (job.attempts >= this.options.maxAttempts) {
-        const what = code === ErrorCode.TIMEOUT ? 'timed out' : 'failed';
-        this.fail(job, code, `server ${from.id} ${what} and ${job.attempts} attempts are spent`);
-      } else {
-        this.stats.countReroute(job.policy);
-        this.route(job);
-      }
+      const what = code === ErrorCode.TIMEOUT ? 'timed out' : 'failed';
+      // A job whose client has gone is not worth another server.
+      const retry = !job.client.closed;
+      this.attempts.failed(job, from, { code, message: `server ${from.member.id} ${what} and ${job.attempts} attempts are spent`, retry });
     }
   }
 
   private fail(job: Job, code: ErrorCode, message: string): void {
-    this.stats.countError(code, job.policy, message);
+    if (!job.client.closed) this.stats.countError(code, job.policy, message);
     this.finish(job, encodeError(code, message, job.seq));
   }
 
   private finish(job: Job, line: string): void {
-    job.done = true;
-    this.outstanding--;
     if (job.client.closed) this.stats.dropped++;
     job.client.answer(job, line);
   }

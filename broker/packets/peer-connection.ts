@@ -24,7 +24,7 @@ import { encodeError } from '../protocol/encode.js';
 import { FrameDecoder, type FrameSink } from '../protocol/frame-decoder.js';
 import type { InboundPacket, Seq } from '../protocol/packet-types.js';
 import { decodePacket } from '../protocol/validate.js';
-import type { PacketStats } from '../stats.js';
+import type { Counters } from '../routing/counters.js';
 import type { AnswerPort, Job } from './job.js';
 import { LineWriter } from '../support/line-writer.js';
 import { normalizeHost } from '../support/net-address.js';
@@ -46,7 +46,7 @@ export interface PacketHandlers {
 /** What every connection of one broker shares: where its packets go, and its limits. */
 export interface PeerSettings {
   readonly handlers: PacketHandlers;
-  readonly stats: PacketStats;
+  readonly stats: Counters;
   readonly maxPacketBytes: number;
   /** Client packets in flight per connection before it stops being read. */
   readonly maxInflight: number;

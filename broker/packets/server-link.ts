@@ -17,7 +17,7 @@ import { FrameDecoder } from '../protocol/frame-decoder.js';
 import { ProtocolError } from '../protocol/error-codes.js';
 import type { ReplyPacket } from '../protocol/packet-types.js';
 import { decodePacket } from '../protocol/validate.js';
-import type { ServerRecord } from '../registry/server-record.js';
+import type { Endpoint } from '../routing/member.js';
 import type { Job } from './job.js';
 import { LineWriter } from '../support/line-writer.js';
 
@@ -51,19 +51,18 @@ export class ServerLink {
   failuresInRow = 0;
   /** While a probe is unanswered: when it was written; else 0. */
   private probeSentAt = 0;
+  private readonly maxInflight: number;
 
   constructor(
-    readonly record: ServerRecord,
+    /** The server's packet endpoint in the policy table. */
+    readonly endpoint: Endpoint,
     private readonly maxFrameBytes: number,
     private readonly queueLimit: number,
     private readonly events: LinkEvents,
     /** For a server that registered with `tls: true`: how to dial it with TLS. */
     private readonly tls?: ConnectionOptions,
-  ) {}
-
-  /** Jobs held by this link: written or waiting. */
-  get load(): number {
-    return this.inflight.size + this.queue.length - this.queueHead;
+  ) {
+    this.maxInflight = endpoint.member.info.maxInflight;
   }
 
   get isConnected(): boolean {
@@ -74,26 +73,22 @@ export class ServerLink {
     return this.socket !== null && !this.connected;
   }
 
-  /** True when one more job fits within maxInflight plus the queue bound. */
+  /** True when one more job fits within maxInflight plus the queue bound (the table counts what the link holds). */
   hasRoom(): boolean {
-    return this.load < this.record.maxInflight + this.queueLimit;
-  }
-
-  /** True while the link waits for the answer to its probe. */
-  get isProbing(): boolean {
-    return this.probeSentAt !== 0;
+    return this.endpoint.outstanding < this.maxInflight + this.queueLimit;
   }
 
   /** Takes a job: writes it now when a slot is free, else queues it. */
   submit(job: Job): void {
-    if (this.connected && this.probeSentAt === 0 && this.inflight.size < this.record.maxInflight) this.write(job);
+    if (this.connected && this.probeSentAt === 0 && this.inflight.size < this.maxInflight) this.write(job);
     else this.queue.push(job);
   }
 
   /** Dials the server; a no-op while a connection exists or is being made. */
   connect(): void {
     if (this.socket !== null) return;
-    const { host, port } = this.record;
+    const { host } = this.endpoint.member;
+    const port = this.endpoint.port;
     // node:tls is loaded only for a server that registered with tls (~0.7 MiB of RSS otherwise saved).
     const socket: Socket = this.tls === undefined ? connect({ host, port }) : process.getBuiltinModule('node:tls').connect({ ...this.tls, host, port });
     this.socket = socket;
@@ -108,9 +103,9 @@ export class ServerLink {
       this.connected = true;
       this.everConnected = true;
       this.writer = new LineWriter(socket);
-      if (this.record.state === 'down') {
+      if (this.endpoint.state === 'down') {
         this.probeSentAt = Date.now();
-        this.writer.write(encodeForward(0, this.record.policy, '', PROBE_RID));
+        this.writer.write(encodeForward(0, this.endpoint.member.policy, '', PROBE_RID));
         return;
       }
       this.events.connected(this);
@@ -176,7 +171,7 @@ export class ServerLink {
   }
 
   private pump(): void {
-    const max = this.record.maxInflight;
+    const max = this.maxInflight;
     while (this.connected && this.inflight.size < max && this.queueHead < this.queue.length) {
       const job = this.queue[this.queueHead]!;
       this.queue[this.queueHead++] = undefined as unknown as Job;
@@ -232,7 +227,7 @@ export class ServerLink {
   /** The job a reply answers: by rid, or the single job in flight of a one-at-a-time server. */
   private ownerOf(reply: ReplyPacket): Job | undefined {
     if (reply.rid !== undefined) return this.inflight.get(reply.rid);
-    if (this.record.maxInflight > 1 || this.inflight.size !== 1) return undefined;
+    if (this.maxInflight > 1 || this.inflight.size !== 1) return undefined;
     for (const job of this.inflight.values()) return job;
     return undefined;
   }

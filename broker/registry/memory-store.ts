@@ -27,10 +27,9 @@ export class MemoryStore implements RegistryStore {
     if (old !== undefined && old.host !== input.host && isLive(old)) {
       throw new ProtocolError(ErrorCode.DUPLICATE_ID, `server id ${input.id} is already registered from ${old.host}`);
     }
-    if (old !== undefined) this.removeNow(old.id, old.generation, { kind: 'replaced' });
     const entry: ServerEntry = { ...input, generation: ++this.generation, registeredAt: this.now(), draining: false };
     this.entries.set(entry.id, entry);
-    this.emit({ kind: 'added', entry });
+    this.emit({ kind: 'added', entry, replaced: old });
     return { entry, replaced: old };
   }
 

@@ -29,14 +29,14 @@ export type NewEntry = Omit<ServerEntry, 'generation' | 'draining' | 'registered
 
 /** Why an entry left the store. */
 export type RemovalReason =
-  | { kind: 'replaced' }
   | { kind: 'left'; detail: string }
   /** It never answered a packet: whatever listens on its port does not speak the protocol. */
   | { kind: 'dropped'; detail: string }
   | { kind: 'expired' };
 
 export type StoreEvent =
-  | { readonly kind: 'added'; readonly entry: ServerEntry }
+  /** A registration; `replaced` is the entry of its id it replaces (it leaves with this event). */
+  | { readonly kind: 'added'; readonly entry: ServerEntry; readonly replaced: ServerEntry | undefined }
   | { readonly kind: 'removed'; readonly entry: ServerEntry; readonly reason: RemovalReason }
   | { readonly kind: 'draining'; readonly entry: ServerEntry };
 

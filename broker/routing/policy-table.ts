@@ -37,19 +37,19 @@ export class PolicyTable {
     this.observers.push(observer);
   }
 
-  /** Adds a member; a registered one replaces any member with its id. */
+  /**
+   * Adds a member. A registered one replaces any member with its id, after it is in: what the
+   * old one held is re-routed as it leaves, and may go to the new one.
+   */
   add(member: Member): void {
-    const id = member.id;
-    if (id !== undefined) {
-      const old = this.byId.get(id);
-      if (old !== undefined) this.remove(old);
-      this.byId.set(id, member);
-    }
+    const old = member.id === undefined ? undefined : this.byId.get(member.id);
+    if (member.id !== undefined) this.byId.set(member.id, member);
     const group = this.group(member.policy);
     group.members.add(member);
     for (const protocol of PROTOCOLS) if (member.endpoint(protocol) !== undefined) group.serving[protocol]++;
     this.refresh(member);
     for (const o of this.observers) o.added?.(member);
+    if (old !== undefined) this.remove(old);
   }
 
   /** Removes a member; returns false when it was no longer in the table. */

@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { ConnectionOptions, SecureContextOptions } from 'node:tls';
-import { OptionError, type BrokerOptions } from '../options.js';
+import { OptionError } from './option-error.js';
 
 /** The contents of a PEM file; throws an OptionError naming `option` when it cannot be read. */
 export function readPem(option: string, path: string): Buffer {
@@ -16,12 +16,12 @@ export function readPem(option: string, path: string): Buffer {
 }
 
 /** Certificate and key for the broker's listeners, or undefined when TLS is off. */
-export function listenerTls(options: Pick<BrokerOptions, 'tlsCert' | 'tlsKey'>): SecureContextOptions | undefined {
+export function listenerTls(options: { tlsCert: string | undefined; tlsKey: string | undefined }): SecureContextOptions | undefined {
   if (options.tlsCert === undefined || options.tlsKey === undefined) return undefined;
   return { cert: readPem('tlsCert', options.tlsCert), key: readPem('tlsKey', options.tlsKey) };
 }
 
 /** How the broker dials servers that registered with `tls: true`: their certificate is verified. */
-export function serverTls(options: Pick<BrokerOptions, 'serverCa'>): ConnectionOptions {
+export function serverTls(options: { serverCa: string | undefined }): ConnectionOptions {
   return options.serverCa === undefined ? {} : { ca: readPem('serverCa', options.serverCa) };
 }

@@ -53,7 +53,7 @@ const program = new Command('bench')
   )
   .option(
     '--variant <name=dir>',
-    'another build (a dist/ directory: its broker and server pool) to run side by side in the packets suite, and in the HTTP suite with --only http; repeatable',
+    'another build (a dist/ directory: its broker and server pool) to run side by side in the packets suite, the idle-memory suite and the HTTP suite (the latter two with --only); repeatable',
     (v: string, list: BrokerVariant[]) => {
       const at = v.indexOf('=');
       if (at < 1) throw new Error(`--variant wants NAME=DIR, got "${v}"`);

@@ -322,9 +322,19 @@ export async function connectionSuite(ctx: PacketContext): Promise<RunRecord[]> 
   }
 }
 
-/** RSS of a fresh broker (with its 3 servers) before and while N idle client connections are open. */
+/**
+ * RSS of a fresh broker (with its 3 servers) before and while N idle client connections are
+ * open; then the same for each variant, one broker at a time.
+ */
 export async function idleMemorySuite(ctx: PacketContext): Promise<RunRecord[]> {
-  const bed = await BrokerBed.start(PACKET_SHAPE.servers);
+  const records: RunRecord[] = [];
+  for (const variant of [undefined, ...ctx.variants]) records.push(await idleMemoryCase(ctx, variant));
+  return records;
+}
+
+async function idleMemoryCase(ctx: PacketContext, variant: BrokerVariant | undefined): Promise<RunRecord> {
+  const name = variant === undefined ? 'policy-broker' : `policy-broker@${variant.name}`;
+  const bed = await BrokerBed.start(PACKET_SHAPE.servers, variant);
   const n = ctx.timing.idleConnections;
   let idle: Child | undefined;
   try {
@@ -338,20 +348,18 @@ export async function idleMemorySuite(ctx: PacketContext): Promise<RunRecord[]> 
     const load = await runPacketLoad(bed.target('policy-broker'), MAIN_SHAPE, { warmupMs: ctx.timing.warmupMs, durationMs: ctx.timing.durationMs });
     const afterLoad = rssBytes(bed.brokerPid);
     const perConnection = (during - before) / n;
-    ctx.log(`  idle: ${ready.open} open, RSS ${mb(before)} -> ${mb(during)} MB (${Math.round(perConnection)} B/connection), ${Math.round(load.rps)}/s meanwhile`);
-    return [
-      {
-        suite: 'memory-idle',
-        case: 'policy-broker',
-        round: 0,
-        rps: load.rps,
-        p99Ms: load.p99Ms,
-        p50Ms: load.p50Ms,
-        errors: load.errors + (n - (ready.open as number)),
-        answered: load.answered,
-        memory: { connections: ready.open as number, rssBefore: before, rssIdle: during, rssAfterLoad: afterLoad, bytesPerConnection: Math.round(perConnection) },
-      },
-    ];
+    ctx.log(`  idle ${name}: ${ready.open} open, RSS ${mb(before)} -> ${mb(during)} MB (${Math.round(perConnection)} B/connection), ${Math.round(load.rps)}/s meanwhile`);
+    return {
+      suite: 'memory-idle',
+      case: name,
+      round: 0,
+      rps: load.rps,
+      p99Ms: load.p99Ms,
+      p50Ms: load.p50Ms,
+      errors: load.errors + (n - (ready.open as number)),
+      answered: load.answered,
+      memory: { connections: ready.open as number, rssBefore: before, rssIdle: during, rssAfterLoad: afterLoad, bytesPerConnection: Math.round(perConnection) },
+    };
   } finally {
     await idle?.stop('SIGKILL');
     await bed.stop();

@@ -41,6 +41,8 @@ export interface StepSide {
   /** CPU time per answer, µs: of the broker, and of the server pool. */
   brokerUs: number | undefined;
   serversUs: number | undefined;
+  /** The broker's RSS growth per idle client connection, when the idle-memory suite ran too. */
+  idleBytesPerConnection?: number;
 }
 
 /** One optimisation step: the build before it and the build after it, side by side in one run. */
@@ -106,6 +108,7 @@ export function appendOptimisation(run: BenchRun, label: string, note: string, s
     p99Ms: s.p99Ms,
     brokerUs: http ? s.cpuUs.proxy : s.cpuUs.broker,
     serversUs: http ? s.cpuUs.backends : s.cpuUs.servers,
+    idleBytesPerConnection: run.records.find((r) => r.suite === 'memory-idle' && r.case === s.case)?.memory?.bytesPerConnection as number | undefined,
   });
   const step: OptimisationStep = {
     label,
@@ -561,6 +564,7 @@ function optimisationsSection(): string[] {
     `${ms(st.before.p99Ms)} → ${ms(st.after.p99Ms)}`,
     `${us(st.before.brokerUs)} → ${us(st.after.brokerUs)}`,
     `${us(st.before.serversUs)} → ${us(st.after.serversUs)}`,
+    st.before.idleBytesPerConnection === undefined ? '' : `${int(st.before.idleBytesPerConnection)} → ${int(st.after.idleBytesPerConnection)}`,
     `${st.suite ?? 'packets'}, ${st.mode}, ${st.rounds} rounds`,
   ]);
   return [
@@ -569,14 +573,15 @@ function optimisationsSection(): string[] {
     'Each step was measured by running the build before it and the build after it side by side in one run of a suite ' +
       '(`npm run bench -- --quick --only packets --variant before=DIST --variant after=DIST --record LABEL`, each DIST a copy of dist/ ' +
       'differing only by the step; for an HTTP step `--only http --variant before=DIST --record LABEL --record-suite http-pipelined`, ' +
-      'this build being the after), alternating rounds; the gain is the median of the per-round ratios. Throughput swings with ' +
+      'this build being the after; with `--only packets,memory` the idle-memory suite runs each build too and the step records the ' +
+      'bytes of RSS per idle connection), alternating rounds; the gain is the median of the per-round ratios. Throughput swings with ' +
       'whatever else the shared machine runs in a round; the CPU time each process spends per answer is the steadier figure, and ' +
       'the one each step was made to lower. In an HTTP row the broker is the proxy and the servers are the nginx backends. ' +
       'The rows come from [benchmarks-optimisations.json](benchmarks-optimisations.json). Tried and dropped: writing the two ' +
       'packet-path lines with template strings instead of JSON.stringify of an object (faster alone, but the rope strings it ' +
       'builds cost as much again when the batch is flattened for the socket write; no gain in the packets suite).',
     '',
-    table(['step', 'what changed', 'before /s', 'after /s', 'gain (range)', 'p99 ms', 'broker CPU µs/answer', 'servers CPU µs/answer', 'run'], rows),
+    table(['step', 'what changed', 'before /s', 'after /s', 'gain (range)', 'p99 ms', 'broker CPU µs/answer', 'servers CPU µs/answer', 'idle B/connection', 'run'], rows),
   ];
 }
 

@@ -64,7 +64,7 @@ export function parseLog(text: string): LogEvent[] {
 }
 
 /** What the broker logs when it loses a server: taken out of selection, or gone. */
-export const SERVER_LOSS_MESSAGES = ['server connection lost', 'server missed its heartbeats', 'server draining', 'server removed'] as const;
+export const SERVER_LOSS_MESSAGES = ['server connection lost', 'server missed its heartbeats', 'server draining', 'server left while draining', 'server removed'] as const;
 
 /** The broker's loss events for one server id, in log order, as "message (reason)". */
 export function lossEventsOf(events: LogEvent[], id: number): string[] {

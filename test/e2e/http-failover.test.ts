@@ -136,7 +136,7 @@ test('active health: --health-fall failed checks take a backend out, --health-ri
   const steady = await httpBackend((_req, res) => res.end('steady'));
   cleanups.push(() => flaky.close(), () => steady.close());
   const conf = writeServersConf(temp.dir, [{ port: flaky.port }, { port: steady.port }]);
-  const { broker, httpPort, origin } = await startHttpBroker(['--servers', conf, '--health-interval', '50', '--health-fall', '2', '--health-rise', '3']);
+  const { broker, httpPort, origin } = await startHttpBroker(['--servers', conf, '--health-path', '/health', '--health-interval', '50', '--health-fall', '2', '--health-rise', '3']);
   programs.push(broker);
   const stateOf = async () => (await httpServersOf(httpPort, 111)).map((s: any) => s.state).join(',');
   await waitFor('both up', async () => (await stateOf()) === 'up,up');

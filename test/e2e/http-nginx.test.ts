@@ -5,31 +5,15 @@
  * under CI and is skipped elsewhere.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { accessSync, constants, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { Pool } from 'undici';
-import { freePort } from '../helpers/classic.js';
+import { findNginx, startNginx, type Nginx } from '../helpers/nginx.js';
 import { type Program } from '../helpers/programs.js';
 import { get, httpServersOf, startHttpBroker, tempDir, waitFor, waitForLiveHttpServers, writeServersConf, type HttpBroker } from '../helpers/http.js';
 
 const COUNT = 3;
-
-function findNginx(): string | undefined {
-  const dirs = [...(process.env.PATH ?? '').split(path.delimiter), '/usr/sbin', '/usr/local/sbin', '/usr/local/nginx/sbin'];
-  for (const dir of dirs) {
-    const candidate = path.join(dir, 'nginx');
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
-}
 
 const nginxPath = findNginx();
 if (nginxPath === undefined && process.env.CI) {
@@ -38,63 +22,24 @@ if (nginxPath === undefined && process.env.CI) {
   });
 }
 
-interface Nginx {
-  child: ChildProcess;
-  port: number;
-  exited: Promise<unknown>;
-}
-
 const temp = tempDir('http-nginx-');
 const nginxes: Nginx[] = [];
 let broker: HttpBroker | undefined;
 const programs: Program[] = [];
 
-/** One nginx instance in the foreground, everything it writes kept inside the temp dir. */
-async function startNginx(nginx: string, index: number): Promise<Nginx> {
-  const port = await freePort();
-  const prefix = temp.dir;
-  const conf = path.join(prefix, `nginx-${index}.conf`);
-  const asRoot = process.getuid?.() === 0;
-  writeFileSync(
-    conf,
-    `${asRoot ? 'user root;\n' : ''}worker_processes 1;
-pid ${prefix}/nginx-${index}.pid;
-error_log ${prefix}/error-${index}.log warn;
-events { worker_connections 256; }
-http {
-  access_log off;
-  client_body_temp_path ${prefix}/body-${index};
-  proxy_temp_path ${prefix}/proxy-${index};
-  fastcgi_temp_path ${prefix}/fastcgi-${index};
-  uwsgi_temp_path ${prefix}/uwsgi-${index};
-  scgi_temp_path ${prefix}/scgi-${index};
-  server {
+/** A site that names itself, echoes what the proxy added, and serves /health. */
+const namedSite = (index: number) => (port: number) => `  server {
     listen 127.0.0.1:${port};
     location = /health { return 200 "ok\\n"; }
     location / {
       add_header X-Served-By nginx-${index} always;
       return 200 "nginx ${index} $request_uri $http_x_forwarded_for $http_x_request_id\\n";
     }
-  }
-}
-`,
-  );
-  const child = spawn(nginx, ['-p', prefix, '-c', conf, '-e', path.join(prefix, `error-${index}.log`), '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr!.setEncoding('utf8').on('data', (text: string) => (stderr += text));
-  const exited = once(child, 'exit');
-  const instance = { child, port, exited };
-  nginxes.push(instance);
-  await waitFor(`nginx ${index} on port ${port}`, async () => {
-    if (child.exitCode !== null) throw new Error(`nginx exited with ${child.exitCode}: ${stderr}`);
-    return (await get(`http://127.0.0.1:${port}/health`)).status === 200;
-  });
-  return instance;
-}
+  }`;
 
 before(async () => {
   if (nginxPath === undefined) return;
-  await Promise.all(Array.from({ length: COUNT }, (_, i) => startNginx(nginxPath, i)));
+  nginxes.push(...(await Promise.all(Array.from({ length: COUNT }, (_, i) => startNginx(nginxPath, temp.dir, i, namedSite(i))))));
   const conf = writeServersConf(temp.dir, nginxes.map((n) => ({ ip: '127.0.0.1', port: n.port })));
   broker = await startHttpBroker(['--servers', conf, '--health-interval', '100', '--health-fall', '1']);
   programs.push(broker.broker);
@@ -103,10 +48,7 @@ before(async () => {
 
 after(async () => {
   for (const program of programs) await program.stop();
-  for (const nginx of nginxes) {
-    if (nginx.child.exitCode === null && nginx.child.signalCode === null) nginx.child.kill('SIGTERM');
-    await nginx.exited;
-  }
+  for (const nginx of nginxes) await nginx.stop();
   temp.remove();
 });
 
@@ -138,8 +80,7 @@ test('three nginx servers from servers.conf share the requests evenly, and losin
     assert.deepEqual(Object.keys(even).sort(), ['0', '1', '2']);
     for (const count of Object.values(even)) assert.ok(Math.abs(count - 300) <= 3, JSON.stringify(even));
     const stopped = nginxes[1]!;
-    stopped.child.kill('SIGTERM');
-    await stopped.exited;
+    await stopped.stop();
     const after = await run(300);
     assert.equal(after['1'], undefined, JSON.stringify(after));
     assert.equal((after['0'] ?? 0) + (after['2'] ?? 0), 300);
@@ -147,5 +88,72 @@ test('three nginx servers from servers.conf share the requests evenly, and losin
     assert.deepEqual(states, ['up', 'down', 'up']);
   } finally {
     await client.close();
+  }
+});
+
+/**
+ * The assignment's own nginx sites: `root …; index index.html;` and nothing else, so no
+ * /health. One root has an index.html (GET / is 200), one has none (403), one does not exist
+ * (404): all three are alive, and the default check must say so.
+ */
+function stockSite(dir: string, index: number): (port: number) => string {
+  const root = path.join(dir, `www-${index}`);
+  if (index === 0) {
+    mkdirSync(root, { recursive: true });
+    writeFileSync(path.join(root, 'index.html'), '<h1>site 0</h1>\n');
+  } else if (index === 1) {
+    mkdirSync(root, { recursive: true });
+  }
+  // The handout's block, plus an access log the test counts the health checks in.
+  return (port) => `  server {
+    listen ${port};
+    server_name localhost;
+    access_log ${dir}/access-${index}.log;
+    location / {
+      root ${root};
+      index index.html;
+    }
+  }`;
+}
+
+/** Health checks nginx `index` has logged so far. */
+function checksLogged(dir: string, index: number): number {
+  try {
+    return readFileSync(path.join(dir, `access-${index}.log`), 'utf8').split('\n').filter((line) => line.includes('policy-broker-health-check')).length;
+  } catch {
+    return 0;
+  }
+}
+
+test('stock nginx sites (no /health) stay up under the default check; a --health-path they lack takes them out and says which flag to set', { skip: nginxPath === undefined ? 'nginx is not installed (apt-get install nginx)' : false }, async () => {
+  const stock = tempDir('http-nginx-stock-');
+  const sites: Nginx[] = [];
+  const started: Program[] = [];
+  try {
+    for (let i = 0; i < COUNT; i++) sites.push(await startNginx(nginxPath!, stock.dir, i, stockSite(stock.dir, i)));
+    const conf = writeServersConf(stock.dir, sites.map((n) => ({ ip: '127.0.0.1', port: n.port })));
+    // Default check, only faster; one failed check would take a backend out.
+    const b = await startHttpBroker(['--servers', conf, '--health-interval', '50', '--health-fall', '1']);
+    started.push(b.broker);
+    await waitFor('five checks of each site logged', () => sites.every((_, i) => checksLogged(stock.dir, i) >= 5));
+    const servers = await httpServersOf(b.httpPort, 111);
+    assert.deepEqual(servers.map((s: any) => [s.state, s.failures]), [['up', 0], ['up', 0], ['up', 0]], JSON.stringify(servers));
+    const statuses: number[] = [];
+    for (let i = 0; i < 6; i++) statuses.push((await get(`${b.origin}/`)).status);
+    assert.deepEqual(statuses.sort(), [200, 200, 403, 403, 404, 404], 'each site answered in turn, none with 503');
+
+    // A path the sites do not serve: every one fails its check, and the reason names the flag.
+    const strict = await startHttpBroker(['--servers', conf, '--health-path', '/health', '--health-interval', '50', '--health-fall', '1']);
+    started.push(strict.broker);
+    const down = await waitFor('every site down', async () => {
+      const list = await httpServersOf(strict.httpPort, 111);
+      return list.every((s: any) => s.state === 'down') && list;
+    });
+    for (const server of down) assert.match(server.lastError, /--health-path/);
+    assert.equal((await get(`${strict.origin}/`)).status, 503);
+  } finally {
+    for (const program of started) await program.stop();
+    for (const site of sites) await site.stop();
+    stock.remove();
   }
 });

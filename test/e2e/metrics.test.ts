@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { Pool } from 'undici';
 import { createBroker } from '../../broker/index.js';
-import type { BrokerClient } from '../../client/index.js';
+import { runLoad, type BrokerClient } from '../../client/index.js';
 import { sha1 } from '../helpers/classic.js';
 import { clients, trackedLoad, type TrackedCount } from '../helpers/fault.js';
 import { brokerStatus, get, startHttpBroker, startHttpPool, waitFor, waitForLiveHttpServers, type HttpBroker } from '../helpers/http.js';
@@ -172,5 +173,32 @@ test('with --http-token, metrics and activity need the token; the dashboard page
     }
   } finally {
     await guarded.close();
+  }
+});
+
+/** CPU seconds (user + system) a process has used, from /proc (Linux; clock ticks of 1/100 s). */
+function cpuSecondsOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+test('process_cpu_seconds_total counts from the start, not from the first scrape', { skip: process.platform !== 'linux' ? 'reads /proc' : false }, async () => {
+  const fresh = await startHttpBroker();
+  const pool = start('pool', ['--broker', `127.0.0.1:${fresh.port}`, '--policy', '111', '--ids', '100,101']);
+  try {
+    await pool.ready;
+    // Work for the broker before anyone scrapes: bounded in count.
+    const summary = await runLoad({ port: fresh.port, policy: 111, count: 30_000, concurrency: 64 });
+    assert.equal(summary.lost, 0);
+    const used = cpuSecondsOf(fresh.broker.child.pid!);
+    const m = await scrapeMetrics(fresh.httpPort);
+    const counted = m.value('process_cpu_seconds_total')!;
+    assert.ok(used >= 0.3, `the load used only ${used} s of the broker's CPU: too little to tell`);
+    // What was used before the metrics were made is the start-up (loading modules): well under half.
+    assert.ok(counted >= used * 0.5, `process_cpu_seconds_total ${counted} s, but the broker had used ${used} s`);
+  } finally {
+    await pool.stop();
+    await fresh.broker.stop();
   }
 });

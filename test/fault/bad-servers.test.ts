@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { BrokerClient } from '../../client/index.js';
+import type { Broker } from '../../broker/broker.js';
 import { clients, figures, inProcessBroker, sum, tally, teardown, trackedLoad, waitFor } from '../helpers/fault.js';
 import { FakeServer, replyLine } from '../helpers/wire.js';
 
@@ -34,8 +35,8 @@ function misbehave(mode: Mode, id: number, packet: any, foreignRid: () => number
 }
 
 /** With every load answered, no server may still count packets as outstanding. */
-function assertNothingOutstanding(broker: { registry: { servers(): Iterable<{ id: number; outstanding: number }> } }): void {
-  for (const record of broker.registry.servers()) assert.equal(record.outstanding, 0, `server ${record.id} outstanding`);
+function assertNothingOutstanding(broker: Broker): void {
+  for (const endpoint of broker.table.endpoints('packets')) assert.equal(endpoint.outstanding, 0, `server ${endpoint.member.id} outstanding`);
 }
 
 async function setUp(serverTimeoutMs: number): Promise<{
@@ -69,7 +70,7 @@ async function setUp(serverTimeoutMs: number): Promise<{
 
 test('a server that hangs: its packets time out and are re-routed, it is marked down, probed, and back once it answers', async () => {
   const { broker, bad, setMode, peers } = await setUp(300);
-  const record = broker.registry.get(2)!;
+  const record = broker.table.get(2)!.packets!;
   // Warm up: the bad server answers (it is known to speak the protocol), then hangs mid-load.
   const warm = await trackedLoad({ clients: peers, policy: 111, count: 200, concurrency: 16, tag: 'warm' });
   assert.ok(warm.byServer['2']! > 0, 'server 2 served before hanging');
@@ -112,7 +113,7 @@ test('a server that hangs: its packets time out and are re-routed, it is marked 
 for (const mode of ['garbage', 'half-line', 'half-line-silent', 'foreign-rid', 'wrong-type'] as const) {
   test(`a server that answers ${mode}: connection dropped, in-flight re-routed, no answer to the wrong client`, async () => {
     const { broker, bad, setMode, peers } = await setUp(300);
-    const record = broker.registry.get(2)!;
+    const record = broker.table.get(2)!.packets!;
     const warm = await trackedLoad({ clients: peers, policy: 111, count: 100, concurrency: 16, tag: 'warm' });
     assert.ok(warm.byServer['2']! > 0);
     setMode(mode);

@@ -49,17 +49,18 @@ test('a server that sends a leave packet gets no new packets, answers its in-fli
   const total = 2000;
   const load = trackedLoad({ clients: peers, policy: 111, count: total, concurrency: 32, onAnswer: (_c, n) => (answered = n) });
   await waitFor('8 packets in flight on the leaving server', () => leaving.held.length === 8);
-  const record = broker.registry.get(2)!;
+  const member = broker.table.get(2)!;
+  const record = member.packets!;
   leaving.server.leave();
   await waitFor('the server draining', () => record.state === 'draining');
   const atLeave = leaving.server.realPackets.length;
   // Everything else is answered by the other server meanwhile.
   await waitFor('all packets but the 8 held answered', () => answered === total - 8, 20_000);
   assert.equal(leaving.server.realPackets.length, atLeave, 'no new packet after the leave');
-  assert.equal(broker.registry.get(2), record, 'still registered while packets are in flight');
+  assert.equal(broker.table.get(2), member, 'still registered while packets are in flight');
   const released = leaving.release();
   const count = await load;
-  await waitFor('the drained server removed', () => broker.registry.get(2) === undefined);
+  await waitFor('the drained server removed', () => broker.table.get(2) === undefined);
   figures('leave-packet', { ...tally(count), heldAtLeave: released, byServer: count.byServer });
   assert.equal(count.replies, total);
   assert.equal(count.misdelivered, 0);

@@ -20,7 +20,7 @@ test('a server that stops heartbeating is taken out within its misses, its socke
   cleanups.push(() => dark.kill());
   const peers = await clients(port, 2);
   cleanups.push(() => Promise.all(peers.map((peer) => peer.close())));
-  await waitFor('heartbeats counted', () => broker.registry.get(2)!.heartbeats >= 2);
+  await waitFor('heartbeats counted', () => (broker.registrar.heartbeatsOf(2) ?? 0) >= 2);
 
   let removedAfterMs = -1;
   let silentSince = 0;
@@ -34,10 +34,10 @@ test('a server that stops heartbeating is taken out within its misses, its socke
         dark.stopHeartbeats();
         silentSince = Date.now();
       }
-      if (silentSince > 0 && removedAfterMs < 0 && broker.registry.get(2) === undefined) removedAfterMs = Date.now() - silentSince;
+      if (silentSince > 0 && removedAfterMs < 0 && broker.table.get(2) === undefined) removedAfterMs = Date.now() - silentSince;
     },
   });
-  if (removedAfterMs < 0) removedAfterMs = (await waitFor('the dark server removed', () => broker.registry.get(2) === undefined)) + Date.now() - silentSince;
+  if (removedAfterMs < 0) removedAfterMs = (await waitFor('the dark server removed', () => broker.table.get(2) === undefined)) + Date.now() - silentSince;
   // The broker closed its session; the dark server itself closed nothing.
   await dark.registration!.closedByPeer();
   const received = dark.realPackets.length;
@@ -60,5 +60,5 @@ test('a server that stops heartbeating is taken out within its misses, its socke
   assert.equal(sum(count.errors) + sum(after.errors), 0, JSON.stringify(count.errors));
   assert.equal(count.replies + after.replies, count.sent + after.sent);
   assert.equal(count.misdelivered + after.misdelivered, 0);
-  assert.ok(broker.registry.get(1) !== undefined, 'the heartbeating server stays');
+  assert.ok(broker.table.get(1) !== undefined, 'the heartbeating server stays');
 });

@@ -90,5 +90,5 @@ test('five servers in four processes, three processes killed one after another: 
   assert.equal(count.replies, total);
   assert.ok(count.byServer['104']! > total / 3, 'the survivor took over');
   // Killed servers are gone from the registry (their sessions closed); the survivor stays.
-  assert.deepEqual([...broker.registry.servers()].map((r) => r.id), [104]);
+  assert.deepEqual([...broker.table.members()].map((m) => m.id), [104]);
 });

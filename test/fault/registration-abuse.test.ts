@@ -52,7 +52,7 @@ test('with a registration secret: registrations without it are refused and the i
   client.send({ type: 0, srcid: 1, privPoliId: 111, payload: 'y', seq: 2 });
   assert.equal((await client.line(1)).srcid, 1);
   assert.equal(trap.connections(), 0, 'the intruder was never dialed');
-  assert.equal(broker.registry.get(666), undefined);
+  assert.equal(broker.table.get(666), undefined);
 });
 
 test('a live id is refused from another address (DUPLICATE_ID) and replaced from the same one', async () => {
@@ -136,11 +136,11 @@ test('servers registered on ports of programs the broker cannot speak to are dro
     rerouted: broker.stats.rerouted,
     sessionsTold: told,
     ownPort: selfAnswer.code,
-    registered: [...broker.registry.servers()].map((r) => r.id),
+    registered: [...broker.table.members()].map((m) => m.id),
   });
   for (const [name, codes] of Object.entries(told)) assert.deepEqual(codes, ['type 4', 'BAD_SERVER'], name);
   assert.equal(selfAnswer.code, 'BAD_PACKET');
-  assert.deepEqual([...broker.registry.servers()].map((r) => r.id), [1], 'only the good server is left');
+  assert.deepEqual([...broker.table.members()].map((m) => m.id), [1], 'only the good server is left');
   assert.equal(sum(count.failed), 0);
   assert.equal(sum(count.errors), 0, JSON.stringify(count.errors));
   assert.equal(count.replies, count.sent);

@@ -8,7 +8,7 @@ describe('resolveBrokerOptions: HTTP', () => {
     assert.equal(options.httpPort, undefined);
     assert.equal(options.httpPolicy, BROKER_DEFAULTS.httpPolicy);
     assert.equal(options.adminPrefix, '/_broker/');
-    assert.equal(options.healthPath, '/health');
+    assert.equal(options.healthPath, undefined, 'no path: the check asks for / (healthProbe)');
     assert.deepEqual(options.httpServers, []);
   });
 

@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { MergedHttpStats, MergedHttpView, mergeBackends, snapshotStats, type BackendSnapshot, type WorkerReport } from '../../broker/cluster/merged-http.js';
 import type { HttpCounters } from '../../broker/admin/http-source.js';
 import { HttpErrorCode } from '../../broker/http/http-errors.js';
-import { HttpStats } from '../../broker/http/http-stats.js';
+import { Counters } from '../../broker/routing/counters.js';
 
 /** One thing a front end counts. */
 type Event =
@@ -34,17 +34,18 @@ const eventArb: fc.Arbitrary<Event> = fc.oneof(
 const FROZEN_NOW = 1_000_000;
 
 /** Counts an event as the front end does (latency from a fixed start, so it is exact). */
-function count(stats: HttpStats, e: Event): void {
-  stats.requests++;
+function count(stats: Counters, e: Event): void {
+  stats.received++;
   if (e.kind === 'response') {
-    stats.proxied++;
     stats.countResponse(e.policy, e.server, e.status, FROZEN_NOW - e.ms);
   } else if (e.kind === 'error') {
+    // The front end's counters know each policy that has servers: they observe the table.
+    if (e.policy !== undefined) stats.policy(e.policy);
     stats.countError(e.code, e.policy, 'x');
   } else if (e.kind === 'retry') {
-    stats.retries++;
+    stats.rerouted++;
   } else {
-    stats.clientAborts++;
+    stats.dropped++;
   }
 }
 
@@ -61,11 +62,11 @@ function comparable(stats: HttpCounters) {
       byServer: [...p.byServer].map(([s, m]) => [s, [...m].sort()]).sort(),
     }))
     .sort((a, b) => a.policy - b.policy);
-  const { requests, proxied, retries, clientAborts, truncated } = stats;
-  return { requests, proxied, retries, clientAborts, truncated, errors: { ...stats.errors }, policies, recent: stats.recentErrors.list().length };
+  const { received, replied, rerouted, dropped, truncated } = stats;
+  return { received, replied, rerouted, dropped, truncated, errors: { ...stats.errors }, policies, recent: stats.recentErrors.list().length };
 }
 
-function report(stats: HttpStats, backends: BackendSnapshot[] = []): WorkerReport {
+function report(stats: Counters, backends: BackendSnapshot[] = []): WorkerReport {
   return { connections: 1, inflight: 2, rss: 3, stats: snapshotStats(stats), backends };
 }
 
@@ -82,8 +83,8 @@ describe('merged HTTP figures', () => {
   function checkSums(): void {
     fc.assert(
       fc.property(fc.array(fc.tuple(fc.integer({ min: 0, max: 2 }), eventArb), { maxLength: 120 }), (events) => {
-        const one = new HttpStats();
-        const workers = [new HttpStats(), new HttpStats(), new HttpStats()];
+        const one = new Counters('http');
+        const workers = [new Counters('http'), new Counters('http'), new Counters('http')];
         for (const [w, e] of events) {
           count(one, e);
           count(workers[w]!, e);
@@ -100,8 +101,8 @@ describe('merged HTTP figures', () => {
 
   it('keeps the counters of a worker that exited, and drops its gauges', () => {
     const view = new MergedHttpView();
-    const a = new HttpStats();
-    const b = new HttpStats();
+    const a = new Counters('http');
+    const b = new Counters('http');
     view.started(1, 1001);
     view.started(2, 1002);
     for (let i = 0; i < 5; i++) count(a, { kind: 'response', policy: 1, server: '100', status: 200, ms: 1 });
@@ -109,18 +110,18 @@ describe('merged HTTP figures', () => {
     const backend = (served: number): BackendSnapshot => ({ policy: 1, id: 100, source: 'registered', address: 'h:80', state: 'up', outstanding: 1, served, failures: 0, lastError: null });
     view.report(1, report(a, [backend(5)]));
     view.report(2, report(b, [backend(3)]));
-    assert.equal(view.stats.requests, 8);
+    assert.equal(view.stats.received, 8);
     assert.equal(view.connectionCount, 2);
-    assert.deepEqual([...view.table.backends()].map((x) => [x.served, x.outstanding]), [[8, 2]]);
+    assert.deepEqual([...view.backends()].map((x) => [x.served, x.outstanding]), [[8, 2]]);
     view.gone(1);
     view.started(3, 1003);
-    assert.equal(view.stats.requests, 8);
+    assert.equal(view.stats.received, 8);
     assert.equal(view.connectionCount, 1);
-    assert.deepEqual([...view.table.backends()].map((x) => [x.served, x.outstanding]), [[8, 1]]);
+    assert.deepEqual([...view.backends()].map((x) => [x.served, x.outstanding]), [[8, 1]]);
     assert.deepEqual(view.workers().map((w) => [w.id, w.pid, w.requests]), [[2, 1002, 3], [3, 1003, 0]]);
     view.gone(2);
     view.gone(3);
-    assert.equal(view.stats.requests, 8);
+    assert.equal(view.stats.received, 8);
     assert.equal([...view.stats.policies()][0]!.replied, 8);
   });
 

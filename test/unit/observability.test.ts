@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { LATENCY_BOUNDS_MS, LatencyHistogram } from '../../broker/support/latency-histogram.js';
 import { RecentErrors } from '../../broker/support/recent-errors.js';
-import { PacketStats } from '../../broker/stats.js';
+import { Member } from '../../broker/routing/member.js';
+import { Counters } from '../../broker/routing/counters.js';
 
 describe('LatencyHistogram', () => {
   it('puts each observation in the first bucket whose bound it does not exceed', () => {
@@ -46,14 +47,18 @@ describe('RecentErrors', () => {
   });
 });
 
-describe('PacketStats', () => {
-  const record = (id: number, policy: number, served: number) =>
-    ({ id, policy, served, failures: 1 }) as unknown as import('../../broker/registry/server-record.js').ServerRecord;
+describe('Counters', () => {
+  const record = (id: number, policy: number, served: number) => {
+    const member = new Member({ id, policy, host: 'h', packetPort: 1, httpPort: undefined, maxInflight: 1, session: true, tls: false, registeredAt: 0, generation: 1 });
+    member.packets!.served = served;
+    member.packets!.failures = 1;
+    return member;
+  };
 
   it('counts per policy, keeps unknown policies in one bucket, and keeps the counts of servers that left', () => {
-    const stats = new PacketStats();
+    const stats = new Counters('packets');
     stats.added(record(100, 111, 0));
-    stats.countReply(111, performance.now() - 2);
+    stats.countAnswer(111, performance.now() - 2);
     stats.countError('NO_SERVER', 111, 'none live');
     stats.countError('NO_SERVER', 4242, 'never had a server');
     stats.countError('BAD_PACKET');

@@ -4,7 +4,7 @@ import { Socket } from 'node:net';
 import type { Job } from '../../broker/packets/job.js';
 import { PeerConnection, type PacketHandlers, type PeerSettings } from '../../broker/packets/peer-connection.js';
 import type { ClientPacket } from '../../broker/protocol/packet-types.js';
-import { PacketStats } from '../../broker/stats.js';
+import { Counters } from '../../broker/routing/counters.js';
 
 /**
  * A connection on an unconnected socket: bytes "arrive" by emitting 'data' on it, the way the
@@ -20,7 +20,7 @@ function connection(maxInflight = 4): { conn: PeerConnection; socket: Socket; ro
     leave: () => assert.fail('no leaving here'),
     closed: (conn) => closed.push(conn),
   };
-  const settings: PeerSettings = { handlers, stats: new PacketStats(), maxPacketBytes: 1024, maxInflight };
+  const settings: PeerSettings = { handlers, stats: new Counters('packets'), maxPacketBytes: 1024, maxInflight };
   const socket = new Socket();
   return { conn: new PeerConnection(socket, settings), socket, routed, closed };
 }

@@ -1,50 +1,60 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import type { Upstream } from '../../broker/http/client-pool.js';
 import { applyEvent, applySnapshot, RegistryBroadcaster, registrySnapshot, type RegistryEvent } from '../../broker/cluster/registry-mirror.js';
-import { HttpBackendTable } from '../../broker/http/backends.js';
 import { ProtocolError } from '../../broker/protocol/error-codes.js';
-import { Registry } from '../../broker/registry/registry.js';
-import type { ServerState } from '../../broker/registry/server-record.js';
+import { followStore } from '../../broker/registry/membership.js';
+import { MemoryStore } from '../../broker/registry/memory-store.js';
+import type { MemberState } from '../../broker/routing/member.js';
+import { PolicyTable } from '../../broker/routing/policy-table.js';
 
 /** What the IPC channel does to a message: JSON there and back. */
 const overIpc = <T>(value: T): T => JSON.parse(JSON.stringify(value)) as T;
 
-/** A backend table on `registry`, as a worker's HTTP front end keeps one. */
-function backendTable(registry: Registry): HttpBackendTable {
-  const table = new HttpBackendTable(registry.strategy, 111, { createDispatcher: () => ({}) as Upstream, removed: () => undefined, stateChanged: () => undefined });
-  for (const record of registry.servers()) table.added(record);
-  registry.observe(table);
-  return table;
+/** The primary: registrations in a store, its table following it. */
+class Primary {
+  readonly store = new MemoryStore();
+  readonly table = new PolicyTable('round-robin');
+  constructor() {
+    followStore(this.store, this.table);
+  }
+  register(id: number, policy: number, host: string, http: boolean, session: boolean, port = 3000 + id): void {
+    this.store.registerNow(
+      { id, policy, host, packetPort: port, httpPort: http ? 8000 + id : undefined, maxInflight: id, session, tls: false, owner: 'test' },
+      (old) => this.table.get(old.id)?.packets?.state !== 'down',
+    );
+  }
 }
 
-/** Everything a worker can observe of a registry and its backend table, in a comparable form. */
-function view(registry: Registry, table: HttpBackendTable) {
-  const servers = [...registry.servers()]
-    .map((r) => [r.id, r.policy, r.host, r.port, r.httpPort ?? null, r.maxInflight, r.session, r.tls, r.state])
+/** Everything a worker can observe of a table, in a comparable form. */
+function view(table: PolicyTable) {
+  const servers = [...table.endpoints('packets')]
+    .map((e) => {
+      const m = e.member;
+      return [m.id!, m.policy, m.host, e.port, m.info.httpPort ?? null, m.info.maxInflight, m.info.session, m.info.tls, e.state];
+    })
     .sort((a, b) => (a[0] as number) - (b[0] as number));
-  const policies = [...registry.policies()]
+  const policies = [...table.policies()]
     .map((g) => {
       // Round-robin over twice the members visits every selectable one.
       const selectable = new Set<number>();
       for (let i = 0; i < 2 * g.members.size; i++) {
-        const picked = registry.pick(g.policy);
-        if ('server' in picked) selectable.add(picked.server.id);
+        const picked = table.pick(g.policy, 'packets');
+        if (typeof picked !== 'string') selectable.add(picked.member.id!);
       }
-      return [g.policy, [...g.members].map((r) => r.id).sort(), [...selectable].sort()];
+      return [g.policy, [...g.members].map((m) => m.id!).sort(), [...selectable].sort()];
     })
     .sort((a, b) => (a[0] as number) - (b[0] as number));
-  const backends = [...table.backends()].map((b) => `${b.policy} ${b.address} ${b.inSelection}`).sort();
+  const backends = [...table.endpoints('http')].map((e) => `${e.member.policy} ${e.address} ${e.inSelection}`).sort();
   return { servers, policies, backends };
 }
 
-const STATES: ServerState[] = ['connecting', 'up', 'down', 'draining'];
+const STATES: MemberState[] = ['connecting', 'up', 'down', 'draining'];
 
 type Op =
   | { op: 'register'; id: number; policy: number; host: string; http: boolean; session: boolean }
   | { op: 'remove'; pick: number }
-  | { op: 'state'; pick: number; state: ServerState };
+  | { op: 'state'; pick: number; state: MemberState };
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   fc.record({
@@ -59,20 +69,19 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   fc.record({ op: fc.constant('state' as const), pick: fc.nat(), state: fc.constantFrom(...STATES) }),
 );
 
-/** Applies one operation to the primary's registry, as the packet path would. */
-function run(primary: Registry, op: Op): void {
-  const servers = [...primary.servers()];
+/** Applies one operation to the primary, as the packet path would. */
+function run(primary: Primary, op: Op): void {
+  const members = [...primary.table.members()];
   if (op.op === 'register') {
-    const reg = { type: 1 as const, id: op.id, policy: op.policy, listenport: 3000 + op.id, maxInflight: op.id, session: op.session, ...(op.http && { httpport: 8000 + op.id }) };
     try {
-      primary.register(reg, op.host);
+      primary.register(op.id, op.policy, op.host, op.http, op.session);
     } catch (err) {
       if (!(err instanceof ProtocolError)) throw err; // the id is live on the other host: refused, nothing changed
     }
-  } else if (servers.length > 0) {
-    const record = servers[op.pick % servers.length]!;
-    if (op.op === 'remove') primary.remove(record);
-    else primary.setState(record, op.state);
+  } else if (members.length > 0) {
+    const member = members[op.pick % members.length]!;
+    if (op.op === 'remove') primary.store.removeNow(member.id!, member.info.generation, { kind: 'left', detail: 'test' });
+    else primary.table.setState(member.packets!, op.state);
   }
 }
 
@@ -80,14 +89,11 @@ describe('registry mirror', () => {
   it('a mirror fed the event stream ends like the primary, whether it starts empty or from a snapshot taken midway', () => {
     fc.assert(
       fc.property(fc.array(opArb, { maxLength: 80 }), fc.nat(), (ops, joinAt) => {
-        const primary = new Registry('round-robin');
-        const primaryTable = backendTable(primary);
-        const early = new Registry('round-robin');
-        const earlyTable = backendTable(early);
-        const late = new Registry('round-robin');
-        const lateTable = backendTable(late);
+        const primary = new Primary();
+        const early = new PolicyTable('round-robin');
+        const late = new PolicyTable('round-robin');
         let lateJoined = false;
-        primary.observe(
+        primary.table.observe(
           new RegistryBroadcaster((event: RegistryEvent) => {
             applyEvent(early, overIpc(event));
             if (lateJoined) applyEvent(late, overIpc(event));
@@ -96,38 +102,38 @@ describe('registry mirror', () => {
         const join = joinAt % (ops.length + 1);
         ops.forEach((op, i) => {
           if (i === join) {
-            applySnapshot(late, overIpc(registrySnapshot(primary)));
+            applySnapshot(late, overIpc(registrySnapshot(primary.table)));
             lateJoined = true;
           }
           run(primary, op);
         });
-        if (!lateJoined) applySnapshot(late, overIpc(registrySnapshot(primary)));
-        const expected = view(primary, primaryTable);
-        assert.deepEqual(view(early, earlyTable), expected);
-        assert.deepEqual(view(late, lateTable), expected);
+        if (!lateJoined) applySnapshot(late, overIpc(registrySnapshot(primary.table)));
+        const expected = view(primary.table);
+        assert.deepEqual(view(early), expected);
+        assert.deepEqual(view(late), expected);
       }),
       { numRuns: 300, seed: 20261125 },
     );
   });
 
   it('a snapshot replaces what the mirror had (a worker that is welcomed again)', () => {
-    const primary = new Registry();
-    primary.register({ type: 1, id: 1, policy: 5, listenport: 1, maxInflight: 1, session: true, httpport: 81 }, 'h');
-    const mirror = new Registry();
-    mirror.register({ type: 1, id: 2, policy: 6, listenport: 2, maxInflight: 1, session: true }, 'h');
-    const table = backendTable(mirror);
-    applySnapshot(mirror, registrySnapshot(primary));
-    assert.deepEqual([...mirror.servers()].map((r) => [r.id, r.policy, r.httpPort]), [[1, 5, 81]]);
-    assert.deepEqual([...table.backends()].map((b) => b.address), ['h:81']);
+    const primary = new Primary();
+    primary.store.registerNow({ id: 1, policy: 5, host: 'h', packetPort: 1, httpPort: 81, maxInflight: 1, session: true, tls: false, owner: 't' });
+    const other = new Primary();
+    other.register(2, 6, 'h', false, true);
+    const mirror = other.table;
+    applySnapshot(mirror, registrySnapshot(primary.table));
+    assert.deepEqual([...mirror.members()].map((m) => [m.id, m.policy, m.info.httpPort]), [[1, 5, 81]]);
+    assert.deepEqual([...mirror.endpoints('http')].map((e) => e.address), ['h:81']);
   });
 
-  it('a re-registration (removed, then added with the same id from elsewhere) replaces the mirrored record', () => {
-    const primary = new Registry();
-    const mirror = new Registry();
-    primary.observe(new RegistryBroadcaster((event) => applyEvent(mirror, overIpc(event))));
-    const { record } = primary.register({ type: 1, id: 7, policy: 1, listenport: 1, maxInflight: 1, session: true }, 'a');
-    primary.setState(record, 'down');
-    primary.register({ type: 1, id: 7, policy: 2, listenport: 9, maxInflight: 1, session: true }, 'b');
-    assert.deepEqual([...mirror.servers()].map((r) => [r.id, r.policy, r.host, r.port, r.state]), [[7, 2, 'b', 9, 'connecting']]);
+  it('a re-registration (the same id from elsewhere) replaces the mirrored record', () => {
+    const primary = new Primary();
+    const mirror = new PolicyTable();
+    primary.table.observe(new RegistryBroadcaster((event) => applyEvent(mirror, overIpc(event))));
+    primary.register(7, 1, 'a', false, true, 1);
+    primary.table.setState(primary.table.get(7)!.packets!, 'down');
+    primary.register(7, 2, 'b', false, true, 9);
+    assert.deepEqual([...mirror.endpoints('packets')].map((e) => [e.member.id, e.member.policy, e.member.host, e.port, e.state]), [[7, 2, 'b', 9, 'connecting']]);
   });
 });

@@ -1,5 +1,5 @@
 /**
- * ClientPool, a backend's connections, against a node:http server of the test's own on
+ * A backend's connections (createUpstream: undici's Pool, one request at a time on each), against a node:http server of the test's own on
  * loopback that counts connections and the requests it holds: at most `connections` at once,
  * the rest wait in order; connections are reused; close() lets the waiting requests finish;
  * destroy() fails them; nothing is taken once closed.
@@ -9,8 +9,8 @@ import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, beforeEach, test } from 'node:test';
-import type { Dispatcher } from 'undici';
-import { ClientPool } from '../../broker/http/client-pool.js';
+import type { Dispatcher, Pool } from 'undici';
+import { createUpstream } from '../../broker/http/upstream.js';
 
 let server: Server;
 let origin: string;
@@ -51,33 +51,32 @@ beforeEach(() => {
 type Outcome = { status: number; body: string } | { error: string };
 
 /** A dispatch handler (undici's handler interface, as the proxy's Exchange implements it) that resolves with the outcome. */
-function request(pool: ClientPool, path: string): Promise<Outcome> {
+function request(pool: Pool, path: string): Promise<Outcome> {
   return new Promise((resolve) => {
     let status = 0;
     let body = '';
-    const handler = {
-      onConnect() {},
-      onHeaders(code: number) {
+    const handler: Dispatcher.DispatchHandler = {
+      // undici tells the two handler interfaces apart by this method.
+      onRequestStart() {},
+      onResponseStart(_controller, code) {
         status = code;
-        return true;
       },
-      onData(chunk: Buffer) {
+      onResponseData(_controller, chunk) {
         body += chunk.toString();
-        return true;
       },
-      onComplete() {
+      onResponseEnd() {
         resolve({ status, body });
       },
-      onError(err: Error) {
+      onResponseError(_controller, err) {
         resolve({ error: (err as { code?: string }).code ?? err.message });
       },
     };
-    pool.dispatch({ method: 'GET', path, headers: {} }, handler as unknown as Dispatcher.DispatchHandler);
+    pool.dispatch({ method: 'GET', path, headers: {} }, handler);
   });
 }
 
 test('at most `connections` requests are on the backend at once; the rest wait their turn', async () => {
-  const pool = new ClientPool(origin, { connections: 3 });
+  const pool = createUpstream(origin, { connections: 3 });
   const outcomes = await Promise.all(Array.from({ length: 12 }, (_, i) => request(pool, `/r${i}?wait=15`)));
   assert.deepEqual(
     outcomes,
@@ -85,8 +84,8 @@ test('at most `connections` requests are on the backend at once; the rest wait t
   );
   assert.equal(mostHeld, 3);
   assert.equal(connections, 3);
-  assert.equal(pool.size, 3);
-  assert.equal(pool.pending, 0);
+  assert.equal(pool.stats.connected, 3);
+  assert.equal(pool.stats.queued, 0);
   // Each reached the backend once. (Their order across connections is the kernel's: clients
   // freed in one tick send on different sockets. The FIFO itself is checked with one connection.)
   assert.deepEqual([...arrived].sort(), Array.from({ length: 12 }, (_, i) => `/r${i}?wait=15`).sort());
@@ -94,17 +93,17 @@ test('at most `connections` requests are on the backend at once; the rest wait t
 });
 
 test('requests one after another reuse their connections', async () => {
-  const pool = new ClientPool(origin, { connections: 8 });
+  const pool = createUpstream(origin, { connections: 8 });
   for (let i = 0; i < 20; i++) assert.deepEqual(await request(pool, `/s${i}`), { status: 200, body: `/s${i}` });
   // A client is free again on undici's 'drain', a microtask after the response's last
   // callback: a request sent from that callback finds it still busy and takes a second one.
   assert.ok(connections <= 2, `${connections} connections for 20 requests in a row`);
-  assert.equal(pool.size, connections);
+  assert.equal(pool.stats.connected, connections);
   await pool.close();
 });
 
 test('waiting requests go in arrival order; close() lets them finish; later ones are refused', async () => {
-  const pool = new ClientPool(origin, { connections: 1 });
+  const pool = createUpstream(origin, { connections: 1 });
   const taken = [request(pool, '/a?wait=20'), request(pool, '/b'), request(pool, '/c')];
   const closed = pool.close();
   assert.deepEqual(await request(pool, '/late'), { error: 'UND_ERR_CLOSED' });
@@ -118,10 +117,10 @@ test('waiting requests go in arrival order; close() lets them finish; later ones
 });
 
 test('destroy() fails the waiting requests at once and cuts the one in flight', async () => {
-  const pool = new ClientPool(origin, { connections: 1 });
+  const pool = createUpstream(origin, { connections: 1 });
   const inFlight = request(pool, '/slow?wait=5000');
   const waiting = [request(pool, '/w1'), request(pool, '/w2')];
-  assert.equal(pool.pending, 2);
+  assert.equal(pool.stats.queued, 2);
   await pool.destroy();
   assert.deepEqual(await Promise.all(waiting), [{ error: 'UND_ERR_DESTROYED' }, { error: 'UND_ERR_DESTROYED' }]);
   assert.ok('error' in (await inFlight));
@@ -134,9 +133,9 @@ test('a backend that is not there fails each request with the connect error, and
   await once(gone, 'listening');
   const port = (gone.address() as AddressInfo).port;
   gone.close();
-  const pool = new ClientPool(`http://127.0.0.1:${port}`, { connections: 2 });
+  const pool = createUpstream(`http://127.0.0.1:${port}`, { connections: 2 });
   const outcomes = await Promise.all(Array.from({ length: 5 }, (_, i) => request(pool, `/x${i}`)));
   assert.deepEqual(outcomes, Array.from({ length: 5 }, () => ({ error: 'ECONNREFUSED' })));
-  assert.equal(pool.pending, 0);
+  assert.equal(pool.stats.queued, 0);
   await pool.destroy();
 });

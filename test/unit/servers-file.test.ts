@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseServersConf, ServersFileError } from '../../broker/http/servers-file.js';
+import { parseServersConf, ServersFileError } from '../../broker/support/servers-file.js';
 import { originForm, requestPolicy } from '../../broker/http/request-target.js';
 
 describe('parseServersConf', () => {

@@ -1,0 +1,44 @@
+/**
+ * One client connection's proxied requests, in arrival order. Only the first is sent to a
+ * backend; each next one starts when the one before it is done (as nginx and HAProxy do): a
+ * client pipelining N requests holds one backend connection, not N, and the answers, which
+ * must go back in order anyway, are not held in memory while an earlier one is still coming.
+ */
+import type { Exchange, ExchangeOwner } from './exchange.js';
+
+/** Requests being proxied, across every connection of a front end. */
+export class InFlight {
+  count = 0;
+}
+
+export class Pipeline implements ExchangeOwner {
+  private readonly exchanges: Exchange[] = [];
+
+  constructor(
+    /** True when the connection is past --http-max-connections: its requests are refused. */
+    readonly overLimit: boolean,
+    private readonly inflight: InFlight,
+  ) {}
+
+  /** Queues a request; it starts at once when nothing is ahead of it. */
+  add(exchange: Exchange): void {
+    this.exchanges.push(exchange);
+    this.inflight.count++;
+    if (this.exchanges.length === 1) exchange.start();
+  }
+
+  /** An exchange is over, however it ended: the next one starts. */
+  done(exchange: Exchange): void {
+    this.inflight.count--;
+    const index = this.exchanges.indexOf(exchange);
+    if (index === -1) return;
+    this.exchanges.splice(index, 1);
+    if (index === 0 && this.exchanges.length > 0) this.exchanges[0]!.start();
+  }
+
+  /** The connection closed: requests in flight, answered or queued, have nobody to go to. */
+  closed(): void {
+    // The last first, so that ending one never starts the next.
+    for (const exchange of this.exchanges.slice().reverse()) exchange.clientGone();
+  }
+}
