@@ -304,9 +304,9 @@ export class RedisStore implements RegistryStore {
       const answer = answers[i];
       const { entry } = item;
       if (answer === 'ok' || answer === 'written') return;
-      const own = this.owned.get(entry.id);
-      if (own?.entry.generation === entry.generation) this.owned.delete(entry.id);
-      this.view.remove(entry.id, entry.generation, answer === 'removed' ? { kind: 'left', detail: 'removed by another broker' } : { kind: 'replaced' });
+      if (this.owned.get(entry.id)?.entry.generation === entry.generation) this.owned.delete(entry.id);
+      // Superseded: the snapshot that follows brings the newer registration (or its absence).
+      if (answer === 'removed') this.view.remove(entry.id, entry.generation, { kind: 'left', detail: 'removed by another broker' });
     });
   }
 

@@ -47,7 +47,7 @@ export class StoreView {
 
   /**
    * An entry as it now is: added when its generation is newer than what the view holds (the
-   * older one is removed as replaced), marked draining when the same generation now drains.
+   * older one leaves with it, as `replaced`), marked draining when the same generation now drains.
    * An entry at or below a removed generation is old news and changes nothing.
    */
   upsert(entry: ServerEntry): void {
@@ -57,13 +57,9 @@ export class StoreView {
       return;
     }
     if (entry.generation <= this.lastGeneration(entry.id)) return;
-    if (current !== undefined) {
-      this.entries.delete(entry.id);
-      this.emit({ kind: 'removed', entry: current, reason: { kind: 'replaced' } });
-    }
     this.entries.set(entry.id, entry);
     this.mark(entry.id, entry.generation);
-    this.emit({ kind: 'added', entry });
+    this.emit({ kind: 'added', entry, replaced: current });
   }
 
   /** Takes out `id` if the view holds `generation`; remembers the removal either way. */

@@ -23,7 +23,10 @@ const entry = (id: number, generation: number, extra: Partial<ServerEntry> = {})
 
 function recorder(): { view: StoreView; events: string[] } {
   const events: string[] = [];
-  const view = new StoreView((e: StoreEvent) => events.push(`${e.kind} ${e.entry.id}@${e.entry.generation}${e.kind === 'removed' ? ` ${e.reason.kind}` : ''}`));
+  const view = new StoreView((e: StoreEvent) => {
+    const detail = e.kind === 'removed' ? ` ${e.reason.kind}` : e.kind === 'added' && e.replaced !== undefined ? ` replacing @${e.replaced.generation}` : '';
+    events.push(`${e.kind} ${e.entry.id}@${e.entry.generation}${detail}`);
+  });
   return { view, events };
 }
 
@@ -38,7 +41,7 @@ describe('StoreView', () => {
     assert.equal(view.remove(1, 5, { kind: 'left', detail: 'late' }), false);
     assert.equal(view.remove(1, 7, { kind: 'left', detail: 'left' }), true);
     view.upsert(entry(1, 7));
-    assert.deepEqual(events, ['added 1@5', 'removed 1@5 replaced', 'added 1@7', 'removed 1@7 left']);
+    assert.deepEqual(events, ['added 1@5', 'added 1@7 replacing @5', 'removed 1@7 left']);
     assert.equal(view.get(1), undefined);
   });
 
