@@ -126,8 +126,13 @@ export class Registrar {
           tls: reg.tls ?? false,
           owner: this.owner,
         },
-        // A live server's id is not taken over from another host; a down one's may be.
-        { isLive: (old) => this.table.get(old.id)?.packets?.state !== 'down' },
+        {
+          // A live server's id is not taken over from another host; a down one's may be.
+          isLive: (old) => this.table.get(old.id)?.packets?.state !== 'down',
+          // In a shared registry, a session server outlives a broker that dies by its missed
+          // heartbeats' time at most.
+          ttlMs: reg.session ? this.options.heartbeatMs * this.options.heartbeatMisses : undefined,
+        },
       );
     } catch (err) {
       if (!(err instanceof ProtocolError)) throw err;

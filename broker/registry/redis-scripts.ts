@@ -156,3 +156,25 @@ for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
 end
 return out
 `;
+
+/**
+ * A broker says it is alive and reads who else is. KEYS: broker:<own id>, brokers. ARGV:
+ * prefix, own id, own JSON, TTL ms. Answers the JSON of every live broker (pruning the gone).
+ */
+export const ANNOUNCE = `
+redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[4])
+redis.call('SADD', KEYS[2], ARGV[2])
+local out = {}
+for _, id in ipairs(redis.call('SMEMBERS', KEYS[2])) do
+  local v = redis.call('GET', ARGV[1] .. 'broker:' .. id)
+  if v then out[#out + 1] = v else redis.call('SREM', KEYS[2], id) end
+end
+return out
+`;
+
+/** A broker leaving: KEYS: broker:<own id>, brokers. ARGV: own id. */
+export const RETIRE = `
+redis.call('DEL', KEYS[1])
+redis.call('SREM', KEYS[2], ARGV[1])
+return 1
+`;

@@ -21,6 +21,7 @@ import type { RegistryConnection } from './redis-connection.js';
 import { decodeEntry, encodeEntry, generationText } from './redis-record.js';
 import { DRAIN, ENSURE, LIST, REGISTER, REMOVE, registryKeys, type RegistryKeys } from './redis-scripts.js';
 import { StoreView } from './store-view.js';
+import { BrokerDirectory, type BrokerInfo } from './broker-directory.js';
 import type { NewEntry, Registered, RegistryStore, RemovalReason, ServerEntry, StoreEvent } from './store.js';
 
 export interface RedisStoreOptions {
@@ -31,6 +32,8 @@ export interface RedisStoreOptions {
   /** Full resync, TTL renewal and write-back period. */
   resyncMs: number;
   logger: Logger;
+  /** Where this broker listens, for the other brokers' status pages. */
+  describe?: () => Pick<BrokerInfo, 'packet' | 'http' | 'startedAt'>;
   now?: () => number;
 }
 
@@ -38,7 +41,6 @@ export interface RedisStoreOptions {
 interface Owned {
   entry: ServerEntry;
   ttlMs: number;
-  touchedAt: number;
 }
 
 /** A removal or drain Redis has not confirmed yet. */
@@ -67,20 +69,28 @@ export class RedisStore implements RegistryStore {
   private ticking: Promise<void> | undefined;
   private degradedSince: number | undefined;
   private closed = false;
+  private connection: RegistryConnection = NOT_CONNECTED;
+  private directory: BrokerDirectory | undefined;
   /** Called when the store becomes degraded (true) or answers again (false). */
   onDegraded: ((degraded: boolean) => void) | undefined;
 
-  constructor(
-    private readonly connection: RegistryConnection,
-    private readonly options: RedisStoreOptions,
-  ) {
+  constructor(private readonly options: RedisStoreOptions) {
     this.keys = registryKeys(options.prefix);
     this.now = options.now ?? Date.now;
   }
 
-  /** Subscribes to the hints, loads the registry, and starts the periodic resync. */
-  async start(): Promise<void> {
-    await this.connection.subscribe(this.keys.channel, (message) => this.onHint(message));
+  /** Subscribes to the hints on `connection`, loads the registry, and starts the periodic resync. */
+  async start(connection: RegistryConnection): Promise<void> {
+    this.connection = connection;
+    const describe = this.options.describe ?? (() => ({ packet: null, http: null, startedAt: this.now() }));
+    this.directory = new BrokerDirectory(
+      connection,
+      this.keys,
+      () => ({ ...describe(), id: this.options.brokerId, owns: this.owned.size, degraded: this.degraded }),
+      this.options.resyncMs,
+      this.options.logger,
+    );
+    await connection.subscribe(this.keys.channel, (message) => this.onHint(message));
     await this.tick();
     this.timer = setInterval(() => void this.tick(), this.options.resyncMs);
     this.timer.unref();
@@ -93,6 +103,16 @@ export class RedisStore implements RegistryStore {
 
   get degradedSinceMs(): number | undefined {
     return this.degradedSince;
+  }
+
+  /** The brokers sharing this registry, as last seen (this one included). */
+  brokers(): BrokerInfo[] {
+    return this.directory?.list() ?? [];
+  }
+
+  /** Removals and drains waiting for Redis. */
+  get pendingWrites(): number {
+    return this.pending.length;
   }
 
   async register(input: NewEntry, options: { ttlMs?: number; isLive?: (old: ServerEntry) => boolean } = {}): Promise<Registered> {
@@ -144,10 +164,10 @@ export class RedisStore implements RegistryStore {
     return drained;
   }
 
-  touch(id: number, generation: number): Promise<void> {
-    // The renewal itself is batched into the next tick (ENSURE): one round trip for all.
-    const own = this.owned.get(id);
-    if (own?.entry.generation === generation) own.touchedAt = this.now();
+  touch(): Promise<void> {
+    // Every record this broker owns is renewed at each resync, in one round trip (ENSURE), for
+    // as long as the broker holds it: its TTL only outlives a broker that died. A session that
+    // stops heartbeating is the registrar's to remove.
     return Promise.resolve();
   }
 
@@ -165,6 +185,7 @@ export class RedisStore implements RegistryStore {
     this.closed = true;
     if (this.timer !== undefined) clearInterval(this.timer);
     await this.ticking;
+    await this.directory?.retire();
   }
 
   /** One resync now (tests and the status page's refresh need not wait for the timer). */
@@ -173,7 +194,7 @@ export class RedisStore implements RegistryStore {
   }
 
   private keep(entry: ServerEntry, ttlMs: number, old: ServerEntry | undefined): Registered {
-    this.owned.set(entry.id, { entry, ttlMs, touchedAt: this.now() });
+    this.owned.set(entry.id, { entry, ttlMs });
     this.view.upsert(entry);
     return { entry, replaced: old };
   }
@@ -262,6 +283,7 @@ export class RedisStore implements RegistryStore {
       }
       this.view.applySnapshot(snapshot, token, (id) => this.owned.has(id));
       if (this.degraded) this.setBack();
+      await this.directory?.announce();
     } catch (err) {
       if (this.closed) return;
       this.setDegraded(err);
@@ -274,16 +296,10 @@ export class RedisStore implements RegistryStore {
    * owners may be gone). A record a newer registration or a removal superseded leaves.
    */
   private async ensureOwned(everything = false): Promise<void> {
-    const now = this.now();
-    const items: Owned[] = [];
-    for (const own of this.owned.values()) {
-      // A session whose heartbeats stopped is left to expire (its owner sweeps it anyway).
-      if (own.ttlMs > 0 && now - own.touchedAt > own.ttlMs) continue;
-      items.push(own);
-    }
+    const items: Owned[] = [...this.owned.values()];
     if (everything) {
       for (const entry of this.view.values()) {
-        if (!this.owned.has(entry.id) && !entry.session) items.push({ entry, ttlMs: 0, touchedAt: now });
+        if (!this.owned.has(entry.id) && !entry.session) items.push({ entry, ttlMs: 0 });
       }
     }
     if (items.length === 0) return;
@@ -381,6 +397,12 @@ interface Hint {
 function hint(h: Hint): string {
   return JSON.stringify(h);
 }
+
+/** Until start(): every call fails, as with a Redis that does not answer. */
+const NOT_CONNECTED: RegistryConnection = {
+  run: () => Promise.reject(new Error('the registry is not connected yet')),
+  subscribe: () => Promise.reject(new Error('the registry is not connected yet')),
+};
 
 function randomEpoch(): string {
   return `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`;
