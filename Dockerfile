@@ -7,7 +7,9 @@ COPY tsconfig.json ./
 COPY broker ./broker
 COPY client ./client
 COPY server-pool ./server-pool
-RUN npx tsc -p .
+COPY scripts/copy-dashboard.mjs ./scripts/
+# tsc, the dashboard's script check, and its browser files copied into dist/.
+RUN npm run build
 
 FROM node:20-slim
 WORKDIR /app

@@ -8,7 +8,7 @@ import type { StatusSources } from './admin/status.js';
 import type { HttpFrontEnd } from './http/http-front-end.js';
 import { resolveBrokerOptions, type BrokerOptions } from './options.js';
 import { PacketRouter } from './packets/packet-router.js';
-import { PeerConnection, type PacketHandlers, type PeerSettings } from './packets/peer-connection.js';
+import { PeerConnection, type PeerSettings } from './packets/peer-connection.js';
 import { Registrar } from './packets/registrar.js';
 import { followStore } from './registry/membership.js';
 import { MemoryStore } from './registry/memory-store.js';
@@ -20,6 +20,7 @@ import { PolicyTable } from './routing/policy-table.js';
 import { Counters } from './routing/counters.js';
 import { listenerTls } from './support/tls-files.js';
 import { waitUntil } from './support/wait-until.js';
+import { Tracer } from './trace/tracer.js';
 
 export interface Broker {
   readonly options: BrokerOptions;
@@ -30,6 +31,10 @@ export interface Broker {
   readonly stats: Counters;
   readonly router: PacketRouter;
   readonly registrar: Registrar;
+  /** The routing trace (--trace), switchable at run time. */
+  readonly trace: Tracer;
+  /** What the admin pages read of this broker (the --workers primary gives them its merged HTTP view). */
+  readonly sources: StatusSources;
   /** The HTTP front end, once listen() has started it (only when options.httpPort is set). */
   readonly http: HttpFrontEnd | undefined;
   /**
@@ -41,6 +46,8 @@ export interface Broker {
   address(): AddressInfo | undefined;
   /** The HTTP listener's address once listening; undefined without HTTP. */
   httpAddress(): AddressInfo | undefined;
+  /** Adds a listening socket of this broker kept elsewhere (the HTTP workers' shared port), which registrations may not name. */
+  alsoListening(address: () => AddressInfo | undefined): void;
   /**
    * Stops accepting, answers what is in flight (up to drainTimeoutMs; the rest get UNAVAILABLE),
    * then closes every connection.
@@ -69,10 +76,18 @@ export function createBroker(input: Partial<BrokerOptions> = {}): Broker {
   const stats = new Counters('packets');
   // Per-policy and per-server counters follow the table (and outlive removed servers).
   table.observe(stats);
-  const router = new PacketRouter(table, store, options, stats, log);
-  const registrar = new Registrar(store, table, router, options, log, id);
-  const connections = new Set<PeerConnection>();
+  const trace = new Tracer(log, { on: options.trace, sample: options.traceSample });
+  const router = new PacketRouter(table, store, options, stats, log, trace);
   let server: Server | undefined;
+  // Listeners of this broker that run elsewhere (the HTTP workers of --workers), for the registration guard.
+  const otherListeners: Array<() => AddressInfo | undefined> = [];
+  const ownListeners = (): Array<AddressInfo | undefined> => [
+    server?.address() as AddressInfo | undefined,
+    http?.address(),
+    ...otherListeners.map((listener) => listener()),
+  ];
+  const registrar = new Registrar(store, table, router, options, log, ownListeners, id);
+  const connections = new Set<PeerConnection>();
   let sweepTimer: NodeJS.Timeout | undefined;
   let closing: Promise<void> | undefined;
   const startedAt = Date.now();
@@ -103,18 +118,7 @@ export function createBroker(input: Partial<BrokerOptions> = {}): Broker {
           },
   };
 
-  const handlers: PacketHandlers = {
-    clientPacket: (conn, packet) => router.accept(conn, packet),
-    registration: (conn, packet) => registrar.register(conn, packet),
-    heartbeat: (conn, packet) => registrar.heartbeat(conn, packet),
-    leave: (conn, packet) => registrar.leave(conn, packet),
-    closed: (conn) => {
-      connections.delete(conn);
-      registrar.closed(conn);
-    },
-  };
-
-  const peerSettings: PeerSettings = { handlers, stats, maxPacketBytes: options.maxPacketBytes, maxInflight: options.maxClientInflight };
+  const peerSettings: PeerSettings = { router, registrar, open: connections, stats, maxPacketBytes: options.maxPacketBytes, maxInflight: options.maxClientInflight };
 
   let registryConnection: { close(): Promise<void> } | undefined;
 
@@ -134,7 +138,7 @@ export function createBroker(input: Partial<BrokerOptions> = {}): Broker {
   }
 
   function onConnection(socket: Socket): void {
-    connections.add(new PeerConnection(socket, peerSettings));
+    new PeerConnection(socket, peerSettings);
   }
 
   function sweep(): void {
@@ -166,19 +170,17 @@ export function createBroker(input: Partial<BrokerOptions> = {}): Broker {
     const interval = Math.min(SWEEP_MAX_INTERVAL_MS, Math.max(10, Math.floor(options.serverTimeoutMs / 4)));
     sweepTimer = setInterval(sweep, interval);
     sweepTimer.unref();
-    if (!isLoopback(options.host) && options.registrationSecret === undefined) {
-      log.warn('listening beyond loopback without --registration-secret: anyone who can reach this port can register servers', {
-        host: options.host,
-      });
-    }
     const address = srv.address() as AddressInfo;
     log.info('broker listening', { address: `${address.address}:${address.port}`, algorithm: options.algorithm });
+    const registration = { mode: registrar.guard.mode, who: registrar.guard.describe() };
+    if (registrar.guard.mode === 'open') log.warn('registration mode', registration);
+    else log.info('registration mode', registration);
     if (options.httpPort !== undefined) {
       try {
         const [{ HttpFrontEnd }, { AdminPages }] = await Promise.all([import('./http/http-front-end.js'), import('./admin/pages.js')]);
-        const pages = new AdminPages(statusSources);
+        const pages = new AdminPages(statusSources, trace);
         admin = pages;
-        http = new HttpFrontEnd(table, options, log, (req, res, path, authorized) => pages.handle(req, res, path, authorized), tls);
+        http = new HttpFrontEnd(table, options, log, (req, res, path, authorized) => pages.handle(req, res, path, authorized), trace, tls);
         statusSources.http = http;
         await http.listen();
         pages.start();
@@ -228,12 +230,15 @@ export function createBroker(input: Partial<BrokerOptions> = {}): Broker {
     stats,
     router,
     registrar,
+    trace,
+    sources: statusSources,
     listen,
     get http() {
       return http;
     },
     address: () => server?.address() as AddressInfo | undefined,
     httpAddress: () => http?.address(),
+    alsoListening: (address) => otherListeners.push(address),
     close() {
       closing ??= (async () => {
         admin?.stop();
@@ -251,6 +256,3 @@ function addressText(address: AddressInfo | string | null | undefined): string |
   return address.family === 'IPv6' ? `[${address.address}]:${address.port}` : `${address.address}:${address.port}`;
 }
 
-function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || host.startsWith('127.');
-}

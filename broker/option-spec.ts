@@ -4,6 +4,7 @@
  * given to createBroker() is checked. options.ts lists every option once with these.
  */
 import { InvalidArgumentError } from 'commander';
+import { AddressList, splitList } from './support/address-list.js';
 import { integer } from './support/cli.js';
 import { loadServersFile, ServersFileError, type StaticBackend } from './support/servers-file.js';
 
@@ -25,28 +26,14 @@ export function wholeNumber(flags: string, description: string, fallback: number
   return { flags, description, default: fallback, parse: integer(min, max), problem: (v) => integerProblem(v, min, max) };
 }
 
-/** A whole number in [min, max], or unset. */
-export function optionalNumber(flags: string, description: string, min: number, max: number): OptionSpec<number | undefined> {
-  return { flags, description, default: undefined, parse: integer(min, max), problem: (v) => (v === undefined ? undefined : integerProblem(v, min, max)) };
-}
-
 /** A string that `check` accepts (returns why not, else undefined). */
 export function text(flags: string, description: string, fallback: string, check: (v: string) => string | undefined = () => undefined): OptionSpec<string> {
   return { flags, description, default: fallback, problem: (v) => (typeof v === 'string' ? check(v) : `must be a string, got ${String(v)}`) };
 }
 
-/** A non-empty string that `check` accepts, or unset. */
-export function optionalText(flags: string, description: string, check: (v: string) => string | undefined = () => undefined): OptionSpec<string | undefined> {
-  return {
-    flags,
-    description,
-    default: undefined,
-    problem: (v) => {
-      if (v === undefined) return undefined;
-      if (typeof v !== 'string') return `must be a string, got ${String(v)}`;
-      return v === '' ? 'must not be empty' : check(v);
-    },
-  };
+/** The same option, unset by default; a string must then not be empty. */
+export function optional<T>(spec: OptionSpec<T>): OptionSpec<T | undefined> {
+  return { ...spec, default: undefined, problem: (v) => (v === undefined ? undefined : v === '' ? 'must not be empty' : spec.problem(v)) };
 }
 
 /** One of `values`. */
@@ -57,6 +44,52 @@ export function oneOf<T extends string>(flags: string, description: string, fall
     default: fallback,
     choices: values,
     problem: (v) => ((values as readonly unknown[]).includes(v) ? undefined : `must be one of ${values.join(', ')}, got "${String(v)}"`),
+  };
+}
+
+/** On or off; on the command line, a flag without a value. */
+export function flag(flags: string, description: string): OptionSpec<boolean> {
+  return { flags, description, default: false, problem: (v) => (typeof v === 'boolean' ? undefined : `must be true or false, got ${String(v)}`) };
+}
+
+/** A fraction in (0, 1]. */
+export function fraction(flags: string, description: string, fallback: number): OptionSpec<number> {
+  const problem = (v: unknown) => (typeof v === 'number' && v > 0 && v <= 1 ? undefined : `must be a fraction in (0, 1], got ${String(v)}`);
+  return {
+    flags,
+    description,
+    default: fallback,
+    parse: (text) => {
+      const n = Number(text);
+      if (text.trim() === '' || problem(n) !== undefined) throw new InvalidArgumentError(`expected a fraction above 0, at most 1, got "${text}"`);
+      return n;
+    },
+    problem,
+  };
+}
+
+/** Addresses and CIDR blocks; on the command line, comma-separated. */
+export function addressList(flags: string, description: string): OptionSpec<string[]> {
+  const problem = (v: unknown) => {
+    if (!Array.isArray(v)) return 'must be a list of addresses or CIDR blocks';
+    try {
+      new AddressList(v as string[]);
+      return undefined;
+    } catch (err) {
+      return (err as Error).message;
+    }
+  };
+  return {
+    flags,
+    description,
+    default: [],
+    parse: (text) => {
+      const entries = splitList(text);
+      const why = problem(entries);
+      if (why !== undefined) throw new InvalidArgumentError(why);
+      return entries;
+    },
+    problem,
   };
 }
 

@@ -45,7 +45,10 @@ Options:
                          relative to the ssh user's home)
   --secret-file FILE     the registration secret (else $POLICY_BROKER_REGISTRATION_SECRET);
                          required by install unless --no-secret
-  --no-secret            install without a registration secret (a private lab network only)
+  --no-secret            install without a registration secret (a private lab network only):
+                         the broker takes registrations from any host
+                         (--insecure-open-registration) unless
+                         --env POLICY_BROKER_ALLOW_REGISTER_FROM=CIDR names the servers' network
   --broker-port N        the broker's packet port (default 2100)
   --algorithm NAME       the broker's selection algorithm (default round-robin)
   --tls-cert FILE        TLS certificate and key for the broker's listeners, copied to the
@@ -249,6 +252,11 @@ env_file() {
         echo "POLICY_BROKER_PORT=$BROKER_PORT"
         echo "POLICY_BROKER_ALGORITHM=$ALGORITHM"
         [[ -z "$SECRET" ]] || echo "POLICY_BROKER_REGISTRATION_SECRET=$SECRET"
+        # Without a secret the broker, listening beyond loopback, would take registrations from
+        # its own host only (protected mode): --no-secret opens it, unless an allow-list is given.
+        if [[ -z "$SECRET" && ! " ${EXTRA_ENV[*]} " =~ \ POLICY_BROKER_ALLOW_REGISTER_FROM= ]]; then
+          echo "POLICY_BROKER_INSECURE_OPEN_REGISTRATION=true"
+        fi
         if [[ -n "$TLS_CERT" ]]; then
           echo "POLICY_BROKER_TLS_CERT=tls/$(basename "$TLS_CERT")"
           echo "POLICY_BROKER_TLS_KEY=tls/$(basename "$TLS_KEY")"

@@ -193,6 +193,9 @@ export class BrokerSession extends EventEmitter<SessionEvents> {
     const message = `the broker refused registration of server ${this.registration.id}: ${code} ${String(answer.message ?? '')}`.trim();
     if (this.stopped) {
       // Stopped meanwhile (e.g. the rest of a pool after one refusal): nothing to report.
+    } else if (code === 'OVERLOADED') {
+      // Too many registrations at once (the broker's rate limit): transient, retried with backoff.
+      this.settings.logger.warn('the broker is busy registering; retrying', { id: this.registration.id, message: answer.message });
     } else if (this.firstStart !== null) {
       // At start a refusal is final: the caller hears about it and decides.
       this.settleStart(new ServerError(code, message));

@@ -1,7 +1,8 @@
 /**
  * What the dashboard draws over time, kept in the broker so that it survives a page reload: once
  * a second, the packets and HTTP requests answered per policy since the last sample (and how
- * many were errors, and their mean latency), in a ring of the last five minutes. Served at
+ * many were errors, and their mean latency), and the packets each registered server answered
+ * (so that a page opened now shows per-server rates at once), in a ring of the last five minutes. Served at
  * <admin prefix>activity with the recent error answers of both front ends.
  */
 import type { ErrorEvent } from '../support/recent-errors.js';
@@ -22,6 +23,8 @@ export interface ActivitySample {
   packets: Record<string, PolicyDelta>;
   /** Per policy: HTTP requests answered in the interval (HTTP on only). */
   http: Record<string, PolicyDelta>;
+  /** Per registered server ("policy/id"): packets it answered in the interval; servers with none are left out. */
+  servers: Record<string, number>;
 }
 
 export interface ActivityReport {
@@ -40,8 +43,10 @@ const MAX_ERRORS = 50;
 export class Activity {
   private readonly ring: ActivitySample[] = [];
   private next = 0;
-  private readonly lastPackets = new Map<number, Totals>();
-  private readonly lastHttp = new Map<number, Totals>();
+  private lastPackets = new Map<number, Totals>();
+  private lastHttp = new Map<number, Totals>();
+  /** Served count of each registered server ("policy/id") at the last sample. */
+  private lastServed = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -68,17 +73,36 @@ export class Activity {
 
   /** Records the answers since the previous sample. */
   sample(now: number): void {
+    // The totals are kept only for the policies counted now: those forgotten (stats.ts) go too.
     const packets: Record<string, PolicyDelta> = {};
+    const lastPackets = new Map<number, Totals>();
     for (const p of this.src.stats.policies()) {
-      delta(packets, this.lastPackets, p.policy, p.replied, sumValues(p.errors), p.latency.sumMs, p.latency.count);
+      if (p.policy < 0) continue;
+      delta(packets, this.lastPackets, lastPackets, p.policy, p.replied, sumValues(p.errors), p.latency.sumMs, p.latency.count);
     }
+    this.lastPackets = lastPackets;
     const http: Record<string, PolicyDelta> = {};
     if (this.src.http !== undefined) {
+      const lastHttp = new Map<number, Totals>();
       for (const p of this.src.http.stats.policies()) {
-        delta(http, this.lastHttp, p.policy, p.replied, sumValues(p.errors), p.latency.sumMs, p.latency.count);
+        if (p.policy < 0) continue;
+        delta(http, this.lastHttp, lastHttp, p.policy, p.replied, sumValues(p.errors), p.latency.sumMs, p.latency.count);
       }
+      this.lastHttp = lastHttp;
     }
-    const entry: ActivitySample = { t: now, packets, http };
+    const servers: Record<string, number> = {};
+    const served = new Map<string, number>();
+    for (const r of this.src.table.endpoints('packets')) {
+      const key = `${r.member.policy}/${r.member.id}`;
+      const before = this.lastServed.get(key);
+      // A server new since the last sample (or registered again, its count restarted) counts from 0.
+      const delta = before === undefined || r.served < before ? r.served : r.served - before;
+      if (delta > 0) servers[key] = delta;
+      served.set(key, r.served);
+    }
+    // Only the servers registered now are remembered: the map never outgrows the registry.
+    this.lastServed = served;
+    const entry: ActivitySample = { t: now, packets, http, servers };
     if (this.ring.length < this.capacity) this.ring.push(entry);
     else this.ring[this.next] = entry;
     this.next = (this.next + 1) % this.capacity;
@@ -100,7 +124,7 @@ export class Activity {
   }
 }
 
-function delta(out: Record<string, PolicyDelta>, last: Map<number, Totals>, policy: number, replied: number, errors: number, latencySum: number, latencyCount: number): void {
+function delta(out: Record<string, PolicyDelta>, last: Map<number, Totals>, next: Map<number, Totals>, policy: number, replied: number, errors: number, latencySum: number, latencyCount: number): void {
   const before = last.get(policy) ?? [0, 0, 0, 0];
   const answered = replied + errors;
   const count = latencyCount - before[3];
@@ -112,7 +136,7 @@ function delta(out: Record<string, PolicyDelta>, last: Map<number, Totals>, poli
       latencyMs: count > 0 ? round3((latencySum - before[2]) / count) : null,
     };
   }
-  last.set(policy, [answered, errors, latencySum, latencyCount]);
+  next.set(policy, [answered, errors, latencySum, latencyCount]);
 }
 
 function sumValues(record: Partial<Record<string, number>>): number {

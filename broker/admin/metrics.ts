@@ -11,6 +11,7 @@
  */
 import { collectDefaultMetrics, Counter, Gauge, Registry, type Metric } from 'prom-client';
 import type { MemberState } from '../routing/member.js';
+import { FORGOTTEN_POLICY } from '../routing/counters.js';
 import { LATENCY_BOUNDS_MS, type LatencyHistogram } from '../support/latency-histogram.js';
 import type { StatusSources } from './status.js';
 
@@ -19,8 +20,29 @@ const PACKET_STATES: readonly MemberState[] = ['connecting', 'up', 'down', 'drai
 const HTTP_STATES: readonly MemberState[] = ['connecting', 'up', 'down'];
 /** The policy label of packets whose policy never had a server. */
 export const UNREGISTERED_POLICY = 'none';
+/** The policy (and server) label of the counters of gone policies and servers past the cap (stats.ts). */
+export const FORGOTTEN_LABEL = 'other';
+
+/** The label of a policy number: its digits, or one of the two buckets that are not a policy. */
+function policyLabel(policy: number): string {
+  if (policy === FORGOTTEN_POLICY) return FORGOTTEN_LABEL;
+  return policy === -1 ? UNREGISTERED_POLICY : String(policy);
+}
 
 type Labels = Record<string, string>;
+
+/**
+ * Series one metric may have; the rest are summed into one with policy and server "other". The
+ * tables behind them are bounded already (stats.ts); this caps a broker with very many live servers.
+ */
+export const MAX_SERIES_PER_METRIC = 2000;
+
+function overflowLabels(labels: Labels): Labels {
+  const out: Labels = { ...labels };
+  if ('policy' in out) out.policy = FORGOTTEN_LABEL;
+  if ('server' in out) out.server = FORGOTTEN_LABEL;
+  return out;
+}
 /** Called with `emit(labels, value)` for each series of a metric, at scrape time. */
 type Reader = (emit: (labels: Labels, value: number) => void) => void;
 
@@ -62,22 +84,25 @@ export class BrokerMetrics {
       ['policy', 'outcome'],
       (emit) => {
         for (const p of [...stats.policies(), stats.unregistered]) {
-          const policy = p.policy === -1 ? UNREGISTERED_POLICY : String(p.policy);
+          const policy = policyLabel(p.policy);
           if (p.policy !== -1) emit({ policy, outcome: 'reply' }, p.replied);
           for (const [code, n] of Object.entries(p.errors)) emit({ policy, outcome: code }, n ?? 0);
         }
       },
     );
     this.counter('packets_rerouted_total', 'Packets sent to another server after the one they were on failed, by policy.', ['policy'], (emit) => {
-      for (const p of stats.policies()) emit({ policy: String(p.policy) }, p.rerouted);
+      for (const p of stats.policies()) emit({ policy: policyLabel(p.policy) }, p.rerouted);
     });
     this.counter('packets_dropped_total', 'Answers not delivered because the client had gone.', [], (emit) => emit({}, stats.dropped));
     this.counter('packet_errors_total', 'Error packets sent, by code (routing errors and bad input alike).', ['code'], (emit) => {
       for (const [code, n] of Object.entries(stats.errors)) emit({ code }, n ?? 0);
     });
     this.gauge('packets_in_flight', 'Packets accepted and not yet answered.', [], (emit) => emit({}, this.src.packetOutstanding()));
+    // A gone policy without a reply has no histogram worth its ~20 series.
     this.histogram('packet_latency_seconds', 'Time from accepting a client packet to delivering its reply, by policy.', () =>
-      [...stats.policies()].map((p) => ({ labels: { policy: String(p.policy) }, histogram: p.latency })),
+      [...stats.policies()]
+        .filter((p) => p.latency.count > 0 || stats.hasPolicy(p.policy))
+        .map((p) => ({ labels: { policy: policyLabel(p.policy) }, histogram: p.latency })),
     );
     this.gauge('servers', 'Registered packet servers, by policy and state.', ['policy', 'state'], (emit) => {
       const counts = new Map<number, Map<MemberState, number>>();
@@ -102,7 +127,7 @@ export class BrokerMetrics {
       };
       for (const r of stats.retiredServers()) add(r.policy, r.id, r[field]);
       for (const e of table.endpoints('packets')) add(e.member.policy, e.member.id!, e[field]);
-      for (const t of totals.values()) emit({ policy: String(t.policy), server: String(t.id) }, t.n);
+      for (const t of totals.values()) emit({ policy: policyLabel(t.policy), server: t.id === FORGOTTEN_POLICY ? FORGOTTEN_LABEL : String(t.id) }, t.n);
     };
     this.counter('server_packets_served_total', 'Packets answered by each server (kept after it leaves).', ['policy', 'server'], serverTotals('served'));
     this.counter('server_failures_total', 'Connection failures and timeouts of each server.', ['policy', 'server'], serverTotals('failures'));
@@ -119,7 +144,7 @@ export class BrokerMetrics {
       ['policy', 'outcome'],
       (emit) => {
         for (const p of stats().policies()) {
-          const policy = String(p.policy);
+          const policy = policyLabel(p.policy);
           emit({ policy, outcome: 'reply' }, p.replied);
           for (const [code, n] of Object.entries(p.errors)) emit({ policy, outcome: code }, n ?? 0);
         }
@@ -127,7 +152,7 @@ export class BrokerMetrics {
     );
     this.counter('http_responses_total', 'Responses relayed from backends, by policy, server (id or address) and status.', ['policy', 'server', 'status'], (emit) => {
       for (const p of stats().policies()) {
-        for (const [server, statuses] of p.byServer) for (const [status, n] of statuses) emit({ policy: String(p.policy), server, status: String(status) }, n);
+        for (const [server, statuses] of p.byServer) for (const [status, n] of statuses) emit({ policy: policyLabel(p.policy), server, status: String(status) }, n);
       }
     });
     this.counter('http_errors_total', 'Answers the broker gave itself, by code.', ['code'], (emit) => {
@@ -139,7 +164,7 @@ export class BrokerMetrics {
     this.gauge('http_requests_in_flight', 'HTTP requests being proxied.', [], (emit) => emit({}, http.inflight));
     this.gauge('http_connections', 'Open HTTP client connections.', [], (emit) => emit({}, http.connectionCount));
     this.histogram('http_request_duration_seconds', 'Time from a request\'s arrival to the end of the relayed response, by policy.', () =>
-      [...stats().policies()].map((p) => ({ labels: { policy: String(p.policy) }, histogram: p.latency })),
+      [...stats().policies()].map((p) => ({ labels: { policy: policyLabel(p.policy) }, histogram: p.latency })),
     );
     this.gauge('http_servers', 'HTTP backends (registered and static), by policy and state.', ['policy', 'state'], (emit) => {
       const counts = new Map<number, Map<MemberState, number>>();
@@ -175,7 +200,7 @@ export class BrokerMetrics {
 
   /** A gauge whose series are read at scrape time. */
   private gauge(name: string, help: string, labelNames: string[], read: Reader): void {
-    new Gauge(this.readAtScrape(name, help, labelNames, read, (gauge: Gauge, labels, value) => gauge.set(labels, value)));
+    new Gauge(this.readAtScrape(name, help, labelNames, read, (gauge: Gauge, labels, value) => gauge.inc(labels, value)));
   }
 
   /** The configuration of a metric that is reset at each scrape and refilled by `read`, `put` storing each series. */
@@ -187,7 +212,8 @@ export class BrokerMetrics {
       registers: [this.registry],
       collect(this: M): void {
         this.reset();
-        read((labels, value) => put(this, labels, value));
+        let series = 0;
+        read((labels, value) => put(this, ++series > MAX_SERIES_PER_METRIC ? overflowLabels(labels) : labels, value));
       },
     };
   }

@@ -8,8 +8,11 @@
  * - `metrics`: Prometheus text format (metrics.ts).
  * - `activity`: answers per policy per second over the last minutes, and the recent errors
  *   (activity.ts), JSON; `?since=<ms>` returns only the newer samples.
+ * - `trace`: GET: the routing trace's state and its last decisions, JSON; POST `?on=true|false`
+ *   and/or `&sample=<fraction>`: switches it (trace/tracer.ts).
+ * - `trace/events`: the decisions as server-sent events (trace/trace-stream.ts).
  *
- * When --http-token is set, status, metrics and activity need it; health and the page do not.
+ * When --http-token is set, status, metrics, activity and trace need it; health and the page do not.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HttpErrorCode } from '../http/http-errors.js';
@@ -18,6 +21,9 @@ import { bodyAnswer, errorAnswer, hasBody, healthAnswer, jsonAnswer, writeAnswer
 import { DASHBOARD_CSP, DASHBOARD_HTML } from './dashboard-page.js';
 import { BrokerMetrics } from './metrics.js';
 import { statusReport, type StatusSources } from './status.js';
+import type { Tracer } from '../trace/tracer.js';
+import { TraceStream } from '../trace/trace-stream.js';
+import { streamRefusal, tooManyStreams, TRACE_EVENTS, traceChange } from './trace-page.js';
 
 const DASHBOARD = bodyAnswer(200, DASHBOARD_HTML, 'text/html; charset=utf-8', ['content-security-policy', DASHBOARD_CSP, 'x-frame-options', 'DENY']);
 
@@ -25,9 +31,14 @@ export class AdminPages {
   /** Made by start(), so that prom-client's process metrics (CPU seconds) count from then, not from the first scrape. */
   private metrics: BrokerMetrics | undefined;
   readonly activity: Activity;
+  readonly traceStream: TraceStream;
 
-  constructor(private readonly src: StatusSources) {
+  constructor(
+    private readonly src: StatusSources,
+    private readonly tracer: Tracer,
+  ) {
     this.activity = new Activity(src);
+    this.traceStream = new TraceStream(tracer);
   }
 
   /** Starts sampling the activity the dashboard draws, and the default process metrics. */
@@ -38,12 +49,18 @@ export class AdminPages {
 
   stop(): void {
     this.activity.stop();
+    this.traceStream.close();
   }
 
   /** Answers one request under the admin prefix; `path` is what follows the prefix, without the query. */
   handle(req: IncomingMessage, res: ServerResponse, path: string, authorized: boolean): void {
     const close = hasBody(req.headers);
-    const answer = this.answer(path, req.url, authorized);
+    if (path === TRACE_EVENTS) {
+      const refused = streamRefusal(authorized, req.method);
+      if (refused === undefined && this.traceStream.open(res)) return;
+      return writeAnswer(res, refused ?? tooManyStreams(this.traceStream.maxClients), close);
+    }
+    const answer = this.answer(path, req.url, authorized, req.method);
     if ('then' in answer) void answer.then((a) => writeAnswer(res, a, close));
     else writeAnswer(res, answer, close);
   }
@@ -52,12 +69,13 @@ export class AdminPages {
    * The answer to `path` (what follows the prefix, without the query) of request target `url`;
    * a promise for the metrics, which prom-client renders asynchronously.
    */
-  answer(path: string, url: string | undefined, authorized: boolean): AdminAnswer | Promise<AdminAnswer> {
+  answer(path: string, url: string | undefined, authorized: boolean, method = 'GET'): AdminAnswer | Promise<AdminAnswer> {
     const src = this.src;
     if (path === 'health') return healthAnswer(src.stopping());
     if (path === '') return DASHBOARD;
-    if (path !== 'status' && path !== 'metrics' && path !== 'activity') return errorAnswer(HttpErrorCode.NOT_FOUND, `no such broker page: ${path}`);
+    if (path !== 'status' && path !== 'metrics' && path !== 'activity' && path !== 'trace') return errorAnswer(HttpErrorCode.NOT_FOUND, `no such broker page: ${path}`);
     if (!authorized) return errorAnswer(HttpErrorCode.UNAUTHORIZED, 'this broker needs Authorization: Bearer <token>');
+    if (path === 'trace') return this.trace(url, method);
     if (path === 'status') return jsonAnswer(200, statusReport(src));
     if (path === 'activity') return jsonAnswer(200, this.activity.report(sinceOf(url)));
     this.metrics ??= new BrokerMetrics(src);
@@ -67,12 +85,36 @@ export class AdminPages {
       (err: Error) => bodyAnswer(500, `metrics failed: ${err.message}\n`, 'text/plain; charset=utf-8'),
     );
   }
+
+  /** GET: the trace's state and last decisions; POST: switches it as the query says. */
+  private trace(url: string | undefined, method: string): AdminAnswer {
+    if (method === 'POST') {
+      const change = traceChange(queryOf(url));
+      if (typeof change === 'string') return errorAnswer(HttpErrorCode.BAD_REQUEST, change);
+      this.tracer.set(change);
+    } else if (method !== 'GET' && method !== 'HEAD') {
+      return errorAnswer(HttpErrorCode.METHOD_NOT_ALLOWED, 'the trace page takes GET, or POST ?on=true|false&sample=<fraction>');
+    }
+    const stream = this.traceStream;
+    return jsonAnswer(200, {
+      ...this.tracer.settings(),
+      recorded: this.tracer.recorded,
+      lost: this.tracer.lost,
+      streams: stream.clientCount,
+      maxStreams: stream.maxClients,
+      dropped: stream.dropped,
+      recent: this.tracer.recentDecisions(),
+    });
+  }
+}
+
+function queryOf(url: string | undefined): URLSearchParams {
+  const query = url?.indexOf('?') ?? -1;
+  return new URLSearchParams(query === -1 ? '' : url!.slice(query + 1));
 }
 
 /** The `since` query parameter (ms since the epoch), when it is a number. */
 function sinceOf(url: string | undefined): number | undefined {
-  const query = url?.indexOf('?') ?? -1;
-  if (query === -1) return undefined;
-  const since = Number(new URLSearchParams(url!.slice(query + 1)).get('since') ?? NaN);
+  const since = Number(queryOf(url).get('since') ?? NaN);
   return Number.isFinite(since) ? since : undefined;
 }

@@ -4,7 +4,7 @@
  */
 import type { AddressInfo } from 'node:net';
 import type { PolicyTable } from '../routing/policy-table.js';
-import type { Counters } from '../routing/counters.js';
+import { FORGOTTEN_POLICY, type Counters } from '../routing/counters.js';
 import type { LatencyHistogram } from '../support/latency-histogram.js';
 import type { HttpSource } from './http-source.js';
 
@@ -135,8 +135,22 @@ export function statusReport(src: StatusSources): Record<string, unknown> {
     }
   }
   // Every policy that ever had a server keeps its counters, also once its servers are gone.
-  for (const p of src.stats.policies()) policyOf(p.policy).packets = { ...counters(p), rerouted: p.rerouted };
-  if (http !== undefined) for (const p of http.stats.policies()) policyOf(p.policy).http = counters(p);
+  // Counters of gone policies past the cap are summed under FORGOTTEN_POLICY (stats.ts): shown apart.
+  const forgotten: { policies: number; packets: (PolicyCounters & { rerouted: number }) | null; http: PolicyCounters | null } = {
+    policies: src.stats.forgottenPolicies,
+    packets: null,
+    http: null,
+  };
+  for (const p of src.stats.policies()) {
+    if (p.policy === FORGOTTEN_POLICY) forgotten.packets = { ...counters(p), rerouted: p.rerouted };
+    else policyOf(p.policy).packets = { ...counters(p), rerouted: p.rerouted };
+  }
+  if (http !== undefined) {
+    for (const p of http.stats.policies()) {
+      if (p.policy === FORGOTTEN_POLICY) forgotten.http = counters(p);
+      else policyOf(p.policy).http = counters(p);
+    }
+  }
   const memory = process.memoryUsage();
   const packetAddress = src.packetAddress();
   const stats = src.stats;
@@ -159,6 +173,7 @@ export function statusReport(src: StatusSources): Record<string, unknown> {
     ...(http?.workers !== undefined && { workers: http.workers() }),
     ...(src.registry !== undefined && { registry: src.registry() }),
     policies: [...policies.values()].sort((a, b) => a.policy - b.policy),
+    ...(forgotten.packets !== null || forgotten.http !== null ? { forgottenPolicies: forgotten } : {}),
   };
 }
 

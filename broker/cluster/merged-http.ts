@@ -8,9 +8,9 @@
  */
 import type { AddressInfo } from 'node:net';
 import type { HttpBackendView, HttpCounters, HttpSource, WorkerStatus } from '../admin/http-source.js';
-import { PolicyCounters } from '../routing/counters.js';
+import { Counters } from '../routing/counters.js';
 import type { MemberState } from '../routing/member.js';
-import type { ErrorEvent } from '../support/recent-errors.js';
+import { RecentErrors, type ErrorEvent } from '../support/recent-errors.js';
 
 /** How often a worker reports to the primary. */
 export const REPORT_INTERVAL_MS = 500;
@@ -95,54 +95,22 @@ export function snapshotBackends(backends: Iterable<HttpBackendView>): BackendSn
   }));
 }
 
-/** The sum of several front ends' counters. */
-export class MergedHttpStats implements HttpCounters {
-  received = 0;
-  replied = 0;
-  rerouted = 0;
-  dropped = 0;
-  truncated = 0;
-  readonly errors: Record<string, number> = {};
-  readonly recentErrors: { list(): ErrorEvent[] };
-  private readonly byPolicy = new Map<number, PolicyCounters>();
-
-  constructor(snapshots: readonly StatsSnapshot[]) {
-    const recent: ErrorEvent[] = [];
-    for (const s of snapshots) {
-      this.received += s.received;
-      this.replied += s.replied;
-      this.rerouted += s.rerouted;
-      this.dropped += s.dropped;
-      this.truncated += s.truncated;
-      addCounts(this.errors, s.errors);
-      recent.push(...s.recentErrors);
-      for (const p of s.policies) {
-        let merged = this.byPolicy.get(p.policy);
-        if (merged === undefined) {
-          merged = new PolicyCounters(p.policy);
-          this.byPolicy.set(p.policy, merged);
-        }
-        merged.replied += p.replied;
-        addCounts(merged.errors, p.errors);
-        merged.latency.merge(p.latency);
-        for (const [server, statuses] of p.byServer) {
-          let into = merged.byServer.get(server);
-          if (into === undefined) {
-            into = new Map();
-            merged.byServer.set(server, into);
-          }
-          for (const [status, n] of statuses) into.set(status, (into.get(status) ?? 0) + n);
-        }
-      }
-    }
-    recent.sort((a, b) => b.at - a.at);
-    const list = recent.slice(0, RECENT_ERRORS);
-    this.recentErrors = { list: () => list.map((e) => ({ ...e })) };
+/** The sum of several front ends' counters, as if one front end had counted it all. */
+export function mergeStats(snapshots: readonly StatsSnapshot[]): Counters {
+  const recent: ErrorEvent[] = [];
+  for (const s of snapshots) recent.push(...s.recentErrors);
+  recent.sort((a, b) => b.at - a.at);
+  const merged = new Counters('http', RecentErrors.of(foldRepeats(recent).slice(0, RECENT_ERRORS), RECENT_ERRORS));
+  for (const s of snapshots) {
+    merged.received += s.received;
+    merged.replied += s.replied;
+    merged.rerouted += s.rerouted;
+    merged.dropped += s.dropped;
+    merged.truncated += s.truncated;
+    addCounts(merged.errors, s.errors);
+    for (const p of s.policies) merged.fold(p);
   }
-
-  policies(): IterableIterator<PolicyCounters> {
-    return this.byPolicy.values();
-  }
+  return merged;
 }
 
 /** The same backend in every worker's table. */
@@ -192,7 +160,7 @@ export class MergedHttpView implements HttpSource {
   private retiredStats: StatsSnapshot[] = [];
   private readonly retiredBackends = new Map<string, { served: number; failures: number }>();
   private httpAddress: AddressInfo | undefined;
-  private merged: { stats: MergedHttpStats; backends: HttpBackendView[] } | undefined;
+  private merged: { stats: Counters; backends: HttpBackendView[] } | undefined;
   backends(): Iterable<HttpBackendView> {
     return this.current().backends;
   }
@@ -225,7 +193,7 @@ export class MergedHttpView implements HttpSource {
     const last = entry.report;
     if (last === undefined) return;
     // Folded into one snapshot, so that restarts do not grow the list.
-    this.retiredStats = [snapshotStats(new MergedHttpStats([...this.retiredStats, last.stats]))];
+    this.retiredStats = [snapshotStats(mergeStats([...this.retiredStats, last.stats]))];
     for (const b of last.backends) {
       const key = backendKey(b);
       const totals = this.retiredBackends.get(key) ?? { served: 0, failures: 0 };
@@ -236,7 +204,7 @@ export class MergedHttpView implements HttpSource {
     this.merged = undefined;
   }
 
-  get stats(): MergedHttpStats {
+  get stats(): Counters {
     return this.current().stats;
   }
 
@@ -266,11 +234,11 @@ export class MergedHttpView implements HttpSource {
     }));
   }
 
-  private current(): { stats: MergedHttpStats; backends: HttpBackendView[] } {
+  private current(): { stats: Counters; backends: HttpBackendView[] } {
     if (this.merged === undefined) {
       const reports = [...this.live.values()].flatMap((w) => (w.report === undefined ? [] : [w.report]));
       this.merged = {
-        stats: new MergedHttpStats([...this.retiredStats, ...reports.map((r) => r.stats)]),
+        stats: mergeStats([...this.retiredStats, ...reports.map((r) => r.stats)]),
         backends: mergeBackends(
           reports.map((r) => r.backends),
           this.retiredBackends,
@@ -289,4 +257,19 @@ export class MergedHttpView implements HttpSource {
 
 function addCounts(into: Partial<Record<string, number>>, from: Partial<Record<string, number>>): void {
   for (const key in from) into[key] = (into[key] ?? 0) + (from[key] ?? 0);
+}
+
+/**
+ * Folds neighbours that are the same error (code, policy, message) into one row with their
+ * counts added, as each worker's RecentErrors does: a storm seen by several workers is one row.
+ * `events` is newest first, so the row keeps the newest `at`.
+ */
+function foldRepeats(events: readonly ErrorEvent[]): ErrorEvent[] {
+  const out: ErrorEvent[] = [];
+  for (const e of events) {
+    const last = out[out.length - 1];
+    if (last !== undefined && last.code === e.code && last.policy === e.policy && last.message === e.message) last.count += e.count;
+    else out.push({ ...e });
+  }
+  return out;
 }

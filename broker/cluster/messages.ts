@@ -7,6 +7,8 @@
  */
 import type { AddressInfo } from 'node:net';
 import type { AdminAnswer } from '../admin/answer.js';
+import type { Decision } from '../trace/decision.js';
+import type { TraceSettings } from '../trace/tracer.js';
 import type { WorkerReport } from './merged-http.js';
 import type { RegistryEvent, ServerInfo } from './registry-mirror.js';
 
@@ -15,6 +17,10 @@ export type ToWorker =
   | { t: 'welcome'; servers: ServerInfo[] }
   | { t: 'registry'; event: RegistryEvent }
   | { t: 'admin-answer'; seq: number; answer: AdminAnswer }
+  /** The trace was switched (and once after welcome). */
+  | { t: 'trace-state'; settings: TraceSettings }
+  /** The whole trace's latest decisions, to a worker that has a dashboard stream open. */
+  | { t: 'trace-feed'; decisions: Decision[] }
   /** Stop accepting, drain (--drain-timeout), report once more and exit 0. */
   | { t: 'stop' };
 
@@ -25,7 +31,11 @@ export type FromWorker =
   | { t: 'failed'; message: string }
   | { t: 'report'; report: WorkerReport }
   /** An admin page that describes the whole broker (status, metrics, activity, the dashboard). */
-  | { t: 'admin'; seq: number; path: string; url: string; authorized: boolean };
+  | { t: 'admin'; seq: number; path: string; url: string; authorized: boolean; method: string }
+  /** The worker's HTTP decisions since its last batch (trace on); `dropped`: left out, the batch was full. */
+  | { t: 'trace-decisions'; decisions: Decision[]; dropped: number }
+  /** The worker has a dashboard trace stream open (true) or no longer (false). */
+  | { t: 'trace-watch'; watching: boolean };
 
 /** Whether an IPC message is one of ours (cluster's own travel on the same channel). */
 export function isMessage<T extends { t: string }>(message: unknown): message is T {

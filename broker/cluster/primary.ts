@@ -10,13 +10,14 @@
 import cluster, { type Worker } from 'node:cluster';
 import type { AddressInfo } from 'node:net';
 import { AdminPages } from '../admin/pages.js';
-import type { StatusSources } from '../admin/status.js';
 import { createBroker, type Broker } from '../broker.js';
 import { OptionError, resolveBrokerOptions, type BrokerOptions } from '../options.js';
 import type { Logger } from '../support/logger.js';
+import { loopMarkEnv, newLoopMark } from '../http/loop-marker.js';
 import { MergedHttpView } from './merged-http.js';
 import { isMessage, type FromWorker, type ToWorker } from './messages.js';
 import { RegistryBroadcaster, registrySnapshot } from './registry-mirror.js';
+import { DecisionBatcher } from './trace-relay.js';
 
 /** The first re-fork waits this long; each further one within a minute twice as long, up to MAX_BACKOFF_MS. */
 const RESTART_BACKOFF_MS = 100;
@@ -40,9 +41,13 @@ export class BrokerCluster {
   private readonly workers = new Map<number, Worker>();
   /** Workers that said hello: they get every registry event. */
   private readonly subscribed = new Set<Worker>();
+  /** Workers with a dashboard trace stream open: they get every decision (trace-relay.ts). */
+  private readonly watching = new Set<Worker>();
+  private readonly traceFeed: DecisionBatcher;
   /** When the recent re-forks happen(ed), for the backoff and the limit. */
   private restarts: number[] = [];
   private readonly forkTimers = new Set<NodeJS.Timeout>();
+  private readonly loopMark = newLoopMark();
   private startup: Startup | undefined;
   private closing: Promise<void> | undefined;
   /**
@@ -64,18 +69,20 @@ export class BrokerCluster {
     this.options = options;
     this.log = options.logger;
     const broker = createBroker({ ...options, httpPort: undefined, httpServers: [] });
+    // Registrations may not name the workers' HTTP port either.
+    broker.alsoListening(() => this.httpAddress());
     this.broker = broker;
-    const sources: StatusSources = {
-      table: broker.table,
-      stats: broker.stats,
-      http: this.http,
-      startedAt: Date.now(),
-      packetOutstanding: () => broker.router.outstanding,
-      packetAddress: () => broker.address(),
-      stopping: () => this.stopping,
-    };
-    this.pages = new AdminPages(sources);
+    this.pages = new AdminPages({ ...broker.sources, http: this.http, stopping: () => this.stopping }, broker.trace);
     broker.table.observe(new RegistryBroadcaster((event) => this.broadcast({ t: 'registry', event })));
+    this.traceFeed = new DecisionBatcher((decisions) => {
+      for (const worker of this.watching) this.send(worker, { t: 'trace-feed', decisions });
+    });
+    broker.trace.listen({
+      decision: (d) => {
+        if (this.watching.size > 0) this.traceFeed.push(d);
+      },
+      state: (settings) => this.broadcast({ t: 'trace-state', settings }),
+    });
   }
 
   /** Starts the packet broker, then the workers; resolves with the packet address once every worker listens. */
@@ -138,7 +145,8 @@ export class BrokerCluster {
   }
 
   private fork(): void {
-    const worker = cluster.fork();
+    // The workers are one broker: they share its mark against proxy loops.
+    const worker = cluster.fork(loopMarkEnv(this.loopMark));
     // A send can meet a worker that has just exited, before its 'exit' reaches us (isConnected()
     // is still true): Node then emits EPIPE here, which unhandled would end the primary, and with
     // it every worker and the requests they are draining.
@@ -161,7 +169,16 @@ export class BrokerCluster {
     switch (message.t) {
       case 'hello':
         this.send(worker, { t: 'welcome', servers: registrySnapshot(this.broker.table) });
+        this.send(worker, { t: 'trace-state', settings: this.broker.trace.settings() });
         this.subscribed.add(worker);
+        return;
+      case 'trace-decisions':
+        for (const d of message.decisions) this.broker.trace.publish(d);
+        this.broker.trace.lost += message.dropped;
+        return;
+      case 'trace-watch':
+        if (message.watching) this.watching.add(worker);
+        else this.watching.delete(worker);
         return;
       case 'listening':
         this.http.listening(worker.id, message.address);
@@ -177,7 +194,7 @@ export class BrokerCluster {
         return;
       case 'admin': {
         const { seq } = message;
-        void Promise.resolve(this.pages.answer(message.path, message.url, message.authorized)).then((answer) =>
+        void Promise.resolve(this.pages.answer(message.path, message.url, message.authorized, message.method)).then((answer) =>
           this.send(worker, { t: 'admin-answer', seq, answer }),
         );
         return;
@@ -188,6 +205,7 @@ export class BrokerCluster {
   private onExit(worker: Worker, code: number | null, signal: string | null): void {
     this.workers.delete(worker.id);
     this.subscribed.delete(worker);
+    this.watching.delete(worker);
     this.http.gone(worker.id);
     if (this.stopping) return;
     const fields = { worker: worker.id, pid: worker.process.pid, code, signal };

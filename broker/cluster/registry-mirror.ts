@@ -6,22 +6,11 @@
  * worker the whole table once (a snapshot), then every change as an event, in order, over the
  * worker's IPC channel. Pure: plain data in and out, no I/O.
  */
-import { Member, type Endpoint, type MemberState } from '../routing/member.js';
+import { Member, type Endpoint, type MemberInfo, type MemberState } from '../routing/member.js';
 import type { PolicyTable, TableObserver } from '../routing/policy-table.js';
 
-/** What a worker needs of one registered server (counters stay with the primary). */
-export interface ServerInfo {
-  id: number;
-  policy: number;
-  host: string;
-  port: number;
-  maxInflight: number;
-  httpPort: number | null;
-  session: boolean;
-  tls: boolean;
-  state: MemberState;
-  generation: number;
-}
+/** What a worker needs of one registered server (counters stay with the primary): as plain data. */
+export type ServerInfo = MemberInfo & { state: MemberState };
 
 export type RegistryEvent =
   | { kind: 'added'; server: ServerInfo }
@@ -30,19 +19,7 @@ export type RegistryEvent =
 
 /** A copy of the fields a mirror needs, taken now (the member changes later). */
 export function serverInfo(member: Member): ServerInfo {
-  const { info } = member;
-  return {
-    id: info.id!,
-    policy: info.policy,
-    host: info.host,
-    port: info.packetPort!,
-    maxInflight: info.maxInflight,
-    httpPort: info.httpPort ?? null,
-    session: info.session,
-    tls: info.tls,
-    state: member.packets!.state,
-    generation: info.generation,
-  };
+  return { ...member.info, state: member.packets!.state };
 }
 
 /** The registered servers, for a mirror that starts now. */
@@ -94,18 +71,8 @@ export function applyEvent(mirror: PolicyTable, event: RegistryEvent): void {
 }
 
 function add(mirror: PolicyTable, s: ServerInfo): void {
-  const member = new Member({
-    id: s.id,
-    policy: s.policy,
-    host: s.host,
-    packetPort: s.port,
-    httpPort: s.httpPort ?? undefined,
-    maxInflight: s.maxInflight,
-    session: s.session,
-    tls: s.tls,
-    registeredAt: 0,
-    generation: s.generation,
-  });
+  // JSON over IPC drops the fields that are undefined (httpPort): they come back as undefined.
+  const member = new Member(s);
   // Its state before it joins, so that observers see it as the primary has it.
   member.packets!.state = s.state;
   mirror.add(member);

@@ -9,6 +9,10 @@
 import cluster from 'node:cluster';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { errorAnswer, hasBody, healthAnswer, writeAnswer } from '../admin/answer.js';
+import { streamRefusal, tooManyStreams, TRACE_EVENTS } from '../admin/trace-page.js';
+import { Tracer } from '../trace/tracer.js';
+import { TraceStream } from '../trace/trace-stream.js';
+import { DecisionBatcher, RelayedTrace } from './trace-relay.js';
 import { HttpFrontEnd } from '../http/http-front-end.js';
 import { HttpErrorCode } from '../http/http-errors.js';
 import { resolveBrokerOptions, type BrokerOptions } from '../options.js';
@@ -52,9 +56,23 @@ export function runWorker(input: Partial<BrokerOptions>): void {
     backends: snapshotBackends(front!.backends()),
   });
 
+  // The trace: this worker's HTTP decisions go to the primary, which logs the whole trace; a
+  // dashboard stream opened here shows the primary's (trace-relay.ts).
+  const settings = { on: base.trace, sample: base.traceSample };
+  const tracer = new Tracer(undefined, settings);
+  const toPrimary = new DecisionBatcher((decisions, dropped) => send({ t: 'trace-decisions', decisions, dropped }));
+  tracer.listen({ decision: (d) => toPrimary.push(d), state: () => undefined });
+  const relayed = new RelayedTrace(settings, (watching) => send({ t: 'trace-watch', watching }));
+  const traceStream = new TraceStream(relayed);
+
   const admin = (req: IncomingMessage, res: ServerResponse, path: string, authorized: boolean): void => {
     const close = hasBody(req.headers);
     if (path === 'health') return writeAnswer(res, healthAnswer(stopping), close);
+    if (path === TRACE_EVENTS) {
+      const refused = streamRefusal(authorized, req.method);
+      if (refused === undefined && traceStream.open(res)) return;
+      return writeAnswer(res, refused ?? tooManyStreams(traceStream.maxClients), close);
+    }
     if (!process.connected) return writeAnswer(res, errorAnswer(HttpErrorCode.SHUTTING_DOWN, 'the broker is shutting down'), close);
     const n = ++seq;
     const timer = setTimeout(() => {
@@ -62,7 +80,7 @@ export function runWorker(input: Partial<BrokerOptions>): void {
       writeAnswer(res, errorAnswer(HttpErrorCode.GATEWAY_TIMEOUT, `the broker's primary process did not answer within ${ADMIN_TIMEOUT_MS} ms`), close);
     }, ADMIN_TIMEOUT_MS);
     pending.set(n, { res, close, timer });
-    send({ t: 'admin', seq: n, path, url: req.url ?? '', authorized });
+    send({ t: 'admin', seq: n, path, url: req.url ?? '', authorized, method: req.method ?? 'GET' });
   };
 
   const start = async (servers: readonly ServerInfo[]): Promise<void> => {
@@ -70,7 +88,7 @@ export function runWorker(input: Partial<BrokerOptions>): void {
     // Every worker listens on the same --http-port; cluster shares one socket between them (with
     // port 0 too: the workers get the port the first one was given).
     const options = { ...base, logger: log };
-    front = new HttpFrontEnd(registry, options, log, admin, listenerTls(options));
+    front = new HttpFrontEnd(registry, options, log, admin, tracer, listenerTls(options));
     let address;
     try {
       address = await front.listen();
@@ -87,8 +105,10 @@ export function runWorker(input: Partial<BrokerOptions>): void {
     if (stopping) return;
     stopping = true;
     if (reportTimer !== undefined) clearInterval(reportTimer);
+    traceStream.close();
     if (front === undefined) process.exit(0);
     await front.close(base.drainTimeoutMs);
+    toPrimary.flush();
     // The last figures, so that the primary's totals include the drained requests.
     send({ t: 'report', report: report() }, () => process.exit(0));
   };
@@ -110,6 +130,13 @@ export function runWorker(input: Partial<BrokerOptions>): void {
         writeAnswer(entry.res, message.answer, entry.close);
         return;
       }
+      case 'trace-state':
+        tracer.set(message.settings);
+        relayed.setState(message.settings);
+        return;
+      case 'trace-feed':
+        relayed.feed(message.decisions);
+        return;
       case 'stop':
         void stop();
         return;

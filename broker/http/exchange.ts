@@ -21,7 +21,8 @@ import type { Endpoint } from '../routing/member.js';
 import type { PolicyTable } from '../routing/policy-table.js';
 import { forwardResponseHeaders, type ForwardedHead } from './headers.js';
 import type { HealthMonitor } from './health.js';
-import { HttpErrorCode, sendError } from './http-errors.js';
+import { HTTP_ERROR_STATUS, HttpErrorCode, sendError } from './http-errors.js';
+import type { Tracer } from '../trace/tracer.js';
 import { classify, describe, isPassive, UnrelayableResponse, type UpstreamFailure, type UpstreamTimeouts } from './upstream-failure.js';
 import type { Upstreams } from './upstream.js';
 
@@ -33,6 +34,8 @@ export interface ExchangeServices {
   readonly health: HealthMonitor;
   readonly stats: Counters;
   readonly timeouts: UpstreamTimeouts;
+  /** The routing trace; its `on` is read per request. */
+  readonly trace: Tracer;
 }
 
 /** Where an exchange says it is over: its client connection's pipeline. */
@@ -44,7 +47,10 @@ export interface ExchangeOwner {
 export class HttpTransport implements Transport<Exchange, HttpErrorCode> {
   readonly protocol = 'http' as const;
 
-  constructor(private readonly stats: Counters) {}
+  constructor(
+    private readonly stats: Counters,
+    private readonly trace: Tracer,
+  ) {}
 
   readiness(): Readiness {
     return 'ready';
@@ -58,8 +64,9 @@ export class HttpTransport implements Transport<Exchange, HttpErrorCode> {
     exchange.settle(outcome);
   }
 
-  rerouted(exchange: Exchange): void {
+  rerouted(exchange: Exchange, failure: Failure<HttpErrorCode>, endpoint: Endpoint | undefined): void {
     this.stats.countReroute(exchange.policy);
+    if (this.trace.on && endpoint !== undefined) this.trace.rerouted(exchange, endpoint, failure.code);
   }
 }
 
@@ -133,6 +140,7 @@ export class Exchange implements Dispatcher.DispatchHandler, Routed<HttpErrorCod
         const { endpoint } = outcome;
         this.services.stats.countResponse(policy, endpoint.member.label, this.status, this.startedAt);
         if (endpoint.state === 'connecting') this.services.table.setState(endpoint, 'up');
+        if (this.services.trace.on) this.traced(this.status, 'ok');
         this.owner.done(this);
         this.res.end();
         return;
@@ -147,10 +155,12 @@ export class Exchange implements Dispatcher.DispatchHandler, Routed<HttpErrorCod
         if (!this.headSent) return this.fail(outcome.failure.code, outcome.failure.message);
         // Part of the response is out: the client must see the cut, not a shorter answer.
         this.services.stats.truncated++;
+        if (this.services.trace.on) this.traced(this.status, 'TRUNCATED');
         this.owner.done(this);
         this.res.destroy();
         return;
       case 'abandoned':
+        if (this.services.trace.on) this.traced(0, 'CLIENT_GONE');
         this.owner.done(this);
         return;
     }
@@ -243,8 +253,15 @@ export class Exchange implements Dispatcher.DispatchHandler, Routed<HttpErrorCod
     }
   }
 
+  /** Tells the trace how the request ended (only called while it is on). */
+  private traced(status: number, outcome: string): void {
+    const r = { requestId: this.head.requestId, method: this.req.method ?? '', path: this.dispatchOptions.path, policy: this.policy, server: this.endpoint, attempts: this.attempts, status, outcome, startedAt: this.startedAt };
+    this.services.trace.http(this, r);
+  }
+
   private fail(code: HttpErrorCode, message: string): void {
     this.services.stats.countError(code, this.policy, message);
+    if (this.services.trace.on) this.traced(HTTP_ERROR_STATUS[code], code);
     this.owner.done(this);
     if (this.res.headersSent) {
       this.res.destroy();

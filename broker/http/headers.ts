@@ -15,6 +15,10 @@ export interface ForwardSettings {
   dropClientAuthorization: boolean;
   /** X-Forwarded-Proto: what the client spoke to the broker's listener. */
   forwardedProto: 'http' | 'https';
+  /** The broker's Via entry (loop-marker.ts), appended to the client's Via. */
+  via: string;
+  /** --trust-forwarded: the client's Forwarded and X-Real-IP go on; else they are removed (a client could forge them). */
+  trustForwarded: boolean;
 }
 
 /** The head of a request as it goes to a backend. */
@@ -35,6 +39,11 @@ export interface BadHead {
 }
 
 const REQUEST_ID_PATTERN = /^[\x21-\x7e]{1,200}$/;
+/**
+ * End-to-end headers a client's Connection header cannot remove: the policy header routes the
+ * request and the backend reads it to know the policy it serves; Host names the site.
+ */
+const NEVER_LISTED: ReadonlySet<string> = new Set(['x-privacy-policy', 'host']);
 /** The longest header name the switches below look for (proxy-authorization): longer ones are kept unread. */
 const LONGEST_NAME = 19;
 /**
@@ -77,6 +86,7 @@ export function forwardRequestHeaders(
   let connection: string | undefined;
   let forwardedFor: string | undefined;
   let requestId: string | undefined;
+  let via: string | undefined;
   let policy: string | undefined;
   let authorization: string | undefined;
   let hasBody = false;
@@ -113,6 +123,13 @@ export function forwardRequestHeaders(
       case 'x-request-id':
         if (requestId === undefined && REQUEST_ID_PATTERN.test(value)) requestId = value;
         break;
+      case 'via':
+        via = via === undefined ? value : `${via}, ${value}`;
+        break;
+      case 'forwarded':
+      case 'x-real-ip':
+        if (settings.trustForwarded) out.push(name, value);
+        break;
       case 'x-privacy-policy':
         policy = policy === undefined ? value : `${policy}, ${value}`;
         out.push(name, value);
@@ -136,6 +153,8 @@ export function forwardRequestHeaders(
     settings.forwardedProto,
     'x-request-id',
     requestId,
+    'via',
+    via === undefined ? settings.via : `${via}, ${settings.via}`,
   );
   if (host !== undefined) headers.push('x-forwarded-host', host);
   if (settings.upstreamAuthorization !== undefined) headers.push('authorization', settings.upstreamAuthorization);
@@ -182,7 +201,7 @@ export function connectionTokens(value: string): string[] {
 function dropListed(headers: string[], connection: string): string[] {
   // The usual values name no header: skip the split.
   if (connection === 'keep-alive' || connection === 'close') return headers;
-  const listed = connectionTokens(connection);
+  const listed = connectionTokens(connection).filter((name) => !NEVER_LISTED.has(name));
   if (listed.length === 0) return headers;
   const kept: string[] = [];
   for (let i = 0; i < headers.length; i += 2) {

@@ -31,6 +31,8 @@ export const HttpErrorCode = {
   SHUTTING_DOWN: 'SHUTTING_DOWN',
   /** The backend did not answer within --upstream-timeout. */
   GATEWAY_TIMEOUT: 'GATEWAY_TIMEOUT',
+  /** The request carries the broker's own Via entry: it was proxied back to the broker (loop-marker.ts). */
+  LOOP_DETECTED: 'LOOP_DETECTED',
 } as const;
 
 export type HttpErrorCode = (typeof HttpErrorCode)[keyof typeof HttpErrorCode];
@@ -49,6 +51,7 @@ export const HTTP_ERROR_STATUS: Readonly<Record<HttpErrorCode, number>> = {
   TOO_MANY_CONNECTIONS: 503,
   SHUTTING_DOWN: 503,
   GATEWAY_TIMEOUT: 504,
+  LOOP_DETECTED: 508,
 };
 
 /** The JSON body of an error answer. */
@@ -78,6 +81,7 @@ const REASONS: Record<number, string> = {
   408: 'Request Timeout',
   503: 'Service Unavailable',
   505: 'HTTP Version Not Supported',
+  508: 'Loop Detected',
 };
 
 /**

@@ -11,38 +11,33 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { SecureContextOptions } from 'node:tls';
 import type { BrokerOptions } from '../options.js';
-import type { PolicyTable, TableObserver } from '../routing/policy-table.js';
+import type { PolicyTable } from '../routing/policy-table.js';
 import type { Logger } from '../support/logger.js';
 import { normalizeHost } from '../support/net-address.js';
 import { SecretCheck } from '../support/secret.js';
 import { AttemptPolicy } from '../routing/attempts.js';
-import { Member, type Endpoint, type MemberState } from '../routing/member.js';
 import type { HttpBackendView } from '../admin/http-source.js';
 import { waitUntil } from '../support/wait-until.js';
 import { Exchange, HttpTransport, type ExchangeServices } from './exchange.js';
 import { InFlight, Pipeline } from './pipeline.js';
 import { forwardRequestHeaders, type ForwardSettings } from './headers.js';
-import { HealthMonitor } from './health.js';
+import { Backends } from './backends.js';
+import { cameBack, loopMark, viaEntry } from './loop-marker.js';
 import { HttpErrorCode, rawErrorResponse, sendError } from './http-errors.js';
 import { Counters } from '../routing/counters.js';
 import { originForm, requestPolicy } from './request-target.js';
-import { Upstreams } from './upstream.js';
+import type { Tracer } from '../trace/tracer.js';
 
 /** Answers the requests under the admin prefix; `path` is what follows the prefix, without the query. */
 export type AdminHandler = (req: IncomingMessage, res: ServerResponse, path: string, authorized: boolean) => void;
 
-/** The most response bytes a backend may send in its head. */
-const UPSTREAM_MAX_HEADER_BYTES = 64 * 1024;
 /** How long a socket closed after a malformed request may linger for its answer to be read. */
 const ERROR_CLOSE_GRACE_MS = 1000;
 
-export class HttpFrontEnd implements TableObserver {
+export class HttpFrontEnd {
   readonly stats = new Counters('http');
-  private readonly health: HealthMonitor;
-  private readonly upstreams: Upstreams;
+  private readonly backendSide: Backends;
   private readonly services: ExchangeServices;
-  /** The servers.conf backends this front end added to the table. */
-  private readonly statics: Member[];
   private readonly requests = new InFlight();
   private server: Server | HttpsServer | undefined;
   /** Client connections as the HTTP server sees them (TLS sockets once their handshake is done). */
@@ -51,6 +46,8 @@ export class HttpFrontEnd implements TableObserver {
   private readonly tcpSockets = new Set<Socket>();
   private accepting = true;
   private readonly forward: ForwardSettings;
+  /** This broker's mark in the Via header of what it proxies (loop-marker.ts). */
+  private readonly mark: string;
   private readonly token: SecretCheck | undefined;
   private readonly adminStem: string;
   private closing: Promise<void> | undefined;
@@ -60,63 +57,32 @@ export class HttpFrontEnd implements TableObserver {
     private readonly options: BrokerOptions,
     private readonly log: Logger,
     private readonly admin: AdminHandler,
+    /** The routing trace; its `on` is read per request. */
+    readonly trace: Tracer,
     /** Certificate and key (listenerTls()): the listener speaks HTTPS. Undefined: plain HTTP. */
     private readonly tls?: SecureContextOptions,
   ) {
     const upstreamAuthorization = options.upstreamToken === undefined ? undefined : `Bearer ${options.upstreamToken}`;
-    this.forward = { upstreamAuthorization, dropClientAuthorization: options.httpToken !== undefined, forwardedProto: tls === undefined ? 'http' : 'https' };
+    this.mark = loopMark();
+    this.forward = {
+      upstreamAuthorization,
+      dropClientAuthorization: options.httpToken !== undefined,
+      forwardedProto: tls === undefined ? 'http' : 'https',
+      via: viaEntry(this.mark),
+      trustForwarded: options.trustForwarded,
+    };
     this.token = options.httpToken === undefined ? undefined : new SecretCheck(`Bearer ${options.httpToken}`);
     this.adminStem = options.adminPrefix.slice(0, -1);
-    this.upstreams = new Upstreams({
-      connections: options.upstreamConnections,
-      headersTimeout: options.upstreamTimeoutMs,
-      bodyTimeout: options.upstreamTimeoutMs,
-      connect: { timeout: options.upstreamConnectTimeoutMs },
-      strictContentLength: true,
-      maxHeaderSize: UPSTREAM_MAX_HEADER_BYTES,
-    });
-    this.health = new HealthMonitor(
-      table,
-      {
-        path: options.healthPath,
-        intervalMs: options.healthIntervalMs,
-        timeoutMs: options.healthTimeoutMs,
-        rise: options.healthRise,
-        fall: options.healthFall,
-        failTimeoutMs: options.failTimeoutMs,
-        authorization: upstreamAuthorization,
-      },
-      log,
-    );
+    this.backendSide = new Backends(table, options, upstreamAuthorization, this.stats, log);
     this.services = {
-      attempts: new AttemptPolicy(table, new HttpTransport(this.stats), options.maxAttempts),
+      attempts: new AttemptPolicy(table, new HttpTransport(this.stats, trace), options.maxAttempts),
       table,
-      upstreams: this.upstreams,
-      health: this.health,
+      upstreams: this.backendSide.upstreams,
+      health: this.backendSide.health,
       stats: this.stats,
       timeouts: options,
+      trace,
     };
-    // Every member already in the table, then every change: pools, counters, health, logs.
-    for (const observer of [this.upstreams, this.stats, this.health, this] as TableObserver[]) {
-      for (const member of table.members()) observer.added?.(member);
-      table.observe(observer);
-    }
-    this.statics = options.httpServers.map((entry) => {
-      const member = new Member({
-        id: undefined,
-        policy: entry.policy ?? options.httpPolicy,
-        host: entry.host,
-        packetPort: undefined,
-        httpPort: entry.port,
-        maxInflight: 1,
-        session: false,
-        tls: false,
-        registeredAt: Date.now(),
-        generation: 0,
-      });
-      table.add(member);
-      return member;
-    });
   }
 
   /** Requests being proxied now. */
@@ -125,11 +91,8 @@ export class HttpFrontEnd implements TableObserver {
   }
 
   /** The HTTP backends, registered and static, as the admin pages show them. */
-  *backends(): IterableIterator<HttpBackendView> {
-    for (const e of this.table.endpoints('http')) {
-      const m = e.member;
-      yield { policy: m.policy, id: m.id, source: m.source, address: e.address, state: e.state, outstanding: e.outstanding, served: e.served, failures: e.failures, lastError: e.lastError };
-    }
+  backends(): Iterable<HttpBackendView> {
+    return this.table.endpoints('http');
   }
 
   /** Open client connections. */
@@ -181,7 +144,7 @@ export class HttpFrontEnd implements TableObserver {
       });
     });
     server.on('error', (err) => this.log.error('HTTP listener error', { error: err.message }));
-    this.health.start();
+    this.backendSide.health.start();
     const address = server.address() as AddressInfo;
     this.log.info('HTTP front end listening', {
       address: `${address.address}:${address.port}`,
@@ -203,21 +166,6 @@ export class HttpFrontEnd implements TableObserver {
   close(drainMs: number): Promise<void> {
     this.closing ??= this.shutDown(drainMs);
     return this.closing;
-  }
-
-  // TableObserver: what the log says of the HTTP backends.
-
-  removed(member: Member): void {
-    if (member.http !== undefined) this.log.debug('HTTP server removed', { id: member.id, policy: member.policy, address: member.http.address });
-  }
-
-  stateChanged(backend: Endpoint, from: MemberState): void {
-    if (backend.protocol !== 'http') return;
-    const m = backend.member;
-    const fields = { id: m.id, policy: m.policy, address: backend.address, source: m.source };
-    if (backend.state === 'down') this.log.warn('HTTP server down', { ...fields, reason: backend.lastError });
-    else if (from === 'down') this.log.info('HTTP server up again', fields);
-    else this.log.debug('HTTP server state', { ...fields, from, to: backend.state });
   }
 
   // Requests
@@ -246,6 +194,9 @@ export class HttpFrontEnd implements TableObserver {
     const path = originForm(req.url ?? '');
     if (path === undefined) return this.reject(res, HttpErrorCode.BAD_REQUEST, 'the request target must be a path (or an absolute http URL)', undefined, true);
     if (path.startsWith(this.options.adminPrefix) || path === this.adminStem) return this.answerAdmin(req, res, path);
+    if (cameBack(req.headers.via, this.mark)) {
+      return this.reject(res, HttpErrorCode.LOOP_DETECTED, 'this request was proxied back to the broker that sent it (a backend is the broker itself)', undefined, true);
+    }
     const head = forwardRequestHeaders(req.rawHeaders, normalizeHost(req.socket.remoteAddress ?? ''), req.httpVersionMinor >= 1, this.forward);
     if ('bad' in head) return this.reject(res, HttpErrorCode.BAD_REQUEST, head.bad, undefined, true);
     const close = head.hasBody;
@@ -296,6 +247,9 @@ export class HttpFrontEnd implements TableObserver {
     }
     if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
       this.refuseRaw(socket, HttpErrorCode.REQUEST_TIMEOUT, `no complete request head within ${this.options.httpHeadersTimeoutMs} ms`);
+    } else if (err.code === 'HPE_INVALID_VERSION') {
+      // Node's parser knows HTTP/1.0, 1.1 (and 0.9, 2.0 whose requests reach onRequest): any other x.y is a version we do not serve.
+      this.refuseRaw(socket, HttpErrorCode.VERSION_NOT_SUPPORTED, 'only HTTP/1.0 and HTTP/1.1 are served');
     } else if (err.code === 'HPE_HEADER_OVERFLOW') {
       this.refuseRaw(socket, HttpErrorCode.BAD_REQUEST, `request head longer than ${this.options.httpMaxHeaderBytes} bytes`);
     } else {
@@ -316,13 +270,12 @@ export class HttpFrontEnd implements TableObserver {
     const server = this.server;
     const closed = server === undefined ? Promise.resolve() : new Promise<void>((resolve) => server.close(() => resolve()));
     server?.closeIdleConnections();
-    await this.health.stop();
+    await this.backendSide.health.stop();
     if (!(await waitUntil(() => this.requests.count === 0, drainMs))) this.log.warn('HTTP drain timed out; closing the rest', { inflight: this.requests.count });
     server?.closeAllConnections();
     for (const socket of this.connections.keys()) socket.destroy();
     for (const socket of this.tcpSockets) socket.destroy();
-    await this.upstreams.destroyAll();
-    for (const member of this.statics) this.table.remove(member);
+    await this.backendSide.close();
     await closed;
   }
 }

@@ -9,25 +9,22 @@ import { ErrorCode } from '../protocol/error-codes.js';
 import { encodeError, encodeForward, encodeReply } from '../protocol/encode.js';
 import type { ClientPacket, ReplyPacket } from '../protocol/packet-types.js';
 import type { RegistryStore, RemovalReason } from '../registry/store.js';
-import { AttemptPolicy, type Outcome, type Readiness, type Transport } from '../routing/attempts.js';
+import { AttemptPolicy, type Failure, type Outcome, type Readiness, type Transport } from '../routing/attempts.js';
 import type { Endpoint, Member, MemberState } from '../routing/member.js';
 import type { PolicyTable, TableObserver } from '../routing/policy-table.js';
 import type { BrokerOptions } from '../options.js';
 import type { Counters } from '../routing/counters.js';
 import type { Logger } from '../support/logger.js';
+import type { Tracer } from '../trace/tracer.js';
 import type { ConnectionOptions } from 'node:tls';
 import { serverTls } from '../support/tls-files.js';
 import type { AnswerPort, Job } from './job.js';
 import { ServerLink, type LinkEvents } from './server-link.js';
 
-const REDIAL_MIN_MS = 25;
-const REDIAL_MAX_MS = 2000;
-
 export class PacketRouter implements LinkEvents, Transport<Job, ErrorCode>, TableObserver {
   readonly protocol = 'packets' as const;
   private nextRid = 1;
   private readonly links = new Map<Endpoint, ServerLink>();
-  private readonly redialTimers = new Map<ServerLink, NodeJS.Timeout>();
   private readonly attempts: AttemptPolicy<Job, ErrorCode>;
   accepting = true;
   /** How servers that registered with `tls: true` are dialed. */
@@ -41,6 +38,7 @@ export class PacketRouter implements LinkEvents, Transport<Job, ErrorCode>, Tabl
     private readonly options: BrokerOptions,
     private readonly stats: Counters,
     private readonly log: Logger,
+    private readonly trace: Tracer,
   ) {
     this.serverTls = serverTls(options);
     this.attempts = new AttemptPolicy(table, this, options.maxAttempts);
@@ -109,8 +107,6 @@ export class PacketRouter implements LinkEvents, Transport<Job, ErrorCode>, Tabl
 
   /** Closes every link; for shutdown, once nothing is in flight. */
   closeAll(): void {
-    for (const timer of this.redialTimers.values()) clearTimeout(timer);
-    this.redialTimers.clear();
     for (const [endpoint, link] of this.links) {
       this.reroute(link.takeQueued(), endpoint, ErrorCode.UNAVAILABLE);
       link.close();
@@ -161,10 +157,15 @@ export class PacketRouter implements LinkEvents, Transport<Job, ErrorCode>, Tabl
     this.stats.countReroute(job.policy);
   }
 
+  attemptFailed(job: Job, endpoint: Endpoint, failure: Failure<ErrorCode>): void {
+    if (this.trace.on) this.trace.rerouted(job, endpoint, failure.code);
+  }
+
   settle(job: Job, outcome: Outcome<ErrorCode>): void {
     switch (outcome.kind) {
       case 'answered':
         this.stats.countAnswer(job.policy, job.startedAt);
+        if (this.trace.on) this.trace.packet(job, outcome.endpoint, 'reply');
         return this.finish(job, encodeReply(outcome.endpoint.member.id!, job.srcid, job.reply, job.seq));
       case 'no-server': {
         if (outcome.after !== undefined) return this.fail(job, outcome.after.code, `no other live server for policy ${job.policy} after a failure`);
@@ -209,7 +210,7 @@ export class PacketRouter implements LinkEvents, Transport<Job, ErrorCode>, Tabl
       // go to a connected server of the policy if there is one, else wait here.
       this.reroute(inflight, endpoint, code);
       this.reroute(link.takeQueued(), endpoint, code);
-      this.scheduleRedial(link);
+      link.redialLater();
       return;
     }
     // A server removed on purpose (a graceful leave, a drain) has had its info line already.
@@ -237,7 +238,7 @@ export class PacketRouter implements LinkEvents, Transport<Job, ErrorCode>, Tabl
     this.table.setState(endpoint, 'down');
     this.reroute(inflight, endpoint, code);
     this.reroute(link.takeQueued(), endpoint, code);
-    this.scheduleRedial(link);
+    link.redialLater();
   }
 
   /** Removes a member whose link is being torn down here (its removal must not fail the link again); false when it was gone. */
@@ -251,22 +252,8 @@ export class PacketRouter implements LinkEvents, Transport<Job, ErrorCode>, Tabl
 
   private forget(link: ServerLink, code: ErrorCode): void {
     this.reroute(link.takeQueued(), link.endpoint, code);
-    const timer = this.redialTimers.get(link);
-    if (timer !== undefined) clearTimeout(timer);
-    this.redialTimers.delete(link);
     link.close();
     if (this.links.get(link.endpoint) === link) this.links.delete(link.endpoint);
-  }
-
-  private scheduleRedial(link: ServerLink): void {
-    if (this.redialTimers.has(link)) return;
-    const delay = Math.min(REDIAL_MAX_MS, REDIAL_MIN_MS * 2 ** Math.min(link.failuresInRow, 10));
-    const timer = setTimeout(() => {
-      this.redialTimers.delete(link);
-      if (this.links.get(link.endpoint) === link) link.connect();
-    }, delay);
-    timer.unref();
-    this.redialTimers.set(link, timer);
   }
 
   /** Hands jobs that lost their server back to the attempt policy. */
@@ -280,7 +267,10 @@ export class PacketRouter implements LinkEvents, Transport<Job, ErrorCode>, Tabl
   }
 
   private fail(job: Job, code: ErrorCode, message: string): void {
-    if (!job.client.closed) this.stats.countError(code, job.policy, message);
+    if (!job.client.closed) {
+      this.stats.countError(code, job.policy, message);
+      if (this.trace.on) this.trace.packet(job, undefined, code);
+    }
     this.finish(job, encodeError(code, message, job.seq));
   }
 

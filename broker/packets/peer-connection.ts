@@ -34,10 +34,14 @@ const CLOSE_GRACE_MS = 1000;
 
 type ClientPacket = Extract<InboundPacket, { type: 0 }>;
 
-/** What a connection hands its packets to. */
-export interface PacketHandlers {
-  clientPacket(conn: PeerConnection, packet: ClientPacket): void;
-  registration(conn: PeerConnection, packet: Extract<InboundPacket, { type: 1 }>): void;
+/** Where a connection's client packets go. */
+export interface PacketSink {
+  accept(conn: PeerConnection, packet: ClientPacket): void;
+}
+
+/** Where a connection's server packets (registration, heartbeat, leave) and its closing go. */
+export interface ServerAdmission {
+  register(conn: PeerConnection, packet: Extract<InboundPacket, { type: 1 }>): void;
   heartbeat(conn: PeerConnection, packet: Extract<InboundPacket, { type: 5 }>): void;
   leave(conn: PeerConnection, packet: Extract<InboundPacket, { type: 6 }>): void;
   closed(conn: PeerConnection): void;
@@ -45,7 +49,10 @@ export interface PacketHandlers {
 
 /** What every connection of one broker shares: where its packets go, and its limits. */
 export interface PeerSettings {
-  readonly handlers: PacketHandlers;
+  readonly router: PacketSink;
+  readonly registrar: ServerAdmission;
+  /** The listener's open connections: a connection leaves it as it closes. */
+  readonly open: Set<PeerConnection>;
   readonly stats: Counters;
   readonly maxPacketBytes: number;
   /** Client packets in flight per connection before it stops being read. */
@@ -82,6 +89,7 @@ export class PeerConnection implements AnswerPort, FrameSink {
     private readonly settings: PeerSettings,
   ) {
     socket.setNoDelay(true);
+    settings.open.add(this);
     (socket as OwnedSocket)[CONNECTION] = this;
     socket.on('data', PeerConnection.onSocketData);
     socket.on('error', PeerConnection.onSocketError);
@@ -163,13 +171,13 @@ export class PeerConnection implements AnswerPort, FrameSink {
         this.clientPacket(packet);
         return;
       case 1:
-        this.settings.handlers.registration(this, packet);
+        this.settings.registrar.register(this, packet);
         return;
       case 5:
-        this.settings.handlers.heartbeat(this, packet);
+        this.settings.registrar.heartbeat(this, packet);
         return;
       case 6:
-        this.settings.handlers.leave(this, packet);
+        this.settings.registrar.leave(this, packet);
         return;
       case 2:
         this.sendError(ErrorCode.BAD_PACKET, 'replies (type 2) belong on the connection the broker opened to the server', packet.seq);
@@ -187,7 +195,7 @@ export class PeerConnection implements AnswerPort, FrameSink {
     const max = this.settings.maxInflight;
     if (this.inflight < max && this.held === undefined) {
       this.inflight++;
-      this.settings.handlers.clientPacket(this, packet);
+      this.settings.router.accept(this, packet);
     } else if (this.held === undefined || this.held.length - this.heldHead < max) {
       (this.held ??= []).push(packet);
       this.socket.pause();
@@ -210,7 +218,7 @@ export class PeerConnection implements AnswerPort, FrameSink {
     while (this.inflight < this.settings.maxInflight && this.heldHead < held.length && !this.closed) {
       const packet = held[this.heldHead++]!;
       this.inflight++;
-      this.settings.handlers.clientPacket(this, packet);
+      this.settings.router.accept(this, packet);
     }
     this.releasing = false;
     if (this.heldHead === held.length) {
@@ -246,6 +254,7 @@ export class PeerConnection implements AnswerPort, FrameSink {
   private static onSocketClose(this: OwnedSocket): void {
     const conn = this[CONNECTION];
     conn.closed = true;
-    conn.settings.handlers.closed(conn);
+    conn.settings.open.delete(conn);
+    conn.settings.registrar.closed(conn);
   }
 }

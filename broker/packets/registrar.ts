@@ -1,20 +1,22 @@
 /**
- * Admission of servers: checks the secret, records the server in the registry store (the
- * policy table follows the store), answers the registration, and follows session servers
- * (heartbeats, leave, the session closing). A session server the router drops for never
+ * Admission of servers: checks who may register and what (registration-guard.ts,
+ * id-claim.ts), records the server in the registry store (the policy table follows the
+ * store), answers the registration, and follows session servers (heartbeats, leave, the
+ * session closing). A session server the router drops for never
  * answering is told why on its session: the registrar hears of it from the store.
  */
 import { ErrorCode, ProtocolError } from '../protocol/error-codes.js';
 import { encodeRegistered } from '../protocol/encode.js';
 import type { HeartbeatPacket, LeavePacket, Registration } from '../protocol/packet-types.js';
-import type { RegistryStore, StoreEvent } from '../registry/store.js';
+import type { Registered, RegistryStore, StoreEvent } from '../registry/store.js';
 import type { Member } from '../routing/member.js';
 import type { PolicyTable } from '../routing/policy-table.js';
 import type { BrokerOptions } from '../options.js';
 import type { Logger } from '../support/logger.js';
 import type { PacketRouter } from './packet-router.js';
-import { normalizeHost } from '../support/net-address.js';
-import { SecretCheck } from '../support/secret.js';
+import type { AddressInfo } from 'node:net';
+import { idClaimRefusal, portClaimRefusal, type SessionOwner } from '../registry/id-claim.js';
+import { RegistrationGuard, type Refusal } from './registration-guard.js';
 import type { PeerConnection } from './peer-connection.js';
 
 /** A session server's registration connection, and its heartbeats. */
@@ -28,7 +30,9 @@ interface Session {
 export class Registrar {
   /** Session servers by id. */
   private readonly sessions = new Map<number, Session>();
-  private readonly secret: SecretCheck | undefined;
+  readonly guard: RegistrationGuard;
+  /** Connections closed for a refusal: what they still send is ignored. */
+  private readonly shut = new WeakSet<PeerConnection>();
 
   constructor(
     private readonly store: RegistryStore,
@@ -36,27 +40,30 @@ export class Registrar {
     private readonly router: PacketRouter,
     private readonly options: BrokerOptions,
     private readonly log: Logger,
+    /** The broker's listening sockets, which registrations may not name. */
+    ownListeners: () => Array<AddressInfo | undefined>,
     /** Names this broker as the owner of the registrations it takes. */
     private readonly owner = `${process.pid}`,
   ) {
-    this.secret = options.registrationSecret === undefined ? undefined : new SecretCheck(options.registrationSecret);
+    this.guard = new RegistrationGuard(options, ownListeners);
     store.watch((event) => this.storeEvent(event));
   }
 
   register(conn: PeerConnection, reg: Registration): void {
-    if (this.secret !== undefined && !this.secret.matches(reg.secret)) {
-      this.log.warn('registration refused: wrong or missing secret', { id: reg.id, from: conn.host });
-      conn.sendError(ErrorCode.UNAUTHORIZED, 'registration refused: wrong or missing secret');
-      conn.end();
+    // Registrations already read from a connection that is being closed for a refusal.
+    if (this.shut.has(conn)) return;
+    const refusal = this.guard.check(conn, reg) ?? this.claimRefusal(conn, reg);
+    if (refusal !== undefined) {
+      this.log.warn('registration refused', { id: reg.id, policy: reg.policy, from: conn.host, code: refusal.code, reason: refusal.message });
+      conn.sendError(refusal.code, refusal.message);
+      if (refusal.close) {
+        this.shut.add(conn);
+        conn.socket.pause();
+        conn.end();
+      }
       return;
     }
-    if (reg.listenport === conn.socket.localPort && conn.host === normalizeHost(conn.socket.localAddress ?? '')) {
-      // The broker would dial itself and route its own packets back to itself.
-      this.log.warn('registration refused: the listenport is the broker\'s own', { id: reg.id, from: conn.host });
-      conn.sendError(ErrorCode.BAD_PACKET, `listenport ${reg.listenport} is the broker's own port`);
-      return;
-    }
-    void this.admit(conn, reg);
+    this.admit(conn, reg);
   }
 
   /** Heartbeats received from a session server; undefined when it has no session. */
@@ -111,36 +118,39 @@ export class Registrar {
     }
   }
 
-  private async admit(conn: PeerConnection, reg: Registration): Promise<void> {
-    let registered;
+  /** Records the registration in the store and answers it (at once when the store answers at once). */
+  private admit(conn: PeerConnection, reg: Registration): void {
+    const entry = {
+      id: reg.id,
+      policy: reg.policy,
+      host: conn.host,
+      packetPort: reg.listenport,
+      httpPort: reg.httpport,
+      maxInflight: reg.maxInflight,
+      session: reg.session,
+      tls: reg.tls ?? false,
+      owner: this.owner,
+    };
+    let registered: Registered | Promise<Registered>;
     try {
-      registered = await this.store.register(
-        {
-          id: reg.id,
-          policy: reg.policy,
-          host: conn.host,
-          packetPort: reg.listenport,
-          httpPort: reg.httpport,
-          maxInflight: reg.maxInflight,
-          session: reg.session,
-          tls: reg.tls ?? false,
-          owner: this.owner,
-        },
-        {
-          // A live server's id is not taken over from another host; a down one's may be.
-          isLive: (old) => this.table.get(old.id)?.packets?.state !== 'down',
-          // In a shared registry, a session server outlives a broker that dies by its missed
-          // heartbeats' time at most.
-          ttlMs: reg.session ? this.options.heartbeatMs * this.options.heartbeatMisses : undefined,
-        },
-      );
+      // claimRefusal() decided whether the id may be taken. In a shared registry, a session
+      // server's record outlives a broker that dies by its missed heartbeats' time at most.
+      const ttlMs = reg.session ? this.options.heartbeatMs * this.options.heartbeatMisses : undefined;
+      registered = this.store.register(entry, { isLive: () => false, ttlMs });
     } catch (err) {
-      if (!(err instanceof ProtocolError)) throw err;
-      this.log.warn('registration refused', { id: reg.id, from: conn.host, reason: err.message });
-      conn.sendError(err.code, err.message);
-      return;
+      return this.refused(conn, reg, err);
     }
-    const { entry } = registered;
+    if (registered instanceof Promise) registered.then((r) => this.registered(conn, r), (err: unknown) => this.refused(conn, reg, err));
+    else this.registered(conn, registered);
+  }
+
+  private refused(conn: PeerConnection, reg: Registration, err: unknown): void {
+    if (!(err instanceof ProtocolError)) throw err;
+    this.log.warn('registration refused', { id: reg.id, from: conn.host, reason: err.message });
+    conn.sendError(err.code, err.message);
+  }
+
+  private registered(conn: PeerConnection, { entry }: Registered): void {
     if (entry.session) this.sessions.set(entry.id, { conn, generation: entry.generation, heartbeats: 0, lastSeenAt: Date.now() });
     else this.sessions.delete(entry.id);
     this.log.info('server registered', {
@@ -151,6 +161,19 @@ export class Registrar {
       session: entry.session,
     });
     conn.send(encodeRegistered({ id: entry.id, privPolyId: entry.policy, heartbeatMs: this.options.heartbeatMs }));
+  }
+
+  /** Why `reg` may not take its id or ports from the servers holding them (id-claim.ts). */
+  private claimRefusal(conn: PeerConnection, reg: Registration): Refusal | undefined {
+    const existing = this.table.get(reg.id);
+    let owner: SessionOwner = 'none';
+    const session = this.sessions.get(reg.id);
+    if (existing !== undefined && session !== undefined && session.generation === existing.info.generation) {
+      if (session.conn === conn) owner = 'this-connection';
+      else if (!session.conn.closed) owner = 'another-open-connection';
+    }
+    const message = idClaimRefusal(existing, reg, conn.host, owner) ?? portClaimRefusal(this.table.members(), reg, conn.host);
+    return message === undefined ? undefined : { code: ErrorCode.DUPLICATE_ID, message, close: false };
   }
 
   /** The table's member for a session, if it is still that registration. */

@@ -23,6 +23,8 @@ import { LineWriter } from '../support/line-writer.js';
 
 /** The rid of probe packets; client packets get rids from 1 up. */
 export const PROBE_RID = 0;
+const REDIAL_MIN_MS = 25;
+const REDIAL_MAX_MS = 2000;
 
 export interface LinkEvents {
   /** The link is ready for packets: connected, and for a server that was down, probed. */
@@ -51,6 +53,7 @@ export class ServerLink {
   failuresInRow = 0;
   /** While a probe is unanswered: when it was written; else 0. */
   private probeSentAt = 0;
+  private redialTimer: NodeJS.Timeout | undefined;
   private readonly maxInflight: number;
 
   constructor(
@@ -122,6 +125,17 @@ export class ServerLink {
     });
   }
 
+  /** Dials again after a backoff that doubles with each failure in a row (up to REDIAL_MAX_MS). */
+  redialLater(): void {
+    if (this.redialTimer !== undefined) return;
+    const delay = Math.min(REDIAL_MAX_MS, REDIAL_MIN_MS * 2 ** Math.min(this.failuresInRow, 10));
+    this.redialTimer = setTimeout(() => {
+      this.redialTimer = undefined;
+      this.connect();
+    }, delay);
+    this.redialTimer.unref();
+  }
+
   /** Write time of the oldest unanswered job, for the timeout sweep. */
   oldestSentAt(): number | undefined {
     if (this.probeSentAt !== 0) return this.probeSentAt;
@@ -152,8 +166,10 @@ export class ServerLink {
     return jobs;
   }
 
-  /** Closes quietly, for a link with nothing in flight (removal, shutdown). */
+  /** Closes quietly, for a link with nothing in flight (removal, shutdown); no more redials. */
   close(): void {
+    clearTimeout(this.redialTimer);
+    this.redialTimer = undefined;
     const socket = this.socket;
     this.socket = null;
     this.writer = null;

@@ -1,7 +1,7 @@
 /**
  * The registry store of one broker process: a Map. Watchers are called synchronously inside
- * the call that made the change, so a table that watches this store is in step before the
- * call's promise settles. No TTLs: sessions are followed by the registrar's heartbeat sweep.
+ * the call that made the change (before its first await: there is none), so a table that
+ * watches this store is in step as soon as the call returns. No TTLs: sessions are followed by the registrar's heartbeat sweep.
  */
 import { ErrorCode, ProtocolError } from '../protocol/error-codes.js';
 import type { NewEntry, Registered, RegistryStore, RemovalReason, ServerEntry, StoreEvent } from './store.js';
@@ -13,18 +13,9 @@ export class MemoryStore implements RegistryStore {
 
   constructor(private readonly now: () => number = Date.now) {}
 
-  register(input: NewEntry, options: { isLive?: (old: ServerEntry) => boolean } = {}): Promise<Registered> {
-    try {
-      return Promise.resolve(this.registerNow(input, options.isLive));
-    } catch (err) {
-      return Promise.reject(err as Error);
-    }
-  }
-
-  /** register(), synchronously: the memory store needs no round trip. */
-  registerNow(input: NewEntry, isLive: (old: ServerEntry) => boolean = () => true): Registered {
+  register(input: NewEntry, options: { isLive?: (old: ServerEntry) => boolean } = {}): Registered {
     const old = this.entries.get(input.id);
-    if (old !== undefined && old.host !== input.host && isLive(old)) {
+    if (old !== undefined && old.host !== input.host && (options.isLive?.(old) ?? true)) {
       throw new ProtocolError(ErrorCode.DUPLICATE_ID, `server id ${input.id} is already registered from ${old.host}`);
     }
     const entry: ServerEntry = { ...input, generation: ++this.generation, registeredAt: this.now(), draining: false };
@@ -33,12 +24,7 @@ export class MemoryStore implements RegistryStore {
     return { entry, replaced: old };
   }
 
-  remove(id: number, generation: number, reason: RemovalReason): Promise<boolean> {
-    return Promise.resolve(this.removeNow(id, generation, reason));
-  }
-
-  /** remove(), synchronously. */
-  removeNow(id: number, generation: number, reason: RemovalReason): boolean {
+  async remove(id: number, generation: number, reason: RemovalReason): Promise<boolean> {
     const entry = this.current(id, generation);
     if (entry === undefined) return false;
     this.entries.delete(id);
@@ -46,12 +32,7 @@ export class MemoryStore implements RegistryStore {
     return true;
   }
 
-  drain(id: number, generation: number): Promise<boolean> {
-    return Promise.resolve(this.drainNow(id, generation));
-  }
-
-  /** drain(), synchronously. */
-  drainNow(id: number, generation: number): boolean {
+  async drain(id: number, generation: number): Promise<boolean> {
     const entry = this.current(id, generation);
     if (entry === undefined || entry.draining) return false;
     const drained = { ...entry, draining: true };
@@ -60,12 +41,10 @@ export class MemoryStore implements RegistryStore {
     return true;
   }
 
-  touch(): Promise<void> {
-    return Promise.resolve();
-  }
+  async touch(): Promise<void> {}
 
-  list(): Promise<ServerEntry[]> {
-    return Promise.resolve([...this.entries.values()]);
+  async list(): Promise<ServerEntry[]> {
+    return [...this.entries.values()];
   }
 
   watch(listener: (event: StoreEvent) => void): () => void {

@@ -4,7 +4,8 @@
  * and drain, and the table follows it through watch().
  *
  * The interface is the one a remote store (Redis, shared by several brokers) can implement:
- * - every call is async;
+ * - every call may be async (a local store answers a registration at once, which keeps the
+ *   answers on a connection in the order of its packets);
  * - each registration of an id gets a new `generation`, and remove/drain name the generation
  *   they mean, so a late call about a server's previous registration cannot touch the new one;
  * - a record is owned by the broker that took the registration (`owner`) and may carry a TTL
@@ -53,7 +54,7 @@ export interface RegistryStore {
    * the old one is live (`isLive`, the caller's view of it), so a stranger cannot steal a live
    * server's traffic.
    */
-  register(entry: NewEntry, options?: { ttlMs?: number; isLive?: (old: ServerEntry) => boolean }): Promise<Registered>;
+  register(entry: NewEntry, options?: { ttlMs?: number; isLive?: (old: ServerEntry) => boolean }): Registered | Promise<Registered>;
   /** Removes the entry of `id` if it is still `generation`; resolves false when it was not. */
   remove(id: number, generation: number, reason: RemovalReason): Promise<boolean>;
   /** Marks the entry of `id` (if still `generation`) as draining. */

@@ -55,8 +55,10 @@ export interface Transport<J, C> {
   send(job: J, endpoint: Endpoint): void;
   /** The job's one outcome. */
   settle(job: J, outcome: Outcome<C>): void;
-  /** A job goes to another endpoint after a failure (for the counters). */
-  rerouted?(job: J, failure: Failure<C>): void;
+  /** An attempt of a job not yet settled failed on `endpoint` (for the trace). */
+  attemptFailed?(job: J, endpoint: Endpoint, failure: Failure<C>): void;
+  /** A job goes to another endpoint after a failure on `endpoint` (for the counters and the trace). */
+  rerouted?(job: J, failure: Failure<C>, endpoint: Endpoint | undefined): void;
 }
 
 /** Picks made for one job before it is answered OVERLOADED. */
@@ -98,12 +100,13 @@ export class AttemptPolicy<J extends Routed<C>, C> {
   failed(job: J, endpoint: Endpoint | undefined, failure: Failure<C>): void {
     if (endpoint !== undefined) this.table.release(endpoint);
     if (job.done) return;
+    if (endpoint !== undefined) this.transport.attemptFailed?.(job, endpoint, failure);
     job.lastFailure = failure;
     if (!failure.retry || job.attempts >= this.maxAttempts) {
       this.settle(job, { kind: 'failed', failure, endpoint });
       return;
     }
-    this.transport.rerouted?.(job, failure);
+    this.transport.rerouted?.(job, failure, endpoint);
     this.route(job);
   }
 

@@ -3,14 +3,26 @@
  * was answered (per policy, per server, per outcome code), what was re-routed. Read by status,
  * metrics and the dashboard. Plain fields: they are bumped per packet or request.
  *
- * Per-policy counters exist for every policy that ever had a server of the protocol (the
+ * Per-policy counters exist for every policy that has or had a server of the protocol (the
  * counters observe the policy table); errors for other policies are counted under
- * `unregistered`, so that random policy numbers cannot grow the table.
+ * `unregistered`, so that random policy numbers cannot grow the table. Those of policies whose
+ * servers are all gone, and the totals of servers that left, are kept up to MAX_GONE_KEPT
+ * beyond the live ones; older ones are summed under FORGOTTEN_POLICY. Per-server response
+ * counts are kept for MAX_SERVERS_PER_POLICY servers of a policy, the rest under OTHER_SERVER.
  */
+import { BoundedTable } from '../support/bounded-table.js';
 import { LatencyHistogram } from '../support/latency-histogram.js';
 import { RecentErrors } from '../support/recent-errors.js';
 import type { Member, Protocol } from './member.js';
 import type { TableObserver } from './policy-table.js';
+
+/** The policy number of the counters of policies forgotten (gone, and past the cap). */
+export const FORGOTTEN_POLICY = -2;
+/** Counters kept for policies (and servers) that are gone, at most. */
+export const MAX_GONE_KEPT = 200;
+/** Servers of one policy whose responses are counted apart. */
+export const MAX_SERVERS_PER_POLICY = 64;
+export const OTHER_SERVER = 'other';
 
 /** The counters of one policy. */
 export class PolicyCounters {
@@ -25,7 +37,7 @@ export class PolicyCounters {
   /** Answers relayed by server (id, or address of a static backend) and status; HTTP only. */
   readonly byServer = new Map<string, Map<number, number>>();
 
-  /** The policy; -1 for the errors of policies that never had a server. */
+  /** The policy; -1 for the errors of policies that never had a server, FORGOTTEN_POLICY for forgotten ones. */
   constructor(readonly policy: number) {}
 }
 
@@ -50,14 +62,35 @@ export class Counters implements TableObserver {
   truncated = 0;
   /** Answers the broker gave itself, by code. */
   readonly errors: Partial<Record<string, number>> = {};
-  /** The last error answers, for the dashboard. */
-  readonly recentErrors = new RecentErrors();
   /** Errors for policies that never had a server. */
   readonly unregistered = new PolicyCounters(-1);
-  private readonly byPolicy = new Map<number, PolicyCounters>();
-  private readonly retired = new Map<string, RetiredServer>();
+  /** Members serving the protocol per policy, and the policy/id keys of registered ones. */
+  private readonly liveServers = new Map<number, number>();
+  private readonly liveKeys = new Set<string>();
+  private readonly byPolicy = new BoundedTable<number, PolicyCounters>(
+    MAX_GONE_KEPT,
+    (policy) => new PolicyCounters(policy ?? FORGOTTEN_POLICY),
+    foldPolicy,
+    (policy) => this.liveServers.has(policy),
+  );
+  private readonly retired = new BoundedTable<string, RetiredServer>(
+    MAX_GONE_KEPT,
+    (key) => {
+      const [policy, id] = key === undefined ? [FORGOTTEN_POLICY, FORGOTTEN_POLICY] : key.split('/').map(Number);
+      return { policy: policy!, id: id!, served: 0, failures: 0 };
+    },
+    (into, from) => {
+      into.served += from.served;
+      into.failures += from.failures;
+    },
+    (key) => this.liveKeys.has(key),
+  );
 
-  constructor(readonly protocol: Protocol) {}
+  constructor(
+    readonly protocol: Protocol,
+    /** The last error answers, for the dashboard. */
+    readonly recentErrors = new RecentErrors(),
+  ) {}
 
   /** Counts an error answer; with the policy when it is known (routing errors). */
   countError(code: string, policy?: number, message = ''): void {
@@ -80,13 +113,7 @@ export class Counters implements TableObserver {
 
   /** Counts an HTTP response of `status` relayed from `server` for `policy`. */
   countResponse(policy: number, server: string, status: number, startedAt: number): void {
-    const p = this.countAnswer(policy, startedAt);
-    let statuses = p.byServer.get(server);
-    if (statuses === undefined) {
-      statuses = new Map();
-      p.byServer.set(server, statuses);
-    }
-    statuses.set(status, (statuses.get(status) ?? 0) + 1);
+    addStatus(this.countAnswer(policy, startedAt), server, status, 1);
   }
 
   /** Counts a job of `policy` sent to another server. */
@@ -95,43 +122,95 @@ export class Counters implements TableObserver {
     (this.byPolicy.get(policy) ?? this.unregistered).rerouted++;
   }
 
+  /** Adds another front end's counters of one policy (the --workers merge). */
+  fold(from: PolicyFigures): void {
+    foldPolicy(this.policy(from.policy), from);
+  }
+
   /** The counters of one policy, created on first use. */
   policy(policy: number): PolicyCounters {
-    let p = this.byPolicy.get(policy);
-    if (p === undefined) {
-      p = new PolicyCounters(policy);
-      this.byPolicy.set(policy, p);
-    }
-    return p;
+    return this.byPolicy.entry(policy);
   }
 
-  /** Every policy that ever had a server. */
-  policies(): IterableIterator<PolicyCounters> {
-    return this.byPolicy.values();
+  /** The policies that have or had a server, then (FORGOTTEN_POLICY) the sum of those forgotten. */
+  *policies(): IterableIterator<PolicyCounters> {
+    yield* this.byPolicy.values();
+    if (this.byPolicy.other !== undefined) yield this.byPolicy.other;
   }
 
-  /** Totals of registered servers that are gone, by policy and id. */
-  retiredServers(): IterableIterator<RetiredServer> {
-    return this.retired.values();
+  /** Policies whose counters were summed into FORGOTTEN_POLICY. */
+  get forgottenPolicies(): number {
+    return this.byPolicy.forgotten;
+  }
+
+  /** True while `policy` has a server of the protocol. */
+  hasPolicy(policy: number): boolean {
+    return this.liveServers.has(policy);
+  }
+
+  /** Totals of registered servers that are gone, by policy and id, then (FORGOTTEN_POLICY) the sum of those forgotten. */
+  *retiredServers(): IterableIterator<RetiredServer> {
+    yield* this.retired.values();
+    if (this.retired.other !== undefined) yield this.retired.other;
   }
 
   // TableObserver: a policy's counters start with its first server of the protocol, and a
   // registered server's counts outlive its membership.
 
   added(member: Member): void {
-    if (member.endpoint(this.protocol) !== undefined) this.policy(member.policy);
+    if (member.endpoint(this.protocol) === undefined) return;
+    this.liveServers.set(member.policy, (this.liveServers.get(member.policy) ?? 0) + 1);
+    if (member.id !== undefined) this.liveKeys.add(`${member.policy}/${member.id}`);
+    this.policy(member.policy);
   }
 
   removed(member: Member): void {
     const endpoint = member.endpoint(this.protocol);
-    if (endpoint === undefined || member.id === undefined) return;
-    const key = `${member.policy}/${member.id}`;
-    let totals = this.retired.get(key);
-    if (totals === undefined) {
-      totals = { policy: member.policy, id: member.id, served: 0, failures: 0 };
-      this.retired.set(key, totals);
+    if (endpoint === undefined) return;
+    const left = (this.liveServers.get(member.policy) ?? 1) - 1;
+    if (left > 0) this.liveServers.set(member.policy, left);
+    else this.liveServers.delete(member.policy);
+    if (member.id !== undefined) {
+      const key = `${member.policy}/${member.id}`;
+      this.liveKeys.delete(key);
+      const totals = this.retired.entry(key);
+      totals.served += endpoint.served;
+      totals.failures += endpoint.failures;
+      this.retired.trim();
     }
-    totals.served += endpoint.served;
-    totals.failures += endpoint.failures;
+    if (left === 0) this.byPolicy.trim();
   }
+}
+
+/** One policy's counters, or a snapshot of them sent by a worker. */
+export interface PolicyFigures {
+  readonly policy: number;
+  readonly replied: number;
+  readonly rerouted?: number;
+  readonly errors: Partial<Record<string, number>>;
+  readonly latency: { readonly counts: ArrayLike<number>; readonly sumMs: number; readonly count: number };
+  readonly byServer: Iterable<readonly [string, Iterable<readonly [number, number]>]>;
+}
+
+/** Adds one policy's counters into another's (a forgotten policy into the sum of them). */
+function foldPolicy(into: PolicyCounters, from: PolicyFigures): void {
+  into.replied += from.replied;
+  into.rerouted += from.rerouted ?? 0;
+  for (const [code, n] of Object.entries(from.errors)) into.errors[code] = (into.errors[code] ?? 0) + (n ?? 0);
+  into.latency.merge(from.latency);
+  for (const [server, statuses] of from.byServer) for (const [status, n] of statuses) addStatus(into, server, status, n);
+}
+
+/** Counts `n` responses of `status` from `server`; past MAX_SERVERS_PER_POLICY servers, under OTHER_SERVER. */
+function addStatus(p: PolicyCounters, server: string, status: number, n: number): void {
+  let statuses = p.byServer.get(server);
+  if (statuses === undefined) {
+    const key = p.byServer.size < MAX_SERVERS_PER_POLICY ? server : OTHER_SERVER;
+    statuses = p.byServer.get(key);
+    if (statuses === undefined) {
+      statuses = new Map();
+      p.byServer.set(key, statuses);
+    }
+  }
+  statuses.set(status, (statuses.get(status) ?? 0) + n);
 }

@@ -64,6 +64,23 @@ export class Endpoint implements Selectable {
     readonly port: number,
   ) {}
 
+  /** The member's id (undefined for a static backend) and host: with `port`, how logs and the trace name it. */
+  get id(): number | undefined {
+    return this.member.info.id;
+  }
+
+  get host(): string {
+    return this.member.info.host;
+  }
+
+  get policy(): number {
+    return this.member.info.policy;
+  }
+
+  get source(): 'registered' | 'static' {
+    return this.member.source;
+  }
+
   /** `host:port`, for logs and errors. */
   get address(): string {
     const host = this.member.host;

@@ -42,11 +42,6 @@ export class LineWriter {
     this.buffered += line;
   }
 
-  /** Characters queued but not yet handed to the socket. */
-  get pendingLength(): number {
-    return this.buffered.length;
-  }
-
   /** Hands everything queued to the socket now; lines for a closed socket are dropped. */
   flush(): void {
     if (this.buffered.length === 0) return;

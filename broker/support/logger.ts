@@ -100,7 +100,8 @@ function createWinston(level: LineLevel, format: LogFormat, name: string | undef
         : w.format.combine(
             w.format.colorize(),
             w.format.timestamp({ format: 'HH:mm:ss.SSS' }),
-            w.format.printf(({ timestamp, level: lvl, message, program, ...rest }) => {
+            // A trace line's message says all of its `decision` field, for people: left out here.
+            w.format.printf(({ timestamp, level: lvl, message, program, decision, ...rest }) => {
               const extra = Object.keys(rest).length > 0 ? ` ${JSON.stringify(rest)}` : '';
               return `${String(timestamp)} ${lvl} ${program === undefined ? '' : `[${String(program)}] `}${String(message)}${extra}`;
             }),

@@ -1,6 +1,8 @@
 /**
  * The last few error answers, for the dashboard: a fixed ring of slots overwritten in place,
- * so that recording an error (even in a storm of them) allocates nothing.
+ * so that recording an error (even in a storm of them) allocates nothing. An error the same as
+ * the newest one (code, policy and message) counts in that slot instead of taking another, so a
+ * storm of one error is one entry with its count, and the ring keeps the different ones.
  */
 
 export interface ErrorEvent {
@@ -10,6 +12,8 @@ export interface ErrorEvent {
   /** The policy of the packet or request, when it was known. */
   policy: number | null;
   message: string;
+  /** How many times in a row it happened; `at` is the last time. */
+  count: number;
 }
 
 export class RecentErrors {
@@ -25,17 +29,35 @@ export class RecentErrors {
   /** Records one error; the oldest is overwritten once the ring is full. */
   add(code: string, policy: number | undefined, message: string): void {
     const at = Date.now();
+    this.total++;
+    const newest = this.slots[(this.next - 1 + this.capacity) % this.capacity];
+    if (newest !== undefined && newest.code === code && newest.policy === (policy ?? null) && newest.message === message) {
+      newest.at = at;
+      newest.count++;
+      return;
+    }
     const slot = this.slots[this.next];
     if (slot === undefined) {
-      this.slots.push({ at, code, policy: policy ?? null, message });
+      this.slots.push({ at, code, policy: policy ?? null, message, count: 1 });
     } else {
       slot.at = at;
       slot.code = code;
       slot.policy = policy ?? null;
       slot.message = message;
+      slot.count = 1;
     }
     this.next = (this.next + 1) % this.capacity;
-    this.total++;
+  }
+
+  /** A ring holding `rows` (newest first), such as the merge of several rings. */
+  static of(rows: readonly ErrorEvent[], capacity = 50): RecentErrors {
+    const ring = new RecentErrors(capacity);
+    for (let i = Math.min(rows.length, capacity) - 1; i >= 0; i--) {
+      ring.slots.push({ ...rows[i]! });
+      ring.total += rows[i]!.count;
+    }
+    ring.next = ring.slots.length % capacity;
+    return ring;
   }
 
   /** Copies of the recorded errors, newest first. */

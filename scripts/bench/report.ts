@@ -333,7 +333,7 @@ export function renderReport(run: BenchRun): string {
     push(
       '### Selection alone',
       '',
-      'One `Registry.pick()` plus the outstanding-count bookkeeping of a packet, in-process, no I/O (2,000,000 picks, median of the rounds):',
+      'One `PolicyTable.pick()` plus the outstanding-count bookkeeping of a packet, in-process, no I/O (2,000,000 picks, median of the rounds):',
       '',
       table(
         ['strategy', ...SERVER_COUNTS.map((n) => `${n.toLocaleString('en-US')} servers, ns/pick`)],

@@ -16,6 +16,7 @@ export const PROGRAMS = {
   broker: path.join(REPO_ROOT, 'dist/broker/main.js'),
   pool: path.join(REPO_ROOT, 'dist/server-pool/main.js'),
   client: path.join(REPO_ROOT, 'dist/client/main.js'),
+  grade: path.join(REPO_ROOT, 'dist/scripts/grade/main.js'),
 } as const;
 
 /** The node flags of a program's `#!/usr/bin/env -S node …` line (none for a plain `#!/usr/bin/env node`). */
@@ -49,11 +50,15 @@ export interface StartOptions {
   readyTimeoutMs?: number;
   /** Log level of the child (default warn: quiet unless something is wrong). */
   logLevel?: string;
+  /** Run it inside this network namespace (`ip netns exec`, which then execs node: signals reach node). */
+  netns?: string;
 }
 
 /** Starts one of the three programs with arguments; logs are silenced unless args say otherwise. */
 export function start(program: keyof typeof PROGRAMS, args: string[], options: StartOptions = {}): Program {
-  const child = spawn(process.execPath, [...NODE_FLAGS, PROGRAMS[program], ...args], {
+  const command = [process.execPath, ...NODE_FLAGS, PROGRAMS[program], ...args];
+  if (options.netns !== undefined) command.unshift('ip', 'netns', 'exec', options.netns);
+  const child = spawn(command[0]!, command.slice(1), {
     env: {
       ...process.env,
       POLICY_BROKER_LOG_LEVEL: options.logLevel ?? 'warn',

@@ -40,9 +40,15 @@ interface PageNumbers {
   errors: number;
   /** "policy/server" -> served, for packet servers and (prefixed "http:") HTTP backends. */
   served: Record<string, number>;
+  /** "code@policy×count", one per row of the recent errors. */
   errorCodes: string[];
   /** Points of the longest line on the rate chart. */
   chartPoints: number;
+  /** Per policy: its "HTTP responses" and "requests/s" chips. */
+  httpReplied: Record<string, number>;
+  httpRate: Record<string, number>;
+  /** "policy/server" -> the packet rate column. */
+  rates: Record<string, number>;
 }
 
 const READ_PAGE = `(() => {
@@ -59,8 +65,11 @@ const READ_PAGE = `(() => {
     replied: num('#packets-replied'),
     errors: num('#packets-errors'),
     served,
-    errorCodes: [...document.querySelectorAll('#errors-body tr[data-code]')].map((tr) => tr.dataset.code + '@' + tr.children[3].textContent),
+    errorCodes: [...document.querySelectorAll('#errors-body tr[data-code]')].map((tr) => tr.dataset.code + '@' + tr.children[3].textContent + '×' + tr.children[4]?.dataset.count),
     chartPoints: Math.max(0, ...[...document.querySelectorAll('#chart-rate path')].map((p) => (p.getAttribute('d').match(/[ML]/g) || []).length)),
+    httpReplied: Object.fromEntries([...document.querySelectorAll('section[data-policy]')].map((c) => [c.dataset.policy, Number(c.querySelector('[data-field="http-replied"]')?.dataset.value)])),
+    httpRate: Object.fromEntries([...document.querySelectorAll('section[data-policy]')].map((c) => [c.dataset.policy, Number(c.querySelector('[data-field="http-rate"]')?.dataset.value)])),
+    rates: Object.fromEntries([...document.querySelectorAll('section[data-policy] tr[data-kind="packet"][data-server]')].map((row) => [row.closest('section[data-policy]').dataset.policy + '/' + row.dataset.server, Number(row.querySelector('[data-field="rate"]').dataset.value)])),
   };
 })()`;
 
@@ -193,7 +202,22 @@ if (missing !== undefined && process.env.CI) {
         assert.ok(shown.updates > previous.updates);
         assert.ok(Object.entries(sent).every(([key, n]) => shown.served[key] === n), `served on the page ${JSON.stringify(shown.served)}, sent ${JSON.stringify(sent)}`);
         previous = shown;
+        // A policy's chips count its HTTP requests too, not only its packets.
+        if (round === 0) await waitFor('the requests/s chip of policy 222 to show the HTTP requests', async () => ((await readPage(page)).httpRate['222'] ?? 0) > 0);
       }
+      // A page opened now shows each server's rate on its first paint (from the broker's samples,
+      // not from two polls of its own): its later polls are refused, so it stays at that paint.
+      const fresh = await context.newPage();
+      let statusPolls = 0;
+      await fresh.route('**/_broker/status', (route) => (++statusPolls === 1 ? route.continue() : route.abort()));
+      await fresh.goto(`${broker.origin}/_broker/`);
+      const first = await waitFor('the first paint of a new page', async () => {
+        const now = await readPage(fresh);
+        return now.updates === 1 ? now : undefined;
+      });
+      assert.equal(first.updates, 1);
+      assert.ok(first.rates['111/100']! > 0 && first.rates['111/300']! > 0, `rates on the first paint: ${JSON.stringify(first.rates)}`);
+      await fresh.close();
       await http.close();
       await Promise.all(conns.map((c) => c.close()));
 
@@ -207,7 +231,8 @@ if (missing !== undefined && process.env.CI) {
             now.replied === current.packet.replied &&
             now.errors === sumOf(current.packet.errors) &&
             JSON.stringify(Object.entries(now.served).sort()) === JSON.stringify(Object.entries(servedInStatus(current)).sort()) &&
-            now.chartPoints >= ROUNDS;
+            now.chartPoints >= ROUNDS &&
+            now.httpReplied['222'] === current.policies.find((p: any) => p.policy === 222).http.replied;
           return same ? { shown: now, status: current } : undefined;
         },
         20_000,
@@ -216,7 +241,9 @@ if (missing !== undefined && process.env.CI) {
       assert.equal(shown.replied, ROUNDS * 180);
       assert.equal(shown.errors, 4);
       assert.equal(shown.served['http:222/200']! + shown.served['http:222/400']!, ROUNDS * 4);
-      assert.deepEqual(shown.errorCodes, ['NO_SERVER@999', 'NO_SERVER@999', 'NO_SERVER@999', 'NO_SERVER@999']);
+      // Four identical errors are one row with its count.
+      assert.deepEqual(shown.errorCodes, ['NO_SERVER@999×4']);
+      assert.equal(shown.httpReplied['222'], ROUNDS * 4);
       assert.equal(status.packet.errors.NO_SERVER, 4);
       // Round-robin: the spread bars are even within each policy.
       const shares = await page.locator('section[data-policy="111"] tr[data-kind="packet"] .pct').allTextContents();
@@ -225,6 +252,37 @@ if (missing !== undefined && process.env.CI) {
       mkdirSync(path.dirname(SCREENSHOT), { recursive: true });
       await page.screenshot({ path: SCREENSHOT, fullPage: true });
       console.log(`# screenshot: ${path.relative(REPO_ROOT, SCREENSHOT)}`);
+
+      // A server that leaves stays on the page as down for a while (data-down-hold-ms), then goes.
+      const pool500 = start('pool', ['--broker', `127.0.0.1:${broker.port}`, '--policy', '111', '--ids', '500']);
+      programs.push(pool500);
+      await pool500.ready;
+      const row500 = 'section[data-policy="111"] tr[data-kind="packet"][data-server="500"]';
+      await waitFor('server 500 up on the page', async () => (await page.locator(`${row500} [data-field="state"]`).textContent().catch(() => null)) === 'up');
+      await pool500.stop();
+      await waitFor('server 500 gone from /_broker/status', async () => !(await brokerStatus(broker.httpPort)).policies.some((p: any) => p.servers.some((s: any) => s.id === 500)));
+      await waitFor('server 500 shown as down', async () => (await page.locator(`${row500}[data-gone] [data-field="state"]`).textContent().catch(() => null)) === 'down');
+      await page.evaluate(() => { document.body.dataset.downHoldMs = '300'; });
+      await waitFor('server 500 off the page once its time is up', async () => (await page.locator(row500).count()) === 0);
+      assert.deepEqual(Object.keys((await readPage(page)).served).filter((k) => k.startsWith('111/')).sort(), ['111/100', '111/300']);
+
+      // The rate chart's value labels fit its margin, "100,000" too (the activity is made up here).
+      const big = await context.newPage();
+      await big.route('**/_broker/activity*', (route) => {
+        const now = Date.now();
+        const samples = route.request().url().includes('since=')
+          ? []
+          : Array.from({ length: 30 }, (_, i) => ({ t: now - (29 - i) * 1000, packets: { '111': { answered: 100_000, errors: 0, latencyMs: 1 } }, http: {}, servers: {} }));
+        return route.fulfill({ contentType: 'application/json', body: JSON.stringify({ intervalMs: 1000, samples, errors: [] }) });
+      });
+      await big.goto(`${broker.origin}/_broker/`);
+      const axis = await waitFor('the chart of 100,000 answers/s', async () => {
+        const labels = (await big.evaluate(`[...document.querySelectorAll('#chart-rate text.axis')].map((t) => ({ text: t.textContent, x: t.getBBox().x }))`)) as Array<{ text: string; x: number }>;
+        return labels.some((l) => l.text === '100,000') ? labels : undefined;
+      });
+      const clipped = axis.filter((l) => l.x < 0);
+      assert.deepEqual(clipped, [], 'value labels drawn left of the chart');
+      await big.close();
       assert.deepEqual(problems, []);
       assert.deepEqual(external, [], 'the page fetched something from elsewhere');
     } finally {

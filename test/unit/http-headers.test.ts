@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { connectionTokens, forwardRequestHeaders, forwardResponseHeaders, type ForwardSettings } from '../../broker/http/headers.js';
 
-const plain: ForwardSettings = { upstreamAuthorization: undefined, dropClientAuthorization: false, forwardedProto: 'http' };
+const VIA = '1.1 policy-broker-0123456789abcdef';
+const plain: ForwardSettings = { upstreamAuthorization: undefined, dropClientAuthorization: false, forwardedProto: 'http', via: VIA, trustForwarded: false };
 
 /** The pairs of a flat header list, lower-cased names. */
 function pairs(flat: readonly string[]): Array<[string, string]> {
@@ -23,7 +24,8 @@ describe('forwardRequestHeaders', () => {
     const head = forwarded(['Host', 'example.org', 'Accept', '*/*', 'X-Custom', 'a', 'x-custom', 'b']);
     assert.deepEqual(head.headers.slice(0, 8), ['Host', 'example.org', 'Accept', '*/*', 'X-Custom', 'a', 'x-custom', 'b']);
     const added = Object.fromEntries(pairs(head.headers.slice(8)));
-    assert.deepEqual(Object.keys(added), ['x-forwarded-for', 'x-forwarded-proto', 'x-request-id', 'x-forwarded-host']);
+    assert.deepEqual(Object.keys(added), ['x-forwarded-for', 'x-forwarded-proto', 'x-request-id', 'via', 'x-forwarded-host']);
+    assert.equal(added.via, VIA);
     assert.equal(added['x-forwarded-for'], '192.0.2.7');
     assert.equal(added['x-forwarded-proto'], 'http');
     assert.equal(added['x-forwarded-host'], 'example.org');
@@ -53,6 +55,23 @@ describe('forwardRequestHeaders', () => {
     assert.deepEqual(all.filter(([n]) => n === 'x-forwarded-host'), [['x-forwarded-host', 'h']]);
   });
 
+  it('keeps X-Privacy-Policy and Host when the client lists them in Connection (end-to-end headers)', () => {
+    const head = forwarded(['Host', 'h', 'Connection', 'X-Privacy-Policy, host, X-Gone', 'X-Privacy-Policy', '222', 'X-Gone', '1']);
+    const all = pairs(head.headers);
+    assert.deepEqual(all.filter(([n]) => n === 'x-privacy-policy'), [['x-privacy-policy', '222']]);
+    assert.deepEqual(all.filter(([n]) => n === 'host'), [['host', 'h']]);
+    assert.deepEqual(all.filter(([n]) => n === 'x-gone'), []);
+  });
+
+  it('removes Forwarded and X-Real-IP unless trustForwarded, and appends its Via entry to the client\'s', () => {
+    const raw = ['Host', 'h', 'Forwarded', 'for=10.9.9.9', 'X-Real-IP', '10.9.9.9', 'Via', '1.0 edge'];
+    const untrusted = pairs(forwarded(raw).headers);
+    assert.deepEqual(untrusted.filter(([n]) => n === 'forwarded' || n === 'x-real-ip'), []);
+    assert.deepEqual(untrusted.filter(([n]) => n === 'via'), [['via', `1.0 edge, ${VIA}`]]);
+    const trusted = pairs(forwarded(raw, { ...plain, trustForwarded: true }).headers);
+    assert.deepEqual(trusted.filter(([n]) => n === 'forwarded' || n === 'x-real-ip'), [['forwarded', 'for=10.9.9.9'], ['x-real-ip', '10.9.9.9']]);
+  });
+
   it('says X-Forwarded-Proto: https behind a TLS listener, whatever the client sent', () => {
     const head = forwarded(['Host', 'h', 'X-Forwarded-Proto', 'http'], { ...plain, forwardedProto: 'https' });
     assert.deepEqual(pairs(head.headers).filter(([n]) => n === 'x-forwarded-proto'), [['x-forwarded-proto', 'https']]);
@@ -76,9 +95,9 @@ describe('forwardRequestHeaders', () => {
   });
 
   it('replaces or drops the client Authorization when the broker has tokens', () => {
-    const upstream = forwarded(['Host', 'h', 'Authorization', 'Bearer client'], { upstreamAuthorization: 'Bearer up', dropClientAuthorization: true, forwardedProto: 'http' });
+    const upstream = forwarded(['Host', 'h', 'Authorization', 'Bearer client'], { ...plain, upstreamAuthorization: 'Bearer up', dropClientAuthorization: true });
     assert.deepEqual(pairs(upstream.headers).filter(([n]) => n === 'authorization'), [['authorization', 'Bearer up']]);
-    const dropped = forwarded(['Host', 'h', 'Authorization', 'Bearer client'], { upstreamAuthorization: undefined, dropClientAuthorization: true, forwardedProto: 'http' });
+    const dropped = forwarded(['Host', 'h', 'Authorization', 'Bearer client'], { ...plain, dropClientAuthorization: true });
     assert.deepEqual(pairs(dropped.headers).filter(([n]) => n === 'authorization'), []);
   });
 

@@ -1,7 +1,7 @@
 import { describe, it, mock } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { MergedHttpStats, MergedHttpView, mergeBackends, snapshotStats, type BackendSnapshot, type WorkerReport } from '../../broker/cluster/merged-http.js';
+import { mergeStats, MergedHttpView, mergeBackends, snapshotStats, type BackendSnapshot, type WorkerReport } from '../../broker/cluster/merged-http.js';
 import type { HttpCounters } from '../../broker/admin/http-source.js';
 import { HttpErrorCode } from '../../broker/http/http-errors.js';
 import { Counters } from '../../broker/routing/counters.js';
@@ -89,11 +89,21 @@ describe('merged HTTP figures', () => {
           count(one, e);
           count(workers[w]!, e);
         }
-        const merged = new MergedHttpStats(workers.map((w) => JSON.parse(JSON.stringify(snapshotStats(w)))));
+        const merged = mergeStats(workers.map((w) => JSON.parse(JSON.stringify(snapshotStats(w)))));
         const expected = comparable(one);
-        // Each worker keeps its last 50 errors; the merge keeps the newest 50 of those.
+        // Each worker keeps its last 50 rows (a repeated error is one row with a count); the merge
+        // keeps the newest 50 rows of those, folding neighbours that are the same error.
         assert.deepEqual({ ...comparable(merged), recent: 0 }, { ...expected, recent: 0 });
-        assert.equal(merged.recentErrors.list().length, Math.min(50, expected.recent));
+        const rows = merged.recentErrors.list();
+        assert.ok(rows.length <= 50);
+        for (let i = 1; i < rows.length; i++) {
+          const [a, b] = [rows[i - 1]!, rows[i]!];
+          assert.ok(a.code !== b.code || a.policy !== b.policy || a.message !== b.message, 'two neighbouring rows are the same error');
+        }
+        // While nothing was cut (no ring overflowed, the merge kept every row), the rows count every error once.
+        if (workers.reduce((n, w) => n + w.recentErrors.list().length, 0) <= 50) {
+          assert.equal(rows.reduce((n, r) => n + r.count, 0), one.recentErrors.total);
+        }
       }),
       { numRuns: 200, seed: 20261125 },
     );

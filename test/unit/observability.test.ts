@@ -45,6 +45,19 @@ describe('RecentErrors', () => {
     ring.list()[0]!.code = 'changed';
     assert.equal(ring.list()[0]!.code, 'E');
   });
+
+  it('counts an error the same as the newest one in its slot, so a storm of one error is one entry', () => {
+    const ring = new RecentErrors(3);
+    ring.add('OTHER', 1, 'x');
+    for (let i = 0; i < 50; i++) ring.add('NO_SERVER', 999, 'no server registered for policy 999');
+    ring.add('NO_SERVER', 998, 'no server registered for policy 998');
+    ring.add('NO_SERVER', 999, 'no server registered for policy 999');
+    assert.deepEqual(
+      ring.list().map((e) => [e.code, e.policy, e.count]),
+      [['NO_SERVER', 999, 1], ['NO_SERVER', 998, 1], ['NO_SERVER', 999, 50]],
+    );
+    assert.equal(ring.total, 53);
+  });
 });
 
 describe('Counters', () => {

@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Socket } from 'node:net';
 import type { Job } from '../../broker/packets/job.js';
-import { PeerConnection, type PacketHandlers, type PeerSettings } from '../../broker/packets/peer-connection.js';
+import { PeerConnection, type PeerSettings } from '../../broker/packets/peer-connection.js';
 import type { ClientPacket } from '../../broker/protocol/packet-types.js';
 import { Counters } from '../../broker/routing/counters.js';
 
@@ -13,14 +13,14 @@ import { Counters } from '../../broker/routing/counters.js';
 function connection(maxInflight = 4): { conn: PeerConnection; socket: Socket; routed: ClientPacket[]; closed: PeerConnection[] } {
   const routed: ClientPacket[] = [];
   const closed: PeerConnection[] = [];
-  const handlers: PacketHandlers = {
-    clientPacket: (_conn, packet) => routed.push(packet),
-    registration: () => assert.fail('no registrations here'),
+  const registrar = {
+    register: () => assert.fail('no registrations here'),
     heartbeat: () => assert.fail('no heartbeats here'),
     leave: () => assert.fail('no leaving here'),
-    closed: (conn) => closed.push(conn),
+    closed: (conn: PeerConnection) => closed.push(conn),
   };
-  const settings: PeerSettings = { handlers, stats: new Counters('packets'), maxPacketBytes: 1024, maxInflight };
+  const router = { accept: (_conn: PeerConnection, packet: ClientPacket) => routed.push(packet) };
+  const settings: PeerSettings = { router, registrar, open: new Set(), stats: new Counters('packets'), maxPacketBytes: 1024, maxInflight };
   const socket = new Socket();
   return { conn: new PeerConnection(socket, settings), socket, routed, closed };
 }

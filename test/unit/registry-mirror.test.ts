@@ -19,10 +19,14 @@ class Primary {
     followStore(this.store, this.table);
   }
   register(id: number, policy: number, host: string, http: boolean, session: boolean, port = 3000 + id): void {
-    this.store.registerNow(
-      { id, policy, host, packetPort: port, httpPort: http ? 8000 + id : undefined, maxInflight: id, session, tls: false, owner: 'test' },
-      (old) => this.table.get(old.id)?.packets?.state !== 'down',
-    );
+    try {
+      this.store.register(
+        { id, policy, host, packetPort: port, httpPort: http ? 8000 + id : undefined, maxInflight: id, session, tls: false, owner: 'test' },
+        { isLive: (old) => this.table.get(old.id)?.packets?.state !== 'down' },
+      );
+    } catch (err) {
+      if (!(err instanceof ProtocolError)) throw err; // the id is live on the other host: refused, nothing changed
+    }
   }
 }
 
@@ -73,14 +77,10 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
 function run(primary: Primary, op: Op): void {
   const members = [...primary.table.members()];
   if (op.op === 'register') {
-    try {
-      primary.register(op.id, op.policy, op.host, op.http, op.session);
-    } catch (err) {
-      if (!(err instanceof ProtocolError)) throw err; // the id is live on the other host: refused, nothing changed
-    }
+    primary.register(op.id, op.policy, op.host, op.http, op.session);
   } else if (members.length > 0) {
     const member = members[op.pick % members.length]!;
-    if (op.op === 'remove') primary.store.removeNow(member.id!, member.info.generation, { kind: 'left', detail: 'test' });
+    if (op.op === 'remove') void primary.store.remove(member.id!, member.info.generation, { kind: 'left', detail: 'test' });
     else primary.table.setState(member.packets!, op.state);
   }
 }
@@ -118,7 +118,7 @@ describe('registry mirror', () => {
 
   it('a snapshot replaces what the mirror had (a worker that is welcomed again)', () => {
     const primary = new Primary();
-    primary.store.registerNow({ id: 1, policy: 5, host: 'h', packetPort: 1, httpPort: 81, maxInflight: 1, session: true, tls: false, owner: 't' });
+    primary.store.register({ id: 1, policy: 5, host: 'h', packetPort: 1, httpPort: 81, maxInflight: 1, session: true, tls: false, owner: 't' });
     const other = new Primary();
     other.register(2, 6, 'h', false, true);
     const mirror = other.table;

@@ -55,8 +55,8 @@ describe('MemoryStore', () => {
   it('refuses an id live from another host, and accepts it once the old one is not live', async () => {
     const store = new MemoryStore();
     await store.register(entry(1, '10.0.0.1'));
-    await assert.rejects(
-      store.register(entry(1, '10.0.0.2')),
+    assert.throws(
+      () => store.register(entry(1, '10.0.0.2')),
       (err: unknown) => err instanceof ProtocolError && err.code === ErrorCode.DUPLICATE_ID,
     );
     const taken = await store.register(entry(1, '10.0.0.2'), { isLive: () => false });

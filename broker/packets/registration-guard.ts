@@ -1,0 +1,158 @@
+/**
+ * Who may register, and what a registration may name. Checked before a registration reaches the
+ * registry, in this order:
+ *
+ * 1. Rate: at most PER_CONNECTION_BURST registrations on one connection (then
+ *    PER_CONNECTION_PER_SECOND), and --registration-rate a second from one source address
+ *    (bursts of five times as many; every loopback address counts as one source, an IPv6 one by
+ *    its /64). Past either: OVERLOADED, and the connection is closed.
+ * 2. Address (protected mode, after Redis's): a broker that listens beyond loopback with no
+ *    --registration-secret takes registrations only from loopback, this host's own addresses
+ *    and --allow-register-from; --insecure-open-registration lifts that. An allow-list, when
+ *    given, applies in every mode (with a secret too: both must hold).
+ * 3. Secret: with --registration-secret, the registration must carry it.
+ * 4. Target: the broker dials the registration's source address at `listenport` (and proxies
+ *    HTTP to `httpport`); neither may be one of the broker's own listening sockets, or it would
+ *    route its own traffic back to itself. With a wildcard listener (0.0.0.0, ::) every local
+ *    address reaches it, whichever one the registration came from.
+ *
+ * Refusals of 1–3 close the connection; a refused target leaves it open (the peer may correct it).
+ */
+import type { AddressInfo } from 'node:net';
+import { isIP } from 'node:net';
+import { ErrorCode } from '../protocol/error-codes.js';
+import type { Registration } from '../protocol/packet-types.js';
+import type { BrokerOptions } from '../options.js';
+import { AddressList, isLocalAddress, isLoopbackAddress, isWildcardAddress } from '../support/address-list.js';
+import { normalizeHost } from '../support/net-address.js';
+import { RateLimit } from '../support/rate-limit.js';
+import { SecretCheck } from '../support/secret.js';
+
+/** Registrations one connection may make at once, and then per second (a server registers once per connection). */
+export const PER_CONNECTION_BURST = 16;
+export const PER_CONNECTION_PER_SECOND = 4;
+/** A source address's burst, in seconds of --registration-rate. */
+const SOURCE_BURST_SECONDS = 5;
+
+export type RegistrationMode = 'loopback' | 'protected' | 'secret' | 'open';
+
+export interface Refusal {
+  code: ErrorCode;
+  /** One line for the peer, with a hint of what to change. */
+  message: string;
+  /** The connection is closed after the refusal. */
+  close: boolean;
+}
+
+/** A registration's peer: what the guard reads of it. */
+export interface RegistrationPeer {
+  readonly host: string;
+}
+
+export class RegistrationGuard {
+  readonly mode: RegistrationMode;
+  private readonly secret: SecretCheck | undefined;
+  private readonly allow: AddressList;
+  /** Only loopback, local and allow-listed addresses may register. */
+  private readonly restricted: boolean;
+  private readonly perSource: RateLimit;
+  private readonly perConnection = new RateLimit(PER_CONNECTION_BURST, PER_CONNECTION_PER_SECOND);
+  private readonly connectionBuckets = new WeakMap<RegistrationPeer, ReturnType<RateLimit['bucket']>>();
+
+  constructor(
+    private readonly options: BrokerOptions,
+    /** The broker's listening sockets (packet, HTTP): registrations may not name them. */
+    private readonly ownListeners: () => Array<AddressInfo | undefined>,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.secret = options.registrationSecret === undefined ? undefined : new SecretCheck(options.registrationSecret);
+    this.allow = new AddressList(options.allowRegisterFrom);
+    const beyondLoopback = !isLoopbackAddress(options.host);
+    this.restricted = this.allow.size > 0 || (beyondLoopback && this.secret === undefined && !options.insecureOpenRegistration);
+    this.perSource = new RateLimit(options.registrationRate * SOURCE_BURST_SECONDS, options.registrationRate);
+    if (this.secret !== undefined) this.mode = 'secret';
+    else if (!beyondLoopback && this.allow.size === 0) this.mode = 'loopback';
+    else this.mode = this.restricted ? 'protected' : 'open';
+  }
+
+  /** The start-up log's description of who may register. */
+  describe(): string {
+    const allowed = ['loopback', 'this host', ...this.allow.entries].join(', ');
+    switch (this.mode) {
+      case 'loopback':
+        return 'listening on loopback: only this host can register';
+      case 'secret':
+        return this.restricted ? `registrations need the secret and must come from ${allowed}` : 'registrations need the secret';
+      case 'protected':
+        return `protected mode: registrations only from ${allowed} (--allow-register-from, --registration-secret or --insecure-open-registration to change)`;
+      case 'open':
+        return 'OPEN registration (--insecure-open-registration): anyone who reaches this port can register a server for any policy and receive its packets';
+    }
+  }
+
+  /** Why `reg`, arriving from `peer`, is refused; undefined when it may go on to the registry. */
+  check(peer: RegistrationPeer, reg: Registration): Refusal | undefined {
+    const now = this.now();
+    let bucket = this.connectionBuckets.get(peer);
+    if (bucket === undefined) {
+      bucket = this.perConnection.bucket(now);
+      this.connectionBuckets.set(peer, bucket);
+    }
+    if (!this.perConnection.takeFrom(bucket, now)) {
+      return overloaded(`more than ${PER_CONNECTION_BURST} registrations on one connection (then ${PER_CONNECTION_PER_SECOND} a second); register each server on its own connection`);
+    }
+    if (!this.perSource.take(sourceKey(peer.host), now)) {
+      return overloaded(`more than ${this.options.registrationRate} registrations a second from ${peer.host} (--registration-rate); retry later`);
+    }
+    if (this.restricted && !this.allow.has(peer.host) && !isLocalAddress(peer.host)) {
+      const hint =
+        this.mode === 'protected'
+          ? 'this broker listens beyond loopback without a secret, so only loopback and --allow-register-from may register; start it with --allow-register-from CIDR, --registration-secret or --insecure-open-registration'
+          : 'start the broker with --allow-register-from including it';
+      return { code: ErrorCode.UNAUTHORIZED, message: `registration refused: ${peer.host} may not register (${hint})`, close: true };
+    }
+    if (this.secret !== undefined && !this.secret.matches(reg.secret)) {
+      return { code: ErrorCode.UNAUTHORIZED, message: 'registration refused: wrong or missing secret', close: true };
+    }
+    for (const [field, port] of [['listenport', reg.listenport], ['httpport', reg.httpport]] as const) {
+      if (port !== undefined && this.isOwnSocket(peer.host, port)) {
+        return { code: ErrorCode.BAD_PACKET, message: `${field} ${port} at ${peer.host} is the broker's own listening port: it would send its traffic to itself`, close: false };
+      }
+    }
+    return undefined;
+  }
+
+  /** True when host:port reaches one of the broker's own listeners. */
+  private isOwnSocket(host: string, port: number): boolean {
+    for (const listener of this.ownListeners()) {
+      if (listener === undefined || listener.port !== port) continue;
+      const bound = normalizeHost(listener.address);
+      if (isWildcardAddress(bound) ? isLocalAddress(host) : bound === normalizeHost(host)) return true;
+    }
+    return false;
+  }
+}
+
+function overloaded(message: string): Refusal {
+  return { code: ErrorCode.OVERLOADED, message: `registration refused: ${message}`, close: true };
+}
+
+/**
+ * The key a source address is rate-limited under: every loopback address is one source (any
+ * local user may pick among 127.0.0.0/8), an IPv6 address counts by its /64 (one host's share).
+ */
+export function sourceKey(address: string): string {
+  const host = normalizeHost(address);
+  if (isLoopbackAddress(host)) return 'loopback';
+  if (isIP(host) !== 6) return host;
+  return expandIpv6(host).slice(0, 4).join(':') + '::/64';
+}
+
+/** The eight groups of an IPv6 address, '::' expanded. */
+function expandIpv6(address: string): string[] {
+  const [head = '', tail] = address.split('::');
+  const left = head === '' ? [] : head.split(':');
+  const right = tail === undefined || tail === '' ? [] : tail.split(':');
+  const fill = tail === undefined ? [] : Array.from({ length: Math.max(0, 8 - left.length - right.length) }, () => '0');
+  return [...left, ...fill, ...right];
+}

@@ -1,0 +1,224 @@
+/**
+ * Grades one target of one kind: sets up the grader's own servers, starts the submission when
+ * given a command, runs the chosen checks, and tears everything down. Throws TargetError when
+ * the target cannot be graded at all (never reachable, never registered): exit code 2.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { loadServersFile } from '../../broker/support/servers-file.js';
+import { BROKER_CHECKS, type BrokerContext } from './broker-checks.js';
+import { gradeOf, selectChecks, type Check, type CheckResult, type Grade } from './check.js';
+import { GraderBackend } from './grader-backend.js';
+import { GraderBroker, type ReceivedRegistration } from './grader-broker.js';
+import { GraderServer } from './grader-server.js';
+import { HTTP_CHECKS, type HttpContext } from './http-checks.js';
+import { CONNECT_TIMEOUT_MS, POLICY_A, POLICY_B, SERVER_IDS, type GradeSettings, type Kind } from './options.js';
+import { acceptsConnections, type Received } from './packet-connection.js';
+import { runChecks } from './runner.js';
+import { SERVER_CHECKS, type ServerContext } from './server-checks.js';
+import { fillPlaceholders, pollFor, Submission } from './submission.js';
+
+export interface Address {
+  host: string;
+  port: number;
+}
+
+export interface GradeRequest {
+  kind: Kind;
+  /** broker, http-proxy: the target's address. server: the server's listenport, dialed directly (no registration). */
+  target?: Address;
+  /** A shell command that starts the submission; placeholders: {host} {port} {servers} {broker} {broker_host} {broker_port}. */
+  command?: string;
+  cwd?: string;
+  /** server: where the grader listens for the registration (default 127.0.0.1, any free port). */
+  listen?: Address;
+  /** http-proxy: the servers.conf the proxy uses; the grader listens on its addresses. */
+  serversFile?: string;
+  settings: GradeSettings;
+  only?: string[];
+  skip?: string[];
+  onResult?: (result: CheckResult) => void;
+  /** server: called once the grader listens, with its address (to tell a person where to register). */
+  onListening?: (address: Address) => void;
+}
+
+/** The target cannot be graded at all. */
+export class TargetError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'TargetError';
+  }
+}
+
+/** The checks of a kind, for --only/--skip and the docs. */
+export function checksOf(kind: Kind): ReadonlyArray<Pick<Check<unknown>, 'id' | 'name' | 'points'>> {
+  return kind === 'broker' ? BROKER_CHECKS : kind === 'server' ? SERVER_CHECKS : HTTP_CHECKS;
+}
+
+export async function grade(request: GradeRequest): Promise<Grade> {
+  const cleanup: Array<() => unknown> = [];
+  try {
+    if (request.kind === 'broker') return await gradeBroker(request, cleanup);
+    if (request.kind === 'server') return await gradeServer(request, cleanup);
+    return await gradeHttpProxy(request, cleanup);
+  } finally {
+    for (const step of cleanup.reverse()) await step();
+  }
+}
+
+/** Starts the command, if any, and waits until `ready` says it is up. */
+async function startSubmission(request: GradeRequest, values: Record<string, string | number>, what: string, ready: (submission: Submission) => Promise<unknown>, cleanup: Array<() => unknown>): Promise<void> {
+  if (request.command === undefined) return;
+  const submission = Submission.start(fillPlaceholders(request.command, values), request.cwd);
+  cleanup.push(() => submission.stop());
+  try {
+    await submission.waitFor(what, ready(submission), request.settings.startTimeoutMs);
+  } catch (err) {
+    throw new TargetError((err as Error).message);
+  }
+}
+
+/** Waits until host:port accepts connections (bounded by the caller's start timeout). */
+function listening(address: Address, timeoutMs: number) {
+  return async (submission: Submission) => {
+    if (!(await pollFor(() => acceptsConnections(address.host, address.port, CONNECT_TIMEOUT_MS), timeoutMs, () => submission.hasExited))) {
+      throw new Error(`the submission does not accept connections on ${label(address)}${submission.hasExited ? ' (it exited)' : ''}`);
+    }
+  };
+}
+
+async function requireReachable(address: Address): Promise<void> {
+  if (!(await acceptsConnections(address.host, address.port, CONNECT_TIMEOUT_MS))) throw new TargetError(`${label(address)} does not accept connections`);
+}
+
+function label(address: Address): string {
+  return `${address.host}:${address.port}`;
+}
+
+async function gradeBroker(request: GradeRequest, cleanup: Array<() => unknown>): Promise<Grade> {
+  const target = requireTarget(request);
+  await startSubmission(request, { host: target.host, port: target.port }, `listen on ${label(target)}`, listening(target, request.settings.startTimeoutMs), cleanup);
+  await requireReachable(target);
+  const servers = {
+    a1: await GraderServer.start(SERVER_IDS.a1, POLICY_A),
+    a2: await GraderServer.start(SERVER_IDS.a2, POLICY_A),
+    b1: await GraderServer.start(SERVER_IDS.b1, POLICY_B),
+  };
+  for (const server of Object.values(servers)) cleanup.push(() => server.close());
+  const registrations = new Map<number, Received>();
+  const answerMs = Math.min(1000, request.settings.answerTimeoutMs);
+  await Promise.all(
+    Object.values(servers).map(async (server) => {
+      registrations.set(server.id, await server.register(target.host, target.port, answerMs).catch((): Received => ({ kind: 'closed' })));
+    }),
+  );
+  const context: BrokerContext = { ...target, settings: request.settings, servers, registrations };
+  return finish(request, label(target), BROKER_CHECKS, context, target);
+}
+
+async function gradeHttpProxy(request: GradeRequest, cleanup: Array<() => unknown>): Promise<Grade> {
+  const target = requireTarget(request);
+  let addresses: Address[];
+  let serversFile = request.serversFile;
+  if (serversFile !== undefined) {
+    addresses = loadServersFile(serversFile).map(({ host, port }) => ({ host, port }));
+    const outside = addresses.find((address) => !/^127\./.test(address.host) && address.host !== 'localhost');
+    if (outside !== undefined) throw new TargetError(`${serversFile}: ${label(outside)} is not a loopback address; the grader only runs its backends on 127.0.0.0/8`);
+    if (addresses.length < 2) throw new TargetError(`${serversFile}: at least 2 backends are needed to grade balancing`);
+  } else {
+    addresses = [0, 1, 2].map(() => ({ host: '127.0.0.1', port: 0 }));
+  }
+  const backends: GraderBackend[] = [];
+  for (const [i, address] of addresses.entries()) {
+    const backend = await GraderBackend.start(`b${i + 1}`, address.host, address.port).catch((err: Error) => {
+      throw new TargetError(`cannot listen on ${label(address)} for backend ${i + 1}: ${err.message}`);
+    });
+    cleanup.push(() => backend.close());
+    backends.push(backend);
+  }
+  if (serversFile === undefined) {
+    const dir = mkdtempSync(path.join(tmpdir(), 'policy-grade-'));
+    cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+    serversFile = path.join(dir, 'servers.conf');
+    writeFileSync(serversFile, JSON.stringify({ backend_servers: backends.map((backend) => ({ ip: backend.address.host, port: backend.address.port })) }) + '\n');
+  }
+  await startSubmission(request, { host: target.host, port: target.port, servers: serversFile }, `listen on ${label(target)}`, listening(target, request.settings.startTimeoutMs), cleanup);
+  await requireReachable(target);
+  const context: HttpContext = { ...target, settings: request.settings, backends };
+  return finish(request, label(target), HTTP_CHECKS, context, target);
+}
+
+async function gradeServer(request: GradeRequest, cleanup: Array<() => unknown>): Promise<Grade> {
+  let registration: ReceivedRegistration | undefined;
+  let address: Address;
+  let checks: ReadonlyArray<Check<ServerContext>> = SERVER_CHECKS;
+  if (request.target !== undefined && request.command === undefined) {
+    // Dialed directly: there is no registration to grade.
+    address = request.target;
+    checks = SERVER_CHECKS.filter((check) => check.id !== 'registration');
+    await requireReachable(address);
+  } else {
+    const listen = request.listen ?? { host: '127.0.0.1', port: 0 };
+    const broker = await GraderBroker.start(listen.host, listen.port).catch((err: Error) => {
+      throw new TargetError(`cannot listen on ${label(listen)}: ${err.message}`);
+    });
+    cleanup.push(() => broker.close());
+    const at = broker.address;
+    request.onListening?.(at);
+    const values = { broker: label(at), broker_host: at.host, broker_port: at.port };
+    if (request.command === undefined) {
+      registration = await waitRegistration(broker, request.settings.startTimeoutMs);
+    } else {
+      await startSubmission(request, values, `register with ${label(at)}`, () => broker.registered.then((r) => (registration = r)), cleanup);
+    }
+    const result = registration!.result;
+    address = { host: registration!.host, port: result.ok ? result.packet.listenport : 0 };
+    if (!result.ok) {
+      // An unusable registration still earns a grade: the first check fails, the rest cannot run.
+      const results: CheckResult[] = selectChecks(SERVER_CHECKS, request.only, request.skip).map((check) => ({
+        name: check.name,
+        passed: false,
+        points: 0,
+        max: check.points,
+        detail: check.id === 'registration' ? `${result.error}: ${registration!.text.slice(0, 100)}` : 'not reachable (no listenport)',
+      }));
+      for (const row of results) request.onResult?.(row);
+      return gradeOf(`registration from ${registration!.host}`, 'server', results);
+    }
+    // A server may register first and listen a moment later, as the classic one does.
+    const up = await pollFor(() => acceptsConnections(address.host, address.port, CONNECT_TIMEOUT_MS), request.settings.startTimeoutMs);
+    if (!up) throw new TargetError(`the server registered listenport ${address.port}, but nothing listens on ${label(address)}`);
+  }
+  const context: ServerContext = { ...address, settings: request.settings, registration };
+  return finish(request, label(address), checks, context, address);
+}
+
+async function waitRegistration(broker: GraderBroker, timeoutMs: number): Promise<ReceivedRegistration> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      broker.registered,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new TargetError(`no server registered with ${label(broker.address)} within ${timeoutMs} ms`)), timeoutMs);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function requireTarget(request: GradeRequest): Address {
+  if (request.target === undefined) throw new TargetError(`${request.kind}: --target HOST:PORT is needed`);
+  return request.target;
+}
+
+async function finish<C>(request: GradeRequest, target: string, all: ReadonlyArray<Check<C>>, context: C, address: Address): Promise<Grade> {
+  const checks = selectChecks(all, request.only, request.skip);
+  const results = await runChecks(checks, context, {
+    checkTimeoutMs: request.settings.checkTimeoutMs,
+    reachable: () => acceptsConnections(address.host, address.port, CONNECT_TIMEOUT_MS),
+    onResult: request.onResult,
+  });
+  return gradeOf(target, request.kind, results);
+}

@@ -1,0 +1,127 @@
+/**
+ * The grader's own packet server, for grading a broker: it registers with the target the way the
+ * classic lab server does (numbers as strings, no newline, the registration connection closed
+ * once answered) and answers every packet with the SHA-1 of its payload, classic-style. It also
+ * records what it received, so a check can see which policy each packet carried, and it can
+ * die on its next packet to test failover with a packet in flight.
+ */
+import { once } from 'node:events';
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { sha1Hex } from '../../broker/support/sha1.js';
+import { numberField, PacketConnection, type Received } from './packet-connection.js';
+
+/** One packet as the server got it. */
+export interface Receipt {
+  /** The packet's policy field (privPoliId or privPolyId), if it had one. */
+  policy: number | undefined;
+  payload: unknown;
+  text: string;
+}
+
+export class GraderServer {
+  readonly received: Receipt[] = [];
+  /** Frames that were not JSON objects: a broker that forwards garbage, or several packets glued together. */
+  readonly unparsable: string[] = [];
+  private readonly sockets = new Set<Socket>();
+  private dieOnNext = false;
+  private deadResolve!: () => void;
+  /** Resolves once the server has died on a packet (see dieOnNextPacket). */
+  readonly died = new Promise<void>((resolve) => (this.deadResolve = resolve));
+  private dead = false;
+
+  private constructor(
+    readonly id: number,
+    readonly policy: number,
+    private readonly listener: Server,
+  ) {}
+
+  /** Starts listening on a free loopback port; register() tells the target about it. */
+  static async start(id: number, policy: number): Promise<GraderServer> {
+    const listener = createServer();
+    const server = new GraderServer(id, policy, listener);
+    listener.on('connection', (socket) => server.serve(socket));
+    listener.listen(0, '127.0.0.1');
+    await once(listener, 'listening');
+    return server;
+  }
+
+  get port(): number {
+    return (this.listener.address() as AddressInfo).port;
+  }
+
+  /**
+   * Registers with the target classic-style and waits up to answerMs for its answer (the
+   * classic server does not wait; the wait only lets the grade show a refusal).
+   */
+  async register(host: string, port: number, answerMs: number): Promise<Received> {
+    const connection = await PacketConnection.open(host, port, answerMs);
+    try {
+      connection.write(JSON.stringify({ type: '1', id: String(this.id), privPolyId: String(this.policy), listenport: String(this.port) }));
+      return await connection.next(answerMs);
+    } finally {
+      connection.destroy();
+    }
+  }
+
+  /** The next packet this server receives is not answered: the server dies on it, like a crashed process. */
+  dieOnNextPacket(): void {
+    this.dieOnNext = true;
+  }
+
+  /** Packets received whose policy is not this server's. */
+  foreign(): Receipt[] {
+    return this.received.filter((receipt) => receipt.policy !== this.policy);
+  }
+
+  /** Stops like a killed process: no listener, every connection reset. */
+  kill(): void {
+    if (this.dead) return;
+    this.dead = true;
+    this.listener.close();
+    for (const socket of this.sockets) socket.resetAndDestroy();
+    this.deadResolve();
+  }
+
+  private serve(socket: Socket): void {
+    if (this.dead) {
+      socket.destroy();
+      return;
+    }
+    this.sockets.add(socket);
+    socket.on('close', () => this.sockets.delete(socket));
+    const connection = PacketConnection.accepted(socket);
+    const loop = async (): Promise<void> => {
+      for (;;) {
+        const received = await connection.next(2 ** 31 - 1);
+        if (received.kind === 'closed' || received.kind === 'timeout') return;
+        if (received.kind === 'unparsable') {
+          this.unparsable.push(received.text);
+          continue;
+        }
+        this.answer(connection, received.packet, received.text);
+      }
+    };
+    void loop();
+  }
+
+  private answer(connection: PacketConnection, packet: Record<string, unknown>, text: string): void {
+    const policy = numberField(packet, 'privPoliId') ?? numberField(packet, 'privPolyId');
+    this.received.push({ policy, payload: packet.payload, text });
+    if (this.dieOnNext) {
+      this.kill();
+      return;
+    }
+    const payload = typeof packet.payload === 'string' ? packet.payload : '';
+    const hash = sha1Hex(payload);
+    const reply: Record<string, unknown> = { type: '2', srcid: String(this.id), destid: packet.srcid, payloadsize: String(hash.length), payload: hash };
+    if (packet.rid !== undefined) reply.rid = packet.rid;
+    connection.write(JSON.stringify(reply));
+  }
+
+  /** Closes the listener and every connection. */
+  close(): void {
+    this.dead = true;
+    this.listener.close();
+    for (const socket of this.sockets) socket.destroy();
+  }
+}

@@ -1,0 +1,140 @@
+/**
+ * Registration flood (issue 12, item 2): 20,000 registrations, each with a fresh policy, a fresh
+ * id and a port that refuses, on one connection and then spread over 200 connections from 200
+ * loopback addresses. What they leave behind must be bounded: the broker's memory, the size of
+ * its status and metrics pages, and the time an unrelated client's packet waits while those
+ * pages are scraped.
+ *
+ * Goal: RSS within +60 MB of the start, status ≤ 256 KiB, metrics ≤ 1 MiB, and the worst packet
+ * round trip of another client during scrapes ≤ 200 ms. (Before the hardening, the one-connection
+ * flood took the broker from 65 to 815 MB, status 4.4 MB, metrics 32 MB, round trips 1.7 s.)
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { clients, figures, procStatusKb, teardown, waitFor } from '../helpers/fault.js';
+import { closedPort, startHttpBroker } from '../helpers/http.js';
+import { FakeServer, RawPeer } from '../helpers/wire.js';
+
+const { programs, cleanups } = teardown();
+
+const FLOOD = 20_000;
+const SPREAD_CONNECTIONS = 200;
+const MB = 1024 * 1024;
+
+test('a flood of registrations of fresh policies on refusing ports leaves bounded state and slows nobody', { timeout: 90_000 }, async () => {
+  const b = await startHttpBroker(['--dial-retry', '1000'], { logLevel: 'error' });
+  programs.push(b.broker);
+  const pid = b.broker.child.pid!;
+  const good = await FakeServer.start({ id: 1, policy: 111, brokerPort: b.port, maxInflight: 64 });
+  cleanups.push(() => good.kill());
+  const [client] = await clients(b.port, 1);
+  cleanups.push(() => client!.close());
+
+  const scrape = async (page: 'status' | 'metrics'): Promise<{ bytes: number; ms: number }> => {
+    const started = performance.now();
+    const res = await fetch(`${b.origin}/_broker/${page}`);
+    const body = await res.arrayBuffer();
+    assert.equal(res.status, 200);
+    return { bytes: body.byteLength, ms: performance.now() - started };
+  };
+  // Warm-up: the first scrape loads prom-client; the start figure is taken after it.
+  await scrape('status');
+  await scrape('metrics');
+  await client!.send({ type: 0, srcid: 1, privPoliId: 111, payload: 'warm' });
+  const rssStartKb = procStatusKb(pid, 'VmRSS');
+
+  // The unrelated client: one packet after another, each round trip timed.
+  const pings: Array<{ at: number; ms: number }> = [];
+  let pinging = true;
+  let pingErrors = 0;
+  const pinger = (async () => {
+    for (let n = 0; pinging && n < 100_000; n++) {
+      const at = performance.now();
+      const answer = await client!.send({ type: 0, srcid: 1, privPoliId: 111, payload: `ping-${n}` });
+      if (answer.type !== 2) pingErrors++;
+      pings.push({ at, ms: performance.now() - at });
+    }
+  })();
+
+  // Ports that refuse, a different one for each registration of a connection (one port cannot
+  // serve two policies: that alone would refuse most of a flood on one port).
+  const refusing: number[] = [];
+  while (refusing.length < FLOOD / SPREAD_CONNECTIONS) {
+    const port = await closedPort();
+    if (!refusing.includes(port)) refusing.push(port);
+  }
+  const registration = (i: number) =>
+    JSON.stringify({ type: 1, id: 10_000 + i, privPolyId: 50_000 + i, listenport: refusing[i % refusing.length], session: true }) + '\n';
+  // 1. All on one connection, in one write.
+  const one = await RawPeer.connect(b.port);
+  cleanups.push(() => one.close());
+  let flood = '';
+  for (let i = 0; i < FLOOD; i++) flood += registration(i);
+  one.write(flood);
+  // 2. Spread over connections from many loopback addresses (per-connection limits do not stop it).
+  const spread: RawPeer[] = [];
+  for (let c = 0; c < SPREAD_CONNECTIONS; c++) {
+    const peer = await RawPeer.connect(b.port, `127.0.${1 + Math.floor(c / 250)}.${2 + (c % 250)}`);
+    cleanups.push(() => peer.close());
+    spread.push(peer);
+    let lines = '';
+    for (let i = 0; i < FLOOD / SPREAD_CONNECTIONS; i++) lines += registration(FLOOD + c * (FLOOD / SPREAD_CONNECTIONS) + i);
+    peer.write(lines);
+  }
+
+  // Scrapes while the flood is handled, and after.
+  const windows: Array<[number, number]> = [];
+  const scrapes = { status: [] as Array<{ bytes: number; ms: number }>, metrics: [] as Array<{ bytes: number; ms: number }> };
+  for (let round = 0; round < 10; round++) {
+    for (const page of ['status', 'metrics'] as const) {
+      const started = performance.now();
+      scrapes[page].push(await scrape(page));
+      windows.push([started, performance.now()]);
+    }
+  }
+  const peakDuringKb = procStatusKb(pid, 'VmHWM');
+  // Every flood server is dropped once --dial-retry has passed; only the good one stays.
+  let servers = -1;
+  const settleMs = await waitFor('the flood servers dropped', async () => {
+    const status = (await (await fetch(`${b.origin}/_broker/status`)).json()) as any;
+    servers = status.policies.reduce((n: number, p: any) => n + p.servers.length, 0);
+    return servers === 1;
+  }, 20_000, 100).catch(() => -1);
+  const after = { status: await scrape('status'), metrics: await scrape('metrics') };
+  windows.push([performance.now() - after.metrics.ms, performance.now()]);
+  pinging = false;
+  await pinger;
+  const rssAfterKb = procStatusKb(pid, 'VmRSS');
+  const peakKb = procStatusKb(pid, 'VmHWM');
+
+  const duringScrapes = pings.filter((p) => windows.some(([s, e]) => p.at < e && p.at + p.ms > s));
+  const accepted = [one, ...spread].reduce((n, peer) => n + peer.received.filter((line) => JSON.parse(line).type === 4).length, 0);
+  const result = {
+    registrationsSent: 2 * FLOOD,
+    accepted,
+    rssStartMB: +(rssStartKb / 1024).toFixed(1),
+    rssAfterMB: +(rssAfterKb / 1024).toFixed(1),
+    rssPeakMB: +(peakKb / 1024).toFixed(1),
+    rssPeakDuringScrapesMB: +(peakDuringKb / 1024).toFixed(1),
+    statusMaxKiB: +(Math.max(...scrapes.status.map((s) => s.bytes), after.status.bytes) / 1024).toFixed(1),
+    metricsMaxKiB: +(Math.max(...scrapes.metrics.map((s) => s.bytes), after.metrics.bytes) / 1024).toFixed(1),
+    statusAfterKiB: +(after.status.bytes / 1024).toFixed(1),
+    metricsAfterKiB: +(after.metrics.bytes / 1024).toFixed(1),
+    slowestScrapeMs: Math.round(Math.max(...scrapes.status.map((s) => s.ms), ...scrapes.metrics.map((s) => s.ms))),
+    pings: pings.length,
+    pingErrors,
+    worstPingDuringScrapesMs: Math.round(Math.max(0, ...duringScrapes.map((p) => p.ms))),
+    worstPingMs: Math.round(Math.max(0, ...pings.map((p) => p.ms))),
+    settleMs,
+    serversLeft: servers,
+  };
+  figures('registration-flood', result);
+  assert.equal(servers, 1, 'every flood server dropped within 20 s');
+  assert.ok(rssAfterKb - rssStartKb <= 60 * 1024, `RSS grew ${((rssAfterKb - rssStartKb) / 1024).toFixed(1)} MB`);
+  assert.ok(peakKb - rssStartKb <= 60 * 1024, `peak RSS ${((peakKb - rssStartKb) / 1024).toFixed(1)} MB over the start`);
+  assert.ok(result.statusMaxKiB <= 256, `status ${result.statusMaxKiB} KiB`);
+  assert.ok(result.metricsMaxKiB * 1024 <= MB, `metrics ${result.metricsMaxKiB} KiB`);
+  assert.ok(result.worstPingDuringScrapesMs <= 200, `a packet waited ${result.worstPingDuringScrapesMs} ms during a scrape`);
+  assert.equal(pingErrors, 0);
+  assert.ok(accepted < 2 * FLOOD / 4, `${accepted} flood registrations accepted: not rate-limited`);
+});

@@ -1,0 +1,213 @@
+/**
+ * The routing trace (broker/trace/, broker/cluster/trace-relay.ts): the decisions it makes of a
+ * packet's and a request's outcome and failed attempts, sampling, the bounded recent list, the
+ * event stream's bounds (slow clients, the subscriber cap) and the batches between processes.
+ */
+import assert from 'node:assert/strict';
+import { EventEmitter } from 'node:events';
+import type { ServerResponse } from 'node:http';
+import { describe, it } from 'node:test';
+import { traceChange } from '../../broker/admin/trace-page.js';
+import { DecisionBatcher, RelayedTrace } from '../../broker/cluster/trace-relay.js';
+import { describeDecision, type Decision, type PacketDecision } from '../../broker/trace/decision.js';
+import { TraceStream } from '../../broker/trace/trace-stream.js';
+import { Tracer, type TracedPacket } from '../../broker/trace/tracer.js';
+
+const A = { id: 100, host: '127.0.0.1', port: 4100 };
+const B = { id: 300, host: '127.0.0.1', port: 4300 };
+
+function job(seq: number, attempts = 1): TracedPacket {
+  return { client: { closed: false, host: '10.0.0.7' }, srcid: 7, seq, policy: 111, attempts, startedAt: performance.now() - 2 };
+}
+
+function collect(tracer: Tracer): Decision[] {
+  const out: Decision[] = [];
+  tracer.listen({ decision: (d) => out.push(d), state: () => undefined });
+  return out;
+}
+
+describe('Tracer', () => {
+  it('makes one decision per outcome, with the failed attempts before it', () => {
+    const tracer = new Tracer(undefined, { on: true, sample: 1 });
+    const seen = collect(tracer);
+    const j = job(3, 2);
+    tracer.rerouted(j, A, 'UNAVAILABLE');
+    tracer.packet(j, B, 'reply');
+    tracer.packet(job(4, 0), undefined, 'NO_SERVER');
+    assert.equal(seen.length, 2);
+    const [first, second] = seen as PacketDecision[];
+    assert.deepEqual({ ...first!, at: 0, ms: 0 }, {
+      kind: 'packet', at: 0, ms: 0, client: '10.0.0.7', srcid: 7, seq: 3, policy: 111, server: 300, address: '127.0.0.1:4300', attempt: 2,
+      reroutes: [{ server: 100, address: '127.0.0.1:4100', reason: 'UNAVAILABLE' }], outcome: 'reply',
+    });
+    assert.ok(first!.ms >= 2, `ms ${first!.ms}`);
+    assert.equal(second!.server, null);
+    assert.equal(second!.outcome, 'NO_SERVER');
+    assert.equal(describeDecision(first!).replace(/ [\d.]+ ms$/, ''), 'packet 10.0.0.7 srcid 7 seq 3 → policy 111 → server 300 (127.0.0.1:4300) attempt 2 after server 100 (127.0.0.1:4100) UNAVAILABLE → reply');
+    assert.equal(tracer.recorded, 2);
+  });
+
+  it('names the last server tried when a packet fails after its attempts', () => {
+    const tracer = new Tracer(undefined, { on: true, sample: 1 });
+    const seen = collect(tracer);
+    const j = job(1, 2);
+    tracer.rerouted(j, A, 'TIMEOUT');
+    tracer.rerouted(j, B, 'TIMEOUT');
+    tracer.packet(j, undefined, 'TIMEOUT');
+    assert.equal(seen[0]!.server, 300);
+    assert.equal(seen[0]!.reroutes.length, 2);
+  });
+
+  it('describes an HTTP decision like an access log line', () => {
+    const tracer = new Tracer(undefined, { on: true, sample: 1 });
+    const seen = collect(tracer);
+    const exchange = {};
+    tracer.rerouted(exchange, { id: undefined, host: '10.1.1.1', port: 80 }, 'BAD_GATEWAY');
+    tracer.http(exchange, { requestId: 'r1', method: 'GET', path: '/a', policy: 222, server: { id: 200, host: '::1', port: 8080 }, attempts: 2, status: 200, outcome: 'ok', startedAt: performance.now() });
+    assert.equal(seen[0]!.kind, 'http');
+    assert.equal(describeDecision(seen[0]!).replace(/ [\d.]+ ms$/, ''), 'http r1 GET /a → policy 222 → server 200 ([::1]:8080) attempt 2 after server static (10.1.1.1:80) BAD_GATEWAY → 200');
+  });
+
+  it('keeps the sampled fraction of decisions, and forgets the trails of those left out', () => {
+    const rolls = [0.1, 0.6, 0.2, 0.9, 0.49];
+    const tracer = new Tracer(undefined, { on: true, sample: 0.5 }, () => rolls.shift()!);
+    const seen = collect(tracer);
+    const left = job(2);
+    tracer.rerouted(left, A, 'UNAVAILABLE');
+    for (let i = 1; i <= 5; i++) tracer.packet(i === 2 ? left : job(i), B, 'reply');
+    assert.deepEqual(seen.map((d) => (d as PacketDecision).seq), [1, 3, 5]);
+    assert.ok(seen.every((d) => d.reroutes.length === 0));
+  });
+
+  it('keeps the last 100 decisions, checks its settings and tells the listeners of a change', () => {
+    const tracer = new Tracer(undefined, { on: false, sample: 1 });
+    const states: unknown[] = [];
+    const stop = tracer.listen({ decision: () => undefined, state: (s) => states.push(s) });
+    for (let i = 0; i < 150; i++) tracer.packet(job(i), A, 'reply');
+    const recent = tracer.recentDecisions();
+    assert.equal(recent.length, 100);
+    assert.equal((recent[0] as PacketDecision).seq, 50);
+    assert.throws(() => tracer.set({ sample: 0 }), RangeError);
+    assert.throws(() => tracer.set({ sample: 1.5 }), RangeError);
+    tracer.set({ on: true, sample: 0.25 });
+    assert.deepEqual(states, [{ on: true, sample: 0.25 }]);
+    stop();
+    assert.equal(tracer.listenerCount, 0);
+  });
+});
+
+/** A response whose socket takes `room` writes, then is full until drain(). */
+class FakeResponse extends EventEmitter {
+  readonly written: string[] = [];
+  headers: unknown;
+  ended = false;
+  constructor(private room = Infinity) {
+    super();
+  }
+  writeHead(_status: number, headers: unknown): this {
+    this.headers = headers;
+    return this;
+  }
+  write(chunk: string): boolean {
+    this.written.push(chunk);
+    return --this.room > 0;
+  }
+  end(): void {
+    this.ended = true;
+    this.emit('close');
+  }
+  drain(room: number): void {
+    this.room = room;
+    this.emit('drain');
+  }
+  events(name: string): string[] {
+    return this.written.filter((w) => w.startsWith(`event: ${name}\n`));
+  }
+}
+
+const asResponse = (r: FakeResponse) => r as unknown as ServerResponse;
+
+describe('TraceStream', () => {
+  it('sends the state and the recent decisions on open, then each decision', () => {
+    const tracer = new Tracer(undefined, { on: true, sample: 1 });
+    tracer.packet(job(1), A, 'reply');
+    const stream = new TraceStream(tracer);
+    const res = new FakeResponse();
+    assert.equal(stream.open(asResponse(res)), true);
+    tracer.packet(job(2), B, 'reply');
+    tracer.set({ on: false });
+    assert.deepEqual(res.written.map((w) => w.split('\n')[0]), ['event: state', 'event: decision', 'event: decision', 'event: state']);
+    assert.match(res.events('decision')[1]!, /"seq":2/);
+    assert.match(res.events('state')[1]!, /"on":false/);
+  });
+
+  it('holds at most maxQueued events for a slow client, drops and counts the rest, and says so once it catches up', () => {
+    const tracer = new Tracer(undefined, { on: true, sample: 1 });
+    const stream = new TraceStream(tracer, { maxQueued: 10 });
+    const slow = new FakeResponse(2); // the state event, then full
+    const fast = new FakeResponse();
+    stream.open(asResponse(slow));
+    stream.open(asResponse(fast));
+    for (let i = 0; i < 100; i++) tracer.packet(job(i), A, 'reply');
+    assert.equal(fast.events('decision').length, 100, 'a slow client does not hold the others back');
+    assert.equal(slow.events('decision').length, 1);
+    assert.equal(stream.dropped, 89);
+    slow.drain(Infinity);
+    assert.equal(slow.events('decision').length, 11);
+    assert.deepEqual(slow.events('dropped'), ['event: dropped\ndata: {"dropped":89}\n\n']);
+  });
+
+  it('refuses streams past maxClients, and stops listening when the last one closes', () => {
+    const tracer = new Tracer(undefined, { on: true, sample: 1 });
+    const stream = new TraceStream(tracer, { maxClients: 2 });
+    const a = new FakeResponse();
+    const b = new FakeResponse();
+    assert.equal(stream.open(asResponse(a)), true);
+    assert.equal(stream.open(asResponse(b)), true);
+    assert.equal(stream.open(asResponse(new FakeResponse())), false);
+    assert.equal(tracer.listenerCount, 1);
+    a.end();
+    b.end();
+    assert.equal(stream.clientCount, 0);
+    assert.equal(tracer.listenerCount, 0);
+  });
+});
+
+describe('across --workers', () => {
+  it('batches decisions to one message per interval, bounded, counting what is left out', () => {
+    const sent: Array<[number, number]> = [];
+    const batcher = new DecisionBatcher((decisions, dropped) => sent.push([decisions.length, dropped]), 3, 60_000);
+    const tracer = new Tracer(undefined, { on: true, sample: 1 });
+    tracer.listen({ decision: (d) => batcher.push(d), state: () => undefined });
+    for (let i = 0; i < 5; i++) tracer.packet(job(i), A, 'reply');
+    batcher.flush();
+    batcher.flush();
+    assert.deepEqual(sent, [[3, 2]]);
+  });
+
+  it("feeds a worker's streams from the primary and tells the primary while it has any", () => {
+    const watch: boolean[] = [];
+    const relayed = new RelayedTrace({ on: false, sample: 1 }, (w) => watch.push(w));
+    const stream = new TraceStream(relayed);
+    const res = new FakeResponse();
+    stream.open(asResponse(res));
+    const tracer = new Tracer(undefined, { on: true, sample: 1 });
+    tracer.packet(job(9), A, 'reply');
+    relayed.feed(tracer.recentDecisions());
+    relayed.setState({ on: true, sample: 0.5 });
+    res.end();
+    assert.deepEqual(watch, [true, false]);
+    assert.equal(res.events('decision').length, 1);
+    assert.match(res.events('state')[1]!, /"on":true,"sample":0.5/);
+  });
+});
+
+describe('POST <prefix>trace', () => {
+  it('reads on and sample from the query, and refuses anything else', () => {
+    assert.deepEqual(traceChange(new URLSearchParams('on=true')), { on: true });
+    assert.deepEqual(traceChange(new URLSearchParams('on=off&sample=0.01')), { on: false, sample: 0.01 });
+    assert.match(traceChange(new URLSearchParams('on=maybe')) as string, /on must be/);
+    assert.match(traceChange(new URLSearchParams('sample=2')) as string, /sample must be/);
+    assert.match(traceChange(new URLSearchParams('')) as string, /say what to change/);
+  });
+});
