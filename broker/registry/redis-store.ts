@@ -255,7 +255,7 @@ export class RedisStore implements RegistryStore {
   }
 
   /** Writes back what waits, renews and writes back owned records, then reads everything. */
-  private async resyncOnce(): Promise<void> {
+  private async resyncOnce(afterLoss = false): Promise<void> {
     if (this.closed) return;
     try {
       while (this.pending.length > 0) {
@@ -273,6 +273,7 @@ export class RedisStore implements RegistryStore {
         });
         this.epoch = epoch;
         await this.ensureOwned(true);
+        if (!afterLoss) await this.resyncOnce(true);
         return;
       }
       this.epoch = epoch;
@@ -281,7 +282,9 @@ export class RedisStore implements RegistryStore {
         const entry = this.decode(reply[i]!, reply[i + 1]!, reply[i + 2]!, reply[i + 3]!);
         if (entry !== undefined) snapshot.push(entry);
       }
-      this.view.applySnapshot(snapshot, token, (id) => this.owned.has(id));
+      // Right after Redis lost its data, the other brokers may not have written theirs back
+      // yet: nothing expires on this snapshot.
+      this.view.applySnapshot(snapshot, token, (id) => afterLoss || this.owned.has(id));
       if (this.degraded) this.setBack();
       await this.directory?.announce();
     } catch (err) {

@@ -19,6 +19,11 @@ interface Mark {
   generation: number;
   /** The view's change counter at that change. */
   at: number;
+  /**
+   * The change was an expiry: the same generation may come back (its owner writes it back
+   * after a partition or a Redis restart), which a removal never does.
+   */
+  expired: boolean;
 }
 
 export class StoreView {
@@ -56,7 +61,9 @@ export class StoreView {
       if (entry.draining && !current.draining) this.drain(entry.id, entry.generation);
       return;
     }
-    if (entry.generation <= this.lastGeneration(entry.id)) return;
+    const mark = this.marks.get(entry.id);
+    const floor = Math.max(current?.generation ?? 0, mark === undefined ? 0 : mark.expired ? mark.generation - 1 : mark.generation);
+    if (entry.generation <= floor) return;
     this.entries.set(entry.id, entry);
     this.mark(entry.id, entry.generation);
     this.emit({ kind: 'added', entry, replaced: current });
@@ -64,7 +71,7 @@ export class StoreView {
 
   /** Takes out `id` if the view holds `generation`; remembers the removal either way. */
   remove(id: number, generation: number, reason: RemovalReason): boolean {
-    this.mark(id, generation);
+    this.mark(id, generation, reason.kind === 'expired');
     const current = this.entries.get(id);
     if (current?.generation !== generation) return false;
     this.entries.delete(id);
@@ -115,11 +122,12 @@ export class StoreView {
     return mark !== undefined && mark.at > token;
   }
 
-  private mark(id: number, generation: number): void {
+  private mark(id: number, generation: number, expired = false): void {
     const at = ++this.changes;
     const mark = this.marks.get(id);
-    if (mark === undefined) this.marks.set(id, { generation, at });
+    if (mark === undefined) this.marks.set(id, { generation, at, expired });
     else {
+      mark.expired = generation >= mark.generation ? expired : mark.expired;
       mark.generation = Math.max(mark.generation, generation);
       mark.at = at;
     }

@@ -68,6 +68,17 @@ describe('StoreView', () => {
     assert.deepEqual([...view.values()].map((e) => e.id).sort(), [2, 3]);
   });
 
+  it('an expired entry may come back at its generation (written back by its owner); a removed one may not', () => {
+    const { view, events } = recorder();
+    view.upsert(entry(1, 5));
+    view.upsert(entry(2, 5));
+    view.applySnapshot([], view.snapshotToken(), none);
+    view.upsert(entry(1, 5));
+    view.remove(1, 5, { kind: 'left', detail: 'left' });
+    view.upsert(entry(1, 5));
+    assert.deepEqual(events, ['added 1@5', 'added 2@5', 'removed 1@5 expired', 'removed 2@5 expired', 'added 1@5', 'removed 1@5 left']);
+  });
+
   it('a snapshot asked for before a change leaves that change alone', () => {
     const { view, events } = recorder();
     view.upsert(entry(1, 5));
