@@ -9,40 +9,18 @@
  */
 import net, { type Socket } from 'node:net';
 import tls, { type ConnectionOptions } from 'node:tls';
+import { describeError } from '../broker/support/describe-error.js';
 import { LineReader } from '../broker/support/line-reader.js';
 import { LineWriter } from '../broker/support/line-writer.js';
 import { silentLogger, type Logger } from '../broker/support/logger.js';
 import { ClientError, ClientErrorCode } from './errors.js';
-import { PendingRequests, type Seq } from './pending.js';
+import type { Answer, Seq } from '../broker/protocol/packet-types.js';
+import { PendingRequests } from './pending.js';
 import { CLIENT_DEFAULTS } from './options.js';
 
-/** A type 2 packet: a server's reply, relayed by the broker. */
-export interface ReplyAnswer {
-  type: 2;
-  /** The id of the server that answered. */
-  srcid: number;
-  destid: number;
-  payload: string;
-  payloadsize?: number;
-  seq?: Seq;
-}
-
-/** A type 3 packet: the broker's refusal or failure, with a stable code. */
-export interface ErrorAnswer {
-  type: 3;
-  code: string;
-  message: string;
-  seq?: Seq;
-}
-
-/** Any other packet, answering a packet that was not type 0 (e.g. a type 4 for a registration). */
-export interface OtherAnswer {
-  type: 0 | 1 | 4 | 5 | 6;
-  [field: string]: unknown;
-}
-
-/** What a send resolves with: the broker's answer line, parsed. */
-export type Answer = ReplyAnswer | ErrorAnswer | OtherAnswer;
+// What a send resolves with: the broker's answer line, parsed. The protocol's own types, under
+// the names the client has always exported.
+export type { Answer, ReplyPacket as ReplyAnswer, ErrorPacket as ErrorAnswer, OtherAnswer } from '../broker/protocol/packet-types.js';
 
 export interface ClientOptions {
   /** Broker host (default 127.0.0.1). */
@@ -340,7 +318,7 @@ export class BrokerClient {
     const cause = this.lastSocketError;
     return new ClientError(
       ClientErrorCode.CONNECTION_CLOSED,
-      cause === undefined ? 'the connection to the broker closed' : `the connection to the broker closed: ${describeSocketError(cause)}`,
+      cause === undefined ? 'the connection to the broker closed' : `the connection to the broker closed: ${describeError(cause)}`,
       { cause },
     );
   }
@@ -357,7 +335,7 @@ function dial(endpoint: Endpoint): Promise<Socket> {
     const fail = (err: Error): void => {
       clearTimeout(timer);
       socket.destroy();
-      reject(new ClientError(ClientErrorCode.CONNECT_FAILED, `cannot connect to the broker at ${host}:${port}: ${describeSocketError(err)}`, { cause: err }));
+      reject(new ClientError(ClientErrorCode.CONNECT_FAILED, `cannot connect to the broker at ${host}:${port}: ${describeError(err)}`, { cause: err }));
     };
     const timer = setTimeout(() => fail(new Error(`no connection within ${connectTimeoutMs} ms`)), connectTimeoutMs);
     socket.once('error', fail);
@@ -369,23 +347,5 @@ function dial(endpoint: Endpoint): Promise<Socket> {
   });
 }
 
-/** "connection refused (ECONNREFUSED)" rather than "connect ECONNREFUSED 127.0.0.1:2100". */
-export function describeSocketError(err: Error): string {
-  const code = (err as NodeJS.ErrnoException).code;
-  switch (code) {
-    case 'ECONNREFUSED':
-      return 'connection refused (ECONNREFUSED)';
-    case 'ECONNRESET':
-      return 'connection reset (ECONNRESET)';
-    case 'ENOTFOUND':
-    case 'EAI_AGAIN':
-      return `host not found (${code})`;
-    case 'ETIMEDOUT':
-      return 'timed out (ETIMEDOUT)';
-    case 'EHOSTUNREACH':
-    case 'ENETUNREACH':
-      return `unreachable (${code})`;
-    default:
-      return err.message;
-  }
-}
+/** The client's name for describeError (broker/support/describe-error.ts), kept for its users. */
+export { describeError as describeSocketError };

@@ -4,10 +4,8 @@
  * always expires first, and the timer is only ever armed for it.
  */
 import { performance } from 'node:perf_hooks';
+import type { Seq } from '../broker/protocol/packet-types.js';
 import { ClientError, ClientErrorCode } from './errors.js';
-
-/** The client's tag for pipelining, echoed by the broker. */
-export type Seq = number | string;
 
 interface Pending<T> {
   resolve: (answer: T) => void;

@@ -240,6 +240,8 @@ ENV_DIR_SYSTEMD="/etc/policy-broker"
 # env_path INDEX: where the program's environment file goes; relative paths are inside the remote directory.
 env_path() { if ((SYSTEMD)) && [[ "${H_ROLE[$1]}" != client ]]; then echo "$ENV_DIR_SYSTEMD/${H_NAME[$1]}.env"; else echo "run/${H_NAME[$1]}.env"; fi; }
 program_of() { case "${H_ROLE[$1]}" in broker) echo dist/broker/main.js ;; server) echo dist/server-pool/main.js ;; client) echo dist/client/main.js ;; esac; }
+# node_command I: node, the flags of the program's #! line (read here, from the same build), the program.
+node_command() { local program; program=$(program_of "$1"); echo "node $(node_flags "$ROOT/$program") $program"; }
 
 # env_file INDEX: writes the environment of host INDEX's program to a local file, prints its path.
 env_file() {
@@ -302,7 +304,7 @@ Type=simple
 User=@USER@
 WorkingDirectory=@DIR@
 EnvironmentFile=$(env_path "$i")
-ExecStart=@NODE@ @DIR@/$(program_of "$i")
+ExecStart=@NODE@ $(node_flags "$ROOT/$(program_of "$i")") @DIR@/$(program_of "$i")
 Restart=on-failure
 RestartSec=2
 TimeoutStopSec=20
@@ -357,7 +359,7 @@ start_daemon() {
   if ((SYSTEMD)); then
     remote "$i" "t=\$(date +%s) && sudo systemctl enable $name.service && sudo systemctl restart $name.service && $(wait_ready_snippet "sudo journalctl -u $name.service --since @\$t -o cat --no-pager" "$i")"
   else
-    remote "$i" "cd $REMOTE_DIR && if [ -f run/$name.pid ] && kill -0 \$(cat run/$name.pid) 2>/dev/null; then echo '$name already running'; exit 0; fi; [ ! -f logs/$name.log ] || mv logs/$name.log logs/$name.log.1; (set -a; . $(env_path "$i"); set +a; exec nohup node $(program_of "$i") >logs/$name.log 2>&1 </dev/null) & echo \$! > run/$name.pid; $(wait_ready_snippet "cat logs/$name.log" "$i")"
+    remote "$i" "cd $REMOTE_DIR && if [ -f run/$name.pid ] && kill -0 \$(cat run/$name.pid) 2>/dev/null; then echo '$name already running'; exit 0; fi; [ ! -f logs/$name.log ] || mv logs/$name.log logs/$name.log.1; (set -a; . $(env_path "$i"); set +a; exec nohup $(node_command "$i") >logs/$name.log 2>&1 </dev/null) & echo \$! > run/$name.pid; $(wait_ready_snippet "cat logs/$name.log" "$i")"
   fi
 }
 
@@ -376,7 +378,7 @@ do_start() {
   for i in $(selected broker) $(selected server); do start_daemon "$i"; done
   for i in $(selected client); do
     say "$i" "run ${H_NAME[$i]}'s load"
-    remote "$i" "cd $REMOTE_DIR && set -a && . $(env_path "$i") && set +a && node $(program_of "$i") --json"
+    remote "$i" "cd $REMOTE_DIR && set -a && . $(env_path "$i") && set +a && $(node_command "$i") --json"
   done
 }
 

@@ -138,7 +138,8 @@ LAST_PID=""
 start() {
   local host="$1" name="$2"
   shift 2
-  ip netns exec "$(ns "$host")" "$NODE" "$@" >"$RUN/$name.out" 2>"$RUN/$name.log" &
+  # shellcheck disable=SC2046 # the flags are words
+  ip netns exec "$(ns "$host")" "$NODE" $(node_flags "$1") "$@" >"$RUN/$name.out" 2>"$RUN/$name.log" &
   LAST_PID=$!
   PIDS+=("$LAST_PID")
 }

@@ -10,6 +10,9 @@
  * - /echo                  the request body back (chunked), streamed with backpressure
  * - anything else          the whoami page as text
  * - ?wait=MS on any path   answers after MS milliseconds
+ * - ?hold=NAME on any path  answers once /release?hold=NAME is requested on this server (tests
+ *                           hold a request in flight for exactly as long as they need)
+ * - /release?hold=NAME      answers the requests held under NAME: 200 {"released":N}
  */
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -36,6 +39,8 @@ export class WhoamiHttpServer {
   served = 0;
   private readonly server: Server;
   private readonly idHeaders: string[];
+  /** Requests held by ?hold=NAME, by name, until /release?hold=NAME. */
+  private readonly held = new Map<string, Array<() => void>>();
 
   constructor(private readonly settings: WhoamiSettings) {
     this.idHeaders = ['x-server-id', String(settings.serverId), 'x-policy', String(settings.policy)];
@@ -74,6 +79,14 @@ export class WhoamiHttpServer {
 
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
     const url = new URL(req.url ?? '/', 'http://server');
+    const hold = url.searchParams.get('hold');
+    if (hold !== null) {
+      if (url.pathname === '/release') return this.release(res, hold);
+      const list = this.held.get(hold) ?? [];
+      list.push(() => this.answer(req, res, url));
+      this.held.set(hold, list);
+      return;
+    }
     const wait = Math.min(MAX_WAIT_MS, Number(url.searchParams.get('wait') ?? 0) || 0);
     if (wait > 0) setTimeout(() => this.answer(req, res, url), wait);
     else this.answer(req, res, url);
@@ -97,6 +110,13 @@ export class WhoamiHttpServer {
       default:
         return this.send(res, 200, 'text/plain; charset=utf-8', this.page(req));
     }
+  }
+
+  private release(res: ServerResponse, hold: string): void {
+    const list = this.held.get(hold) ?? [];
+    this.held.delete(hold);
+    for (const answer of list) answer();
+    this.send(res, 200, 'application/json', JSON.stringify({ released: list.length }));
   }
 
   private send(res: ServerResponse, status: number, type: string, body: string): void {

@@ -10,7 +10,8 @@ import { ServedConnection } from './connection.js';
 import { STOPPED, ServerError } from './errors.js';
 import { WhoamiHttpServer } from './http-server.js';
 import { resolveServerOptions, SERVER_DEFAULTS, type PacketServerOptions, type ResolvedServerOptions } from './options.js';
-import { BrokerSession, type RegistrationPacket, type SessionEvents } from './session.js';
+import type { RegistrationPacket } from '../broker/protocol/packet-types.js';
+import { BrokerSession, type SessionEvents } from './session.js';
 
 /** How often stop() checks whether the in-flight packets have been answered. */
 const DRAIN_POLL_MS = 10;

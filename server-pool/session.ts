@@ -8,23 +8,12 @@ import { EventEmitter } from 'node:events';
 import net, { type Socket } from 'node:net';
 import tls, { type ConnectionOptions } from 'node:tls';
 import { encodeLine } from '../broker/protocol/encode.js';
+import type { RegistrationPacket } from '../broker/protocol/packet-types.js';
 import { LineReader } from '../broker/support/line-reader.js';
 import type { Logger } from '../broker/support/logger.js';
 import { STOPPED, ServerError } from './errors.js';
 import type { BrokerAddress } from './options.js';
 
-/** The type 1 packet, as sent. */
-export interface RegistrationPacket {
-  type: 1;
-  id: number;
-  privPolyId: number;
-  listenport: number;
-  maxInflight: number;
-  session: true;
-  secret?: string;
-  httpport?: number;
-  tls?: true;
-}
 
 export interface SessionSettings {
   /** The brokers to register with, in turn: the first, and the next whenever one is lost. */

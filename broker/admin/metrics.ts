@@ -98,11 +98,8 @@ export class BrokerMetrics {
       for (const [code, n] of Object.entries(stats.errors)) emit({ code }, n ?? 0);
     });
     this.gauge('packets_in_flight', 'Packets accepted and not yet answered.', [], (emit) => emit({}, this.src.packetOutstanding()));
-    // A gone policy without a reply has no histogram worth its ~20 series.
     this.histogram('packet_latency_seconds', 'Time from accepting a client packet to delivering its reply, by policy.', () =>
-      [...stats.policies()]
-        .filter((p) => p.latency.count > 0 || stats.hasPolicy(p.policy))
-        .map((p) => ({ labels: { policy: policyLabel(p.policy) }, histogram: p.latency })),
+      [...stats.policies()].map((p) => ({ labels: { policy: policyLabel(p.policy) }, histogram: p.latency })),
     );
     this.gauge('servers', 'Registered packet servers, by policy and state.', ['policy', 'state'], (emit) => {
       const counts = new Map<number, Map<MemberState, number>>();
@@ -233,6 +230,9 @@ export class BrokerMetrics {
       async get() {
         const values: Array<{ labels: Record<string, string | number>; value: number; metricName: string }> = [];
         for (const { labels, histogram } of read()) {
+          // A policy without a reply yet has no histogram worth its ~20 series (a flood of
+          // registrations of new policies would otherwise multiply them).
+          if (histogram.count === 0) continue;
           let cumulative = 0;
           for (let i = 0; i < bounds.length; i++) {
             cumulative += histogram.counts[i]!;

@@ -21,9 +21,10 @@ import type { Endpoint } from '../routing/member.js';
 import type { PolicyTable } from '../routing/policy-table.js';
 import { forwardResponseHeaders, type ForwardedHead } from './headers.js';
 import type { HealthMonitor } from './health.js';
+import { describeError } from '../support/describe-error.js';
 import { HTTP_ERROR_STATUS, HttpErrorCode, sendError } from './http-errors.js';
 import type { Tracer } from '../trace/tracer.js';
-import { classify, describe, isPassive, UnrelayableResponse, type UpstreamFailure, type UpstreamTimeouts } from './upstream-failure.js';
+import { classify, isPassive, UnrelayableResponse, type UpstreamFailure, type UpstreamTimeouts } from './upstream-failure.js';
 import type { Upstreams } from './upstream.js';
 
 /** The front end's services an exchange uses, given once to each. */
@@ -210,8 +211,8 @@ export class Exchange implements Dispatcher.DispatchHandler, Routed<HttpErrorCod
     const endpoint = this.endpoint!;
     const { health, attempts } = this.services;
     if (this.done || this.headSent) {
-      if (!this.done && isPassive(err)) health.passiveFailure(endpoint, describe(err));
-      attempts.failed(this, endpoint, { code: HttpErrorCode.BAD_GATEWAY, message: describe(err), retry: false });
+      if (!this.done && isPassive(err)) health.passiveFailure(endpoint, describeError(err));
+      attempts.failed(this, endpoint, { code: HttpErrorCode.BAD_GATEWAY, message: describeError(err), retry: false });
       return;
     }
     const failure = classify(err, endpoint, this.services.timeouts);

@@ -7,6 +7,7 @@
  * off, a backend taken out by a failed request comes back after --fail-timeout.
  */
 import { Agent } from 'undici';
+import { describeError } from '../support/describe-error.js';
 import type { Logger } from '../support/logger.js';
 import type { Endpoint, Member } from '../routing/member.js';
 import type { PolicyTable, TableObserver } from '../routing/policy-table.js';
@@ -188,9 +189,3 @@ export class HealthMonitor implements TableObserver {
   }
 }
 
-/** An error's code and message, short. */
-export function describeError(err: unknown): string {
-  if (!(err instanceof Error)) return String(err);
-  const code = (err as { code?: unknown }).code;
-  return typeof code === 'string' && !err.message.includes(code) ? `${code} ${err.message}` : err.message;
-}

@@ -187,6 +187,7 @@ export class HttpFrontEnd {
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
     this.stats.received++;
     const connection = this.connections.get(req.socket as Socket);
+    connection?.responded(res);
     if (req.httpVersionMajor !== 1) return this.reject(res, HttpErrorCode.VERSION_NOT_SUPPORTED, 'only HTTP/1.0 and HTTP/1.1 are served', undefined, true);
     if (connection === undefined || connection.overLimit) {
       return this.reject(res, HttpErrorCode.TOO_MANY_CONNECTIONS, `more than ${this.options.httpMaxConnections} client connections are open`, undefined, true);
@@ -238,17 +239,19 @@ export class HttpFrontEnd {
       socket.destroy();
       return;
     }
+    // The response being written (or just written, its connection closing): once its head is
+    // out, a raw answer would corrupt it or follow a last one.
+    const responding = connection?.responding() === true;
     connection?.closed();
-    // The response in progress (Node's own field): once its head is out, a raw answer would corrupt it.
-    const current = (socket as { _httpMessage?: ServerResponse | null })._httpMessage;
-    if (err.code === 'ECONNRESET' || !socket.writable || current?.headersSent === true) {
+    if (err.code === 'ECONNRESET' || !socket.writable || responding) {
       socket.destroy();
       return;
     }
     if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
       this.refuseRaw(socket, HttpErrorCode.REQUEST_TIMEOUT, `no complete request head within ${this.options.httpHeadersTimeoutMs} ms`);
-    } else if (err.code === 'HPE_INVALID_VERSION') {
-      // Node's parser knows HTTP/1.0, 1.1 (and 0.9, 2.0 whose requests reach onRequest): any other x.y is a version we do not serve.
+    } else if (err.code === 'HPE_INVALID_VERSION' && wellFormedRequestLine(err)) {
+      // A request line of the right shape naming a version Node's parser does not know (HTTP/1.2,
+      // 9.9): a version we do not serve, not a malformed request (a bare LF after the version is).
       this.refuseRaw(socket, HttpErrorCode.VERSION_NOT_SUPPORTED, 'only HTTP/1.0 and HTTP/1.1 are served');
     } else if (err.code === 'HPE_HEADER_OVERFLOW') {
       this.refuseRaw(socket, HttpErrorCode.BAD_REQUEST, `request head longer than ${this.options.httpMaxHeaderBytes} bytes`);
@@ -278,4 +281,10 @@ export class HttpFrontEnd {
     await this.backendSide.close();
     await closed;
   }
+}
+
+/** True when the bytes the parser refused begin with a request line of the form "METHOD target HTTP/d.d" and CRLF. */
+function wellFormedRequestLine(err: Error): boolean {
+  const raw = (err as { rawPacket?: unknown }).rawPacket;
+  return Buffer.isBuffer(raw) && /^[!#$%&'*+.^_`|~0-9A-Za-z-]+ [\x21-\x7e]+ HTTP\/\d\.\d\r\n/.test(raw.toString('latin1', 0, Math.min(raw.length, 8192)));
 }

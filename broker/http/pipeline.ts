@@ -4,6 +4,7 @@
  * client pipelining N requests holds one backend connection, not N, and the answers, which
  * must go back in order anyway, are not held in memory while an earlier one is still coming.
  */
+import type { ServerResponse } from 'node:http';
 import type { Exchange, ExchangeOwner } from './exchange.js';
 
 /** Requests being proxied, across every connection of a front end. */
@@ -13,12 +14,28 @@ export class InFlight {
 
 export class Pipeline implements ExchangeOwner {
   private readonly exchanges: Exchange[] = [];
+  /**
+   * Its responses in request order, those done ('close' emitted) dropped from the front as
+   * requests arrive: the first one not closed is the one Node is writing now.
+   */
+  private readonly responses: ServerResponse[] = [];
 
   constructor(
     /** True when the connection is past --http-max-connections: its requests are refused. */
     readonly overLimit: boolean,
     private readonly inflight: InFlight,
   ) {}
+
+  /** A request arrived with this response (proxied, refused or answered by the admin pages). */
+  responded(res: ServerResponse): void {
+    while (this.responses.length > 0 && this.responses[0]!.closed) this.responses.shift();
+    this.responses.push(res);
+  }
+
+  /** True while the response Node is writing has its head out: a raw answer would corrupt it. */
+  responding(): boolean {
+    return this.responses.find((res) => !res.closed)?.headersSent === true;
+  }
 
   /** Queues a request; it starts at once when nothing is ahead of it. */
   add(exchange: Exchange): void {

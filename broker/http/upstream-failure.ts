@@ -4,6 +4,7 @@
  * the request surely never left the broker (then any method may go to another backend).
  */
 import type { Endpoint } from '../routing/member.js';
+import { describeError } from '../support/describe-error.js';
 import { HttpErrorCode } from './http-errors.js';
 
 export interface UpstreamFailure {
@@ -38,12 +39,6 @@ export function isPassive(err: Error): boolean {
   return CONNECT_FAILURES.has(code) || RESETS.has(code) || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT';
 }
 
-/** The error's code and message, short. */
-export function describe(err: Error): string {
-  const code = codeOf(err);
-  return code === undefined || err.message.includes(code) ? err.message : `${code}: ${err.message}`;
-}
-
 export function classify(err: Error, backend: Endpoint | undefined, t: UpstreamTimeouts): UpstreamFailure {
   const code = codeOf(err) ?? '';
   const id = backend?.member.id;
@@ -58,7 +53,7 @@ export function classify(err: Error, backend: Endpoint | undefined, t: UpstreamT
     return { code: HttpErrorCode.BAD_GATEWAY, message: `${who} left before the request was sent`, passive: false, unsent: true };
   }
   if (RESETS.has(code)) {
-    return { code: HttpErrorCode.BAD_GATEWAY, message: `${who} closed the connection without an answer (${describe(err)})`, passive: true, unsent: false };
+    return { code: HttpErrorCode.BAD_GATEWAY, message: `${who} closed the connection without an answer: ${describeError(err)}`, passive: true, unsent: false };
   }
   if (code === 'UND_ERR_HEADERS_TIMEOUT') {
     return { code: HttpErrorCode.GATEWAY_TIMEOUT, message: `${who} did not answer within ${t.upstreamTimeoutMs} ms`, passive: true, unsent: false };
@@ -66,6 +61,6 @@ export function classify(err: Error, backend: Endpoint | undefined, t: UpstreamT
   if (code === 'UND_ERR_INVALID_ARG' || code === 'UND_ERR_NOT_SUPPORTED') {
     return { code: HttpErrorCode.BAD_REQUEST, message: `the request cannot be forwarded: ${err.message}`, passive: false, unsent: false };
   }
-  const what = err instanceof UnrelayableResponse ? err.message : `its response was invalid (${describe(err)})`;
+  const what = err instanceof UnrelayableResponse ? err.message : `its response was invalid: ${describeError(err)}`;
   return { code: HttpErrorCode.BAD_GATEWAY, message: `${who}: ${what}`, passive: false, unsent: false };
 }

@@ -15,8 +15,8 @@
  *
  * Memory: a broker may hold tens of thousands of idle connections, so one that has sent nothing
  * costs little more than its socket. The socket's three listeners are shared by every
- * connection (they find theirs through the socket), and the frame decoder, the line writer and
- * the held queue are made when first needed.
+ * connection (they find theirs in a WeakMap keyed by the socket), and the frame decoder, the
+ * line writer and the held queue are made when first needed.
  */
 import type { Socket } from 'node:net';
 import { ErrorCode, ProtocolError } from '../protocol/error-codes.js';
@@ -60,8 +60,7 @@ export interface PeerSettings {
 }
 
 /** The connection a socket belongs to, for the listeners shared by all sockets. */
-const CONNECTION = Symbol('PeerConnection');
-type OwnedSocket = Socket & { [CONNECTION]: PeerConnection };
+const connectionOf = new WeakMap<Socket, PeerConnection>();
 
 export class PeerConnection implements AnswerPort, FrameSink {
   closed = false;
@@ -83,6 +82,8 @@ export class PeerConnection implements AnswerPort, FrameSink {
   private markMidFrame = false;
   private markAt = 0;
   private ending = false;
+  /** Set by stopReading(). */
+  private ignoring = false;
 
   constructor(
     readonly socket: Socket,
@@ -90,7 +91,7 @@ export class PeerConnection implements AnswerPort, FrameSink {
   ) {
     socket.setNoDelay(true);
     settings.open.add(this);
-    (socket as OwnedSocket)[CONNECTION] = this;
+    connectionOf.set(socket, this);
     socket.on('data', PeerConnection.onSocketData);
     socket.on('error', PeerConnection.onSocketError);
     socket.on('close', PeerConnection.onSocketClose);
@@ -155,8 +156,19 @@ export class PeerConnection implements AnswerPort, FrameSink {
     return false;
   }
 
+  /**
+   * Stops reading the peer: what it has sent and what it sends until the close is skipped
+   * unparsed (a peer refused and being closed, whose flood of frames would otherwise each be
+   * decoded for nothing).
+   */
+  stopReading(): void {
+    this.ignoring = true;
+    this.socket.pause();
+  }
+
   /** FrameSink: a complete frame from this connection's decoder. */
   frame(text: string): void {
+    if (this.ignoring) return;
     this.frames++;
     let packet: InboundPacket;
     try {
@@ -187,6 +199,7 @@ export class PeerConnection implements AnswerPort, FrameSink {
 
   /** FrameSink: a frame over maxPacketBytes began; its bytes are skipped. */
   oversized(limit: number): void {
+    if (this.ignoring) return;
     this.frames++;
     this.sendError(ErrorCode.TOO_LARGE, `packet larger than ${limit} bytes`);
   }
@@ -242,8 +255,8 @@ export class PeerConnection implements AnswerPort, FrameSink {
   // The socket listeners, one function each for all connections: a closure per socket would
   // cost every idle connection a few hundred bytes.
 
-  private static onSocketData(this: OwnedSocket, chunk: Buffer): void {
-    const conn = this[CONNECTION];
+  private static onSocketData(this: Socket, chunk: Buffer): void {
+    const conn = connectionOf.get(this)!;
     (conn.decoder ??= new FrameDecoder(conn.settings.maxPacketBytes, conn)).push(chunk);
   }
 
@@ -251,8 +264,8 @@ export class PeerConnection implements AnswerPort, FrameSink {
     this.destroy();
   }
 
-  private static onSocketClose(this: OwnedSocket): void {
-    const conn = this[CONNECTION];
+  private static onSocketClose(this: Socket): void {
+    const conn = connectionOf.get(this)!;
     conn.closed = true;
     conn.settings.open.delete(conn);
     conn.settings.registrar.closed(conn);

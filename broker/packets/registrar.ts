@@ -31,8 +31,6 @@ export class Registrar {
   /** Session servers by id. */
   private readonly sessions = new Map<number, Session>();
   readonly guard: RegistrationGuard;
-  /** Connections closed for a refusal: what they still send is ignored. */
-  private readonly shut = new WeakSet<PeerConnection>();
 
   constructor(
     private readonly store: RegistryStore,
@@ -50,15 +48,12 @@ export class Registrar {
   }
 
   register(conn: PeerConnection, reg: Registration): void {
-    // Registrations already read from a connection that is being closed for a refusal.
-    if (this.shut.has(conn)) return;
     const refusal = this.guard.check(conn, reg) ?? this.claimRefusal(conn, reg);
     if (refusal !== undefined) {
       this.log.warn('registration refused', { id: reg.id, policy: reg.policy, from: conn.host, code: refusal.code, reason: refusal.message });
       conn.sendError(refusal.code, refusal.message);
       if (refusal.close) {
-        this.shut.add(conn);
-        conn.socket.pause();
+        conn.stopReading();
         conn.end();
       }
       return;

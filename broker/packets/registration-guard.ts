@@ -4,7 +4,7 @@
  *
  * 1. Rate: at most PER_CONNECTION_BURST registrations on one connection (then
  *    PER_CONNECTION_PER_SECOND), and --registration-rate a second from one source address
- *    (bursts of five times as many; every loopback address counts as one source, an IPv6 one by
+ *    (bursts of twice as many; every loopback address counts as one source, an IPv6 one by
  *    its /64). Past either: OVERLOADED, and the connection is closed.
  * 2. Address (protected mode, after Redis's): a broker that listens beyond loopback with no
  *    --registration-secret takes registrations only from loopback, this host's own addresses
@@ -32,7 +32,7 @@ import { SecretCheck } from '../support/secret.js';
 export const PER_CONNECTION_BURST = 16;
 export const PER_CONNECTION_PER_SECOND = 4;
 /** A source address's burst, in seconds of --registration-rate. */
-const SOURCE_BURST_SECONDS = 5;
+const SOURCE_BURST_SECONDS = 2;
 
 export type RegistrationMode = 'loopback' | 'protected' | 'secret' | 'open';
 

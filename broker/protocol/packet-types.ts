@@ -1,6 +1,7 @@
 /**
- * The packets of the wire protocol (docs/protocol.md), after validation: every number is a
- * number, whichever spelling or string form the sender used.
+ * The packets of the wire protocol (docs/protocol.md), for all three programs: what the broker
+ * receives after validation (every number a number, whichever spelling or string form the
+ * sender used), what a session server sends to register, and what a client gets back.
  */
 import type { ErrorCode } from './error-codes.js';
 
@@ -51,9 +52,12 @@ export interface Registration {
 /** Type 2: server → broker → client. */
 export interface ReplyPacket {
   type: 2;
+  /** The id of the server that answered. */
   srcid: number;
   destid: number;
   payload: string;
+  /** The payload's length; the broker always sends it to clients. */
+  payloadsize?: number;
   seq?: Seq;
   rid?: number;
 }
@@ -90,3 +94,25 @@ export interface LeavePacket {
 
 /** What a broker can receive from a peer. */
 export type InboundPacket = ClientPacket | Registration | ReplyPacket | HeartbeatPacket | LeavePacket;
+
+/** Type 1 as a session server sends it (the wire's own names: `privPolyId`). */
+export interface RegistrationPacket {
+  type: 1;
+  id: number;
+  privPolyId: number;
+  listenport: number;
+  maxInflight: number;
+  session: true;
+  secret?: string;
+  httpport?: number;
+  tls?: true;
+}
+
+/** Any other packet, answering a packet that was not type 0 (e.g. a type 4 for a registration). */
+export interface OtherAnswer {
+  type: 0 | 1 | 4 | 5 | 6;
+  [field: string]: unknown;
+}
+
+/** What a client's send is answered with: the server's reply, the broker's error, or another packet. */
+export type Answer = ReplyPacket | ErrorPacket | OtherAnswer;

@@ -3,8 +3,9 @@
  * terminal), readable lines for development, nothing at all with level "silent".
  *
  * The lines are written by winston, loaded on the first line that passes the level: a broker
- * that logs nothing (level error or warn, all well) does not pay the ~4.5 MiB of RSS that
- * winston with its formats and transports takes once loaded.
+ * that logs nothing (level error or warn, all well) does not pay the RSS that winston with its
+ * formats and transports takes once loaded (the broker's RSS is measured by the memory suites
+ * of npm run bench, docs/benchmarks.md).
  */
 import { createRequire } from 'node:module';
 import type winston from 'winston';

@@ -6,7 +6,6 @@
  */
 import { PACKET_SHAPE, MANY_CONNECTIONS, PAYLOAD_SIZES, SERVER_COUNTS, type Timing } from './config.js';
 import path from 'node:path';
-import { NODE_FLAGS } from '../../broker/support/node-flags.js';
 import { shebangFlags, start, startBroker, PROGRAMS } from '../lib/programs.js';
 import { CpuMeter, freePort, readyLine, rssBytes, sleep, spawnBenchScript, spawnChild, waitForPort, waitForQuiet, type Child } from './processes.js';
 import type { LoadResult } from './packet-load.js';
@@ -147,7 +146,7 @@ export async function runPacketLoad(target: PacketTarget, shape: LoadShape, timi
 async function runClientLibrary(target: PacketTarget, timing: Pick<Timing, 'durationMs'>): Promise<Omit<RunRecord, 'suite' | 'case' | 'round'>> {
   const seconds = Math.max(1, Math.round(timing.durationMs / 1000));
   const client = spawnChild(process.execPath, [
-    ...NODE_FLAGS,
+    ...shebangFlags(PROGRAMS.client),
     PROGRAMS.client,
     '--broker', `127.0.0.1:${target.port}`,
     '--policy', String(PACKET_SHAPE.policy),

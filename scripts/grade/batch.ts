@@ -8,7 +8,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { freePort } from '../bench/processes.js';
-import { grade, type GradeRequest } from './grade.js';
+import { CheckSelectionError, selectChecks } from './check.js';
+import { checksOf, grade, type GradeRequest } from './grade.js';
 import { KINDS, type GradeSettings, type Kind } from './options.js';
 import { batchCsv, type BatchEntry } from './report.js';
 
@@ -89,6 +90,14 @@ export interface BatchOptions {
 
 /** Grades every submission in turn; never throws for one submission's failure. */
 export async function runBatch(entries: ManifestEntry[], options: BatchOptions): Promise<BatchEntry[]> {
+  // --only and --skip apply to every submission, so each name must be a check of every kind graded.
+  for (const kind of new Set(entries.map((entry) => entry.kind))) {
+    try {
+      selectChecks(checksOf(kind), options.only, options.skip);
+    } catch (err) {
+      throw new CheckSelectionError(`${kind}: ${(err as Error).message}`);
+    }
+  }
   const results: BatchEntry[] = [];
   for (const entry of entries) {
     options.onStart?.(entry);

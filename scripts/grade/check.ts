@@ -27,7 +27,7 @@ export interface Check<Context> {
 
 /** Resources a check opened; closed by the runner, so a check that times out leaves nothing behind. */
 export interface Scope {
-  /** Registers something to close when the check ends; returns it. */
+  /** Registers something to close when the check ends (at once, if it has ended); returns it. */
   own<T extends { destroy(): void }>(resource: T): T;
 }
 

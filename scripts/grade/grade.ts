@@ -12,7 +12,7 @@ import { gradeOf, selectChecks, type Check, type CheckResult, type Grade } from 
 import { GraderBackend } from './grader-backend.js';
 import { GraderBroker, type ReceivedRegistration } from './grader-broker.js';
 import { GraderServer } from './grader-server.js';
-import { HTTP_CHECKS, type HttpContext } from './http-checks.js';
+import { HTTP_CHECKS, warmUp, type HttpContext } from './http-checks.js';
 import { CONNECT_TIMEOUT_MS, POLICY_A, POLICY_B, SERVER_IDS, type GradeSettings, type Kind } from './options.js';
 import { acceptsConnections, type Received } from './packet-connection.js';
 import { runChecks } from './runner.js';
@@ -57,6 +57,8 @@ export function checksOf(kind: Kind): ReadonlyArray<Pick<Check<unknown>, 'id' | 
 }
 
 export async function grade(request: GradeRequest): Promise<Grade> {
+  // A misspelt --only or --skip fails before anything is started.
+  selectChecks(checksOf(request.kind), request.only, request.skip);
   const cleanup: Array<() => unknown> = [];
   try {
     if (request.kind === 'broker') return await gradeBroker(request, cleanup);
@@ -146,6 +148,8 @@ async function gradeHttpProxy(request: GradeRequest, cleanup: Array<() => unknow
   await startSubmission(request, { host: target.host, port: target.port, servers: serversFile }, `listen on ${label(target)}`, listening(target, request.settings.startTimeoutMs), cleanup);
   await requireReachable(target);
   const context: HttpContext = { ...target, settings: request.settings, backends };
+  // Not an error when it fails: the checks then say what is wrong.
+  await warmUp(context, request.settings.startTimeoutMs);
   return finish(request, label(target), HTTP_CHECKS, context, target);
 }
 

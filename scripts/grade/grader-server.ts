@@ -24,9 +24,6 @@ export class GraderServer {
   readonly unparsable: string[] = [];
   private readonly sockets = new Set<Socket>();
   private dieOnNext = false;
-  private deadResolve!: () => void;
-  /** Resolves once the server has died on a packet (see dieOnNextPacket). */
-  readonly died = new Promise<void>((resolve) => (this.deadResolve = resolve));
   private dead = false;
 
   private constructor(
@@ -68,18 +65,17 @@ export class GraderServer {
     this.dieOnNext = true;
   }
 
-  /** Packets received whose policy is not this server's. */
-  foreign(): Receipt[] {
-    return this.received.filter((receipt) => receipt.policy !== this.policy);
-  }
-
   /** Stops like a killed process: no listener, every connection reset. */
   kill(): void {
     if (this.dead) return;
     this.dead = true;
     this.listener.close();
     for (const socket of this.sockets) socket.resetAndDestroy();
-    this.deadResolve();
+  }
+
+  /** True once killed (or closed). */
+  get isDead(): boolean {
+    return this.dead;
   }
 
   private serve(socket: Socket): void {

@@ -11,6 +11,7 @@ import { GRADED_PREFIX, type GraderBackend } from './grader-backend.js';
 import { describeHttp, getRequest, HttpConnection } from './http-connection.js';
 import type { GradeSettings } from './options.js';
 import type { Response } from './response-parser.js';
+import { pollFor } from './submission.js';
 
 export interface HttpContext {
   host: string;
@@ -69,6 +70,27 @@ function spread(context: HttpContext, names: string[]): number[] {
 /** Graded arrivals at all backends from index `since` on (per backend), with their connection keys. */
 function arrivalsSince(context: HttpContext, since: number[]): Array<{ backend: string; connection: number; path: string }> {
   return context.backends.flatMap((backend, i) => backend.arrivals.slice(since[i]).map((arrival) => ({ backend: backend.name, connection: arrival.connection, path: arrival.path })));
+}
+
+/**
+ * Before the checks: GETs on fresh connections until every grader backend has answered one, or
+ * timeoutMs passes. A proxy started before the grader's backends may have marked them down;
+ * its health checks need a moment to bring them back. False when some backend never answered.
+ */
+export async function warmUp(context: HttpContext, timeoutMs: number): Promise<boolean> {
+  const unseen = new Set(context.backends.map((backend) => backend.name));
+  return pollFor(async () => {
+    const conn = await HttpConnection.open(context.host, context.port, context.settings.answerTimeoutMs).catch(() => undefined);
+    if (conn === undefined) return false;
+    try {
+      unseen.delete((await get(context, conn, `/warm-up/${tag('w')}`)).backend);
+    } catch {
+      // not yet
+    } finally {
+      conn.destroy();
+    }
+    return unseen.size === 0;
+  }, timeoutMs);
 }
 
 const marks = (context: HttpContext) => context.backends.map((backend) => backend.arrivals.length);

@@ -4,21 +4,19 @@
  * would. Wiring only: options in, grade() or runBatch() out, a table and exit code.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { mkdirSync, readFileSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { mkdirSync } from 'node:fs';
 import { ServersFileError } from '../../broker/support/servers-file.js';
 import { envOption, EXIT_USAGE, hostPort, integer, parseOrExit } from '../../broker/support/cli.js';
+import { PACKAGE_VERSION } from '../../broker/support/version.js';
 import { freePort } from '../bench/processes.js';
 import { batchSummary, loadManifest, ManifestError, runBatch, writeBatch } from './batch.js';
 import { CheckSelectionError, parseCheckList, type CheckResult, type Grade } from './check.js';
 import { checksOf, grade, TargetError, type GradeRequest } from './grade.js';
-import { EXIT, GRADE_DEFAULTS, type GradeSettings, type Kind } from './options.js';
+import { EXIT, GRADE_DEFAULTS, KINDS, type GradeSettings, type Kind } from './options.js';
 import { formatBatch, formatGrade } from './report.js';
 
 const NAME = 'policy-grade';
 const PREFIX = 'POLICY_GRADE';
-const VERSION = (JSON.parse(readFileSync(path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../package.json'), 'utf8')) as { version: string }).version;
 
 interface CliOptions {
   target?: { host: string; port: number };
@@ -147,14 +145,18 @@ function checkList(kind: Kind): string {
 
 const program = new Command(NAME)
   .description('Grade a broker, a packet server or an HTTP proxy from outside, as an instructor would (docs/grading.md)')
-  .version(VERSION)
+  .version(PACKAGE_VERSION)
   // Options before a subcommand are the program's (--batch without a kind), after it the subcommand's.
   .enablePositionalOptions()
   // Subcommands copy these settings when created: parseOrExit's one-line usage errors and exit 2 then cover them too.
   .exitOverride()
   .configureOutput({ writeErr: () => undefined });
 for (const option of commonOptions()) program.addOption(option);
-program.action((options: CliOptions) => act(undefined, options));
+// A word that is no subcommand lands here, and is named in the error instead of "too many arguments".
+program.argument('[kind]').action((kind: string | undefined, options: CliOptions) => {
+  if (kind !== undefined) program.error(`unknown kind "${kind}"; the kinds are ${KINDS.join(', ')}`);
+  return act(undefined, options);
+});
 
 const targetOption = () => envOption(PREFIX, '--target <host:port>', "the submission's address").argParser(hostPort);
 

@@ -31,9 +31,12 @@ export async function runChecks<C>(checks: readonly Check<C>[], context: C, opti
 /** One check, raced against its timeout; its scope is closed either way. */
 async function runOne<C>(check: Check<C>, context: C, timeoutMs: number): Promise<CheckResult> {
   const owned: Array<{ destroy(): void }> = [];
+  let closed = false;
   const scope: Scope = {
     own(resource) {
-      owned.push(resource);
+      // A check still running after its time is up gets nothing that stays open.
+      if (closed) resource.destroy();
+      else owned.push(resource);
       return resource;
     },
   };
@@ -49,6 +52,7 @@ async function runOne<C>(check: Check<C>, context: C, timeoutMs: number): Promis
     return resultOf(check, outcome);
   } finally {
     clearTimeout(timer);
+    closed = true;
     for (const resource of owned) resource.destroy();
   }
 }

@@ -74,7 +74,7 @@ export const SERVER_CHECKS: ReadonlyArray<Check<ServerContext>> = [
         await exchange(context, connection, text);
         connection.destroy();
       }
-      return pass(`${texts.length} packets (empty, UTF-8 and 1 KB payloads among them), one per connection: every reply is the SHA-1 of its payload, from the registered id, to the packet's srcid`);
+      return pass(`${texts.length} packets (empty, UTF-8 and 1 KB payloads among them), one per connection: every reply is the SHA-1 of its payload${registered(context).id === undefined ? '' : ', from the registered id'}, to the packet's srcid`);
     },
   },
   {

@@ -1,4 +1,4 @@
-# common.sh: shell functions shared by simulate.sh, multihost.sh and deploy.sh. Sourced, not run:
+# common.sh: shell functions shared by multihost.sh and deploy.sh. Sourced, not run:
 #   source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 # The script sets NAME (its own name, for messages) and ROOT (the project); the run helpers
 # also read KEEP_LOGS and READY_TIMEOUT.
@@ -19,6 +19,10 @@ usage_error() {
 
 # need_value OPTION ARGS...: a usage error unless OPTION is followed by a non-empty value.
 need_value() { [[ $# -ge 2 && -n "$2" ]] || usage_error "$1 needs a value"; }
+
+# node_flags FILE: the node flags FILE's #! line names (#!/usr/bin/env -S node FLAGS), the one
+# place they are written; launchers start a program as "$NODE" $(node_flags FILE) FILE ARGS.
+node_flags() { sed -n '1s|^#!/usr/bin/env -S node ||p' "$1"; }
 
 # require_built PROGRAM...: dies unless each dist/PROGRAM has been built.
 require_built() {

@@ -9,7 +9,6 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { NODE_FLAGS } from '../../broker/support/node-flags.js';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 export const PROGRAMS = {
@@ -19,7 +18,12 @@ export const PROGRAMS = {
   grade: path.join(REPO_ROOT, 'dist/scripts/grade/main.js'),
 } as const;
 
-/** The node flags of a program's `#!/usr/bin/env -S node …` line (none for a plain `#!/usr/bin/env node`). */
+/**
+ * The node flags of a program's `#!/usr/bin/env -S node …` line (none for a plain
+ * `#!/usr/bin/env node`): the one place they are written. Every launcher passes them to node
+ * (this file, scripts/lib/common.sh's node_flags for the shell scripts); the Docker image runs
+ * the files themselves.
+ */
 export function shebangFlags(file: string): string[] {
   const first = readFileSync(file, 'utf8').split('\n', 1)[0]!;
   const match = /^#!\/usr\/bin\/env -S node (.+)$/.exec(first);
@@ -56,7 +60,7 @@ export interface StartOptions {
 
 /** Starts one of the three programs with arguments; logs are silenced unless args say otherwise. */
 export function start(program: keyof typeof PROGRAMS, args: string[], options: StartOptions = {}): Program {
-  const command = [process.execPath, ...NODE_FLAGS, PROGRAMS[program], ...args];
+  const command = [process.execPath, ...shebangFlags(PROGRAMS[program]), PROGRAMS[program], ...args];
   if (options.netns !== undefined) command.unshift('ip', 'netns', 'exec', options.netns);
   const child = spawn(command[0]!, command.slice(1), {
     env: {
@@ -67,6 +71,8 @@ export function start(program: keyof typeof PROGRAMS, args: string[], options: S
       ...options.env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
+    // No console window per program on Windows (npm run simulate runs there too).
+    windowsHide: true,
   });
   running.add(child);
   const lines: string[] = [];

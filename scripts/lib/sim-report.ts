@@ -1,10 +1,9 @@
 /**
- * The report of scripts/simulate.sh: the clients' --json summaries added up per policy and per
- * server, every check that makes the run a failure, and the table people read. Pure: the CLI
- * (scripts/sim-report.ts) reads the files.
+ * The report of npm run simulate: the clients' --json summaries added up per policy and per
+ * server, every check that makes the run a failure, and the table people read. Pure:
+ * scripts/simulate.ts gathers the input.
  */
 import type { LoadSummary } from '../../client/summary.js';
-import { int, linesOf, lossEventsOf, summaryFrom, type LogEvent, type ManifestLine } from './manifest.js';
 import { formatCounts, percent, textTable, type Cell } from './text-table.js';
 
 export interface SimulationInput {
@@ -64,32 +63,6 @@ export interface SimulationReport {
   totals: { clients: number; sent: number; answered: number; lost: number; errors: Record<string, number>; verified: number; verifyFailed: number };
   policies: PolicyRow[];
   failover?: Failover;
-}
-
-/**
- * The manifest simulate.sh writes: `meta algorithm NAME`, `policy P ID,ID`, `client SRCID P EXIT FILE`,
- * `kill ID AFTER_MS`, `brokerlog FILE`. `read` returns a file's text ('' when missing).
- */
-export function simulationInput(manifest: ManifestLine[], read: (path: string) => string, logEvents: (path: string) => LogEvent[]): SimulationInput {
-  const algorithm = linesOf(manifest, 'meta').find(([key]) => key === 'algorithm')?.[1] ?? 'round-robin';
-  const policies = linesOf(manifest, 'policy').map(([policy, ids]) => ({
-    policy: int(policy, 'policy'),
-    servers: (ids ?? '').split(',').filter((id) => id !== '').map((id) => int(id, 'server id')),
-  }));
-  const clients = linesOf(manifest, 'client').map(([srcid, policy, exitCode, file]) => ({
-    srcid: int(srcid, 'client srcid'),
-    policy: int(policy, 'client policy'),
-    exitCode: int(exitCode, 'client exit code'),
-    summary: summaryFrom(read(file ?? '')),
-  }));
-  const input: SimulationInput = { algorithm, policies, clients };
-  const kill = linesOf(manifest, 'kill')[0];
-  if (kill !== undefined) {
-    const id = int(kill[0], 'killed id');
-    const logFile = linesOf(manifest, 'brokerlog')[0]?.[0];
-    input.kill = { id, afterMs: int(kill[1], 'kill time'), brokerEvents: logFile === undefined ? [] : lossEventsOf(logEvents(logFile), id) };
-  }
-  return input;
 }
 
 /** Adds up the clients per policy and server and lists every reason the run failed. */

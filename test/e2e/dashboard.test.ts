@@ -105,6 +105,23 @@ function launch(userDataDir: string): Promise<BrowserContext> {
   });
 }
 
+/**
+ * Runs `body` with the programs it starts and a browser it may launch (a fresh profile), and
+ * stops them all however it ends.
+ */
+async function withChromium(body: (programs: Program[], browser: () => Promise<BrowserContext>) => Promise<void>): Promise<void> {
+  const programs: Program[] = [];
+  const userDataDir = mkdtempSync(path.join(tmpdir(), 'pb-chromium-'));
+  let context: BrowserContext | undefined;
+  try {
+    await body(programs, async () => (context = await launch(userDataDir)));
+  } finally {
+    await context?.close().catch(() => undefined);
+    for (const program of programs.reverse()) await program.stop();
+    rmSync(userDataDir, { recursive: true, force: true });
+  }
+}
+
 /** The context's page, with the page errors and console errors it reports collected. */
 async function openPage(context: BrowserContext): Promise<{ page: Page; problems: string[] }> {
   const page = context.pages()[0] ?? (await context.newPage());
@@ -134,11 +151,8 @@ interface WorkerRows {
 if (missing !== undefined && process.env.CI) {
   test('the dashboard test needs Chromium', () => assert.fail(`${missing}; CI is set, so this is a failure, not a skip`));
 } else {
-  test('the dashboard shows the policy groups and their servers, and its numbers follow the traffic and match /_broker/status', { skip: missing, timeout: 120_000 }, async () => {
-    const programs: Program[] = [];
-    const userDataDir = mkdtempSync(path.join(tmpdir(), 'pb-chromium-'));
-    let context: BrowserContext | undefined;
-    try {
+  test('the dashboard shows the policy groups and their servers, and its numbers follow the traffic and match /_broker/status', { skip: missing, timeout: 120_000 }, () =>
+    withChromium(async (programs, browser) => {
       // The classic topology: 100 and 300 in policy 111, 200 and 400 in 222 (these also serve HTTP).
       const broker = await startHttpBroker();
       programs.push(broker.broker);
@@ -149,7 +163,7 @@ if (missing !== undefined && process.env.CI) {
       await pool111.ready;
       await waitForLiveHttpServers(broker.httpPort, 222, 2);
 
-      context = await launch(userDataDir);
+      const context = await browser();
       const { page, problems } = await openPage(context);
       const external: string[] = [];
       page.on('request', (req) => {
@@ -285,23 +299,85 @@ if (missing !== undefined && process.env.CI) {
       await big.close();
       assert.deepEqual(problems, []);
       assert.deepEqual(external, [], 'the page fetched something from elsewhere');
-    } finally {
-      await context?.close().catch(() => undefined);
-      for (const program of programs.reverse()) await program.stop();
-      rmSync(userDataDir, { recursive: true, force: true });
-    }
-  });
-  test('with --workers the dashboard lists each worker process, with the figures of /_broker/status', { skip: missing, timeout: 120_000 }, async () => {
-    const programs: Program[] = [];
-    const userDataDir = mkdtempSync(path.join(tmpdir(), 'pb-chromium-'));
-    let context: BrowserContext | undefined;
-    try {
+    }),
+  );
+  test('the recent decisions panel follows the trace as it is pushed: round-robin one packet at a time, pause, and the filters', { skip: missing, timeout: 120_000 }, () =>
+    withChromium(async (programs, browser) => {
+      const broker = await startHttpBroker();
+      programs.push(broker.broker);
+      const pool = start('pool', ['--broker', `127.0.0.1:${broker.port}`, '--policy', '111', '--ids', '100,300']);
+      const pool222 = start('pool', ['--broker', `127.0.0.1:${broker.port}`, '--policy', '222', '--ids', '200']);
+      programs.push(pool, pool222);
+      await Promise.all([pool.ready, pool222.ready]);
+      const context = await browser();
+      const { page, problems } = await openPage(context);
+      await page.goto(`${broker.origin}/_broker/`);
+      await waitFor('the trace stream to be open', async () => (await brokerStatus(broker.httpPort)) && (await page.locator('#trace-state').textContent()) === 'trace off');
+      // Switched on from the page (POST /_broker/trace); the stream tells the page.
+      await page.click('#trace-toggle');
+      await waitFor('the trace to be on', async () => (await page.locator('#trace-state').textContent()) === 'trace on');
+      const rows = async (): Promise<Array<{ policy: number; server: string; outcome: string }>> =>
+        page.evaluate(`[...document.querySelectorAll('#trace-body tr[data-kind]')].map((tr) => ({ policy: Number(tr.dataset.policy), server: tr.dataset.server, outcome: tr.dataset.outcome }))`) as Promise<any>;
+      const events = async () => Number(await page.locator('#trace').getAttribute('data-events'));
+
+      // Six packets, one at a time: each one appears, and the servers alternate.
+      const [client] = await clients(broker.port, 1);
+      const send = async (policy: number) => (await client!.send({ type: 0, srcid: 9, privPoliId: policy, payload: 'x' })) as { type: number; srcid: number };
+      const repliedBy: string[] = [];
+      for (let i = 1; i <= 6; i++) {
+        const answer = await send(111);
+        assert.equal(answer.type, 2);
+        repliedBy.push(String(answer.srcid));
+        await waitFor(`decision ${i} on the page`, async () => (await rows()).length === i);
+      }
+      const shown = (await rows()).reverse();
+      assert.deepEqual(shown.map((r) => r.server), repliedBy, 'each row names the server that answered');
+      assert.ok(shown.every((r, i) => r.policy === 111 && r.outcome === 'reply' && (i === 0 || r.server !== shown[i - 1]!.server)), `round-robin: ${JSON.stringify(shown)}`);
+
+      // Filters: by server, then by policy.
+      await page.selectOption('#trace-server', '100');
+      assert.deepEqual([...new Set((await rows()).map((r) => r.server))], ['100']);
+      assert.equal((await rows()).length, 3);
+      await page.selectOption('#trace-server', '');
+      assert.equal((await send(222)).type, 2);
+      await waitFor('the policy 222 decision', async () => (await rows()).length === 7);
+      await page.selectOption('#trace-policy', '222');
+      assert.deepEqual(await rows(), [{ policy: 222, server: '200', outcome: 'reply' }]);
+      await page.selectOption('#trace-policy', '');
+
+      // Paused: decisions still arrive (counted) but the table holds still until resumed.
+      await page.click('#trace-pause');
+      const before = await events();
+      for (let i = 0; i < 3; i++) assert.equal((await send(111)).type, 2);
+      await waitFor('three decisions received while paused', async () => (await events()) === before + 3);
+      assert.equal((await rows()).length, 7);
+      assert.equal(await page.locator('#trace-note').textContent(), '3 new while paused');
+      await page.click('#trace-pause');
+      await waitFor('the table to catch up', async () => (await rows()).length === 10);
+
+      // Switched off from the page: no more rows.
+      await page.click('#trace-toggle');
+      await waitFor('the trace to be off', async () => (await page.locator('#trace-state').textContent()) === 'trace off');
+      assert.equal((await send(111)).type, 2);
+      // On again for one more packet: the stream is in order, so once its decision is in, one
+      // for the packet sent while off would be in too.
+      await page.click('#trace-toggle');
+      await waitFor('the trace to be on again', async () => (await page.locator('#trace-state').textContent()) === 'trace on');
+      assert.equal((await send(111)).type, 2);
+      await waitFor('the last decision', async () => (await rows()).length === 11);
+      assert.equal(await events(), before + 4);
+      await client!.close();
+      assert.deepEqual(problems, []);
+    }),
+  );
+  test('with --workers the dashboard lists each worker process, with the figures of /_broker/status', { skip: missing, timeout: 120_000 }, () =>
+    withChromium(async (programs, browser) => {
       const broker = await startHttpBroker(['--workers', '2']);
       programs.push(broker.broker);
       const pool = await startHttpPool(broker.port, ['--policy', '111', '--ids', '100,300']);
       programs.push(pool.pool);
       await waitForLiveHttpServers(broker.httpPort, 111, 2);
-      context = await launch(userDataDir);
+      const context = await browser();
       const { page, problems } = await openPage(context);
       await page.goto(`${broker.origin}/_broker/`);
       const http = new Pool(broker.origin, { connections: 4 });
@@ -331,10 +407,6 @@ if (missing !== undefined && process.env.CI) {
       assert.ok(shown.rows.every((r) => r.pid !== status.pid), 'the workers are not the primary');
       assert.equal(await page.locator('#workers-count').textContent(), '2 of 2 listening');
       assert.deepEqual(problems, []);
-    } finally {
-      await context?.close().catch(() => undefined);
-      for (const program of programs.reverse()) await program.stop();
-      rmSync(userDataDir, { recursive: true, force: true });
-    }
-  });
+    }),
+  );
 }

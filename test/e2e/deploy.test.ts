@@ -67,7 +67,8 @@ test('deploy.sh --dry-run install: environment files with the secret redacted, s
   assert.match(out, /\| POLICY_BROKER_HOST=0\.0\.0\.0\n/);
   assert.match(out, /\| POLICY_BROKER_PORT=2100\n/);
   assert.match(out, /\| POLICY_BROKER_REGISTRATION_SECRET=<secret>\n/);
-  assert.match(out, /\| ExecStart=@NODE@ @DIR@\/dist\/broker\/main\.js\n/);
+  // The node flags of the program's #! line, read from the build being sent.
+  assert.match(out, /\| ExecStart=@NODE@ --min-semi-space-size=16 @DIR@\/dist\/broker\/main\.js\n/);
   assert.match(out, /\| EnvironmentFile=\/etc\/policy-broker\/policy-broker\.env\n/);
   assert.match(out, /sudo install -m 644 \/dev\/stdin \/etc\/systemd\/system\/policy-broker\.service && sudo systemctl daemon-reload/);
   // The servers reach the broker at its address= (the private one), not the ssh name.
@@ -109,7 +110,7 @@ test('deploy.sh --dry-run start and stop: the broker first and last, systemd uni
   assert.match(commands[0]![1], /sudo systemctl enable policy-broker\.service && sudo systemctl restart policy-broker\.service/);
   assert.match(commands[0]![1], /journalctl -u policy-broker\.service --since @\$t .*"ready":true/);
   assert.match(commands[1]![1], /systemctl restart policy-server-pool-111-100\.service/);
-  assert.match(commands[3]![1], /node dist\/client\/main\.js --json/);
+  assert.match(commands[3]![1], /node --min-semi-space-size=16 dist\/client\/main\.js --json/);
 
   const stop = await deploy(['--dry-run', 'stop', HOSTS]);
   assert.equal(stop.code, 0, stop.stderr);
@@ -130,7 +131,7 @@ test('deploy.sh --no-systemd: nohup in the background with pid and log files, en
   assert.equal(start.code, 0, start.stderr);
   const [broker] = sshCommands(start.stdout);
   assert.match(broker![1], /^cd apps\/pb && /);
-  assert.match(broker![1], /\. run\/policy-broker\.env; set \+a; exec nohup node dist\/broker\/main\.js >logs\/policy-broker\.log 2>&1 <\/dev\/null\) & echo \$! > run\/policy-broker\.pid/);
+  assert.match(broker![1], /\. run\/policy-broker\.env; set \+a; exec nohup node --min-semi-space-size=16 dist\/broker\/main\.js >logs\/policy-broker\.log 2>&1 <\/dev\/null\) & echo \$! > run\/policy-broker\.pid/);
   assert.match(broker![1], /"ready":true/);
 
   const stop = await deploy(['--dry-run', '--no-systemd', 'stop', HOSTS]);

@@ -5,11 +5,12 @@
  * Counts are small (the checks' sizes are options) so the whole file runs in well under a minute.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { REPO_ROOT, run } from '../helpers/programs.js';
+import { freePort } from '../../scripts/bench/processes.js';
+import { REPO_ROOT, run, start, startBroker } from '../helpers/programs.js';
 
 const FIXTURES = path.join(REPO_ROOT, 'test/fixtures/grade');
 const BROKER = `node ${path.join(REPO_ROOT, 'dist/broker/main.js')}`;
@@ -44,6 +45,29 @@ describe('policy-grade', () => {
 
   it('our server pool gets full marks, registering with the grader acting as a broker', async () => {
     assertFullMarks(await grade(['server', '--start', `${POOL} --broker {broker} --policy 111 --count 1`, '--json', ...SMALL]), 'server', 5);
+  });
+
+  it('http-proxy --servers FILE: the grader runs its backends at the instructor\'s addresses', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'grade-servers-'));
+    after(() => rmSync(dir, { recursive: true, force: true }));
+    const file = path.join(dir, 'servers.conf');
+    writeFileSync(file, JSON.stringify({ backend_servers: [{ ip: '127.0.0.1', port: await freePort() }, { ip: '127.0.0.1', port: String(await freePort()) }] }));
+    const result = await grade(['http-proxy', '--servers', file, '--start', `${BROKER} --port 0 --http-port {port} --servers {servers}`, '--json', ...SMALL]);
+    assertFullMarks(result, 'http-proxy', 8);
+    assert.match(result.json.checks.find((check: any) => check.name === 'balanced per request').detail, /over 2 backends: \d+ \/ \d+$/);
+  });
+
+  it('server --target dials a running server\'s port directly; the registration is not graded', async () => {
+    const { broker, port } = await startBroker();
+    const pool = start('pool', ['--broker', `127.0.0.1:${port}`, '--policy', '111', '--count', '1']);
+    after(async () => {
+      await pool.stop();
+      await broker.stop();
+    });
+    const { servers } = await pool.ready;
+    const result = await grade(['server', '--target', `127.0.0.1:${servers[0].port}`, '--json', ...SMALL]);
+    assertFullMarks(result, 'server', 4);
+    assert.ok(!result.json.checks.some((check: any) => check.name === 'registration well formed'));
   });
 
   it('a --batch run over the fixture folder: each flawed fixture fails exactly its check, the correct ones get full marks', async () => {
@@ -88,11 +112,17 @@ describe('policy-grade', () => {
   });
 
   it('bad usage and an unreachable target exit 2 with one line', async () => {
-    for (const args of [['broker'], ['broker', '--target', 'nowhere'], ['broker', '--target', '127.0.0.1:1', '--only', 'nosuch'], ['http-proxy', '--target', '127.0.0.1:1'], ['--batch', path.join(FIXTURES, 'broker.py')]]) {
+    for (const args of [[], ['bogus'], ['broker'], ['broker', '--target', 'nowhere'], ['http-proxy', '--target', '127.0.0.1:1'], ['--batch', path.join(FIXTURES, 'broker.py')]]) {
       const result = await grade(args);
       assert.equal(result.code, 2, `${args.join(' ')}: ${result.stderr}`);
       assert.match(result.stderr, /^policy-grade: .+\n$/, args.join(' '));
     }
+    const misspelt = await grade(['broker', '--start', 'sleep 30', '--only', 'nosuch']);
+    assert.equal(misspelt.code, 2);
+    assert.match(misspelt.stderr, /no check "nosuch"; the checks are: registration, answers/);
+    const mixed = await grade(['--batch', path.join(FIXTURES, 'manifest.json'), '--only', 'round-robin']);
+    assert.equal(mixed.code, 2);
+    assert.match(mixed.stderr, /http-proxy: no check "round-robin"/);
     const unreachable = await grade(['broker', '--target', '127.0.0.1:1']);
     assert.equal(unreachable.code, 2);
     assert.match(unreachable.stderr, /127\.0\.0\.1:1 does not accept connections/);

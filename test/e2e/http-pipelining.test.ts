@@ -8,11 +8,11 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { brokerStatus, rawRequest, splitResponses, startHttpBroker, waitFor, type HttpBroker } from '../helpers/http.js';
+import { brokerStatus, httpBackend, rawRequest, splitResponses, startHttpBroker, tempDir, waitFor, writeServersConf, type HttpBroker } from '../helpers/http.js';
 
 /** How long the backend holds each request: long enough that parallel requests would overlap. */
 const HOLD_MS = 20;
@@ -95,4 +95,37 @@ test('a connection that closes with pipelined requests waiting leaves nothing in
   const result = await rawRequest(broker.httpPort, pipelined(5, 'd'), { until: (text) => splitResponses(text).length >= 1 });
   assert.equal(splitResponses(result.text)[0]!.body, '/d/0');
   await waitFor('nothing in flight', async () => (await brokerStatus(broker.httpPort)).http.inflight === 0);
+});
+
+test('a malformed request pipelined behind a response being streamed cuts the connection: no error answer inside that body', async () => {
+  // The backend sends a head and part of the body, then holds the rest until the test releases it.
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  const streaming = await httpBackend((_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/plain' });
+    res.write('first part;');
+    void released.then(() => res.end('rest'));
+  });
+  const temp = tempDir('pb-pipelining-stream-');
+  const own = await startHttpBroker(['--servers', writeServersConf(temp.dir, [{ port: streaming.port }]), '--health-interval', '0']);
+  const socket = connect({ port: own.httpPort, host: '127.0.0.1' });
+  try {
+    let text = '';
+    socket.on('data', (data: Buffer) => (text += data.toString('latin1')));
+    socket.on('error', () => undefined);
+    const closed = once(socket, 'close');
+    socket.write('GET /stream HTTP/1.1\r\nHost: test\r\n\r\n');
+    await waitFor('the first part of the body', () => text.includes('first part;'));
+    socket.write('GET /bad HTTP/1.1\r\nHost: test\r\nContent-Length: nope\r\n\r\n');
+    await closed;
+    assert.match(text, /^HTTP\/1\.1 200 /);
+    assert.ok(!text.includes('HTTP/1.1 400'), `an error answer was written into the streamed body: ${JSON.stringify(text)}`);
+    assert.ok(!text.includes('rest'), 'the held part was never sent, so the response must be cut');
+  } finally {
+    socket.destroy();
+    release();
+    await own.broker.stop();
+    await streaming.close();
+    temp.remove();
+  }
 });

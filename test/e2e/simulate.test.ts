@@ -8,21 +8,27 @@ function printedPids(stdout: string): number[] {
   return [...stdout.matchAll(/\(pid (\d+)\)/g)].map((m) => Number(m[1]));
 }
 
-test('simulate.sh --help prints its usage; a bad option exits 2', async () => {
-  const help = await runScript('simulate.sh', ['--help']);
+// npm run simulate is `node dist/scripts/simulate.js`; scripts/simulate.sh runs the same program.
+const SIMULATE = 'simulate.js';
+
+test('simulate --help prints its usage; a bad option exits 2; simulate.sh passes both through', async () => {
+  const help = await runScript(SIMULATE, ['--help']);
   assert.equal(help.code, 0);
-  assert.match(help.stdout, /^Usage: scripts\/simulate\.sh/);
+  assert.match(help.stdout, /^Usage: simulate \[options\]/);
   for (const option of ['--policies', '--servers-per-policy', '--clients', '--packets', '--algorithm', '--kill-one-server-after', '--json']) {
     assert.ok(help.stdout.includes(option), option);
   }
-  const bad = await runScript('simulate.sh', ['--clients', 'many']);
+  const bad = await runScript(SIMULATE, ['--clients', 'many']);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /--clients/);
-  assert.equal((await runScript('simulate.sh', ['--no-such-option'])).code, 2);
+  assert.equal((await runScript(SIMULATE, ['--no-such-option'])).code, 2);
+  const wrapped = await runScript('simulate.sh', ['--help']);
+  assert.equal(wrapped.stdout, help.stdout);
+  assert.equal((await runScript('simulate.sh', ['--clients', '0'])).code, 2);
 });
 
-test('simulate.sh runs a small lab: every packet verified, round-robin even per policy, table and JSON, nothing left running', async () => {
-  const result = await runScript('simulate.sh', ['--policies', '111,222', '--servers-per-policy', '2', '--clients', '4', '--packets', '50', '--concurrency', '2', '--seed', '3', '--json'], {
+test('simulate runs a small lab: every packet verified, round-robin even per policy, table and JSON, nothing left running', async () => {
+  const result = await runScript(SIMULATE, ['--policies', '111,222', '--servers-per-policy', '2', '--clients', '4', '--packets', '50', '--concurrency', '2', '--seed', '3', '--json'], {
     timeoutMs: 60_000,
   });
   assert.equal(result.code, 0, result.stdout + result.stderr);
@@ -50,9 +56,9 @@ test('simulate.sh runs a small lab: every packet verified, round-robin even per 
   for (const pid of pids) assert.equal(isAlive(pid), false, `process ${pid} still running`);
 });
 
-test('simulate.sh --kill-one-server-after: the killed server stops, the others take over, nothing is lost', async () => {
+test('simulate --kill-one-server-after: the killed server stops, the others take over, nothing is lost', async () => {
   const result = await runScript(
-    'simulate.sh',
+    SIMULATE,
     ['--policies', '111', '--servers-per-policy', '3', '--clients', '3', '--concurrency', '2', '--kill-one-server-after', '1s', '--duration', '3.5', '--json'],
     { timeoutMs: 60_000 },
   );
@@ -79,7 +85,7 @@ test('simulate.sh --kill-one-server-after: the killed server stops, the others t
   for (const pid of pids) assert.equal(isAlive(pid), false, `process ${pid} still running`);
 });
 
-test('simulate.sh stops everything it started on SIGINT', async () => {
+test('simulate stops everything it started on SIGINT, also through simulate.sh', async () => {
   const run = startScript('simulate.sh', ['--policies', '111', '--clients', '2', '--duration', '60', '--delay', '5'], { timeoutMs: 60_000 });
   const deadline = Date.now() + 30_000;
   while (!/^clients /m.test(run.stdout()) && Date.now() < deadline) await sleep(50);
@@ -92,8 +98,8 @@ test('simulate.sh stops everything it started on SIGINT', async () => {
   for (const pid of children) assert.equal(isAlive(pid), false, `process ${pid} still running`);
 });
 
-test('simulate.sh fails when the kill would come after the load', async () => {
-  const result = await runScript('simulate.sh', ['--policies', '111', '--clients', '1', '--packets', '5', '--kill-one-server-after', '2s', '--duration', '0.2'], {
+test('simulate fails when the kill would come after the load', async () => {
+  const result = await runScript(SIMULATE, ['--policies', '111', '--clients', '1', '--packets', '5', '--kill-one-server-after', '2s', '--duration', '0.2'], {
     timeoutMs: 60_000,
   });
   assert.equal(result.code, 1, result.stdout + result.stderr);

@@ -10,6 +10,7 @@ import { BrokerClient } from '../../client/index.js';
 import { sha1 } from '../helpers/classic.js';
 import { clients, figures, inProcessBroker, settled, sum, tally, teardown, trackedLoad, waitFor } from '../helpers/fault.js';
 import { start, startBroker } from '../helpers/programs.js';
+import { refusesConnections } from '../helpers/wait.js';
 import { FakeServer, replyLine } from '../helpers/wire.js';
 
 const { programs, cleanups } = teardown();
@@ -101,7 +102,7 @@ test('SIGTERM on a pool: its server leaves, answers what it holds, exits 0; the 
 });
 
 test('SIGTERM on the broker: packets in flight are answered with replies before it exits 0', async () => {
-  const { broker, port } = await startBroker(['--log-level', 'info', '--log-format', 'json']);
+  const { broker, port } = await startBroker();
   programs.push(broker);
   const holder = await holdingServer(5, 111, port, 64);
   const client = await BrokerClient.connect({ host: '127.0.0.1', port, timeoutMs: 20_000 });
@@ -109,7 +110,7 @@ test('SIGTERM on the broker: packets in flight are answered with replies before 
   const inflight = Array.from({ length: 40 }, (_, i) => client.send({ type: 0, srcid: 3, privPoliId: 111, payload: `drain-${i}` }));
   await waitFor('40 packets at the server', () => holder.held.length === 40);
   broker.child.kill('SIGTERM');
-  await waitFor('the broker stopping', () => broker.stderr().includes('"stopping"'));
+  await waitFor('the broker stopping (its packet port closed)', () => refusesConnections(port));
   // Still draining: a new packet is refused, the ones in flight wait for their server.
   const late = await client.send({ type: 0, srcid: 3, privPoliId: 111, payload: 'late' });
   assert.equal(late.type, 3);

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { clients, figures, inProcessBroker, sum, teardown, trackedLoad, waitFor } from '../helpers/fault.js';
+import { clients, figures, inProcessBroker, sum, teardown, timeUntil, trackedLoad, waitFor } from '../helpers/fault.js';
 import { FakeServer } from '../helpers/wire.js';
 
 const { cleanups } = teardown();
@@ -37,7 +37,7 @@ test('a server that stops heartbeating is taken out within its misses, its socke
       if (silentSince > 0 && removedAfterMs < 0 && broker.table.get(2) === undefined) removedAfterMs = Date.now() - silentSince;
     },
   });
-  if (removedAfterMs < 0) removedAfterMs = (await waitFor('the dark server removed', () => broker.table.get(2) === undefined)) + Date.now() - silentSince;
+  if (removedAfterMs < 0) removedAfterMs = (await timeUntil('the dark server removed', () => broker.table.get(2) === undefined)) + Date.now() - silentSince;
   // The broker closed its session; the dark server itself closed nothing.
   await dark.registration!.closedByPeer();
   const received = dark.realPackets.length;

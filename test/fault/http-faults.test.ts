@@ -8,7 +8,7 @@ import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import { test } from 'node:test';
 import { Pool } from 'undici';
-import { figures, openFds, procStatusKb, teardown, waitFor } from '../helpers/fault.js';
+import { figures, openFds, procStatusKb, teardown, timeUntil } from '../helpers/fault.js';
 import { startHttpBroker, startHttpPool, waitForLiveHttpServers } from '../helpers/http.js';
 
 const { programs, sockets, cleanups } = teardown();
@@ -111,7 +111,7 @@ test('HTTP: 5,000 idle or byte-a-second connections: normal requests served, all
     for (const socket of slow) if (!socket.destroyed) socket.write('X');
   }, 1000);
   cleanups.push(() => clearInterval(drip));
-  const allClosedMs = await waitFor('every abusive HTTP connection closed', () => [...idle, ...slow].every((s) => s.destroyed || s.readableEnded), HEADERS_TIMEOUT_MS + 20_000, 50);
+  const allClosedMs = await timeUntil('every abusive HTTP connection closed', () => [...idle, ...slow].every((s) => s.destroyed || s.readableEnded), HEADERS_TIMEOUT_MS + 20_000, 50);
   clearInterval(drip);
   abusing = false;
   await Promise.all(workers);

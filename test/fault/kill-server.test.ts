@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { sha1 } from '../helpers/classic.js';
-import { countedLoad } from '../helpers/counted-load.js';
 import { clients, figures, inProcessBroker, settled, sum, tally, trackedLoad } from '../helpers/fault.js';
 import { start, startBroker, type Program } from '../helpers/programs.js';
 
@@ -22,16 +21,19 @@ test('servers killed with SIGKILL under load: every packet answered, none lost, 
   programs.push(...servers);
   await Promise.all(servers.map((server) => server.ready));
 
+  const peers = await clients(port, 4);
+  cleanups.push(() => Promise.all(peers.map((peer) => peer.close())));
+
   const total = 12_000;
   const killAt = [total / 4, total / 2];
   const killed: number[] = [];
-  const count = await countedLoad({
-    port,
+  const count = await trackedLoad({
+    clients: peers,
     policy: 111,
     count: total,
     concurrency: 96,
-    onAnswer: (c) => {
-      const answered = c.replies + c.lost + Object.values(c.errors).reduce((a, b) => a + b, 0);
+    expected: (payload) => sha1(payload),
+    onAnswer: (_c, answered) => {
       if (killed.length < killAt.length && answered >= killAt[killed.length]!) {
         const victim = servers[killed.length]!;
         victim.child.kill('SIGKILL');
@@ -39,13 +41,13 @@ test('servers killed with SIGKILL under load: every packet answered, none lost, 
       }
     },
   });
-  const errors = Object.values(count.errors).reduce((a, b) => a + b, 0);
-  const figures = { sent: count.sent, replies: count.replies, errors: count.errors, lost: count.lost, byServer: count.byServer };
-  console.log(`# kill-server: ${JSON.stringify(figures)}`);
+  const errors = sum(count.errors);
+  figures('kill-server', { ...tally(count), byServer: count.byServer });
   assert.equal(killed.length, 2, 'both kills happened mid-run');
   assert.equal(count.sent, total);
-  assert.equal(count.lost, 0, 'no packet went unanswered');
-  assert.equal(count.replies + errors, total, 'every packet got exactly one answer');
+  assert.equal(sum(count.failed), 0, 'no packet went unanswered');
+  assert.equal(count.misdelivered, 0, 'every reply answers its own packet');
+  assert.equal(settled(count), total, 'every packet got exactly one answer');
   // The third server lives throughout: whatever was in flight on a killed one was re-routed to it.
   assert.equal(errors, 0, `no errors expected while a server of the policy lives: ${JSON.stringify(count.errors)}`);
   assert.ok(count.byServer['102']! > total / 2, 'the survivor took over');

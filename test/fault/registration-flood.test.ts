@@ -6,11 +6,16 @@
  * pages are scraped.
  *
  * Goal: RSS within +60 MB of the start, status ≤ 256 KiB, metrics ≤ 1 MiB, and the worst packet
- * round trip of another client during scrapes ≤ 200 ms. (Before the hardening, the one-connection
+ * round trip of another client during scrapes ≤ 200 ms (plus twice the worst of two quiet
+ * seconds before the flood: a few ms on an idle machine, more on a loaded one, whose scheduling
+ * delays are not the broker's). (Before the hardening, the one-connection
  * flood took the broker from 65 to 815 MB, status 4.4 MB, metrics 32 MB, round trips 1.7 s.)
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { clients, figures, procStatusKb, teardown, waitFor } from '../helpers/fault.js';
 import { closedPort, startHttpBroker } from '../helpers/http.js';
 import { FakeServer, RawPeer } from '../helpers/wire.js';
@@ -27,8 +32,6 @@ test('a flood of registrations of fresh policies on refusing ports leaves bounde
   const pid = b.broker.child.pid!;
   const good = await FakeServer.start({ id: 1, policy: 111, brokerPort: b.port, maxInflight: 64 });
   cleanups.push(() => good.kill());
-  const [client] = await clients(b.port, 1);
-  cleanups.push(() => client!.close());
 
   const scrape = async (page: 'status' | 'metrics'): Promise<{ bytes: number; ms: number }> => {
     const started = performance.now();
@@ -40,24 +43,11 @@ test('a flood of registrations of fresh policies on refusing ports leaves bounde
   // Warm-up: the first scrape loads prom-client; the start figure is taken after it.
   await scrape('status');
   await scrape('metrics');
+  const [client] = await clients(b.port, 1);
   await client!.send({ type: 0, srcid: 1, privPoliId: 111, payload: 'warm' });
+  await client!.close();
   const rssStartKb = procStatusKb(pid, 'VmRSS');
 
-  // The unrelated client: one packet after another, each round trip timed.
-  const pings: Array<{ at: number; ms: number }> = [];
-  let pinging = true;
-  let pingErrors = 0;
-  const pinger = (async () => {
-    for (let n = 0; pinging && n < 100_000; n++) {
-      const at = performance.now();
-      const answer = await client!.send({ type: 0, srcid: 1, privPoliId: 111, payload: `ping-${n}` });
-      if (answer.type !== 2) pingErrors++;
-      pings.push({ at, ms: performance.now() - at });
-    }
-  })();
-
-  // Ports that refuse, a different one for each registration of a connection (one port cannot
-  // serve two policies: that alone would refuse most of a flood on one port).
   const refusing: number[] = [];
   while (refusing.length < FLOOD / SPREAD_CONNECTIONS) {
     const port = await closedPort();
@@ -65,31 +55,44 @@ test('a flood of registrations of fresh policies on refusing ports leaves bounde
   }
   const registration = (i: number) =>
     JSON.stringify({ type: 1, id: 10_000 + i, privPolyId: 50_000 + i, listenport: refusing[i % refusing.length], session: true }) + '\n';
-  // 1. All on one connection, in one write.
-  const one = await RawPeer.connect(b.port);
-  cleanups.push(() => one.close());
+  // Everything is made before the clock starts: 1. all on one connection, in one write; 2. spread
+  // over connections from many loopback addresses (per-connection limits do not stop it).
   let flood = '';
   for (let i = 0; i < FLOOD; i++) flood += registration(i);
-  one.write(flood);
-  // 2. Spread over connections from many loopback addresses (per-connection limits do not stop it).
-  const spread: RawPeer[] = [];
+  const one = await RawPeer.connect(b.port);
+  cleanups.push(() => one.close());
+  const spread: Array<{ peer: RawPeer; lines: string }> = [];
   for (let c = 0; c < SPREAD_CONNECTIONS; c++) {
     const peer = await RawPeer.connect(b.port, `127.0.${1 + Math.floor(c / 250)}.${2 + (c % 250)}`);
     cleanups.push(() => peer.close());
-    spread.push(peer);
     let lines = '';
     for (let i = 0; i < FLOOD / SPREAD_CONNECTIONS; i++) lines += registration(FLOOD + c * (FLOOD / SPREAD_CONNECTIONS) + i);
-    peer.write(lines);
+    spread.push({ peer, lines });
   }
+
+  // The unrelated client, in a process of its own: one packet after another, each round trip timed.
+  const pinger = spawn(process.execPath, [fileURLToPath(new URL('../helpers/pinger.js', import.meta.url)), String(b.port), '111'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  cleanups.push(() => pinger.kill('SIGKILL'));
+  const pingerLines = createInterface({ input: pinger.stdout! })[Symbol.asyncIterator]();
+  assert.match(String((await pingerLines.next()).value), /ready/);
+
+  // Two quiet seconds first: the worst round trip the machine itself gives (a loaded machine
+  // schedules the two processes late now and then), which the flood's figure is read against.
+  const quietFrom = Date.now();
+  await new Promise((resolve) => setTimeout(resolve, 2000));
+  const quietUntil = Date.now();
+
+  one.write(flood);
+  for (const { peer, lines } of spread) peer.write(lines);
 
   // Scrapes while the flood is handled, and after.
   const windows: Array<[number, number]> = [];
   const scrapes = { status: [] as Array<{ bytes: number; ms: number }>, metrics: [] as Array<{ bytes: number; ms: number }> };
   for (let round = 0; round < 10; round++) {
     for (const page of ['status', 'metrics'] as const) {
-      const started = performance.now();
+      const started = Date.now();
       scrapes[page].push(await scrape(page));
-      windows.push([started, performance.now()]);
+      windows.push([started, Date.now()]);
     }
   }
   const peakDuringKb = procStatusKb(pid, 'VmHWM');
@@ -100,15 +103,17 @@ test('a flood of registrations of fresh policies on refusing ports leaves bounde
     servers = status.policies.reduce((n: number, p: any) => n + p.servers.length, 0);
     return servers === 1;
   }, 20_000, 100).catch(() => -1);
+  const afterStarted = Date.now();
   const after = { status: await scrape('status'), metrics: await scrape('metrics') };
-  windows.push([performance.now() - after.metrics.ms, performance.now()]);
-  pinging = false;
-  await pinger;
+  windows.push([afterStarted, Date.now()]);
+  pinger.stdin!.end();
+  const pings = JSON.parse(String((await pingerLines.next()).value)) as Array<{ at: number; ms: number; ok: boolean }>;
+  const pingErrors = pings.filter((p) => !p.ok).length;
   const rssAfterKb = procStatusKb(pid, 'VmRSS');
   const peakKb = procStatusKb(pid, 'VmHWM');
 
   const duringScrapes = pings.filter((p) => windows.some(([s, e]) => p.at < e && p.at + p.ms > s));
-  const accepted = [one, ...spread].reduce((n, peer) => n + peer.received.filter((line) => JSON.parse(line).type === 4).length, 0);
+  const accepted = [one, ...spread.map((s) => s.peer)].reduce((n, peer) => n + peer.received.filter((line) => JSON.parse(line).type === 4).length, 0);
   const result = {
     registrationsSent: 2 * FLOOD,
     accepted,
@@ -123,6 +128,7 @@ test('a flood of registrations of fresh policies on refusing ports leaves bounde
     slowestScrapeMs: Math.round(Math.max(...scrapes.status.map((s) => s.ms), ...scrapes.metrics.map((s) => s.ms))),
     pings: pings.length,
     pingErrors,
+    worstPingQuietMs: Math.round(Math.max(0, ...pings.filter((p) => p.at >= quietFrom && p.at < quietUntil).map((p) => p.ms))),
     worstPingDuringScrapesMs: Math.round(Math.max(0, ...duringScrapes.map((p) => p.ms))),
     worstPingMs: Math.round(Math.max(0, ...pings.map((p) => p.ms))),
     settleMs,
@@ -134,7 +140,10 @@ test('a flood of registrations of fresh policies on refusing ports leaves bounde
   assert.ok(peakKb - rssStartKb <= 60 * 1024, `peak RSS ${((peakKb - rssStartKb) / 1024).toFixed(1)} MB over the start`);
   assert.ok(result.statusMaxKiB <= 256, `status ${result.statusMaxKiB} KiB`);
   assert.ok(result.metricsMaxKiB * 1024 <= MB, `metrics ${result.metricsMaxKiB} KiB`);
-  assert.ok(result.worstPingDuringScrapesMs <= 200, `a packet waited ${result.worstPingDuringScrapesMs} ms during a scrape`);
+  assert.ok(
+    result.worstPingDuringScrapesMs <= 200 + 2 * result.worstPingQuietMs,
+    `a packet waited ${result.worstPingDuringScrapesMs} ms during a scrape (${result.worstPingQuietMs} ms at worst before the flood)`,
+  );
   assert.equal(pingErrors, 0);
   assert.ok(accepted < 2 * FLOOD / 4, `${accepted} flood registrations accepted: not rate-limited`);
 });

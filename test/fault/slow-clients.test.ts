@@ -8,7 +8,7 @@ import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import { test } from 'node:test';
 import { sha1 } from '../helpers/classic.js';
-import { clients, figures, openFds, procStatusKb, startBrokerAndPool, sum, tally, teardown, trackedLoad, waitFor } from '../helpers/fault.js';
+import { clients, figures, openFds, procStatusKb, startBrokerAndPool, sum, tally, teardown, timeUntil, trackedLoad } from '../helpers/fault.js';
 
 const { programs, sockets, cleanups } = teardown();
 
@@ -82,8 +82,8 @@ test('5,000 idle and byte-a-second connections: normal clients served, all close
   }, 1000);
   cleanups.push(() => clearInterval(drip));
 
-  const slowClosedMs = await waitFor('every slow connection closed', () => slow.every((a) => a.closedAt > 0), HEADER_TIMEOUT_MS + 15_000, 50);
-  const idleClosedMs = await waitFor('every idle connection closed', () => idle.every((a) => a.closedAt > 0), IDLE_TIMEOUT_MS + 15_000, 50);
+  const slowClosedMs = await timeUntil('every slow connection closed', () => slow.every((a) => a.closedAt > 0), HEADER_TIMEOUT_MS + 15_000, 50);
+  const idleClosedMs = await timeUntil('every idle connection closed', () => idle.every((a) => a.closedAt > 0), IDLE_TIMEOUT_MS + 15_000, 50);
   abusing = false;
   const count = await normal;
   clearInterval(drip);

@@ -41,18 +41,7 @@ export function figures(name: string, values: Record<string, unknown>): void {
   console.log(`# ${name}: ${JSON.stringify(values)}`);
 }
 
-/**
- * Polls `check` every `intervalMs` until it returns true; resolves with the time it took.
- * Throws, naming `what`, when `timeoutMs` passes first.
- */
-export async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 10_000, intervalMs = 10): Promise<number> {
-  const started = Date.now();
-  for (;;) {
-    if (await check()) return Date.now() - started;
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
-  }
-}
+export { timeUntil, waitFor } from './wait.js';
 
 /** A field of /proc/PID/status in kB (VmHWM: peak resident memory; VmRSS: current). */
 export function procStatusKb(pid: number, field: 'VmHWM' | 'VmRSS'): number {

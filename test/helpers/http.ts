@@ -11,6 +11,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Pool } from 'undici';
 import { start, type Program, type StartOptions } from './programs.js';
+import { waitFor } from './wait.js';
+
+export { waitFor };
 
 export interface HttpBroker {
   broker: Program;
@@ -35,21 +38,6 @@ export async function startHttpPool(brokerPort: number, args: string[]): Promise
   return { pool, servers: ready.servers };
 }
 
-/** Polls `check` every 20 ms until it returns a value other than undefined/false, or fails after timeoutMs. */
-export async function waitFor<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 10000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined && value !== false) return value;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last === undefined ? '' : `: ${String(last)}`}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 /** GETs a URL on a fresh connection; resolves with status, headers and the body as text. */
 export async function get(url: string, headers: Record<string, string> = {}, method = 'GET'): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {

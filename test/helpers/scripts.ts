@@ -1,5 +1,5 @@
 /**
- * Runs the shell scripts under scripts/ as a user would, bounded in time: exit code, stdout,
+ * Runs the scripts under scripts/ as a user would, bounded in time: exit code, stdout,
  * stderr, and the last stdout line parsed as JSON (the scripts' --json report).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -23,9 +23,13 @@ export interface ScriptRun {
   result: Promise<ScriptResult>;
 }
 
-/** Starts scripts/NAME with args; SIGKILLed after timeoutMs (default 120 s). */
+/**
+ * Starts scripts/NAME with args (a NAME ending in .js is the built Node script
+ * dist/scripts/NAME, run as npm runs it); SIGKILLed after timeoutMs (default 120 s).
+ */
 export function startScript(name: string, args: string[], options: { timeoutMs?: number; env?: Record<string, string> } = {}): ScriptRun {
-  const child = spawn('bash', [path.join(REPO_ROOT, 'scripts', name), ...args], {
+  const [command, script] = name.endsWith('.js') ? [process.execPath, path.join(REPO_ROOT, 'dist', 'scripts', name)] : ['bash', path.join(REPO_ROOT, 'scripts', name)];
+  const child = spawn(command, [script, ...args], {
     cwd: REPO_ROOT,
     env: { ...process.env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { balanceFloor, isBalanced } from '../../scripts/grade/balance.js';
 import { parseManifest, ManifestError } from '../../scripts/grade/batch.js';
-import { CheckSelectionError, gradeOf, parseCheckList, resultOf, selectChecks, type Check } from '../../scripts/grade/check.js';
+import { CheckSelectionError, gradeOf, parseCheckList, resultOf, selectChecks, type Check, type Scope } from '../../scripts/grade/check.js';
 import { Inbox } from '../../scripts/grade/inbox.js';
 import { batchCsv, formatBatch, formatGrade } from '../../scripts/grade/report.js';
 import { ResponseParser, type Response } from '../../scripts/grade/response-parser.js';
@@ -48,16 +48,19 @@ describe('grade balance', () => {
 describe('grade runner', () => {
   const check = (id: string, run: Check<null>['run']): Check<null> => ({ id, name: id, points: 1, run });
 
-  it('a check that overruns its time fails, and its scope is closed', async () => {
-    let destroyed = false;
+  it('a check that overruns its time fails, its scope is closed, and what it opens later is closed at once', async () => {
+    let destroyed = 0;
+    let late: Scope | undefined;
     const results = await runChecks(
-      [check('slow', (_, scope) => { scope.own({ destroy: () => (destroyed = true) }); return new Promise(() => undefined); })],
+      [check('slow', (_, scope) => { late = scope; scope.own({ destroy: () => destroyed++ }); return new Promise(() => undefined); })],
       null,
       { checkTimeoutMs: 50, reachable: async () => true },
     );
     assert.equal(results[0]!.passed, false);
     assert.match(results[0]!.detail, /timed out after 50 ms/);
-    assert.ok(destroyed);
+    assert.equal(destroyed, 1);
+    late!.own({ destroy: () => destroyed++ });
+    assert.equal(destroyed, 2);
   });
 
   it('after a failure the target is probed; once unreachable, later checks are "not reachable" without running', async () => {

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import type { LoadSummary } from '../../client/summary.js';
 import { lossEventsOf, parseLog, parseManifest, summaryFrom } from '../../scripts/lib/manifest.js';
 import { multihostReport, type MultihostInput } from '../../scripts/lib/multihost-report.js';
-import { formatSimulationReport, simulationInput, simulationReport, type SimulationInput } from '../../scripts/lib/sim-report.js';
+import { formatSimulationReport, simulationReport, type SimulationInput } from '../../scripts/lib/sim-report.js';
 
 function summary(byServer: Record<string, number>, extra: Partial<LoadSummary> = {}): LoadSummary {
   const replies = Object.values(byServer).reduce((a, b) => a + b, 0);
@@ -77,20 +77,15 @@ test('failover is observed only when the killed server served and another took o
   assert.match(tooEarly.problems.join(), /served nothing before it was killed/);
 });
 
-test('the manifest, the client summary line and the broker log are read leniently', () => {
-  const files: Record<string, string> = {
-    '/c1': 'progress\n{"sent":2,"answered":2,"lost":0,"errors":{},"byServer":{"100":2},"verified":2,"verifyFailed":0,"rps":1,"p50Ms":1,"p99Ms":1,"maxMs":1,"durationMs":1}\n\n',
-    '/log': '{"message":"server up","id":100}\nnot json\n{"message":"server connection lost","id":100,"reason":"ECONNRESET"}\n{"message":"server removed","id":300}\n',
-  };
-  const manifest = parseManifest('# comment\nmeta\talgorithm\trandom\npolicy\t111\t100,300\nclient\t1\t111\t0\t/c1\nclient\t2\t111\t1\t/missing\nkill\t100\t1500\nbrokerlog\t/log\n');
-  const input = simulationInput(manifest, (p) => files[p] ?? '', (p) => parseLog(files[p] ?? ''));
-  assert.equal(input.algorithm, 'random');
-  assert.deepEqual(input.policies, [{ policy: 111, servers: [100, 300] }]);
-  assert.equal(input.clients[0]!.summary?.sent, 2);
-  assert.equal(input.clients[1]!.summary, undefined);
-  assert.deepEqual(input.kill, { id: 100, afterMs: 1500, brokerEvents: ['server connection lost (ECONNRESET)'] });
+test('the client summary line, the manifest and the broker log are read leniently', () => {
+  const stdout = 'progress\n{"sent":2,"answered":2,"lost":0,"errors":{},"byServer":{"100":2},"verified":2,"verifyFailed":0,"rps":1,"p50Ms":1,"p99Ms":1,"maxMs":1,"durationMs":1}\n\n';
+  const log = '{"message":"server up","id":100}\nnot json\n{"message":"server connection lost","id":100,"reason":"ECONNRESET"}\n{"message":"server removed","id":300}\n';
+  assert.equal(summaryFrom(stdout)?.sent, 2);
   assert.equal(summaryFrom('{"sent":1}'), undefined, 'not a summary');
-  assert.deepEqual(lossEventsOf(parseLog(files['/log']!), 300), ['server removed']);
+  assert.equal(summaryFrom(''), undefined);
+  assert.deepEqual(parseManifest('# comment\nmeta\talgorithm\trandom\r\n\npolicy\t111\t100,300\n'), [['meta', 'algorithm', 'random'], ['policy', '111', '100,300']]);
+  assert.deepEqual(lossEventsOf(parseLog(log), 100), ['server connection lost (ECONNRESET)']);
+  assert.deepEqual(lossEventsOf(parseLog(log), 300), ['server removed']);
 });
 
 test('the multihost report checks addresses, the phases and the failover', () => {

@@ -23,6 +23,11 @@
  * @typedef {{ intervalMs: number, samples: Sample[], errors: BrokerError[] }} Activity
  * @typedef {{ color: string, dash?: boolean, area?: boolean, values: Array<[number, number | null]> }} Series
  * @typedef {{ color: string, dash?: boolean, label: string }} LegendItem
+ * @typedef {{ server: number | null, address: string, reason: string }} Reroute
+ * @typedef {{ kind: 'packet' | 'http', at: number, policy: number, server: number | null, address: string | null, attempt: number,
+ *   reroutes: Reroute[], outcome: string, ms: number, client?: string, srcid?: number, seq?: number | string | null,
+ *   requestId?: string, method?: string, path?: string, status?: number }} Decision
+ * @typedef {{ on: boolean, sample: number, dropped?: number }} TraceState
  */
 
 'use strict';
@@ -738,6 +743,185 @@
       body.append(tr);
     }
   }
+
+  // Recent decisions: the trace (trace/events), pushed by the broker as server-sent events and
+  // read with fetch (EventSource cannot send the token). Bounded: the last KEPT decisions are
+  // kept, SHOWN of them drawn, at most ten times a second.
+
+  const KEPT = 500;
+  const SHOWN = 50;
+  /** @type {Decision[]} */
+  let decisions = [];
+  let paused = false;
+  /** Decisions received when the panel was paused: a paused panel shows none after them, filtered or not. */
+  let pausedAt = 0;
+  let missedWhilePaused = 0;
+  let traceOn = false;
+  let drawPending = false;
+  let received = 0;
+  /** @type {Set<number>} */
+  const tracePolicies = new Set();
+  /** @type {Set<string>} */
+  const traceServers = new Set();
+
+  /** @param {Decision} d */
+  const serverKey = (d) => (d.server === null ? d.address || '' : String(d.server));
+
+  /** @param {string} block one event: "event: …" and "data: …" lines */
+  function onTraceEvent(block) {
+    const event = /^event: (.*)$/m.exec(block);
+    const data = /^data: (.*)$/m.exec(block);
+    if (!event || !data) return;
+    const value = JSON.parse(data[1] || 'null');
+    if (event[1] === 'state') setTraceState(/** @type {TraceState} */ (value));
+    else if (event[1] === 'dropped') setText($('#trace-note'), fmt.format(value.dropped) + ' decisions were not sent to this page (it read too slowly)');
+    else if (event[1] === 'decision') addDecision(/** @type {Decision} */ (value));
+  }
+
+  /** @param {TraceState} state */
+  function setTraceState(state) {
+    traceOn = state.on;
+    const toggle = $('#trace-toggle');
+    toggle.classList.toggle('on', state.on);
+    setText(toggle, state.on ? 'Stop tracing' : 'Start tracing');
+    const sampling = state.sample < 1 ? ', sampling ' + fmt2.format(state.sample * 100) + '%' : '';
+    setText($('#trace-state'), state.on ? 'trace on' + sampling : 'trace off');
+  }
+
+  /** @param {Decision} d */
+  function addDecision(d) {
+    received++;
+    $('#trace').dataset.events = String(received);
+    decisions.push(d);
+    if (decisions.length > KEPT) decisions = decisions.slice(-KEPT);
+    const key = serverKey(d);
+    if (!tracePolicies.has(d.policy)) { tracePolicies.add(d.policy); fillFilter($('#trace-policy'), [...tracePolicies].sort((a, b) => a - b).map(String)); }
+    if (key && !traceServers.has(key)) { traceServers.add(key); fillFilter($('#trace-server'), [...traceServers].sort()); }
+    if (paused) {
+      missedWhilePaused++;
+      setText($('#trace-note'), fmt.format(missedWhilePaused) + ' new while paused');
+      return;
+    }
+    scheduleDraw();
+  }
+
+  /**
+   * @param {HTMLElement} select
+   * @param {string[]} values
+   */
+  function fillFilter(select, values) {
+    const chosen = /** @type {HTMLSelectElement} */ (select).value;
+    select.replaceChildren(el('option', '', 'all'));
+    /** @type {HTMLOptionElement} */ (select.firstChild).value = '';
+    for (const v of values) {
+      const option = /** @type {HTMLOptionElement} */ (el('option', '', v));
+      option.value = v;
+      select.append(option);
+    }
+    /** @type {HTMLSelectElement} */ (select).value = chosen;
+  }
+
+  function scheduleDraw() {
+    if (drawPending) return;
+    drawPending = true;
+    setTimeout(() => { drawPending = false; drawDecisions(); }, 100);
+  }
+
+  function drawDecisions() {
+    const policy = /** @type {HTMLSelectElement} */ ($('#trace-policy')).value;
+    const server = /** @type {HTMLSelectElement} */ ($('#trace-server')).value;
+    const body = $('#trace-body');
+    body.replaceChildren();
+    let shown = 0;
+    const newest = paused ? decisions.length - 1 - (received - pausedAt) : decisions.length - 1;
+    for (let i = newest; i >= 0 && shown < SHOWN; i--) {
+      const d = /** @type {Decision} */ (decisions[i]);
+      if ((policy && String(d.policy) !== policy) || (server && serverKey(d) !== server)) continue;
+      body.append(decisionRow(d));
+      shown++;
+    }
+    if (!shown) {
+      const td = /** @type {HTMLTableCellElement} */ (el('td', 'none', traceOn || decisions.length ? 'No decisions match.' : 'Start tracing, then send packets: each one shows here, with the server it went to.'));
+      td.colSpan = 9;
+      const tr = el('tr');
+      tr.append(td);
+      body.append(tr);
+    }
+  }
+
+  /** @param {Decision} d */
+  function decisionRow(d) {
+    const tr = el('tr', d.outcome === 'reply' || d.outcome === 'ok' ? '' : 'fail');
+    tr.dataset.kind = d.kind;
+    tr.dataset.policy = String(d.policy);
+    tr.dataset.server = serverKey(d);
+    tr.dataset.outcome = d.outcome;
+    const t = new Date(d.at);
+    tr.append(el('td', 'time', t.toLocaleTimeString([], { hour12: false }) + '.' + String(t.getMilliseconds()).padStart(3, '0')));
+    tr.append(el('td', 'kind', d.kind));
+    tr.append(el('td', '', d.kind === 'packet' ? d.client + ' srcid ' + d.srcid + (d.seq === null || d.seq === undefined ? '' : ' seq ' + d.seq) : d.method + ' ' + d.path));
+    tr.append(el('td', 'n', String(d.policy)));
+    const where = el('td', 'id');
+    where.append(el('span', '', d.server === null ? (d.address ? 'static' : '–') : String(d.server)), el('div', 'addr', d.address || ''));
+    tr.append(where);
+    tr.append(el('td', 'n', String(d.attempt)));
+    tr.append(el('td', 'via', d.reroutes.map((r) => (r.server === null ? r.address : r.server) + ' ' + r.reason).join(', ')));
+    tr.append(el('td', 'outcome', d.kind === 'http' ? String(d.status) + (d.outcome === 'ok' ? '' : ' ' + d.outcome) : d.outcome));
+    tr.append(el('td', 'n', ms(d.ms).replace(' ms', '')));
+    return tr;
+  }
+
+  async function streamTrace() {
+    let retryMs = 2000;
+    try {
+      const res = await fetch(base + 'trace/events', { cache: 'no-store', headers: token ? { authorization: 'Bearer ' + token } : {} });
+      if (res.status === 503) {
+        setText($('#trace-note'), 'too many pages have the trace open; retrying');
+        retryMs = 10000;
+      }
+      if (!res.ok || !res.body) throw new Error('trace/events answered HTTP ' + res.status);
+      const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+      let buffered = '';
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buffered += value;
+        let end;
+        while ((end = buffered.indexOf('\n\n')) !== -1) {
+          onTraceEvent(buffered.slice(0, end));
+          buffered = buffered.slice(end + 2);
+        }
+      }
+    } catch (err) {
+      /* the broker is away or refused: try again */
+    }
+    setTimeout(streamTrace, retryMs);
+  }
+
+  $('#trace-toggle').addEventListener('click', async () => {
+    try {
+      const res = await fetch(base + 'trace?on=' + !traceOn, { method: 'POST', cache: 'no-store', headers: token ? { authorization: 'Bearer ' + token } : {} });
+      if (res.ok) setTraceState(await res.json());
+      else setText($('#trace-note'), 'the broker answered HTTP ' + res.status);
+    } catch (err) {
+      setText($('#trace-note'), 'cannot reach the broker');
+    }
+  });
+  $('#trace-pause').addEventListener('click', () => {
+    paused = !paused;
+    pausedAt = received;
+    const button = $('#trace-pause');
+    button.setAttribute('aria-pressed', String(paused));
+    setText(button, paused ? 'Resume' : 'Pause');
+    if (!paused) {
+      missedWhilePaused = 0;
+      setText($('#trace-note'), '');
+      drawDecisions();
+    }
+  });
+  for (const id of ['#trace-policy', '#trace-server']) $(id).addEventListener('change', () => drawDecisions());
+  drawDecisions();
+  void streamTrace();
 
   document.querySelectorAll('a[data-href]').forEach((a) => {
     if (a instanceof HTMLAnchorElement) a.href = base + a.dataset.href;

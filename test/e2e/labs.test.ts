@@ -1,0 +1,341 @@
+/**
+ * Every command of every lab handout (docs/labs/*.md and docs/classic-lab.md), run as a student
+ * would run it, in order, so that the handouts cannot rot: each step must succeed, each
+ * background program must get ready, each expected output must appear, and each screenshot is
+ * taken by headless Chromium from the running lab. Blocks that cannot run here (sudo on the
+ * student's machine, EC2) have their syntax and their options checked against --help.
+ * The markup is described in test/helpers/handout.ts.
+ *
+ * Each lab runs in a temp dir that stands for the clone (dist/, node_modules/, package.json,
+ * examples/ and scripts/ linked in), with its fixed ports replaced by free ones. Screenshots go
+ * to a temp dir; with UPDATE_LAB_SCREENSHOTS=1 they replace the committed ones in docs/labs/img/.
+ * LAB=NAME runs only the handouts whose file name contains NAME; LAB_VERBOSE=1 prints each
+ * step's time and output.
+ */
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { test, type TestContext } from 'node:test';
+import type { BrowserContext } from 'playwright-core';
+import { makeTempDir } from '../../scripts/lib/platform.js';
+import { chromiumMissing, launchChromium } from '../helpers/chromium.js';
+import { freePort } from '../helpers/classic.js';
+import { optionsUsed, parseHandout, substitutePorts, type Step } from '../helpers/handout.js';
+import { REPO_ROOT, run } from '../helpers/programs.js';
+import { runScript } from '../helpers/scripts.js';
+
+const LABS_DIR = path.join(REPO_ROOT, 'docs', 'labs');
+const ALL_HANDOUTS = [
+  path.join(REPO_ROOT, 'docs', 'classic-lab.md'),
+  ...readdirSync(LABS_DIR)
+    .filter((f) => /^\d-.*\.md$/.test(f))
+    .sort()
+    .map((f) => path.join(LABS_DIR, f)),
+];
+/** LAB=3 (any part of a file name) runs only the matching handouts, for work on one of them. */
+const HANDOUTS = ALL_HANDOUTS.filter((file) => process.env.LAB === undefined || path.basename(file).includes(process.env.LAB));
+const LINKED = ['dist', 'node_modules', 'package.json', 'examples', 'scripts'];
+const STEP_TIMEOUT_MS = 40_000;
+const READY_TIMEOUT_MS = 20_000;
+const EXPECT_TIMEOUT_MS = 15_000;
+const UPDATE_SCREENSHOTS = process.env.UPDATE_LAB_SCREENSHOTS === '1';
+const ENV = { ...process.env, PATH: `${process.env.PATH ?? ''}:/usr/sbin:/sbin`, NO_COLOR: '1' };
+
+/** One shell script run by bash in its own process group, its output kept. */
+class Shell {
+  readonly child: ChildProcess;
+  output = '';
+  readonly exited: Promise<number | null>;
+
+  constructor(file: string, cwd: string) {
+    this.child = spawn('bash', ['-e', file], { cwd, env: ENV, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const keep = (text: string) => {
+      this.output = (this.output + text).slice(-1_000_000);
+    };
+    this.child.stdout!.setEncoding('utf8').on('data', keep);
+    this.child.stderr!.setEncoding('utf8').on('data', keep);
+    this.exited = new Promise((resolve) => this.child.once('close', (code, signal) => resolve(code ?? (signal === null ? null : 128))));
+  }
+
+  get running(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** Signals the whole process group (bash and what it started). */
+  signal(signal: NodeJS.Signals): void {
+    try {
+      process.kill(-this.child.pid!, signal);
+    } catch {
+      // already gone
+    }
+  }
+
+  /** SIGTERM to the group, SIGKILL after graceMs. */
+  async stop(graceMs = 5000): Promise<void> {
+    this.signal('SIGTERM');
+    const timer = setTimeout(() => this.signal('SIGKILL'), graceMs);
+    await this.exited;
+    clearTimeout(timer);
+    this.signal('SIGKILL');
+  }
+
+  tail(): string {
+    return this.output.slice(-3000);
+  }
+}
+
+/** The options each of our programs accepts, from its --help. */
+async function knownOptions(): Promise<Map<string, string>> {
+  const help = new Map<string, string>();
+  for (const program of ['broker', 'pool', 'client'] as const) help.set(program, (await run(program, ['--help'])).stdout);
+  help.set('simulate', (await runScript('simulate.js', ['--help'])).stdout);
+  return help;
+}
+
+async function waitUntil(what: string, check: () => boolean | Promise<boolean>, timeoutMs: number, context: () => string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) assert.fail(`${what} (waited ${timeoutMs} ms)\n${context()}`);
+    await sleep(50);
+  }
+}
+
+/** Whether a listener can bind the port on 127.0.0.1 now. */
+function portIsFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = createServer();
+    probe.once('error', () => resolve(false));
+    probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
+  });
+}
+
+function portAccepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+class LabRun {
+  private readonly background = new Map<string, Shell>();
+  private last: Shell | undefined;
+  private scriptCount = 0;
+
+  constructor(
+    private readonly name: string,
+    private readonly dir: string,
+    private readonly ports: Map<number, number>,
+    private readonly shots: Screenshots,
+  ) {}
+
+  private write(script: string): string {
+    const file = path.join(this.dir, `.step-${++this.scriptCount}.sh`);
+    writeFileSync(file, substitutePorts(script, this.ports));
+    return file;
+  }
+
+  private where(step: Step): string {
+    return `${this.name} line ${step.line}`;
+  }
+
+  async step(step: Step): Promise<void> {
+    switch (step.kind) {
+      case 'run': {
+        const shell = new Shell(this.write(step.script), this.dir);
+        this.last = shell;
+        const timer = setTimeout(() => shell.signal('SIGKILL'), STEP_TIMEOUT_MS);
+        const code = await shell.exited;
+        clearTimeout(timer);
+        assert.equal(code, 0, `${this.where(step)}: the step exited with ${code}:\n${substitutePorts(step.script, this.ports)}\n--- output ---\n${shell.tail()}`);
+        return;
+      }
+      case 'background': {
+        assert.ok(!this.background.has(step.name), `${this.where(step)}: ${step.name} started twice`);
+        const shell = new Shell(this.write(step.script), this.dir);
+        this.background.set(step.name, shell);
+        const ready = step.ready;
+        const port = /^port:(\d+)$/.exec(ready);
+        const check =
+          ready === 'none'
+            ? () => true
+            : port !== null
+              ? () => portAccepts(Number(substitutePorts(port[1]!, this.ports)))
+              : ready === 'json'
+                ? () => /"ready":true/.test(shell.output)
+                : assert.fail(`${this.where(step)}: unknown ready=${ready}`);
+        const readiness = waitUntil(`${this.where(step)}: ${step.name} ready (${ready})`, async () => {
+          if (!shell.running) assert.fail(`${this.where(step)}: ${step.name} exited before it was ready:\n${shell.tail()}`);
+          return check();
+        }, READY_TIMEOUT_MS, () => shell.tail());
+        // One after another, as a student waits for each ready line before the next terminal.
+        await readiness;
+        return;
+      }
+      case 'cleanup':
+      case 'manual':
+        return;
+      case 'expect': {
+        const shell = step.name === undefined ? this.last : this.background.get(step.name);
+        assert.ok(shell !== undefined, `${this.where(step)}: expect: no ${step.name ?? 'previous step'}`);
+        const pattern = new RegExp(substitutePorts(step.pattern.source, this.ports), step.pattern.flags);
+        if (step.name === undefined) assert.match(shell.output, pattern, `${this.where(step)}: the step's output`);
+        else await waitUntil(`${this.where(step)}: ${step.name}'s output to match ${pattern}`, () => pattern.test(shell.output), EXPECT_TIMEOUT_MS, () => shell.tail());
+        return;
+      }
+      case 'exited': {
+        const shell = this.background.get(step.name);
+        assert.ok(shell !== undefined, `${this.where(step)}: no background ${step.name}`);
+        const timer = setTimeout(() => shell.signal('SIGKILL'), STEP_TIMEOUT_MS);
+        const code = await shell.exited;
+        clearTimeout(timer);
+        this.last = shell;
+        assert.equal(code, step.code, `${this.where(step)}: ${step.name} exited with ${code}:\n${shell.tail()}`);
+        return;
+      }
+      case 'stop': {
+        const shell = this.background.get(step.name);
+        assert.ok(shell !== undefined, `${this.where(step)}: no background ${step.name}`);
+        await shell.stop();
+        return;
+      }
+      case 'screenshot':
+        await this.screenshot(step);
+        return;
+    }
+  }
+
+  private async screenshot(step: Extract<Step, { kind: 'screenshot' }>): Promise<void> {
+    await this.shots.take(this.where(step), substitutePorts(step.url, this.ports), step.wait === undefined ? undefined : substitutePorts(step.wait, this.ports), step.file);
+  }
+
+  /** With LAB_VERBOSE=1: what a step that runs to its end printed, to copy into the handout. */
+  lastOutput(step: Step): string {
+    return (step.kind === 'run' || step.kind === 'exited') && this.last !== undefined ? this.last.output : '';
+  }
+
+  /** Runs the handout's cleanup blocks, whatever they say; for a start from clean and for the end. */
+  async cleanUp(steps: Step[]): Promise<void> {
+    for (const step of steps) {
+      if (step.kind !== 'cleanup') continue;
+      const shell = new Shell(this.write(step.script.replace(/^/, 'set +e\n')), this.dir);
+      const timer = setTimeout(() => shell.signal('SIGKILL'), STEP_TIMEOUT_MS);
+      await shell.exited;
+      clearTimeout(timer);
+    }
+  }
+
+  /** Stops every background program; never throws. */
+  async finish(): Promise<void> {
+    for (const shell of this.background.values()) await shell.stop();
+  }
+}
+
+/** Screenshots by one headless Chromium for the whole run, started at the first one. */
+class Screenshots {
+  private browser: Promise<BrowserContext> | undefined;
+
+  constructor(private readonly dir: string) {}
+
+  /** Saves `url` as FILE (under the temp dir, and docs/labs/ when updating) once `wait` is true in the page. */
+  async take(where: string, url: string, wait: string | undefined, file: string): Promise<void> {
+    if (chromiumMissing !== undefined) {
+      if (process.env.CI) assert.fail(chromiumMissing);
+      return;
+    }
+    this.browser ??= launchChromium(path.join(this.dir, '.chromium'));
+    const browser = await this.browser;
+    const page = browser.pages()[0] ?? (await browser.newPage());
+    await page.goto(url);
+    if (wait !== undefined) {
+      // page.evaluate, not waitForFunction: the dashboard's CSP forbids the eval the latter uses in the page.
+      await waitUntil(`${where}: ${wait} in the page`, async () => (await page.evaluate(wait)) === true, EXPECT_TIMEOUT_MS, () => '');
+    }
+    const target = path.join(this.dir, file);
+    mkdirSync(path.dirname(target), { recursive: true });
+    await page.screenshot({ path: target, fullPage: true });
+    // Off the page before the lab stops its broker, so the page's polling cannot log errors.
+    await page.goto('about:blank');
+    if (UPDATE_SCREENSHOTS) copyFileSync(target, path.join(LABS_DIR, file));
+  }
+
+  async close(): Promise<void> {
+    if (this.browser !== undefined) await (await this.browser).close().catch(() => undefined);
+  }
+}
+
+/** A temp dir that stands for the clone: what the commands use is linked in. */
+function labDir(): string {
+  const dir = makeTempDir('policy-broker-lab-');
+  // Readable by nginx's workers, which run as another user when the test runs as root.
+  chmodSync(dir, 0o755);
+  for (const name of LINKED) symlinkSync(path.join(REPO_ROOT, name), path.join(dir, name));
+  return dir;
+}
+
+async function runHandout(t: TestContext, file: string, help: Map<string, string>, shots: Screenshots): Promise<void> {
+  const name = path.relative(REPO_ROOT, file);
+  const handout = parseHandout(readFileSync(file, 'utf8'));
+  // Every option given to our programs, in every block, run or not, is one they have.
+  for (const step of handout.steps) {
+    if (!('script' in step)) continue;
+    for (const [program, option] of optionsUsed(step.script)) {
+      assert.ok(new RegExp(`(?:^|[\\s,])${option}(?=[\\s,=<\\[]|$)`, 'm').test(help.get(program)!), `${name} line ${step.line}: ${program} has no ${option}`);
+    }
+    if (step.kind === 'manual') {
+      const check = spawn('bash', ['-n'], { stdio: ['pipe', 'ignore', 'pipe'] });
+      let stderr = '';
+      check.stderr!.setEncoding('utf8').on('data', (text: string) => (stderr += text));
+      check.stdin!.end(step.script);
+      const [code] = (await once(check, 'close')) as [number];
+      assert.equal(code, 0, `${name} line ${step.line}: not valid shell: ${stderr}`);
+    }
+  }
+  if (handout.needsRoot && process.getuid?.() !== 0) {
+    if (process.env.CI) assert.fail(`${name} needs root (network namespaces)`);
+    t.skip('needs root (network namespaces)');
+    return;
+  }
+  const ports = new Map<number, number>();
+  // Screenshots for the handouts show the handout's own ports when they are free here.
+  for (const port of handout.ports) ports.set(port, UPDATE_SCREENSHOTS && (await portIsFree(port)) ? port : await freePort());
+  const dir = labDir();
+  const lab = new LabRun(name, dir, ports, shots);
+  const started = Date.now();
+  // Cleanup blocks run first too: what an earlier, failed run may have left (namespaces).
+  await lab.cleanUp(handout.steps);
+  try {
+    for (const step of handout.steps) {
+      const began = Date.now();
+      await lab.step(step);
+      if (process.env.LAB_VERBOSE === '1') console.error(`# ${name} line ${step.line} ${step.kind}: ${Date.now() - began} ms\n${lab.lastOutput(step)}`);
+    }
+  } finally {
+    await lab.finish();
+    await lab.cleanUp(handout.steps);
+    rmSync(dir, { recursive: true, force: true });
+  }
+  t.diagnostic(`${name}: ${handout.steps.length} steps in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  // Images are checked last, so that UPDATE_LAB_SCREENSHOTS=1 can make new ones first.
+  for (const image of handout.images) assert.ok(existsSync(path.join(path.dirname(file), image)), `${name}: image ${image} is missing`);
+}
+
+test('every command of every lab handout runs as written', { timeout: 150_000 }, async (t) => {
+  assert.ok(ALL_HANDOUTS.length >= 6, 'the five labs and the classic lab');
+  const help = await knownOptions();
+  const shotDir = makeTempDir('policy-broker-lab-shots-');
+  const shots = new Screenshots(shotDir);
+  try {
+    for (const file of HANDOUTS) await t.test(path.relative(REPO_ROOT, file), (sub) => runHandout(sub, file, help, shots));
+  } finally {
+    await shots.close();
+    rmSync(shotDir, { recursive: true, force: true });
+  }
+});
