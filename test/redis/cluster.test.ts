@@ -7,7 +7,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { run, start, startBroker, type Program } from '../helpers/programs.js';
-import { teardown, waitFor } from '../helpers/fault.js';
+import { teardown, timeUntil, waitFor } from '../helpers/fault.js';
 import { brokerStatus, get } from '../helpers/http.js';
 import { startRedis, type TestRedis } from '../helpers/redis-server.js';
 
@@ -118,7 +118,7 @@ describe('brokers sharing a registry', async () => {
     await waitFor('b0 routing the load', async () => (await brokerStatus(b0.httpPort)).packet.received > 5000, 30_000, 20);
     const killedAt = Date.now();
     await Promise.all([b0.program.stop('SIGKILL'), doomed.stop('SIGKILL')]);
-    const moved = await waitFor(
+    const moved = await timeUntil(
       'pools 100 and 101 registered with another broker',
       async () => {
         const owners = await serversOf(b1, 111);

@@ -13,7 +13,7 @@ import type { NewEntry } from '../../broker/registry/store.js';
 import { ErrorCode, ProtocolError } from '../../broker/protocol/error-codes.js';
 import { silentLogger, type Logger } from '../../broker/support/logger.js';
 import { startRedis, type TestRedis } from '../helpers/redis-server.js';
-import { waitFor } from '../helpers/fault.js';
+import { timeUntil, waitFor } from '../helpers/fault.js';
 
 const RESYNC_MS = 100;
 
@@ -107,7 +107,7 @@ describe('RedisStore', async () => {
     assert.deepEqual(await ids(b.store), ['7@a', '8@a']);
     // The broker dies (it stops renewing): b drops the session server within TTL + a resync.
     await a.store.close();
-    const took = await waitFor('b drops server 7', async () => (await ids(b.store)).join() === '8@a', 3000);
+    const took = await timeUntil('b drops server 7', async () => (await ids(b.store)).join() === '8@a', 3000);
     assert.ok(took < 400 + 3 * RESYNC_MS + 400, `expired after ${took} ms`);
   });
 
