@@ -1,6 +1,8 @@
 /**
- * createBroker(): the registry, the packet router and the packet listener wired together, as a
- * library that tests and other programs can embed. The CLI (main.ts) is a thin shell around it.
+ * createBroker(), the one composition root: the registry store, the policy table that follows
+ * it, the counters, the packet router and registrar, the packet listener, and with httpPort the
+ * HTTP front end and admin pages, wired together as a library that tests and other programs can
+ * embed. The CLI (main.ts) is a thin shell around it; the --workers primary builds on it.
  */
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { AdminPages } from './admin/pages.js';

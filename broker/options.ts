@@ -37,7 +37,8 @@ export const BROKER_OPTIONS = {
   /** Empty: any address may register when a secret is set or the broker listens on loopback only, else loopback only (protected mode, registration-guard.ts). */
   allowRegisterFrom: addressList('--allow-register-from <cidrs>', 'addresses or CIDR blocks (comma-separated) that may register besides loopback'),
   insecureOpenRegistration: flag('--insecure-open-registration', 'beyond loopback without a secret, take registrations from anyone (protected mode off)'),
-  registrationRate: wholeNumber('--registration-rate <n>', 'registrations per second from one source address (bursts of 2x)', 100, 1, 1_000_000),
+  maxServersPerSource: wholeNumber('--max-servers-per-source <n>', 'servers registered at once from one source address (all of loopback is one)', 4096, 1, 10_000_000),
+  registrationRate: wholeNumber('--registration-rate <n>', 'registrations per second from one source address (a second\'s worth may come at once)', 100, 1, 1_000_000),
   /** With tlsKey, both listeners speak TLS (the packet port, and the HTTP port when it is on). */
   tlsCert: optional(text('--tls-cert <file>', 'PEM certificate: the listeners speak TLS (with --tls-key)', '')),
   tlsKey: optional(text('--tls-key <file>', 'PEM private key of --tls-cert', '')),

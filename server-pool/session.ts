@@ -188,7 +188,7 @@ export class BrokerSession extends EventEmitter<SessionEvents> {
       // Stopped meanwhile (e.g. the rest of a pool after one refusal): nothing to report.
     } else if (code === 'OVERLOADED') {
       // Too many registrations at once (the broker's rate limit): transient, retried with backoff.
-      this.settings.logger.warn('the broker is busy registering; retrying', { id: this.registration.id, message: answer.message });
+      this.settings.logger.info('the broker is busy registering; retrying', { id: this.registration.id, message: answer.message });
     } else if (this.firstStart !== null) {
       // At start a refusal is final: the caller hears about it and decides.
       this.settleStart(new ServerError(code, message));

@@ -5,32 +5,9 @@
  */
 import type { AddressInfo } from 'node:net';
 import type { MemberState } from '../routing/member.js';
-import type { LatencyHistogram } from '../support/latency-histogram.js';
-import type { ErrorEvent } from '../support/recent-errors.js';
+import type { Counters } from '../routing/counters.js';
 
-/** The counters of one policy (PolicyCounters). */
-export interface HttpPolicyCounters {
-  readonly policy: number;
-  readonly replied: number;
-  readonly errors: Partial<Record<string, number>>;
-  readonly latency: LatencyHistogram;
-  /** Relayed responses by server (id, or address for a static one) and status code. */
-  readonly byServer: ReadonlyMap<string, ReadonlyMap<number, number>>;
-}
-
-/** The front end's counters (Counters). */
-export interface HttpCounters {
-  readonly received: number;
-  readonly replied: number;
-  readonly rerouted: number;
-  readonly dropped: number;
-  readonly truncated: number;
-  readonly errors: Partial<Record<string, number>>;
-  readonly recentErrors: { list(): ErrorEvent[] };
-  policies(): Iterable<HttpPolicyCounters>;
-}
-
-/** One HTTP backend (HttpBackend). */
+/** One HTTP backend (an Endpoint of the table, or a merged row with --workers). */
 export interface HttpBackendView {
   readonly policy: number;
   /** The registered server's id; undefined for a static backend. */
@@ -65,7 +42,7 @@ export interface WorkerStatus {
 }
 
 export interface HttpSource {
-  readonly stats: HttpCounters;
+  readonly stats: Counters;
   backends(): Iterable<HttpBackendView>;
   /** Open client connections. */
   readonly connectionCount: number;

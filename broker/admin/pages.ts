@@ -23,7 +23,7 @@ import { BrokerMetrics } from './metrics.js';
 import { statusReport, type StatusSources } from './status.js';
 import type { Tracer } from '../trace/tracer.js';
 import { TraceStream } from '../trace/trace-stream.js';
-import { streamRefusal, tooManyStreams, TRACE_EVENTS, traceChange } from './trace-page.js';
+import { openTraceStream, queryOf, TRACE_EVENTS, traceChange } from './trace-page.js';
 
 const DASHBOARD = bodyAnswer(200, DASHBOARD_HTML, 'text/html; charset=utf-8', ['content-security-policy', DASHBOARD_CSP, 'x-frame-options', 'DENY']);
 
@@ -56,9 +56,9 @@ export class AdminPages {
   handle(req: IncomingMessage, res: ServerResponse, path: string, authorized: boolean): void {
     const close = hasBody(req.headers);
     if (path === TRACE_EVENTS) {
-      const refused = streamRefusal(authorized, req.method);
-      if (refused === undefined && this.traceStream.open(res)) return;
-      return writeAnswer(res, refused ?? tooManyStreams(this.traceStream.maxClients), close);
+      const refused = openTraceStream(this.traceStream, req, res, authorized);
+      if (refused !== undefined) writeAnswer(res, refused, close);
+      return;
     }
     const answer = this.answer(path, req.url, authorized, req.method);
     if ('then' in answer) void answer.then((a) => writeAnswer(res, a, close));
@@ -106,11 +106,6 @@ export class AdminPages {
       recent: this.tracer.recentDecisions(),
     });
   }
-}
-
-function queryOf(url: string | undefined): URLSearchParams {
-  const query = url?.indexOf('?') ?? -1;
-  return new URLSearchParams(query === -1 ? '' : url!.slice(query + 1));
 }
 
 /** The `since` query parameter (ms since the epoch), when it is a number. */

@@ -7,7 +7,7 @@
  * after that report is lost. Pure data: no I/O.
  */
 import type { AddressInfo } from 'node:net';
-import type { HttpBackendView, HttpCounters, HttpSource, WorkerStatus } from '../admin/http-source.js';
+import type { HttpBackendView, HttpSource, WorkerStatus } from '../admin/http-source.js';
 import { Counters } from '../routing/counters.js';
 import type { MemberState } from '../routing/member.js';
 import { RecentErrors, type ErrorEvent } from '../support/recent-errors.js';
@@ -62,7 +62,7 @@ export interface WorkerReport {
   backends: BackendSnapshot[];
 }
 
-export function snapshotStats(stats: HttpCounters): StatsSnapshot {
+export function snapshotStats(stats: Counters): StatsSnapshot {
   return {
     received: stats.received,
     replied: stats.replied,

@@ -1,7 +1,7 @@
 /**
  * One HTTP worker of --workers: the same program (cluster re-runs main.js with the same
  * arguments, so the options are parsed again, not sent), serving HTTP on the shared port with
- * an HttpFrontEnd over a mirror of the primary's registry. It answers /health itself and relays
+ * an HttpFrontEnd over a policy table that mirrors the primary's registered servers. It answers /health itself and relays
  * the other admin pages to the primary, which sees the whole broker. It exits when the primary
  * tells it to stop (after draining), on SIGTERM (the same way), or at once when the primary
  * goes away (cluster's own disconnect handling).
@@ -9,7 +9,7 @@
 import cluster from 'node:cluster';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { errorAnswer, hasBody, healthAnswer, writeAnswer } from '../admin/answer.js';
-import { streamRefusal, tooManyStreams, TRACE_EVENTS } from '../admin/trace-page.js';
+import { openTraceStream, TRACE_EVENTS } from '../admin/trace-page.js';
 import { Tracer } from '../trace/tracer.js';
 import { TraceStream } from '../trace/trace-stream.js';
 import { DecisionBatcher, RelayedTrace } from './trace-relay.js';
@@ -36,7 +36,7 @@ interface PendingAdmin {
 export function runWorker(input: Partial<BrokerOptions>): void {
   const base = resolveBrokerOptions(input);
   const log = withMeta(base.logger, { worker: cluster.worker?.id });
-  const registry = new PolicyTable(base.algorithm);
+  const table = new PolicyTable(base.algorithm);
   const pending = new Map<number, PendingAdmin>();
   let seq = 0;
   let front: HttpFrontEnd | undefined;
@@ -69,9 +69,9 @@ export function runWorker(input: Partial<BrokerOptions>): void {
     const close = hasBody(req.headers);
     if (path === 'health') return writeAnswer(res, healthAnswer(stopping), close);
     if (path === TRACE_EVENTS) {
-      const refused = streamRefusal(authorized, req.method);
-      if (refused === undefined && traceStream.open(res)) return;
-      return writeAnswer(res, refused ?? tooManyStreams(traceStream.maxClients), close);
+      const refused = openTraceStream(traceStream, req, res, authorized);
+      if (refused !== undefined) writeAnswer(res, refused, close);
+      return;
     }
     if (!process.connected) return writeAnswer(res, errorAnswer(HttpErrorCode.SHUTTING_DOWN, 'the broker is shutting down'), close);
     const n = ++seq;
@@ -84,11 +84,11 @@ export function runWorker(input: Partial<BrokerOptions>): void {
   };
 
   const start = async (servers: readonly ServerInfo[]): Promise<void> => {
-    applySnapshot(registry, servers);
+    applySnapshot(table, servers);
     // Every worker listens on the same --http-port; cluster shares one socket between them (with
     // port 0 too: the workers get the port the first one was given).
     const options = { ...base, logger: log };
-    front = new HttpFrontEnd(registry, options, log, admin, tracer, listenerTls(options));
+    front = new HttpFrontEnd(table, options, log, admin, tracer, listenerTls(options));
     let address;
     try {
       address = await front.listen();
@@ -120,7 +120,7 @@ export function runWorker(input: Partial<BrokerOptions>): void {
         if (front === undefined) void start(message.servers);
         return;
       case 'registry':
-        applyEvent(registry, message.event);
+        applyEvent(table, message.event);
         return;
       case 'admin-answer': {
         const entry = pending.get(message.seq);

@@ -61,6 +61,10 @@ export class HttpTransport implements Transport<Exchange, HttpErrorCode> {
     exchange.dispatch(endpoint);
   }
 
+  delivered(exchange: Exchange, endpoint: Endpoint): void {
+    exchange.delivered(endpoint);
+  }
+
   settle(exchange: Exchange, outcome: Outcome<HttpErrorCode>): void {
     exchange.settle(outcome);
   }
@@ -133,19 +137,19 @@ export class Exchange implements Dispatcher.DispatchHandler, Routed<HttpErrorCod
     this.services.upstreams.get(endpoint).dispatch(this.dispatchOptions, this);
   }
 
-  /** The request's one outcome. */
+  /** The request's one outcome: the backend's response, relayed whole... */
+  delivered(endpoint: Endpoint): void {
+    this.services.stats.countResponse(this.policy, endpoint.member.label, this.status, this.startedAt);
+    if (endpoint.state === 'connecting') this.services.table.setState(endpoint, 'up');
+    if (this.services.trace.on) this.traced(this.status, 'ok');
+    this.owner.done(this);
+    this.res.end();
+  }
+
+  /** ...or why there is none. */
   settle(outcome: Outcome<HttpErrorCode>): void {
     const policy = this.policy;
     switch (outcome.kind) {
-      case 'answered': {
-        const { endpoint } = outcome;
-        this.services.stats.countResponse(policy, endpoint.member.label, this.status, this.startedAt);
-        if (endpoint.state === 'connecting') this.services.table.setState(endpoint, 'up');
-        if (this.services.trace.on) this.traced(this.status, 'ok');
-        this.owner.done(this);
-        this.res.end();
-        return;
-      }
       case 'no-server':
         if (outcome.after !== undefined) return this.fail(outcome.after.code, `${outcome.after.message}; no other live server for policy ${policy}`);
         if (outcome.missing === 'unknown-policy') return this.fail(HttpErrorCode.UNKNOWN_POLICY, `no HTTP server for policy ${policy}`);

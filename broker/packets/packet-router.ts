@@ -161,12 +161,14 @@ export class PacketRouter implements LinkEvents, Transport<Job, ErrorCode>, Tabl
     if (this.trace.on) this.trace.rerouted(job, endpoint, failure.code);
   }
 
+  delivered(job: Job, endpoint: Endpoint): void {
+    this.stats.countAnswer(job.policy, job.startedAt);
+    if (this.trace.on) this.trace.packet(job, endpoint, 'reply');
+    this.finish(job, encodeReply(endpoint.member.id!, job.srcid, job.reply, job.seq));
+  }
+
   settle(job: Job, outcome: Outcome<ErrorCode>): void {
     switch (outcome.kind) {
-      case 'answered':
-        this.stats.countAnswer(job.policy, job.startedAt);
-        if (this.trace.on) this.trace.packet(job, outcome.endpoint, 'reply');
-        return this.finish(job, encodeReply(outcome.endpoint.member.id!, job.srcid, job.reply, job.seq));
       case 'no-server': {
         if (outcome.after !== undefined) return this.fail(job, outcome.after.code, `no other live server for policy ${job.policy} after a failure`);
         const why = outcome.missing === 'unknown-policy' ? 'no server registered' : 'no live server';

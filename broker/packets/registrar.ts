@@ -16,7 +16,7 @@ import type { Logger } from '../support/logger.js';
 import type { PacketRouter } from './packet-router.js';
 import type { AddressInfo } from 'node:net';
 import { idClaimRefusal, portClaimRefusal, type SessionOwner } from '../registry/id-claim.js';
-import { RegistrationGuard, type Refusal } from './registration-guard.js';
+import { RegistrationGuard, sourceKey, type Refusal } from './registration-guard.js';
 import type { PeerConnection } from './peer-connection.js';
 
 /** A session server's registration connection, and its heartbeats. */
@@ -31,6 +31,8 @@ export class Registrar {
   /** Session servers by id. */
   private readonly sessions = new Map<number, Session>();
   readonly guard: RegistrationGuard;
+  /** Servers registered per source, for --max-servers-per-source. */
+  private readonly bySource = new Map<string, number>();
 
   constructor(
     private readonly store: RegistryStore,
@@ -43,7 +45,19 @@ export class Registrar {
     /** Names this broker as the owner of the registrations it takes. */
     private readonly owner = `${process.pid}`,
   ) {
-    this.guard = new RegistrationGuard(options, ownListeners);
+    this.guard = new RegistrationGuard(options, ownListeners, (key) => this.bySource.get(key) ?? 0);
+    table.observe({
+      added: (member) => {
+        if (member.id !== undefined) this.bySource.set(sourceKey(member.host), (this.bySource.get(sourceKey(member.host)) ?? 0) + 1);
+      },
+      removed: (member) => {
+        if (member.id === undefined) return;
+        const key = sourceKey(member.host);
+        const left = (this.bySource.get(key) ?? 1) - 1;
+        if (left > 0) this.bySource.set(key, left);
+        else this.bySource.delete(key);
+      },
+    });
     store.watch((event) => this.storeEvent(event));
   }
 

@@ -4,19 +4,21 @@
  *
  * 1. Rate: at most PER_CONNECTION_BURST registrations on one connection (then
  *    PER_CONNECTION_PER_SECOND), and --registration-rate a second from one source address
- *    (bursts of twice as many; every loopback address counts as one source, an IPv6 one by
+ *    (bursts of as many at once; every loopback address counts as one source, an IPv6 one by
  *    its /64). Past either: OVERLOADED, and the connection is closed.
  * 2. Address (protected mode, after Redis's): a broker that listens beyond loopback with no
  *    --registration-secret takes registrations only from loopback, this host's own addresses
  *    and --allow-register-from; --insecure-open-registration lifts that. An allow-list, when
  *    given, applies in every mode (with a secret too: both must hold).
  * 3. Secret: with --registration-secret, the registration must carry it.
- * 4. Target: the broker dials the registration's source address at `listenport` (and proxies
+ * 4. Count: at most --max-servers-per-source servers registered at once from one source
+ *    (counted as for the rate): past it OVERLOADED, and the connection is closed.
+ * 5. Target: the broker dials the registration's source address at `listenport` (and proxies
  *    HTTP to `httpport`); neither may be one of the broker's own listening sockets, or it would
  *    route its own traffic back to itself. With a wildcard listener (0.0.0.0, ::) every local
  *    address reaches it, whichever one the registration came from.
  *
- * Refusals of 1–3 close the connection; a refused target leaves it open (the peer may correct it).
+ * Refusals of 1–4 close the connection; a refused target leaves it open (the peer may correct it).
  */
 import type { AddressInfo } from 'node:net';
 import { isIP } from 'node:net';
@@ -31,8 +33,12 @@ import { SecretCheck } from '../support/secret.js';
 /** Registrations one connection may make at once, and then per second (a server registers once per connection). */
 export const PER_CONNECTION_BURST = 16;
 export const PER_CONNECTION_PER_SECOND = 4;
-/** A source address's burst, in seconds of --registration-rate. */
-const SOURCE_BURST_SECONDS = 2;
+/**
+ * A source address's burst, in seconds of --registration-rate: each registration admitted costs
+ * a dial and an HTTP pool (~0.5 ms), and a burst is handled in one go, so a larger one would hold
+ * other clients' packets back that long.
+ */
+const SOURCE_BURST_SECONDS = 1;
 
 export type RegistrationMode = 'loopback' | 'protected' | 'secret' | 'open';
 
@@ -63,6 +69,8 @@ export class RegistrationGuard {
     private readonly options: BrokerOptions,
     /** The broker's listening sockets (packet, HTTP): registrations may not name them. */
     private readonly ownListeners: () => Array<AddressInfo | undefined>,
+    /** Servers registered now whose source (sourceKey) is `key`. */
+    private readonly serversFrom: (key: string) => number = () => 0,
     private readonly now: () => number = Date.now,
   ) {
     this.secret = options.registrationSecret === undefined ? undefined : new SecretCheck(options.registrationSecret);
@@ -101,7 +109,8 @@ export class RegistrationGuard {
     if (!this.perConnection.takeFrom(bucket, now)) {
       return overloaded(`more than ${PER_CONNECTION_BURST} registrations on one connection (then ${PER_CONNECTION_PER_SECOND} a second); register each server on its own connection`);
     }
-    if (!this.perSource.take(sourceKey(peer.host), now)) {
+    const source = sourceKey(peer.host);
+    if (!this.perSource.take(source, now)) {
       return overloaded(`more than ${this.options.registrationRate} registrations a second from ${peer.host} (--registration-rate); retry later`);
     }
     if (this.restricted && !this.allow.has(peer.host) && !isLocalAddress(peer.host)) {
@@ -113,6 +122,9 @@ export class RegistrationGuard {
     }
     if (this.secret !== undefined && !this.secret.matches(reg.secret)) {
       return { code: ErrorCode.UNAUTHORIZED, message: 'registration refused: wrong or missing secret', close: true };
+    }
+    if (this.serversFrom(source) >= this.options.maxServersPerSource) {
+      return overloaded(`${this.options.maxServersPerSource} servers are registered from ${peer.host} already (--max-servers-per-source)`);
     }
     for (const [field, port] of [['listenport', reg.listenport], ['httpport', reg.httpport]] as const) {
       if (port !== undefined && this.isOwnSocket(peer.host, port)) {

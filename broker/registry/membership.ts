@@ -10,7 +10,7 @@ import type { PolicyTable } from '../routing/policy-table.js';
 import type { RegistryStore, StoreEvent } from './store.js';
 
 /** Applies one store event to the table. */
-export function applyStoreEvent(table: PolicyTable, event: StoreEvent): void {
+function applyStoreEvent(table: PolicyTable, event: StoreEvent): void {
   if (event.kind === 'added') {
     const current = table.get(event.entry.id);
     if (current === undefined || current.info.generation < event.entry.generation) table.add(new Member(event.entry));

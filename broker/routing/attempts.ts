@@ -34,9 +34,8 @@ export interface Failure<C> {
  */
 export type Readiness = 'ready' | 'later' | 'full';
 
-/** The one outcome of a job. */
+/** The one outcome of a job that was not answered (an answer goes to Transport.delivered). */
 export type Outcome<C> =
-  | { readonly kind: 'answered'; readonly endpoint: Endpoint }
   /** No endpoint of the policy is selectable; `after` is the failure that sent it looking. */
   | { readonly kind: 'no-server'; readonly missing: 'unknown-policy' | 'no-live-server'; readonly after: Failure<C> | undefined }
   /** Every endpoint picked was full. */
@@ -53,7 +52,9 @@ export interface Transport<J, C> {
   readiness(endpoint: Endpoint): Readiness;
   /** Sends the job to the endpoint (already acquired for it); the result comes back as answered() or failed(). */
   send(job: J, endpoint: Endpoint): void;
-  /** The job's one outcome. */
+  /** The job's one outcome: the endpoint's answer (the hot path, no outcome object made)... */
+  delivered(job: J, endpoint: Endpoint): void;
+  /** ...or why there is none. */
   settle(job: J, outcome: Outcome<C>): void;
   /** An attempt of a job not yet settled failed on `endpoint` (for the trace). */
   attemptFailed?(job: J, endpoint: Endpoint, failure: Failure<C>): void;
@@ -90,7 +91,10 @@ export class AttemptPolicy<J extends Routed<C>, C> {
   answered(job: J, endpoint: Endpoint): void {
     this.table.release(endpoint);
     endpoint.served++;
-    if (!job.done) this.settle(job, { kind: 'answered', endpoint });
+    if (job.done) return;
+    job.done = true;
+    this.pending--;
+    this.transport.delivered(job, endpoint);
   }
 
   /**

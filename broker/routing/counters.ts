@@ -143,11 +143,6 @@ export class Counters implements TableObserver {
     return this.byPolicy.forgotten;
   }
 
-  /** True while `policy` has a server of the protocol. */
-  hasPolicy(policy: number): boolean {
-    return this.liveServers.has(policy);
-  }
-
   /** Totals of registered servers that are gone, by policy and id, then (FORGOTTEN_POLICY) the sum of those forgotten. */
   *retiredServers(): IterableIterator<RetiredServer> {
     yield* this.retired.values();

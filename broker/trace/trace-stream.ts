@@ -3,7 +3,8 @@
  * decisions" panel: `state` events (on/off, sampling), `decision` events (decision.ts) and
  * `dropped` events. Bounded: at most maxClients streams at once, and a client that reads slower
  * than decisions come gets at most maxQueued events held for it; the rest are dropped for that
- * client alone and counted (it is told how many once it catches up).
+ * client alone and counted (it is told how many once it catches up). A stream may ask for the
+ * decisions of one policy or one server only (DecisionFilter).
  */
 import type { ServerResponse } from 'node:http';
 import type { Decision } from './decision.js';
@@ -14,6 +15,17 @@ export interface TraceSource {
   listen(listener: TraceListener): () => void;
   recentDecisions(): Decision[];
   settings(): TraceSettings;
+}
+
+/** The decisions one stream wants: of this policy, of this server (its id, or a static backend's address). */
+export interface DecisionFilter {
+  policy?: number;
+  server?: string;
+}
+
+export function matchesFilter(d: Decision, filter: DecisionFilter): boolean {
+  if (filter.policy !== undefined && d.policy !== filter.policy) return false;
+  return filter.server === undefined || (d.server === null ? d.address === filter.server : String(d.server) === filter.server);
 }
 
 export const TRACE_STREAM_DEFAULTS = {
@@ -32,8 +44,15 @@ class StreamClient {
   constructor(
     readonly res: ServerResponse,
     private readonly stream: TraceStream,
+    /** Undefined: every decision. */
+    readonly filter: DecisionFilter | undefined,
   ) {
     res.on('drain', () => this.flush());
+  }
+
+  /** Sends a decision (`event`, made once for all clients) when it passes this client's filter. */
+  decision(d: Decision, event: string): void {
+    if (this.filter === undefined || matchesFilter(d, this.filter)) this.send(event);
   }
 
   send(event: string): void {
@@ -83,7 +102,7 @@ export class TraceStream {
   }
 
   /** Streams to `res` until it closes; false (nothing written) when maxClients streams are open. */
-  open(res: ServerResponse): boolean {
+  open(res: ServerResponse, filter?: DecisionFilter): boolean {
     if (this.clients.size >= this.maxClients) return false;
     res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
@@ -92,14 +111,17 @@ export class TraceStream {
       // Tells nginx in front not to buffer the stream.
       'x-accel-buffering': 'no',
     });
-    const client = new StreamClient(res, this);
+    const client = new StreamClient(res, this, filter);
     this.clients.add(client);
     res.once('close', () => this.remove(client));
     client.send(sse('state', this.state()));
-    for (const d of this.source.recentDecisions()) client.send(sse('decision', d));
+    for (const d of this.source.recentDecisions()) client.decision(d, sse('decision', d));
     if (this.unlisten === undefined) {
       this.unlisten = this.source.listen({
-        decision: (d) => this.broadcast(sse('decision', d)),
+        decision: (d) => {
+          const event = sse('decision', d);
+          for (const c of this.clients) c.decision(d, event);
+        },
         state: () => this.broadcast(sse('state', this.state())),
       });
       this.keepAlive = setInterval(() => this.broadcast(': keep-alive\n\n'), this.keepAliveMs);

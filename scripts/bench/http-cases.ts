@@ -88,7 +88,7 @@ function backendConfig(dir: string, ports: number[]): string {
       path.join(root, 'index.html'),
       `<!doctype html><html><head><title>backend ${i + 1}</title></head><body><h1>backend ${i + 1}</h1><p>Served by nginx on 127.0.0.1:${port}.</p></body></html>\n`,
     );
-    // /health answers 200, for the proxies that check their backends (policy-broker does, by default).
+    // /health answers 200, for proxies told to check their backends there (policy-broker checks / unless --health-path is set).
     servers += `  server { listen 127.0.0.1:${port}; root ${root}; index index.html; location = /health { return 200 "ok\\n"; } }\n`;
   });
   return nginxCommon(dir, 'backends', 1) + servers + '}\n';

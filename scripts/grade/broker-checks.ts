@@ -7,7 +7,7 @@
 import { sha1Hex } from '../../broker/support/sha1.js';
 import { atOnce } from './at-once.js';
 import { balanceFloor, isBalanced } from './balance.js';
-import type { Check, Outcome, Scope } from './check.js';
+import { fail, pass, type Check, type Scope } from './check.js';
 import type { GraderServer } from './grader-server.js';
 import { GRADER_SRCID, POLICY_A, POLICY_B, UNKNOWN_POLICY, type GradeSettings } from './options.js';
 import { describe, numberField, PacketConnection, type Received } from './packet-connection.js';
@@ -71,8 +71,6 @@ async function askOnce(context: BrokerContext, scope: Scope, policy: number, tag
   }
 }
 
-const fail = (detail: string): Outcome => ({ passed: false, detail });
-const pass = (detail: string): Outcome => ({ passed: true, detail });
 
 /** Answers counted by the id of the server that sent them (the reply's srcid). */
 function countBy(answers: Array<Record<string, unknown>>): Map<number, number> {

@@ -31,6 +31,12 @@ export interface Scope {
   own<T extends { destroy(): void }>(resource: T): T;
 }
 
+/** The outcome of a check that passed. */
+export const pass = (detail: string): Outcome => ({ passed: true, detail });
+
+/** The outcome of a check that failed. */
+export const fail = (detail: string): Outcome => ({ passed: false, detail });
+
 /** One row of a grade. */
 export interface CheckResult {
   name: string;

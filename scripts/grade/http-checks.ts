@@ -6,7 +6,7 @@
  */
 import { atOnce } from './at-once.js';
 import { balanceFloor, isBalanced } from './balance.js';
-import type { Check, Outcome, Scope } from './check.js';
+import { fail, pass, type Check, type Scope } from './check.js';
 import { GRADED_PREFIX, type GraderBackend } from './grader-backend.js';
 import { describeHttp, getRequest, HttpConnection } from './http-connection.js';
 import type { GradeSettings } from './options.js';
@@ -22,8 +22,6 @@ export interface HttpContext {
 
 let nextTag = 0;
 const tag = (check: string) => `${check}-${nextTag++}-${Math.random().toString(36).slice(2, 8)}`;
-const fail = (detail: string): Outcome => ({ passed: false, detail });
-const pass = (detail: string): Outcome => ({ passed: true, detail });
 const fmt = (n: number) => n.toLocaleString('en-US');
 
 async function connection(context: HttpContext, scope: Scope): Promise<HttpConnection> {

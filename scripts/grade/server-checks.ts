@@ -6,7 +6,7 @@
  */
 import { encodeForward } from '../../broker/protocol/encode.js';
 import { sha1Hex } from '../../broker/support/sha1.js';
-import type { Check, Outcome, Scope } from './check.js';
+import { fail, pass, type Check, type Scope } from './check.js';
 import type { ReceivedRegistration } from './grader-broker.js';
 import { GRADER_SRCID, POLICY_A, type GradeSettings } from './options.js';
 import { numberField, PacketConnection } from './packet-connection.js';
@@ -22,8 +22,6 @@ export interface ServerContext {
 
 let nextRid = 1;
 let nextPayload = 0;
-const fail = (detail: string): Outcome => ({ passed: false, detail });
-const pass = (detail: string): Outcome => ({ passed: true, detail });
 
 function registered(context: ServerContext): { id?: number; policy: number; maxInflight: number } {
   const result = context.registration?.result;

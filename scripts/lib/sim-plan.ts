@@ -127,7 +127,7 @@ export function clientPolicies(clients: number, policies: number[], seed: number
 }
 
 /** A small seeded generator (mulberry32): numbers in [0, 1). */
-function mulberry32(seed: number): () => number {
+export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

@@ -33,6 +33,7 @@ function decisions(stream: SseStream, kind: 'packet' | 'http'): any[] {
 test('each packet and HTTP request makes one decision, logged and streamed; POST /_broker/trace switches it, behind the token', { timeout: 60_000 }, async () => {
   const programs: Program[] = [];
   let stream: SseStream | undefined;
+  let only999: SseStream | undefined;
   try {
     const broker = await startHttpBroker(['--http-token', TOKEN, '--log-format', 'json'], { logLevel: 'info' });
     programs.push(broker.broker);
@@ -52,7 +53,13 @@ test('each packet and HTTP request makes one decision, logged and streamed; POST
 
     stream = await openSse(`${broker.origin}/_broker/trace/events`, AUTH);
     assert.equal(stream.status, 200);
-    await waitFor('the state event', () => stream!.events.some((e) => e.event === 'state' && e.data.on === true));
+    // A second stream asks for policy 999 only.
+    only999 = await openSse(`${broker.origin}/_broker/trace/events?policy=999`, AUTH);
+    assert.equal(only999.status, 200);
+    const refused = await openSse(`${broker.origin}/_broker/trace/events?policy=x`, AUTH);
+    refused.close();
+    assert.equal(refused.status, 400);
+    await waitFor('the state events', () => [stream!, only999!].every((s) => s.events.some((e) => e.event === 'state' && e.data.on === true)));
 
     // Four packets, one at a time: round-robin alternates the two servers.
     const [client] = await clients(broker.port, 1);
@@ -85,6 +92,7 @@ test('each packet and HTTP request makes one decision, logged and streamed; POST
     }
     assert.equal(packets[4].outcome, 'NO_SERVER');
     assert.equal(packets[4].policy, 999);
+    assert.deepEqual([...decisions(only999!, 'packet'), ...decisions(only999!, 'http')], [packets[4]]);
     const [http] = decisions(streamed, 'http');
     assert.equal(http.requestId, requestId);
     assert.equal(http.method, 'GET');
@@ -108,11 +116,12 @@ test('each packet and HTTP request makes one decision, logged and streamed; POST
     for (let i = 0; i < 3; i++) assert.equal((await client!.send({ type: 0, srcid: 7, privPoliId: 111, payload: 'off' })).type, 2);
     const after = await traceState(broker.origin, AUTH);
     assert.equal(after.recorded, before);
-    assert.equal(after.streams, 1);
+    assert.equal(after.streams, 2);
     assert.equal(after.recent.length, 6);
     await client!.close();
   } finally {
     stream?.close();
+    only999?.close();
     for (const program of programs.reverse()) await program.stop();
   }
 });

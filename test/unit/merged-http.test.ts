@@ -2,7 +2,6 @@ import { describe, it, mock } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { mergeStats, MergedHttpView, mergeBackends, snapshotStats, type BackendSnapshot, type WorkerReport } from '../../broker/cluster/merged-http.js';
-import type { HttpCounters } from '../../broker/admin/http-source.js';
 import { HttpErrorCode } from '../../broker/http/http-errors.js';
 import { Counters } from '../../broker/routing/counters.js';
 
@@ -50,7 +49,7 @@ function count(stats: Counters, e: Event): void {
 }
 
 /** The counters in a comparable form (latency sums rounded: they come from performance.now()). */
-function comparable(stats: HttpCounters) {
+function comparable(stats: Counters) {
   const policies = [...stats.policies()]
     .map((p) => ({
       policy: p.policy,

@@ -11,9 +11,9 @@ import { BoundedTable } from '../../broker/support/bounded-table.js';
 import { RateLimit } from '../../broker/support/rate-limit.js';
 
 const reg = (fields: Partial<Registration> = {}): Registration => ({ type: 1, id: 1, policy: 111, listenport: 7000, maxInflight: 1, session: true, ...fields }) as Registration;
-const guard = (options: Partial<BrokerOptions>, listeners: AddressInfo[] = []) => {
+const guard = (options: Partial<BrokerOptions>, listeners: AddressInfo[] = [], serversFrom: (key: string) => number = () => 0) => {
   let now = 0;
-  const g = new RegistrationGuard(resolveBrokerOptions(options), () => listeners, () => now);
+  const g = new RegistrationGuard(resolveBrokerOptions(options), () => listeners, serversFrom, () => now);
   return { g, advance: (ms: number) => (now += ms) };
 };
 
@@ -108,14 +108,21 @@ describe('RegistrationGuard', () => {
     assert.equal(bound.check({ host: '127.0.0.2' }, reg({ listenport: 2100 })), undefined, '127.0.0.2:2100 is not the broker');
   });
 
+  it('refuses a source past --max-servers-per-source', () => {
+    const { g } = guard({ maxServersPerSource: 3 }, [], (key) => (key === 'loopback' ? 3 : 0));
+    assert.equal(g.check({ host: '127.0.0.9' }, reg())?.code, 'OVERLOADED');
+    const open = guard({ host: '0.0.0.0', insecureOpenRegistration: true, maxServersPerSource: 3 }, [], (key) => (key === 'loopback' ? 3 : 0)).g;
+    assert.equal(open.check({ host: '192.0.2.1' }, reg()), undefined);
+  });
+
   it('rate-limits one connection, and one source over many connections', () => {
-    const { g, advance } = guard({ registrationRate: 10 });
+    const { g, advance } = guard({ registrationRate: 100 });
     const conn = { host: '127.0.0.1' };
     for (let i = 0; i < PER_CONNECTION_BURST; i++) assert.equal(g.check(conn, reg({ id: i })), undefined);
     assert.equal(g.check(conn, reg())?.code, 'OVERLOADED');
     let accepted = PER_CONNECTION_BURST;
-    for (let c = 0; c < 100; c++) if (g.check({ host: `127.0.1.${c}` }, reg()) === undefined) accepted++;
-    assert.equal(accepted, 20, 'two seconds of --registration-rate 10 from loopback');
+    for (let c = 0; c < 200; c++) if (g.check({ host: `127.0.1.${c}` }, reg()) === undefined) accepted++;
+    assert.equal(accepted, 100, 'one second of --registration-rate 100 from loopback');
     advance(1000);
     assert.equal(g.check({ host: '127.0.2.1' }, reg()), undefined, 'refilled');
   });

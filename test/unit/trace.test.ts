@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import type { ServerResponse } from 'node:http';
 import { describe, it } from 'node:test';
-import { traceChange } from '../../broker/admin/trace-page.js';
+import { streamFilter, traceChange } from '../../broker/admin/trace-page.js';
 import { DecisionBatcher, RelayedTrace } from '../../broker/cluster/trace-relay.js';
 import { describeDecision, type Decision, type PacketDecision } from '../../broker/trace/decision.js';
 import { TraceStream } from '../../broker/trace/trace-stream.js';
@@ -157,6 +157,29 @@ describe('TraceStream', () => {
     assert.deepEqual(slow.events('dropped'), ['event: dropped\ndata: {"dropped":89}\n\n']);
   });
 
+  it('gives a stream that asks for one policy or one server only those decisions', () => {
+    const tracer = new Tracer(undefined, { on: true, sample: 1 });
+    const stream = new TraceStream(tracer);
+    const all = new FakeResponse();
+    const only100 = new FakeResponse();
+    const only222 = new FakeResponse();
+    const staticOne = new FakeResponse();
+    stream.open(asResponse(all));
+    stream.open(asResponse(only100), { server: '100' });
+    stream.open(asResponse(only222), { policy: 222 });
+    stream.open(asResponse(staticOne), { server: '10.1.1.1:80' });
+    tracer.packet(job(1), A, 'reply');
+    tracer.packet(job(2), B, 'reply');
+    tracer.packet({ ...job(3), policy: 222 }, { id: 200, host: '127.0.0.1', port: 4200 }, 'reply');
+    tracer.http({}, { requestId: 'r', method: 'GET', path: '/', policy: 111, server: { id: undefined, host: '10.1.1.1', port: 80 }, attempts: 1, status: 200, outcome: 'ok', startedAt: performance.now() });
+    assert.equal(all.events('decision').length, 4);
+    assert.equal(only100.events('decision').length, 1);
+    assert.match(only100.events('decision')[0]!, /"server":100/);
+    assert.equal(only222.events('decision').length, 1);
+    assert.equal(staticOne.events('decision').length, 1);
+    assert.match(staticOne.events('decision')[0]!, /"kind":"http"/);
+  });
+
   it('refuses streams past maxClients, and stops listening when the last one closes', () => {
     const tracer = new Tracer(undefined, { on: true, sample: 1 });
     const stream = new TraceStream(tracer, { maxClients: 2 });
@@ -199,6 +222,15 @@ describe('across --workers', () => {
     assert.deepEqual(watch, [true, false]);
     assert.equal(res.events('decision').length, 1);
     assert.match(res.events('state')[1]!, /"on":true,"sample":0.5/);
+  });
+});
+
+describe('GET <prefix>trace/events', () => {
+  it('reads its filter from the query', () => {
+    assert.equal(streamFilter(new URLSearchParams('')), undefined);
+    assert.deepEqual(streamFilter(new URLSearchParams('policy=111&server=100')), { policy: 111, server: '100' });
+    assert.match(streamFilter(new URLSearchParams('policy=abc')) as string, /policy must be/);
+    assert.match(streamFilter(new URLSearchParams('server=')) as string, /server must be/);
   });
 });
 

@@ -8,7 +8,7 @@ import { STRATEGY_NAMES } from '../../../broker/routing/strategies/index.js';
 
 interface TestJob extends Routed<string> {
   readonly n: number;
-  outcomes: Array<Outcome<string>>;
+  outcomes: Array<Outcome<string> | { kind: 'answered'; endpoint: Endpoint }>;
 }
 
 /** A transport that records sends and outcomes; the test decides when each send ends. */
@@ -26,6 +26,10 @@ class FakeTransport implements Transport<TestJob, string> {
   send(job: TestJob, endpoint: Endpoint): void {
     job.attempts++;
     this.sends.push({ job, endpoint });
+  }
+
+  delivered(job: TestJob, endpoint: Endpoint): void {
+    job.outcomes.push({ kind: 'answered', endpoint });
   }
 
   settle(job: TestJob, outcome: Outcome<string>): void {

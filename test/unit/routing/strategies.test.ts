@@ -7,6 +7,7 @@ import { RandomChoice } from '../../../broker/routing/strategies/random.js';
 import { FirstMember } from '../../../broker/routing/strategies/first.js';
 import { LastMember } from '../../../broker/routing/strategies/last.js';
 import { LeastOutstanding } from '../../../broker/routing/strategies/least-outstanding.js';
+import { mulberry32 } from '../../../scripts/lib/sim-plan.js';
 
 interface Member {
   readonly name: string;
@@ -17,21 +18,9 @@ const member = (name: string, outstanding = 0): Member => ({ name, outstanding }
 const names = (picked: Array<Member | undefined>): string[] => picked.map((m) => m?.name ?? '-');
 const pickN = (s: SelectionStrategy<Member>, n: number): string[] => names(Array.from({ length: n }, () => s.pick()));
 
-/** A small deterministic PRNG (mulberry32), returning [0, 1). */
-function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const makers: Record<StrategyName, () => SelectionStrategy<Member>> = {
   'round-robin': () => new RoundRobin<Member>(),
-  random: () => new RandomChoice<Member>(seededRandom(1)),
+  random: () => new RandomChoice<Member>(mulberry32(1)),
   first: () => new FirstMember<Member>(),
   last: () => new LastMember<Member>(),
   'least-outstanding': () => new LeastOutstanding<Member>(),
@@ -237,7 +226,7 @@ describe('random', () => {
   });
 
   it('is roughly uniform with a seeded generator, and follows removals', () => {
-    const s = new RandomChoice<Member>(seededRandom(2024));
+    const s = new RandomChoice<Member>(mulberry32(2024));
     const ms = ['a', 'b', 'c', 'd'].map((n) => member(n));
     for (const m of ms) s.add(m);
     const counts = new Map<string, number>();
