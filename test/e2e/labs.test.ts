@@ -20,7 +20,7 @@ import { connect, createServer } from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { test, type TestContext } from 'node:test';
-import type { BrowserContext } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { makeTempDir } from '../../scripts/lib/platform.js';
 import { chromiumMissing, launchChromium } from '../helpers/chromium.js';
 import { freePort } from '../helpers/classic.js';
@@ -206,6 +206,9 @@ class LabRun {
         await shell.stop();
         return;
       }
+      case 'open':
+        await this.shots.open(this.where(step), substitutePorts(step.url, this.ports));
+        return;
       case 'screenshot':
         await this.screenshot(step);
         return;
@@ -213,7 +216,8 @@ class LabRun {
   }
 
   private async screenshot(step: Extract<Step, { kind: 'screenshot' }>): Promise<void> {
-    await this.shots.take(this.where(step), substitutePorts(step.url, this.ports), step.wait === undefined ? undefined : substitutePorts(step.wait, this.ports), step.file);
+    const sub = (text: string | undefined) => (text === undefined ? undefined : substitutePorts(text, this.ports));
+    await this.shots.take(this.where(step), step.file, { url: sub(step.url), element: step.element, wait: sub(step.wait) });
   }
 
   /** With LAB_VERBOSE=1: what a step that runs to its end printed, to copy into the handout. */
@@ -232,41 +236,74 @@ class LabRun {
     }
   }
 
-  /** Stops every background program; never throws. */
+  /** Closes the lab's page, then stops every background program; never throws. */
   async finish(): Promise<void> {
+    await this.shots.closePage();
     for (const shell of this.background.values()) await shell.stop();
   }
 }
 
-/** Screenshots by one headless Chromium for the whole run, started at the first one. */
+/** Screenshots by one headless Chromium for the whole run, started at the first page. */
 class Screenshots {
   private browser: Promise<BrowserContext> | undefined;
+  /** The page a lab opened (`open`), which later screenshots without a URL show. */
+  private page: Page | undefined;
 
   constructor(private readonly dir: string) {}
 
-  /** Saves `url` as FILE (under the temp dir, and docs/labs/ when updating) once `wait` is true in the page. */
-  async take(where: string, url: string, wait: string | undefined, file: string): Promise<void> {
-    if (chromiumMissing !== undefined) {
-      if (process.env.CI) assert.fail(chromiumMissing);
-      return;
-    }
+  /** Whether Chromium can be used; fails under CI when it cannot. */
+  private usable(): boolean {
+    if (chromiumMissing === undefined) return true;
+    if (process.env.CI) assert.fail(chromiumMissing);
+    return false;
+  }
+
+  private async newPage(): Promise<Page> {
     this.browser ??= launchChromium(path.join(this.dir, '.chromium'));
-    const browser = await this.browser;
-    const page = browser.pages()[0] ?? (await browser.newPage());
-    await page.goto(url);
+    return (await this.browser).newPage();
+  }
+
+  /** Opens `url` and keeps it open for the lab's later screenshots. */
+  async open(where: string, url: string): Promise<void> {
+    if (!this.usable()) return;
+    await this.closePage();
+    this.page = await this.newPage();
+    await this.page.goto(url);
+  }
+
+  /**
+   * Saves a page (`url`, else the open one), or its `element`, as FILE under the temp dir (and
+   * docs/labs/ when updating) once the expression `wait` is true in it.
+   */
+  async take(where: string, file: string, o: { url: string | undefined; element: string | undefined; wait: string | undefined }): Promise<void> {
+    if (!this.usable()) return;
+    let page = this.page;
+    if (o.url !== undefined) {
+      await this.closePage();
+      page = this.page = await this.newPage();
+      await page.goto(o.url);
+    }
+    assert.ok(page !== undefined, `${where}: a screenshot without a URL needs an open page (lab: open URL)`);
+    const wait = o.wait;
     if (wait !== undefined) {
       // page.evaluate, not waitForFunction: the dashboard's CSP forbids the eval the latter uses in the page.
       await waitUntil(`${where}: ${wait} in the page`, async () => (await page.evaluate(wait)) === true, EXPECT_TIMEOUT_MS, () => '');
     }
     const target = path.join(this.dir, file);
     mkdirSync(path.dirname(target), { recursive: true });
-    await page.screenshot({ path: target, fullPage: true });
-    // Off the page before the lab stops its broker, so the page's polling cannot log errors.
-    await page.goto('about:blank');
+    if (o.element === undefined) await page.screenshot({ path: target, fullPage: true });
+    else await page.locator(o.element).screenshot({ path: target });
     if (UPDATE_SCREENSHOTS) copyFileSync(target, path.join(LABS_DIR, file));
   }
 
+  /** Closes the open page, so that its polling stops before the lab stops its broker. */
+  async closePage(): Promise<void> {
+    await this.page?.close().catch(() => undefined);
+    this.page = undefined;
+  }
+
   async close(): Promise<void> {
+    await this.closePage();
     if (this.browser !== undefined) await (await this.browser).close().catch(() => undefined);
   }
 }

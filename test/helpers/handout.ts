@@ -20,8 +20,11 @@
  *   <!-- lab: expect NAME /regex/ -->          background NAME's output comes to match
  *   <!-- lab: exited NAME [code=N] -->         background NAME ends, with code N (default 0)
  *   <!-- lab: stop NAME -->                    background NAME is sent SIGTERM and ends
- *   <!-- lab: screenshot FILE URL [wait=JS] --> headless Chromium saves URL as docs/labs/FILE
- *                                              once the expression JS is true in the page
+ *   <!-- lab: open URL -->                     headless Chromium opens URL and keeps it open
+ *   <!-- lab: screenshot FILE [URL] [element=CSS] [wait=JS] -->
+ *                                              saves URL (default: the open page), or one
+ *                                              element of it, as docs/labs/FILE once the
+ *                                              expression JS is true in the page
  *   <!-- lab: needs root -->                   the lab runs only as root (network namespaces)
  *
  * Pure: parsing only. test/e2e/labs.test.ts runs the result.
@@ -35,7 +38,8 @@ export type Step =
   | { kind: 'expect'; line: number; name: string | undefined; pattern: RegExp }
   | { kind: 'exited'; line: number; name: string; code: number }
   | { kind: 'stop'; line: number; name: string }
-  | { kind: 'screenshot'; line: number; file: string; url: string; wait: string | undefined };
+  | { kind: 'open'; line: number; url: string }
+  | { kind: 'screenshot'; line: number; file: string; url: string | undefined; element: string | undefined; wait: string | undefined };
 
 export interface Handout {
   steps: Step[];
@@ -79,9 +83,14 @@ export function parseHandout(text: string): Handout {
         if (code === null) throw new Error(`line ${lineNo}: exited NAME code=N`);
         steps.push({ kind: 'exited', line: lineNo, name: words[1], code: Number(code[1]) });
       } else if (what === 'stop' && words[1] !== undefined) steps.push({ kind: 'stop', line: lineNo, name: words[1] });
-      else if (what === 'screenshot' && words[1] !== undefined && words[2] !== undefined) {
+      else if (what === 'open' && words[1] !== undefined) steps.push({ kind: 'open', line: lineNo, url: words[1] });
+      else if (what === 'screenshot' && words[1] !== undefined) {
+        // wait= comes last and takes the rest of the line (JavaScript may hold spaces).
         const wait = /\swait=(.*)$/.exec(comment[1]!)?.[1];
-        steps.push({ kind: 'screenshot', line: lineNo, file: words[1], url: words[2], wait });
+        const options = words.slice(2, wait === undefined ? undefined : words.findIndex((w) => w.startsWith('wait=')));
+        const url = options.find((w) => /^https?:\/\//.test(w));
+        const element = options.find((w) => w.startsWith('element='))?.slice('element='.length);
+        steps.push({ kind: 'screenshot', line: lineNo, file: words[1], url, element, wait });
       } else throw new Error(`line ${lineNo}: unknown lab directive "${comment[1]}"`);
     }
   }

@@ -27,6 +27,8 @@ const HANDOUT = [
   '<!-- lab: exited load code=1 -->',
   '<!-- lab: stop web -->',
   '<!-- lab: screenshot img/a.png http://127.0.0.1:8080/_broker/ wait=document.title!=="" -->',
+  '<!-- lab: open http://127.0.0.1:8080/_broker/ -->',
+  '<!-- lab: screenshot img/b.png element=#trace wait=a && b -->',
   '```sh cleanup',
   'rm -rf lab1',
   '```',
@@ -49,7 +51,9 @@ test('parseHandout: steps in order, with their kinds, names and checks', () => {
       ['exited', 22, 'load'],
       ['stop', 23, 'web'],
       ['screenshot', 24, undefined],
-      ['cleanup', 25, undefined],
+      ['open', 25, undefined],
+      ['screenshot', 26, undefined],
+      ['cleanup', 27, undefined],
     ],
   );
   const [broker, web] = h.steps;
@@ -59,7 +63,9 @@ test('parseHandout: steps in order, with their kinds, names and checks', () => {
   const exited = h.steps[6]!;
   assert.ok(exited.kind === 'exited' && exited.code === 1);
   const shot = h.steps[8]!;
-  assert.ok(shot.kind === 'screenshot' && shot.file === 'img/a.png' && shot.wait === 'document.title!==""');
+  assert.ok(shot.kind === 'screenshot' && shot.file === 'img/a.png' && shot.url === 'http://127.0.0.1:8080/_broker/' && shot.element === undefined && shot.wait === 'document.title!==""');
+  const element = h.steps[10]!;
+  assert.ok(element.kind === 'screenshot' && element.url === undefined && element.element === '#trace' && element.wait === 'a && b', JSON.stringify(element));
   assert.equal(parseHandout('<!-- lab: needs root -->').needsRoot, true);
 });
 
