@@ -16,6 +16,9 @@ import { PeerConnection, type PeerSettings } from './packets/peer-connection.js'
 import { Registrar } from './packets/registrar.js';
 import { followStore } from './registry/membership.js';
 import { MemoryStore } from './registry/memory-store.js';
+import { RedisStore } from './registry/redis-store.js';
+import { parseRegistryUrl } from './registry/registry-url.js';
+import { brokerId } from './registry/broker-id.js';
 import type { RegistryStore } from './registry/store.js';
 import { PolicyTable } from './routing/policy-table.js';
 import { Counters } from './routing/counters.js';
@@ -64,9 +67,18 @@ export function createBroker(input: Partial<BrokerOptions> = {}): Broker {
   const options = resolveBrokerOptions(input);
   const log = options.logger;
   const tls = listenerTls(options);
-  const store = new MemoryStore();
+  const id = brokerId();
+  // With --registry the servers are shared through Redis (connected by listen()); else in memory.
+  const shared = options.registry === undefined ? undefined : new RedisStore({
+    prefix: options.registryPrefix,
+    brokerId: id,
+    resyncMs: options.registryResyncMs,
+    logger: log,
+    describe: () => ({ packet: addressText(server?.address()), http: addressText(http?.address()), startedAt }),
+  });
+  const store: RegistryStore = shared ?? new MemoryStore();
   const table = new PolicyTable(options.algorithm);
-  followStore(store, table);
+  const unfollow = followStore(store, table);
   const stats = new Counters('packets');
   // Per-policy and per-server counters follow the table (and outlive removed servers).
   table.observe(stats);
@@ -83,7 +95,7 @@ export function createBroker(input: Partial<BrokerOptions> = {}): Broker {
     http?.address(),
     ...otherListeners.map((listener) => listener()),
   ];
-  const registrar = new Registrar(store, table, router, options, log, ownListeners);
+  const registrar = new Registrar(store, table, router, options, log, ownListeners, id);
   const connections = new Set<PeerConnection>();
   let sweepTimer: NodeJS.Timeout | undefined;
   let closing: Promise<void> | undefined;
@@ -101,9 +113,39 @@ export function createBroker(input: Partial<BrokerOptions> = {}): Broker {
     packetAddress: () => server?.address() as AddressInfo | undefined,
     stopping: () => closing !== undefined,
     ...(interceptors !== undefined && { hooks: () => interceptors.counters.snapshot() }),
+    registry: () =>
+      shared === undefined
+        ? { kind: 'memory', brokerId: id }
+        : {
+            kind: 'redis',
+            brokerId: id,
+            url: parseRegistryUrl(options.registry!).display,
+            prefix: options.registryPrefix,
+            degraded: shared.degraded,
+            degradedSince: shared.degradedSinceMs ?? null,
+            pendingWrites: shared.pendingWrites,
+            brokers: shared.brokers(),
+          },
   };
 
   const peerSettings: PeerSettings = { router: packetHooks ?? router, registrar, open: connections, stats, maxPacketBytes: options.maxPacketBytes, maxInflight: options.maxClientInflight };
+
+  let registryConnection: { close(): Promise<void> } | undefined;
+
+  /** Connects to Redis (the client is loaded only with --registry) and loads the shared view. */
+  async function connectRegistry(redisStore: RedisStore): Promise<void> {
+    const { RedisConnection } = await import('./registry/redis-connection.js');
+    const url = parseRegistryUrl(options.registry!);
+    const connection = await RedisConnection.open(url, {
+      connectTimeoutMs: options.registryWaitMs,
+      commandTimeoutMs: Math.max(250, options.registryResyncMs),
+      logger: log,
+      name: `policy-broker/${id}`,
+    });
+    registryConnection = connection;
+    await redisStore.start(connection);
+    log.info('shared registry connected', { url: url.display, prefix: options.registryPrefix, brokerId: id, servers: (await redisStore.list()).length });
+  }
 
   function onConnection(socket: Socket): void {
     new PeerConnection(socket, peerSettings);
@@ -118,6 +160,7 @@ export function createBroker(input: Partial<BrokerOptions> = {}): Broker {
 
   async function listen(): Promise<AddressInfo> {
     if (server !== undefined) throw new Error('broker is already listening');
+    if (shared !== undefined) await connectRegistry(shared);
     // node:tls is loaded only with --tls-cert: a plain broker is ~0.7 MiB smaller without it.
     const srv: Server =
       tls === undefined
@@ -170,7 +213,17 @@ export function createBroker(input: Partial<BrokerOptions> = {}): Broker {
     // backends from the requests it drains, and one whose backend fails could not be retried.
     await httpDone;
     if (sweepTimer !== undefined) clearInterval(sweepTimer);
-    for (const member of [...table.members()]) if (member.packets !== undefined) router.removeServer(member, 'broker shutting down');
+    if (shared === undefined) {
+      for (const member of [...table.members()]) if (member.packets !== undefined) router.removeServer(member, 'broker shutting down');
+    } else {
+      // The servers stay registered for the other brokers: a session server re-registers with
+      // one of them when its session here closes, a classic one stays listed. Only this
+      // broker's view goes.
+      unfollow();
+      table.clear();
+      await shared.close();
+      await registryConnection?.close();
+    }
     router.closeAll();
     for (const conn of connections) conn.end();
     // Give the final answers a moment to flush before tearing down what is left.
@@ -207,5 +260,10 @@ export function createBroker(input: Partial<BrokerOptions> = {}): Broker {
       return closing;
     },
   };
+}
+
+function addressText(address: AddressInfo | string | null | undefined): string | null {
+  if (address === undefined || address === null || typeof address === 'string') return null;
+  return address.family === 'IPv6' ? `[${address.address}]:${address.port}` : `${address.address}:${address.port}`;
 }
 

@@ -5,6 +5,7 @@ import { availableParallelism } from 'node:os';
 import { Command, InvalidArgumentError, type Option } from 'commander';
 import { createBroker } from './broker.js';
 import { loadPlugins, PluginError } from './hooks/plugin.js';
+import { RegistryError } from './registry/registry-url.js';
 import type { OptionSpec } from './option-spec.js';
 import { BROKER_OPTIONS, OptionError, resolveBrokerOptions, type OptionName } from './options.js';
 import { envOption, EXIT_USAGE, integer, loggingOptions, parseOrExit } from './support/cli.js';
@@ -51,6 +52,12 @@ program.action(async (opts: Record<string, unknown>) => {
   try {
     address = await broker.listen();
   } catch (err) {
+    if (err instanceof RegistryError) {
+      // A wrong password or something that is not Redis is a usage error; Redis not answering
+      // within --registry-wait is not.
+      process.stderr.write(`policy-broker: error: ${err.message}\n`);
+      process.exit(err.code === 'UNREACHABLE' ? 1 : EXIT_USAGE);
+    }
     process.stderr.write(`policy-broker: error: cannot listen on ${String(opts.host)}:${String(opts.port)}: ${(err as Error).message}\n`);
     process.exit(1);
   }

@@ -10,6 +10,7 @@ import { addressList, backendList, fileList, flag, fraction, oneOf, optional, te
 import { STRATEGY_NAMES } from './routing/strategies/index.js';
 import { silentLogger, type Logger } from './support/logger.js';
 import { OptionError } from './support/option-error.js';
+import { parseRegistryUrl } from './registry/registry-url.js';
 
 export { OptionError };
 
@@ -82,6 +83,17 @@ export const BROKER_OPTIONS = {
   healthRise: wholeNumber('--health-rise <n>', 'passing checks in a row that bring a backend back', 2, 1, 1000),
   healthFall: wholeNumber('--health-fall <n>', 'failing checks in a row that take a backend out', 3, 1, 1000),
   failTimeoutMs: wholeNumber('--fail-timeout <ms>', 'without active checks: how long a failed backend stays out', 10 * SECOND, 1, DAY),
+
+  // The registry shared with other brokers (docs/scale-out.md): in memory unless registry is set.
+
+  /** redis://[user:password@]host:port[/db] (or rediss://): share the registry through Redis. */
+  registry: optional(text('--registry <url>', 'share servers with other brokers through Redis: redis://[user:password@]host:port[/db] or rediss:// (default: in memory, this broker only)', '', registryUrlProblem)),
+  /** Prefix of every Redis key: brokers with the same one share servers. */
+  registryPrefix: text('--registry-prefix <prefix>', 'prefix of the Redis keys; brokers with the same prefix share servers', 'policy-broker:', printable('must be')),
+  /** Period of the full resync with Redis, the renewal of owned records and the broker key. */
+  registryResyncMs: wholeNumber('--registry-resync <ms>', 'full resync with the shared registry (also renews this broker\'s records)', SECOND, 50, 60 * SECOND),
+  /** How long a starting broker keeps trying to reach Redis before it exits. */
+  registryWaitMs: wholeNumber('--registry-wait <ms>', 'how long to keep trying Redis at start before exiting', 10 * SECOND, 0, HOUR),
 };
 
 type Table = typeof BROKER_OPTIONS;
@@ -113,6 +125,15 @@ export function resolveBrokerOptions(input: Partial<BrokerOptions> | Partial<Rec
   const resolved = options as BrokerOptions;
   checkTogether(resolved);
   return resolved;
+}
+
+function registryUrlProblem(url: string): string | undefined {
+  try {
+    parseRegistryUrl(url);
+    return undefined;
+  } catch (err) {
+    return (err as Error).message;
+  }
 }
 
 /** What no single option can check alone. */

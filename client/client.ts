@@ -3,6 +3,9 @@
  * pipelined on one connection and matched to answers by `seq`; lines written in one turn of
  * the event loop leave in one write. With `reconnect`, a lost connection is re-established with
  * backoff: sends in flight fail with CONNECTION_CLOSED, later ones wait for the new connection.
+ * With `brokers` (other brokers sharing the registry), a lost connection moves to the next
+ * broker instead, and the sends that were in flight are sent again there: each still settles
+ * once, with the answer of the broker that answered it (docs/scale-out.md).
  */
 import net, { type Socket } from 'node:net';
 import tls, { type ConnectionOptions } from 'node:tls';
@@ -45,6 +48,14 @@ export interface ClientOptions {
   reconnectMinMs?: number;
   /** Longest delay between reconnection attempts, in ms (default 1000). */
   reconnectMaxMs?: number;
+  /**
+   * Other brokers sharing the registry (--registry), to fail over to. When the connection is
+   * lost the client connects to the next broker of the list (host:port first, then these, in
+   * turn) and sends again every packet still waiting for its answer: no send fails for the lost
+   * connection, and a packet may be processed twice (at least once, as after a server failure).
+   * Implies `reconnect`.
+   */
+  brokers?: Array<{ host: string; port: number }>;
   logger?: Logger;
 }
 
@@ -62,7 +73,12 @@ export class BrokerClient {
   private readonly pending: PendingRequests<Answer>;
   private readonly logger: Logger;
   private readonly options: ClientOptions;
-  private readonly endpoint: Endpoint;
+  /** The brokers to use, in turn: the first is host:port. */
+  private readonly endpoints: Endpoint[];
+  private current = 0;
+  /** With failover: the line of each send written and not yet answered, to send it again. */
+  private readonly written: Map<Seq, string> | null;
+  private resubmissions = 0;
   private socket: Socket;
   private writer: LineWriter;
   private nextSeq = 0;
@@ -86,13 +102,16 @@ export class BrokerClient {
       tls: options.tls ?? false,
       connectTimeoutMs: options.connectTimeoutMs ?? CLIENT_DEFAULTS.connectTimeoutMs,
     };
+    const others = (options.brokers ?? []).map((b) => ({ ...endpoint, host: b.host, port: b.port }));
+    const endpoints = [endpoint, ...others.filter((b) => b.host !== endpoint.host || b.port !== endpoint.port)];
     const socket = await dial(endpoint);
-    return new BrokerClient(socket, endpoint, options);
+    return new BrokerClient(socket, endpoints, options);
   }
 
-  private constructor(socket: Socket, endpoint: Endpoint, options: ClientOptions) {
+  private constructor(socket: Socket, endpoints: Endpoint[], options: ClientOptions) {
     this.options = options;
-    this.endpoint = endpoint;
+    this.endpoints = endpoints;
+    this.written = options.brokers === undefined ? null : new Map();
     this.logger = options.logger ?? silentLogger();
     this.pending = new PendingRequests<Answer>(options.timeoutMs ?? CLIENT_DEFAULTS.timeoutMs);
     this.backoffMs = options.reconnectMinMs ?? CLIENT_DEFAULTS.reconnectMinMs;
@@ -118,6 +137,17 @@ export class BrokerClient {
   /** How many times the connection was re-established. */
   get reconnects(): number {
     return this.reconnections;
+  }
+
+  /** Sends written again on a new connection (with `brokers`) after theirs was lost unanswered. */
+  get resubmitted(): number {
+    return this.resubmissions;
+  }
+
+  /** The broker connected to (or being dialed), as host:port. */
+  get broker(): string {
+    const { host, port } = this.endpoints[this.current]!;
+    return `${host}:${port}`;
   }
 
   /**
@@ -147,6 +177,11 @@ export class BrokerClient {
       }
       if (this.unsent !== null) this.unsent.set(seq, line + '\n');
       else this.writer.write(line + '\n');
+      if (this.written !== null) {
+        this.written.set(seq, line + '\n');
+        // Sends that timed out leave their line behind: drop those now and then.
+        if (this.written.size > 2 * this.pending.size + 1024) for (const old of this.written.keys()) if (!this.pending.has(old)) this.written.delete(old);
+      }
     });
   }
 
@@ -192,6 +227,7 @@ export class BrokerClient {
     const seq = packet.seq;
     const answer = packet as unknown as Answer;
     if (typeof seq === 'number' || typeof seq === 'string') {
+      this.written?.delete(seq);
       if (!this.pending.settle(seq, answer)) this.logger.debug('an answer for no waiting send', { seq });
       return;
     }
@@ -202,8 +238,12 @@ export class BrokerClient {
 
   private onClose(socket: Socket): void {
     if (socket !== this.socket) return;
-    if (this.closing || this.options.reconnect !== true) {
+    if (this.closing || (this.options.reconnect !== true && this.written === null)) {
       this.finish();
+      return;
+    }
+    if (this.written !== null) {
+      this.failOver();
       return;
     }
     // The sends written on the lost connection may or may not have been routed: they fail, so
@@ -211,8 +251,26 @@ export class BrokerClient {
     this.pending.failAll(this.closeError());
     this.lastSocketError = undefined;
     this.unsent = new Map();
-    this.logger.warn('lost the connection to the broker, reconnecting', { broker: `${this.endpoint.host}:${this.endpoint.port}` });
+    this.logger.warn('lost the connection to the broker, reconnecting', { broker: this.broker });
     this.scheduleReconnect();
+  }
+
+  /** The connection is lost: on to the next broker, with every send still unanswered. */
+  private failOver(): void {
+    const lost = this.broker;
+    this.unsent = new Map();
+    for (const [seq, line] of this.written!) {
+      // Sends that timed out are no longer waiting: they must not go out again.
+      if (this.pending.has(seq)) this.unsent.set(seq, line);
+      else this.written!.delete(seq);
+    }
+    this.resubmissions += this.unsent.size;
+    this.lastSocketError = undefined;
+    this.current = (this.current + 1) % this.endpoints.length;
+    this.logger.warn('lost the connection to the broker, moving on', { broker: lost, next: this.broker, resubmitting: this.unsent.size });
+    // The next broker is likely up: try it at once.
+    this.backoffMs = this.options.reconnectMinMs ?? CLIENT_DEFAULTS.reconnectMinMs;
+    this.reconnectTimer = setTimeout(() => void this.reconnect(), 0);
   }
 
   private scheduleReconnect(): void {
@@ -226,10 +284,12 @@ export class BrokerClient {
     this.reconnectTimer = null;
     let socket: Socket;
     try {
-      socket = await dial(this.endpoint);
+      socket = await dial(this.endpoints[this.current]!);
     } catch (err) {
       if (this.closing) return;
-      this.logger.debug('reconnection failed', { error: err instanceof Error ? err.message : String(err) });
+      this.logger.debug('reconnection failed', { broker: this.broker, error: err instanceof Error ? err.message : String(err) });
+      // With several brokers, each failed dial tries the next one.
+      this.current = (this.current + 1) % this.endpoints.length;
       this.scheduleReconnect();
       return;
     }
@@ -245,7 +305,7 @@ export class BrokerClient {
     this.unsent = null;
     // Sends that timed out while waiting are no longer pending: they must not go out.
     for (const [seq, line] of unsent) if (this.pending.has(seq)) this.writer.write(line);
-    this.logger.info('reconnected to the broker', { broker: `${this.endpoint.host}:${this.endpoint.port}`, waiting: unsent.size });
+    this.logger.info('reconnected to the broker', { broker: this.broker, waiting: unsent.size });
   }
 
   /** Closed for good: every waiting send and every later one rejects with CONNECTION_CLOSED. */

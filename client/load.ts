@@ -21,6 +21,8 @@ export interface LoadOptions {
   port?: number;
   /** TLS to the broker, as in ClientOptions.tls. */
   tls?: ClientOptions['tls'];
+  /** Other brokers to fail over to, as in ClientOptions.brokers. */
+  brokers?: ClientOptions['brokers'];
   /** Packets to send. With durationMs too, whichever ends first ends the run. */
   count?: number;
   /** Send until this many ms have passed, then wait for the answers still due. */
@@ -108,6 +110,7 @@ class LoadRun {
       if (deadline !== null) clearTimeout(deadline);
       await Promise.all(this.clients.map((client) => client.close()));
     }
+    for (const client of this.clients) this.stats.resubmitted += client.resubmitted;
     this.report();
     return this.stats.summary(elapsedMs);
   }
@@ -119,6 +122,7 @@ class LoadRun {
       port: this.options.port ?? CLIENT_DEFAULTS.port,
       timeoutMs: this.options.timeoutMs ?? CLIENT_DEFAULTS.timeoutMs,
       tls: this.options.tls,
+      brokers: this.options.brokers,
       logger: this.logger,
     };
     const results = await Promise.allSettled(Array.from({ length: connections }, () => BrokerClient.connect(clientOptions)));

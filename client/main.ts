@@ -5,7 +5,7 @@
  */
 import { sha1Hex } from '../broker/support/sha1.js';
 import { Command, InvalidArgumentError } from 'commander';
-import { envOption, hostPort, integer, loggingOptions, parseOrExit } from '../broker/support/cli.js';
+import { envOption, hostPortList, integer, loggingOptions, parseOrExit } from '../broker/support/cli.js';
 import { PACKAGE_VERSION } from '../broker/support/version.js';
 import { createLogger, type LogFormat, type LogLevel, type Logger } from '../broker/support/logger.js';
 import { readFileSync } from 'node:fs';
@@ -21,7 +21,8 @@ const PREFIX = 'POLICY_CLIENT';
 const MAX_PAYLOAD_SIZE = 256 * 1024 * 1024;
 
 interface CliOptions {
-  broker: { host: string; port: number };
+  /** The broker, then others sharing its registry to fail over to. */
+  broker: Array<{ host: string; port: number }>;
   policy: number;
   srcid: number;
   payload: string;
@@ -53,7 +54,7 @@ function seconds(value: string): number {
 const program = new Command(NAME)
   .description('Send packets to a policy broker and print the answers, or put load on it')
   .version(PACKAGE_VERSION)
-  .addOption(envOption(PREFIX, '--broker <host:port>', "the broker's packet port").argParser(hostPort).default({ host: CLIENT_DEFAULTS.host, port: CLIENT_DEFAULTS.port }, `${CLIENT_DEFAULTS.host}:${CLIENT_DEFAULTS.port}`))
+  .addOption(envOption(PREFIX, '--broker <host:port[,host:port…]>', "the broker's packet port; several brokers sharing a registry: the first, then the next when one is lost, unanswered packets sent again").argParser(hostPortList).default([{ host: CLIENT_DEFAULTS.host, port: CLIENT_DEFAULTS.port }], `${CLIENT_DEFAULTS.host}:${CLIENT_DEFAULTS.port}`))
   .addOption(envOption(PREFIX, '--policy <n>', 'privacy policy of the packets').argParser(integer(0)).default(LOAD_DEFAULTS.policy))
   .addOption(envOption(PREFIX, '--srcid <n>', 'client id sent as srcid').argParser(integer(0)).default(LOAD_DEFAULTS.srcid))
   .addOption(envOption(PREFIX, '--payload <text>', 'payload of the packets').default(LOAD_DEFAULTS.payload))
@@ -136,8 +137,7 @@ async function load(options: CliOptions, logger: Logger): Promise<number> {
   const bar = process.stderr.isTTY ? progressBar(process.stderr, { count: options.count, durationMs }) : null;
   try {
     const summary = await runLoad({
-      host: options.broker.host,
-      port: options.broker.port,
+      ...brokerOptions(options),
       count: options.count,
       durationMs,
       concurrency: options.concurrency,
@@ -161,7 +161,13 @@ async function load(options: CliOptions, logger: Logger): Promise<number> {
 }
 
 function connect(options: CliOptions, logger: Logger): Promise<BrokerClient> {
-  return BrokerClient.connect({ host: options.broker.host, port: options.broker.port, timeoutMs: options.timeout, tls: tlsOption(options), logger });
+  return BrokerClient.connect({ ...brokerOptions(options), timeoutMs: options.timeout, tls: tlsOption(options), logger });
+}
+
+/** The first broker to connect to, and the others (if any) to fail over to. */
+function brokerOptions(options: CliOptions): { host: string; port: number; brokers?: Array<{ host: string; port: number }> } {
+  const [first, ...others] = options.broker;
+  return { host: first!.host, port: first!.port, ...(others.length > 0 && { brokers: others }) };
 }
 
 /** --tls and --ca as the client's tls option. */

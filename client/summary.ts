@@ -26,6 +26,8 @@ export interface LoadSummary {
   p99Ms: number;
   maxMs: number;
   durationMs: number;
+  /** Packets sent again to another broker (--broker with several) after their connection was lost unanswered. */
+  resubmitted: number;
 }
 
 export class LoadStats {
@@ -62,6 +64,9 @@ export class LoadStats {
   }
 
   /** The numbers so far, over durationMs. */
+  /** Packets sent again to another broker after a lost connection (read from the clients at the end). */
+  resubmitted = 0;
+
   summary(durationMs: number): LoadSummary {
     return {
       sent: this.sent,
@@ -76,6 +81,7 @@ export class LoadStats {
       p99Ms: round(this.latencies.percentile(0.99), 3),
       maxMs: round(this.latencies.max, 3),
       durationMs: round(durationMs, 1),
+      resubmitted: this.resubmitted,
     };
   }
 

@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError } from 'commander';
-import { envOption, hostPort, integer, loggingOptions, parseOrExit } from '../broker/support/cli.js';
+import { envOption, hostPortList, integer, loggingOptions, parseOrExit } from '../broker/support/cli.js';
 import { PACKAGE_VERSION } from '../broker/support/version.js';
 import { createLogger, type LogFormat, type LogLevel } from '../broker/support/logger.js';
 import { HANDLER_NAMES, type HandlerName } from './handlers.js';
@@ -17,7 +17,8 @@ const NAME = 'policy-server-pool';
 const PREFIX = 'POLICY_SERVER_POOL';
 
 interface CliOptions {
-  broker: BrokerAddress;
+  /** The broker, then others sharing its registry to move to when it is lost. */
+  broker: BrokerAddress[];
   policy: number;
   count: number;
   id: number;
@@ -50,7 +51,7 @@ const { broker, policy, id, port, listenHost, handler, delayMs, maxInflight } = 
 const program = new Command(NAME)
   .description('Packet servers that register with a policy broker and answer its packets')
   .version(PACKAGE_VERSION)
-  .addOption(envOption(PREFIX, '--broker <host:port>', "the broker's packet port").argParser(hostPort).default(broker, `${broker.host}:${broker.port}`))
+  .addOption(envOption(PREFIX, '--broker <host:port[,host:port…]>', "the broker's packet port; several brokers sharing a registry: the first, then the next when one is lost").argParser(hostPortList).default([broker], `${broker.host}:${broker.port}`))
   .addOption(envOption(PREFIX, '--policy <n>', 'privacy policy the servers serve').argParser(integer(0)).default(policy))
   .addOption(envOption(PREFIX, '--count <n>', 'how many servers').argParser(integer(1, 10000)).default(1))
   .addOption(envOption(PREFIX, '--id <n>', 'id of the first server; the others count up').argParser(integer(0)).default(id))
@@ -75,7 +76,8 @@ program.action(async (options: CliOptions) => {
   if (options.httpPort !== 0 && options.httpPort + count - 1 > 65535) program.error(`--http-port ${options.httpPort} leaves no room for ${count} servers`);
   const logger = createLogger({ level: options.logLevel, format: options.logFormat, name: NAME });
   const pool = createPool({
-    broker: options.broker,
+    broker: options.broker[0],
+    brokers: options.broker.slice(1),
     policy: options.policy,
     count: options.count,
     id: options.id,

@@ -22,6 +22,11 @@ export interface PacketServerOptions {
   policy: number;
   /** The broker to register with (default 127.0.0.1:2100). */
   broker?: BrokerAddress;
+  /**
+   * Other brokers sharing the broker's registry (--registry): when the session is lost, the
+   * server registers with the next one (broker first, then these, in turn).
+   */
+  brokers?: BrokerAddress[];
   /** TCP port to listen on for the broker's connections; 0 (default) takes any free port. */
   port?: number;
   /** Address to listen on (default 127.0.0.1). */
@@ -86,6 +91,8 @@ export interface ResolvedServerOptions {
   id: number;
   policy: number;
   broker: BrokerAddress;
+  /** Other brokers to move to; empty with one broker. */
+  brokers: BrokerAddress[];
   port: number;
   listenHost: string;
   handler: Handler;
@@ -112,6 +119,7 @@ export function resolveServerOptions(options: PacketServerOptions): ResolvedServ
     id: options.id,
     policy: options.policy,
     broker: options.broker ?? SERVER_DEFAULTS.broker,
+    brokers: options.brokers ?? [],
     port: options.port ?? SERVER_DEFAULTS.port,
     listenHost: options.listenHost ?? SERVER_DEFAULTS.listenHost,
     handler: resolveHandler(options.handler ?? SERVER_DEFAULTS.handler),
@@ -132,6 +140,7 @@ export function resolveServerOptions(options: PacketServerOptions): ResolvedServ
   checkInteger('id', resolved.id, 0);
   checkInteger('policy', resolved.policy, 0);
   checkInteger('broker.port', resolved.broker.port, 1, 65535);
+  resolved.brokers.forEach((b, i) => checkInteger(`brokers[${i}].port`, b.port, 1, 65535));
   checkInteger('port', resolved.port, 0, 65535);
   checkInteger('delayMs', resolved.delayMs, 0);
   checkInteger('maxInflight', resolved.maxInflight, 1, MAX_INFLIGHT);

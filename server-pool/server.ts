@@ -109,7 +109,7 @@ export class PacketServer extends EventEmitter<PacketServerEvents> {
       throw new ServerError(STOPPED, 'the server was stopped before it registered');
     }
     this.session = new BrokerSession(this.registrationPacket(), {
-      broker: this.settings.broker,
+      brokers: [this.settings.broker, ...this.settings.brokers],
       localAddress: registrationAddress(this.settings.listenHost, this.settings.broker.host),
       tls: this.settings.brokerTls,
       reconnectMinMs: this.settings.reconnectMinMs,

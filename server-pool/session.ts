@@ -1,7 +1,8 @@
 /**
  * A server's session with the broker: the registration connection, kept open. It registers,
  * sends heartbeats, and when the connection drops (the broker restarted) dials again with a
- * short capped backoff and registers again, until leave() or close().
+ * short capped backoff and registers again, until leave() or close(). Given several brokers
+ * (sharing one registry), a lost session or a failed dial moves on to the next one.
  */
 import { EventEmitter } from 'node:events';
 import net, { type Socket } from 'node:net';
@@ -15,7 +16,8 @@ import type { BrokerAddress } from './options.js';
 
 
 export interface SessionSettings {
-  broker: BrokerAddress;
+  /** The brokers to register with, in turn: the first, and the next whenever one is lost. */
+  brokers: BrokerAddress[];
   /**
    * The address to register from. The broker dials back the address a registration came from,
    * so a server listening on one specific address must register from it.
@@ -48,6 +50,8 @@ export class BrokerSession extends EventEmitter<SessionEvents> {
   private registrations = 0;
   private stopped = false;
   private backoffMs: number;
+  /** The broker of `settings.brokers` being used. */
+  private current = 0;
   private retryTimer: NodeJS.Timeout | null = null;
   private answerTimer: NodeJS.Timeout | null = null;
   private heartbeatTimer: NodeJS.Timeout | null = null;
@@ -113,7 +117,7 @@ export class BrokerSession extends EventEmitter<SessionEvents> {
   private attempt(): void {
     this.retryTimer = null;
     if (this.stopped) return;
-    const { host, port } = this.settings.broker;
+    const { host, port } = this.broker;
     const localAddress = this.settings.localAddress;
     const socket: Socket =
       this.settings.tls === undefined
@@ -209,13 +213,15 @@ export class BrokerSession extends EventEmitter<SessionEvents> {
     }
     if (this.stopped) return;
     if (!wasRegistered) this.logFailure(failure);
+    // Another broker shares the registry: register there rather than wait for this one.
+    if (this.settings.brokers.length > 1) this.current = (this.current + 1) % this.settings.brokers.length;
     const dropped = this.droppedByBroker;
     this.droppedByBroker = false;
     this.scheduleRetry(wasRegistered && !dropped ? this.settings.reconnectMinMs : this.nextBackoff());
   }
 
   private logFailure(failure: Error | undefined): void {
-    const { host, port } = this.settings.broker;
+    const { host, port } = this.broker;
     const reason = failure?.message ?? 'connection closed before the registration was answered';
     const fields = { id: this.registration.id, broker: `${host}:${port}`, error: reason };
     if (reason !== this.lastFailure) {
@@ -224,6 +230,11 @@ export class BrokerSession extends EventEmitter<SessionEvents> {
     } else {
       this.settings.logger.debug('cannot register with the broker, retrying', fields);
     }
+  }
+
+  /** The broker in use. */
+  get broker(): BrokerAddress {
+    return this.settings.brokers[this.current]!;
   }
 
   private nextBackoff(): number {

@@ -55,6 +55,17 @@ export class BrokerMetrics {
     this.definePacketMetrics();
     if (src.http !== undefined) this.defineHttpMetrics();
     this.defineHookMetrics();
+    this.defineRegistryMetrics();
+  }
+
+  /** With a shared registry: whether Redis answers, and how many brokers share it. */
+  private defineRegistryMetrics(): void {
+    const registry = this.src.registry;
+    if (registry === undefined || registry().kind !== 'redis') return;
+    const shared = (): Extract<ReturnType<typeof registry>, { kind: 'redis' }> => registry() as Extract<ReturnType<typeof registry>, { kind: 'redis' }>;
+    this.gauge('registry_degraded', '1 while the shared registry (Redis) does not answer: routing goes on from the last view.', [], (emit) => emit({}, shared().degraded ? 1 : 0));
+    this.gauge('registry_pending_writes', 'Removals and drains made while Redis did not answer, not yet written back.', [], (emit) => emit({}, shared().pendingWrites));
+    this.gauge('registry_brokers', 'Brokers sharing the registry, this one included, as last seen.', [], (emit) => emit({}, shared().brokers.length));
   }
 
   get contentType(): string {

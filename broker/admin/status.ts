@@ -24,6 +24,8 @@ export interface StatusSources {
   readonly startedAt: number;
   /** True once close() has begun. */
   stopping(): boolean;
+  /** Where the servers are registered: this broker's memory, or Redis shared with other brokers. */
+  registry?(): RegistryStatus;
   /** This process's interceptor counters (docs/hooks.md); absent without interceptors. */
   hooks?(): Record<string, HookCounts>;
 }
@@ -35,6 +37,24 @@ export function hookCounts(src: StatusSources): Record<string, HookCounts> {
   return workers === undefined ? own : mergeCounts([own, workers]);
 }
 
+/** The registry section of the status report. */
+export type RegistryStatus =
+  | { kind: 'memory'; brokerId: string }
+  | {
+      kind: 'redis';
+      brokerId: string;
+      /** The URL without its password. */
+      url: string;
+      prefix: string;
+      /** True while Redis does not answer: routing goes on from the last view. */
+      degraded: boolean;
+      degradedSince: number | null;
+      /** Removals and drains made while degraded, not yet written to Redis. */
+      pendingWrites: number;
+      /** The brokers that share the registry, this one included. */
+      brokers: Array<{ id: string; packet: string | null; http: string | null; startedAt: number; owns: number; degraded: boolean }>;
+    };
+
 export interface ServerStatus {
   id: number;
   host: string;
@@ -42,6 +62,8 @@ export interface ServerStatus {
   httpPort: number | null;
   state: string;
   session: boolean;
+  /** The broker that took its registration (a shared registry's brokers each own some). */
+  owner: string | null;
   maxInflight: number;
   outstanding: number;
   served: number;
@@ -100,6 +122,7 @@ export function statusReport(src: StatusSources): Record<string, unknown> {
       httpPort: m.info.httpPort ?? null,
       state: e.state,
       session: m.info.session,
+      owner: ownerOf(m.info),
       maxInflight: m.info.maxInflight,
       outstanding: e.outstanding,
       served: e.served,
@@ -159,6 +182,7 @@ export function statusReport(src: StatusSources): Record<string, unknown> {
     http: http === undefined ? null : httpSection(http),
     ...(http?.workers !== undefined && { workers: http.workers() }),
     hooks: hooksSection(hookCounts(src)),
+    ...(src.registry !== undefined && { registry: src.registry() }),
     policies: [...policies.values()].sort((a, b) => a.policy - b.policy),
     ...(forgotten.packets !== null || forgotten.http !== null ? { forgottenPolicies: forgotten } : {}),
   };
@@ -172,6 +196,11 @@ function counters(p: { replied: number; errors: Partial<Record<string, number>>;
     errors: { ...p.errors } as Record<string, number>,
     latencyMs: { p50: round3(h.quantileMs(0.5)), p99: round3(h.quantileMs(0.99)), mean: h.count === 0 ? null : round3(h.sumMs / h.count) },
   };
+}
+
+function ownerOf(info: object): string | null {
+  const owner = (info as { owner?: unknown }).owner;
+  return typeof owner === 'string' ? owner : null;
 }
 
 function round3(value: number | undefined): number | null {

@@ -142,8 +142,10 @@ export class Registrar {
     };
     let registered: Registered | Promise<Registered>;
     try {
-      // claimRefusal() decided whether the id may be taken.
-      registered = this.store.register(entry, { isLive: () => false });
+      // claimRefusal() decided whether the id may be taken. In a shared registry, a session
+      // server's record outlives a broker that dies by its missed heartbeats' time at most.
+      const ttlMs = reg.session ? this.options.heartbeatMs * this.options.heartbeatMisses : undefined;
+      registered = this.store.register(entry, { isLive: () => false, ttlMs });
     } catch (err) {
       return this.refused(conn, reg, err);
     }

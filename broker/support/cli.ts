@@ -38,6 +38,13 @@ export function hostPort(value: string): { host: string; port: number } {
   return { host: match[1] === undefined || match[1] === '' ? '127.0.0.1' : match[1], port };
 }
 
+/** HOST:PORT[,HOST:PORT…]: brokers sharing a registry, in the order to try them. */
+export function hostPortList(value: string): Array<{ host: string; port: number }> {
+  const list = value.split(',').map((part) => part.trim()).filter((part) => part !== '');
+  if (list.length === 0) throw new InvalidArgumentError(`expected HOST:PORT[,HOST:PORT…], got "${value}"`);
+  return list.map(hostPort);
+}
+
 /** The --log-level and --log-format options, as every command has them. */
 export function loggingOptions(prefix: string): Option[] {
   return [
