@@ -87,6 +87,11 @@ export class PolicyTable {
     return group.selectors[protocol].pick() ?? 'no-live-server';
   }
 
+  /** How many endpoints of `protocol` for `policy` are selectable (connecting or up). */
+  live(policy: number, protocol: Protocol): number {
+    return this.groups.get(policy)?.selectors[protocol].size ?? 0;
+  }
+
   /** Whether any member, live or not, serves `protocol` for `policy`. */
   knows(policy: number, protocol: Protocol): boolean {
     const group = this.groups.get(policy);
