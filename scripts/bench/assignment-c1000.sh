@@ -8,6 +8,7 @@
 # DIST is a built dist/ directory (default: this worktree's dist as "ours"). Each round runs
 # every target once, in a rotating order. Prints one line per run, and the broker's count of
 # "HTTP server down" warnings. Needs nginx and wrk on PATH (or in /usr/sbin).
+# SITES_WORKER_CONNECTIONS=8192 gives the sites room (a tuned nginx, as in npm run bench).
 set -eu
 PATH="$PATH:/usr/sbin"
 rounds=${1:-2}
@@ -36,7 +37,7 @@ $user
 worker_processes 1;
 pid $dir/sites.pid;
 error_log $dir/sites-error.log warn;
-events { worker_connections 768; }
+events { worker_connections ${SITES_WORKER_CONNECTIONS:-768}; }
 http {
   access_log off;
   sendfile on;
