@@ -95,3 +95,5 @@ for variant in $(echo "$targets" | cut -d' ' -f2-); do
   echo "$name: $(grep -c 'HTTP server down' "$dir/$name.log" || true) 'HTTP server down' warnings"
 done
 echo "sites' error log: $(grep -c 'worker_connections are not enough' "$dir/sites-error.log" || true) 'worker_connections are not enough'"
+lb_errors() { grep -c "$1" "$dir/lb-error.log" || true; }
+echo "nginx (load balancer) error log: $(lb_errors 'no live upstreams') 'no live upstreams', $(lb_errors 'prematurely closed') 'upstream prematurely closed', $(lb_errors 'Connection reset') 'Connection reset', $(lb_errors 'worker_connections') 'worker_connections'"
