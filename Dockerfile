@@ -7,7 +7,7 @@ COPY tsconfig.json ./
 COPY broker ./broker
 COPY client ./client
 COPY server-pool ./server-pool
-COPY scripts/copy-dashboard.mjs ./scripts/
+COPY scripts/finish-build.mjs ./scripts/
 # tsc, the dashboard's script check, and its browser files copied into dist/.
 # The programs run as files, so that their #! line (node and its flags) is honoured.
 RUN npm run build

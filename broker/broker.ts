@@ -9,6 +9,8 @@ import type { AdminPages } from './admin/pages.js';
 import type { StatusSources } from './admin/status.js';
 import type { HttpFrontEnd } from './http/http-front-end.js';
 import { resolveBrokerOptions, type BrokerOptions } from './options.js';
+import { Interceptors } from './hooks/interceptors.js';
+import { PacketHooks } from './hooks/packet-hooks.js';
 import { PacketRouter } from './packets/packet-router.js';
 import { PeerConnection, type PeerSettings } from './packets/peer-connection.js';
 import { Registrar } from './packets/registrar.js';
@@ -32,6 +34,8 @@ export interface Broker {
   readonly table: PolicyTable;
   readonly stats: Counters;
   readonly router: PacketRouter;
+  /** The interceptors (docs/hooks.md) and their counters; undefined without any. */
+  readonly interceptors: Interceptors | undefined;
   readonly registrar: Registrar;
   /** The routing trace (--trace), switchable at run time. */
   readonly trace: Tracer;
@@ -80,6 +84,9 @@ export function createBroker(input: Partial<BrokerOptions> = {}): Broker {
   table.observe(stats);
   const trace = new Tracer(log, { on: options.trace, sample: options.traceSample });
   const router = new PacketRouter(table, store, options, stats, log, trace);
+  const interceptors = options.interceptors.length > 0 ? new Interceptors(options.interceptors, log) : undefined;
+  // Packet hooks sit in front of the router: one call in (accept), one out (the answer port).
+  const packetHooks = interceptors?.hasPackets === true ? new PacketHooks(interceptors, (client, packet) => router.accept(client, packet), log) : undefined;
   let server: Server | undefined;
   // Listeners of this broker that run elsewhere (the HTTP workers of --workers), for the registration guard.
   const otherListeners: Array<() => AddressInfo | undefined> = [];
@@ -105,6 +112,7 @@ export function createBroker(input: Partial<BrokerOptions> = {}): Broker {
     packetOutstanding: () => router.outstanding,
     packetAddress: () => server?.address() as AddressInfo | undefined,
     stopping: () => closing !== undefined,
+    ...(interceptors !== undefined && { hooks: () => interceptors.counters.snapshot() }),
     registry: () =>
       shared === undefined
         ? { kind: 'memory', brokerId: id }
@@ -120,7 +128,7 @@ export function createBroker(input: Partial<BrokerOptions> = {}): Broker {
           },
   };
 
-  const peerSettings: PeerSettings = { router, registrar, open: connections, stats, maxPacketBytes: options.maxPacketBytes, maxInflight: options.maxClientInflight };
+  const peerSettings: PeerSettings = { router: packetHooks ?? router, registrar, open: connections, stats, maxPacketBytes: options.maxPacketBytes, maxInflight: options.maxClientInflight };
 
   let registryConnection: { close(): Promise<void> } | undefined;
 
@@ -182,7 +190,7 @@ export function createBroker(input: Partial<BrokerOptions> = {}): Broker {
         const [{ HttpFrontEnd }, { AdminPages }] = await Promise.all([import('./http/http-front-end.js'), import('./admin/pages.js')]);
         const pages = new AdminPages(statusSources, trace);
         admin = pages;
-        http = new HttpFrontEnd(table, options, log, (req, res, path, authorized) => pages.handle(req, res, path, authorized), trace, tls);
+        http = new HttpFrontEnd(table, options, log, (req, res, path, authorized) => pages.handle(req, res, path, authorized), trace, tls, interceptors);
         statusSources.http = http;
         await http.listen();
         pages.start();
@@ -198,8 +206,8 @@ export function createBroker(input: Partial<BrokerOptions> = {}): Broker {
   /** Answers the packets in flight, then removes every server once `httpDone` (the HTTP drain) is over as well. */
   async function drain(httpDone: Promise<void> | undefined): Promise<void> {
     router.accepting = false;
-    if (!(await waitUntil(() => router.outstanding === 0, options.drainTimeoutMs))) {
-      log.warn('drain timed out; answering the rest with UNAVAILABLE', { outstanding: router.outstanding });
+    if (!(await waitUntil(() => router.outstanding + (packetHooks?.pending ?? 0) === 0, options.drainTimeoutMs))) {
+      log.warn('drain timed out; answering the rest with UNAVAILABLE', { outstanding: router.outstanding + (packetHooks?.pending ?? 0) });
     }
     // The HTTP front end shares the table: removing the servers sooner would take their
     // backends from the requests it drains, and one whose backend fails could not be retried.
@@ -231,6 +239,7 @@ export function createBroker(input: Partial<BrokerOptions> = {}): Broker {
     table,
     stats,
     router,
+    interceptors,
     registrar,
     trace,
     sources: statusSources,

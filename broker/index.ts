@@ -15,3 +15,18 @@ export type { HttpFrontEnd } from './http/http-front-end.js';
 export { HttpErrorCode, HTTP_ERROR_STATUS } from './http/http-errors.js';
 export { loadServersFile, parseServersConf, ServersFileError, type StaticBackend } from './support/servers-file.js';
 export { statusReport } from './admin/status.js';
+export type {
+  Interceptor,
+  InterceptorMatch,
+  BufferLimit,
+  HttpRequestContext,
+  HttpResponseContext,
+  HttpRequestView,
+  PacketContext,
+  ReplyContext,
+  ReplyView,
+} from './hooks/interceptor.js';
+export { HeaderList } from './hooks/header-list.js';
+export { InterceptorError } from './hooks/check.js';
+export { loadPlugins, PluginError } from './hooks/plugin.js';
+export type { HookCounts } from './hooks/counters.js';

@@ -4,6 +4,7 @@ import cluster from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import { Command, InvalidArgumentError, type Option } from 'commander';
 import { createBroker } from './broker.js';
+import { loadPlugins, PluginError } from './hooks/plugin.js';
 import { RegistryError } from './registry/registry-url.js';
 import type { OptionSpec } from './option-spec.js';
 import { BROKER_OPTIONS, OptionError, resolveBrokerOptions, type OptionName } from './options.js';
@@ -35,12 +36,15 @@ program.action(async (opts: Record<string, unknown>) => {
   const workerCount = Number(opts.workers);
   let broker;
   try {
-    const settings = resolveBrokerOptions({ ...Object.fromEntries(fromTable.map(([name, option]) => [name, opts[option.attributeName()]])), logger });
+    const given = Object.fromEntries(fromTable.map(([name, option]) => [name, opts[option.attributeName()]]));
+    // --plugin files become interceptors here, in every --workers process, before anything listens.
+    const interceptors = await loadPlugins((given.plugin as string[] | undefined) ?? []);
+    const settings = resolveBrokerOptions({ ...given, plugin: [], interceptors, logger });
     // --workers: this is either one of the HTTP workers (cluster re-ran this program) or their primary.
     if (cluster.isWorker) return (await import('./cluster/worker.js')).runWorker(settings);
     broker = workerCount > 0 ? new (await import('./cluster/primary.js')).BrokerCluster(settings, workerCount) : createBroker(settings);
   } catch (err) {
-    if (!(err instanceof OptionError)) throw err;
+    if (!(err instanceof OptionError || err instanceof PluginError)) throw err;
     process.stderr.write(`policy-broker: error: ${err.message}\n`);
     process.exit(EXIT_USAGE);
   }

@@ -16,7 +16,7 @@ export interface OptionSpec<T> {
   /** The choices, when the value is one of a list (shown in --help). */
   readonly choices?: readonly string[];
   /** The value of a command-line or environment string; throws InvalidArgumentError. */
-  parse?(text: string): T;
+  parse?(text: string, previous?: T): T;
   /** Why `value` cannot be this option's value, or undefined when it can. */
   problem(value: unknown): string | undefined;
 }
@@ -114,4 +114,19 @@ export function backendList(flags: string, description: string): OptionSpec<Stat
 function integerProblem(value: unknown, min: number, max: number): string | undefined {
   if (typeof value === 'number' && Number.isSafeInteger(value) && value >= min && value <= max) return undefined;
   return `must be a whole number from ${min} to ${max}, got ${String(value)}`;
+}
+
+/** Files named on the command line, the option repeated or its value comma-separated (and its environment variable so). */
+export function fileList(flags: string, description: string): OptionSpec<string[]> {
+  return {
+    flags,
+    description,
+    default: [],
+    parse: (value: string, previous?: string[]) => {
+      const files = value.split(',').map((file) => file.trim()).filter((file) => file !== '');
+      if (files.length === 0) throw new InvalidArgumentError('expected a file name');
+      return [...(previous ?? []), ...files];
+    },
+    problem: (v) => (Array.isArray(v) && v.every((file) => typeof file === 'string') ? undefined : 'must be a list of file names'),
+  };
 }

@@ -4,7 +4,9 @@
  * the option, and the BrokerOptions type of createBroker(). Each entry's description (its
  * --help line) is its documentation; README.md and docs/http.md give the longer story.
  */
-import { addressList, backendList, flag, fraction, oneOf, optional, text, wholeNumber, type OptionSpec } from './option-spec.js';
+import { InterceptorError, resolveInterceptors } from './hooks/check.js';
+import type { Interceptor } from './hooks/interceptor.js';
+import { addressList, backendList, fileList, flag, fraction, oneOf, optional, text, wholeNumber, type OptionSpec } from './option-spec.js';
 import { STRATEGY_NAMES } from './routing/strategies/index.js';
 import { silentLogger, type Logger } from './support/logger.js';
 import { OptionError } from './support/option-error.js';
@@ -45,6 +47,11 @@ export const BROKER_OPTIONS = {
   serverCa: optional(text('--server-ca <file>', 'PEM CA that certificates of servers registering with tls must chain to (default: Node\'s CAs)', '')),
   trace: flag('--trace', 'log every routing decision, and stream it to the dashboard (switchable at run time)'),
   traceSample: fraction('--trace-sample <fraction>', 'fraction of routing decisions traced, e.g. 0.01 under heavy load', 1),
+  /**
+   * ES modules whose default export is an interceptor or a list of them (docs/hooks.md), loaded
+   * by the command at start. A program passes `interceptors` instead (loadPlugins() reads files).
+   */
+  plugin: fileList('--plugin <file>', 'ES module whose default export is an interceptor or a list of them (docs/hooks.md); repeatable, or comma-separated'),
 
   // The HTTP front end (docs/http.md): off unless httpPort is set.
 
@@ -93,15 +100,22 @@ type Table = typeof BROKER_OPTIONS;
 export type OptionName = keyof Table;
 
 /** Every option of a broker: one field per entry of the table, and where it logs. */
-export type BrokerOptions = { -readonly [K in OptionName]: Table[K] extends OptionSpec<infer T> ? T : never } & { logger: Logger };
+export type BrokerOptions = { -readonly [K in OptionName]: Table[K] extends OptionSpec<infer T> ? T : never } & {
+  logger: Logger;
+  /**
+   * Hooks that capture chosen requests and packets and change them (docs/hooks.md): run in
+   * order on the way in, in reverse on the way out. Library only; the command loads --plugin files into it.
+   */
+  interceptors: Interceptor[];
+};
 
 /** Every default, from the table. */
-export const BROKER_DEFAULTS = Object.fromEntries(Object.entries(BROKER_OPTIONS).map(([name, spec]) => [name, spec.default])) as Omit<BrokerOptions, 'logger'>;
+export const BROKER_DEFAULTS = Object.fromEntries(Object.entries(BROKER_OPTIONS).map(([name, spec]) => [name, spec.default])) as Omit<BrokerOptions, 'logger' | 'interceptors'>;
 
 /** Fills in the defaults and checks every value; values of unknown type (from a command line) are checked the same way. */
-export function resolveBrokerOptions(input: Partial<BrokerOptions> | Partial<Record<OptionName | 'logger', unknown>> = {}): BrokerOptions {
+export function resolveBrokerOptions(input: Partial<BrokerOptions> | Partial<Record<OptionName | 'logger' | 'interceptors', unknown>> = {}): BrokerOptions {
   const given = input as Partial<Record<string, unknown>>;
-  const options: Record<string, unknown> = { logger: given.logger ?? silentLogger() };
+  const options: Record<string, unknown> = { logger: given.logger ?? silentLogger(), interceptors: given.interceptors ?? [] };
   for (const [name, spec] of Object.entries(BROKER_OPTIONS) as Array<[OptionName, OptionSpec<unknown>]>) {
     const value = given[name] === undefined ? spec.default : given[name];
     const problem = spec.problem(value);
@@ -124,6 +138,15 @@ function registryUrlProblem(url: string): string | undefined {
 
 /** What no single option can check alone. */
 function checkTogether(options: BrokerOptions): void {
+  if (options.plugin.length > 0) {
+    throw new OptionError('plugin', 'plugin files are loaded by the policy-broker command; a program passes their interceptors (loadPlugins() reads the files)');
+  }
+  try {
+    resolveInterceptors(options.interceptors);
+  } catch (err) {
+    if (err instanceof InterceptorError) throw new OptionError('interceptors', err.message);
+    throw err;
+  }
   if ((options.tlsCert === undefined) !== (options.tlsKey === undefined)) {
     throw new OptionError(options.tlsCert === undefined ? 'tlsCert' : 'tlsKey', 'tlsCert and tlsKey go together');
   }

@@ -6,6 +6,7 @@
 import type { AddressInfo } from 'node:net';
 import type { MemberState } from '../routing/member.js';
 import type { Counters } from '../routing/counters.js';
+import type { HookCounts } from '../hooks/counters.js';
 
 /** One HTTP backend (an Endpoint of the table, or a merged row with --workers). */
 export interface HttpBackendView {
@@ -51,4 +52,6 @@ export interface HttpSource {
   address(): AddressInfo | undefined;
   /** The worker processes with --workers; absent in a single process. */
   workers?(): WorkerStatus[];
+  /** With --workers, the workers' interceptor counters added up; absent in a single process. */
+  hookCounts?(): Record<string, HookCounts>;
 }

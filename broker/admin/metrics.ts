@@ -9,11 +9,12 @@
  * its admin pages start, together with prom-client's default process and Node.js metrics:
  * prom-client counts process_cpu_seconds_total from the moment they are made.
  */
+import type { HookCounts } from '../hooks/counters.js';
 import { collectDefaultMetrics, Counter, Gauge, Registry, type Metric } from 'prom-client';
 import type { MemberState } from '../routing/member.js';
 import { FORGOTTEN_POLICY } from '../routing/counters.js';
 import { LATENCY_BOUNDS_MS, type LatencyHistogram } from '../support/latency-histogram.js';
-import type { StatusSources } from './status.js';
+import { hookCounts, type StatusSources } from './status.js';
 
 const PREFIX = 'policy_broker_';
 const PACKET_STATES: readonly MemberState[] = ['connecting', 'up', 'down', 'draining'];
@@ -53,6 +54,7 @@ export class BrokerMetrics {
     collectDefaultMetrics({ register: this.registry });
     this.definePacketMetrics();
     if (src.http !== undefined) this.defineHttpMetrics();
+    this.defineHookMetrics();
     this.defineRegistryMetrics();
   }
 
@@ -188,6 +190,23 @@ export class BrokerMetrics {
         for (const w of workers()) emit({ worker: String(w.id), pid: String(w.pid) }, w.connections);
       });
     }
+  }
+
+  /** Per interceptor (docs/hooks.md); no series without interceptors. */
+  private defineHookMetrics(): void {
+    const each = (field: Exclude<keyof HookCounts, 'totalMs'>): Reader => (emit) => {
+      for (const [hook, counts] of Object.entries(hookCounts(this.src))) emit({ hook }, counts[field]);
+    };
+    this.counter('hook_calls_total', 'Interceptor hook calls, by interceptor.', ['hook'], each('calls'));
+    this.counter('hook_errors_total', 'Interceptor hook calls that threw or rejected.', ['hook'], each('errors'));
+    this.counter('hook_timeouts_total', 'Interceptor hook calls that did not finish within their timeoutMs.', ['hook'], each('timeouts'));
+    this.counter('hook_failed_closed_total', 'Messages answered 502 or HOOK_FAILED because a fail-closed hook failed.', ['hook'], each('failedClosed'));
+    this.counter('hook_answered_total', 'Messages answered by the hook itself (respond, answer, drop).', ['hook'], each('answered'));
+    this.counter('hook_overflows_total', 'Bodies larger than an interceptor\'s maxBytes.', ['hook'], each('overflows'));
+    this.counter('hook_policy_changes_total', 'Messages whose policy a hook changed.', ['hook'], each('policyChanges'));
+    this.counter('hook_seconds_total', 'Time spent in hook calls that finished.', ['hook'], (emit) => {
+      for (const [hook, counts] of Object.entries(hookCounts(this.src))) emit({ hook }, counts.totalMs / 1000);
+    });
   }
 
   /** A counter whose series are read at scrape time. */

@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import type { PolicyTable } from '../routing/policy-table.js';
 import { FORGOTTEN_POLICY, type Counters } from '../routing/counters.js';
 import type { LatencyHistogram } from '../support/latency-histogram.js';
+import { mergeCounts, type HookCounts } from '../hooks/counters.js';
 import type { HttpSource } from './http-source.js';
 
 /** What the status page reads. */
@@ -25,6 +26,15 @@ export interface StatusSources {
   stopping(): boolean;
   /** Where the servers are registered: this broker's memory, or Redis shared with other brokers. */
   registry?(): RegistryStatus;
+  /** This process's interceptor counters (docs/hooks.md); absent without interceptors. */
+  hooks?(): Record<string, HookCounts>;
+}
+
+/** Every interceptor's counters: this process's, and with --workers the workers' added. */
+export function hookCounts(src: StatusSources): Record<string, HookCounts> {
+  const own = src.hooks?.() ?? {};
+  const workers = src.http?.hookCounts?.();
+  return workers === undefined ? own : mergeCounts([own, workers]);
 }
 
 /** The registry section of the status report. */
@@ -171,6 +181,7 @@ export function statusReport(src: StatusSources): Record<string, unknown> {
     },
     http: http === undefined ? null : httpSection(http),
     ...(http?.workers !== undefined && { workers: http.workers() }),
+    hooks: hooksSection(hookCounts(src)),
     ...(src.registry !== undefined && { registry: src.registry() }),
     policies: [...policies.values()].sort((a, b) => a.policy - b.policy),
     ...(forgotten.packets !== null || forgotten.http !== null ? { forgottenPolicies: forgotten } : {}),
@@ -194,6 +205,13 @@ function ownerOf(info: object): string | null {
 
 function round3(value: number | undefined): number | null {
   return value === undefined ? null : Math.round(value * 1000) / 1000;
+}
+
+/** Per interceptor: its counters, the time in ms rounded. Null without interceptors. */
+function hooksSection(counts: Record<string, HookCounts>): Record<string, HookCounts> | null {
+  const names = Object.keys(counts);
+  if (names.length === 0) return null;
+  return Object.fromEntries(names.map((name) => [name, { ...counts[name]!, totalMs: round3(counts[name]!.totalMs) ?? 0 }]));
 }
 
 function httpSection(http: HttpSource): Record<string, unknown> {

@@ -6,6 +6,7 @@
  * its last report's counters are kept (retired), so that totals never go back; what it counted
  * after that report is lost. Pure data: no I/O.
  */
+import { mergeCounts, type HookCounts } from '../hooks/counters.js';
 import type { AddressInfo } from 'node:net';
 import type { HttpBackendView, HttpSource, WorkerStatus } from '../admin/http-source.js';
 import { Counters } from '../routing/counters.js';
@@ -60,6 +61,8 @@ export interface WorkerReport {
   rss: number;
   stats: StatsSnapshot;
   backends: BackendSnapshot[];
+  /** The worker's interceptor counters (docs/hooks.md), when it has interceptors. */
+  hooks?: Record<string, HookCounts>;
 }
 
 export function snapshotStats(stats: Counters): StatsSnapshot {
@@ -158,6 +161,7 @@ interface WorkerEntry {
 export class MergedHttpView implements HttpSource {
   private readonly live = new Map<number, WorkerEntry>();
   private retiredStats: StatsSnapshot[] = [];
+  private retiredHooks: Record<string, HookCounts> = {};
   private readonly retiredBackends = new Map<string, { served: number; failures: number }>();
   private httpAddress: AddressInfo | undefined;
   private merged: { stats: Counters; backends: HttpBackendView[] } | undefined;
@@ -194,6 +198,7 @@ export class MergedHttpView implements HttpSource {
     if (last === undefined) return;
     // Folded into one snapshot, so that restarts do not grow the list.
     this.retiredStats = [snapshotStats(mergeStats([...this.retiredStats, last.stats]))];
+    if (last.hooks !== undefined) this.retiredHooks = mergeCounts([this.retiredHooks, last.hooks]);
     for (const b of last.backends) {
       const key = backendKey(b);
       const totals = this.retiredBackends.get(key) ?? { served: 0, failures: 0 };
@@ -218,6 +223,11 @@ export class MergedHttpView implements HttpSource {
 
   address(): AddressInfo | undefined {
     return this.httpAddress;
+  }
+
+  hookCounts(): Record<string, HookCounts> {
+    const reports = [...this.live.values()].flatMap((w) => (w.report?.hooks === undefined ? [] : [w.report.hooks]));
+    return mergeCounts([this.retiredHooks, ...reports]);
   }
 
   workers(): WorkerStatus[] {

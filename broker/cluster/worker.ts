@@ -9,6 +9,7 @@
 import cluster from 'node:cluster';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { errorAnswer, hasBody, healthAnswer, writeAnswer } from '../admin/answer.js';
+import { Interceptors } from '../hooks/interceptors.js';
 import { openTraceStream, TRACE_EVENTS } from '../admin/trace-page.js';
 import { Tracer } from '../trace/tracer.js';
 import { TraceStream } from '../trace/trace-stream.js';
@@ -54,6 +55,7 @@ export function runWorker(input: Partial<BrokerOptions>): void {
     rss: process.memoryUsage.rss(),
     stats: snapshotStats(front!.stats),
     backends: snapshotBackends(front!.backends()),
+    ...(front!.interceptors !== undefined && { hooks: front!.interceptors.counters.snapshot() }),
   });
 
   // The trace: this worker's HTTP decisions go to the primary, which logs the whole trace; a
@@ -88,7 +90,8 @@ export function runWorker(input: Partial<BrokerOptions>): void {
     // Every worker listens on the same --http-port; cluster shares one socket between them (with
     // port 0 too: the workers get the port the first one was given).
     const options = { ...base, logger: log };
-    front = new HttpFrontEnd(table, options, log, admin, tracer, listenerTls(options));
+    const interceptors = options.interceptors.length > 0 ? new Interceptors(options.interceptors, log) : undefined;
+    front = new HttpFrontEnd(table, options, log, admin, tracer, listenerTls(options), interceptors);
     let address;
     try {
       address = await front.listen();

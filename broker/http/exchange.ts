@@ -15,6 +15,10 @@
  */
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
+import { headersForBody, headersWithoutBody, responseHasNoBody } from '../hooks/body.js';
+import type { HttpAnswer } from '../hooks/contexts.js';
+import type { HttpHookRun, RequestResult } from '../hooks/http-request.js';
+import { ResponseTap, type ResponseSink } from '../hooks/http-response.js';
 import type { AttemptPolicy, Failure, Outcome, Readiness, Routed, Transport } from '../routing/attempts.js';
 import type { Counters } from '../routing/counters.js';
 import type { Endpoint } from '../routing/member.js';
@@ -77,6 +81,16 @@ export class HttpTransport implements Transport<Exchange, HttpErrorCode> {
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 
+/** The reason given to undici when an interceptor ends a response still arriving (502). */
+class HookAbort extends Error {
+  constructor(
+    readonly code: HttpErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 /** The reason given to undici when the client has gone. */
 class ClientGone extends Error {
   constructor() {
@@ -84,11 +98,19 @@ class ClientGone extends Error {
   }
 }
 
-export class Exchange implements Dispatcher.DispatchHandler, Routed<HttpErrorCode> {
+export class Exchange implements Dispatcher.DispatchHandler, Routed<HttpErrorCode>, ResponseSink {
   attempts = 0;
   lastFailure: Failure<HttpErrorCode> | undefined = undefined;
   done = false;
-  private readonly dispatchOptions: Dispatcher.DispatchOptions;
+  /** The interceptors that captured this request (docs/hooks.md), set before start(). */
+  hooks: HttpHookRun | undefined;
+  /** True while the request hooks run: the attempt policy has not seen the request yet. */
+  private hooking = false;
+  /** Holds the response while onResponse hooks run. */
+  private tap: ResponseTap | undefined;
+  /** The request body when an interceptor buffered it: sent whole, so it can be sent again. */
+  private bufferedBody = false;
+  private dispatchOptions: Dispatcher.DispatchOptions;
   /** The backend of the current attempt. */
   private endpoint: Endpoint | undefined;
   /** The current attempt's controller (abort, pause, resume); undefined until undici starts it. */
@@ -104,7 +126,7 @@ export class Exchange implements Dispatcher.DispatchHandler, Routed<HttpErrorCod
     private readonly owner: ExchangeOwner,
     private readonly req: IncomingMessage,
     private readonly res: ServerResponse,
-    readonly policy: number,
+    public policy: number,
     private readonly head: ForwardedHead,
     path: string,
   ) {
@@ -116,15 +138,22 @@ export class Exchange implements Dispatcher.DispatchHandler, Routed<HttpErrorCod
     };
   }
 
-  /** Sends the request to a first backend. */
+  /** Sends the request to a first backend (after the request hooks, when it has some). */
   start(): void {
-    this.services.attempts.start(this);
+    if (this.hooks === undefined) return this.services.attempts.start(this);
+    this.hooking = true;
+    this.hooks.run(this.req, this.head.hasBody, (result) => this.hooked(result));
   }
 
   /** The client's connection closed: stop the upstream side and forget the request. */
   clientGone(): void {
     if (this.done) return;
     this.services.stats.dropped++;
+    if (this.hooking) {
+      this.done = true;
+      this.owner.done(this);
+      return;
+    }
     this.services.attempts.abandon(this);
     this.controller?.abort(new ClientGone());
   }
@@ -186,6 +215,10 @@ export class Exchange implements Dispatcher.DispatchHandler, Routed<HttpErrorCod
       this.informational(statusCode, raw);
       return;
     }
+    if (this.tap !== undefined) {
+      this.tap.start(controller, statusCode, statusMessage === '' ? undefined : statusMessage, forwardResponseHeaders(raw, this.head.requestId));
+      return;
+    }
     try {
       this.res.writeHead(statusCode, statusMessage === '' ? undefined : statusMessage, forwardResponseHeaders(raw, this.head.requestId));
     } catch (err) {
@@ -198,6 +231,38 @@ export class Exchange implements Dispatcher.DispatchHandler, Routed<HttpErrorCod
 
   /** Pauses the backend's response until the client's socket drains. */
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.tap?.holding === true) return this.tap.data(chunk);
+    this.relayData(controller, chunk);
+  }
+
+  onResponseEnd(): void {
+    // Held by the hooks: the request is answered (and its backend released) once they are done.
+    if (this.tap?.holding === true && !this.done) return this.tap.end();
+    this.services.attempts.answered(this, this.endpoint!);
+  }
+
+  // ResponseSink: how the tap sends a response it held
+
+  get live(): boolean {
+    return !this.done;
+  }
+
+  relayHead(status: number, statusMessage: string | undefined, headers: string[], controller: Dispatcher.DispatchController | undefined): boolean {
+    if (this.done) return false;
+    try {
+      this.res.writeHead(status, statusMessage, headers);
+    } catch (err) {
+      const message = `its response head cannot be relayed: ${(err as Error).message}`;
+      if (controller !== undefined) controller.abort(new UnrelayableResponse(message));
+      else this.services.attempts.failed(this, this.endpoint, { code: HttpErrorCode.BAD_GATEWAY, message, retry: false });
+      return false;
+    }
+    this.headSent = true;
+    this.status = status;
+    return true;
+  }
+
+  relayData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     if (this.done || this.res.write(chunk)) return;
     controller.pause();
     if (!this.drainHooked) {
@@ -206,8 +271,58 @@ export class Exchange implements Dispatcher.DispatchHandler, Routed<HttpErrorCod
     }
   }
 
-  onResponseEnd(): void {
+  complete(): void {
     this.services.attempts.answered(this, this.endpoint!);
+  }
+
+  failResponse(code: 'HOOK_FAILED' | 'BAD_GATEWAY', message: string, controller: Dispatcher.DispatchController | undefined): void {
+    // Still arriving: the abort ends the attempt (onResponseError), which answers the 502.
+    if (controller !== undefined) controller.abort(new HookAbort(HttpErrorCode[code], message));
+    else this.services.attempts.failed(this, this.endpoint, { code: HttpErrorCode[code], message, retry: false });
+  }
+
+  /** The request hooks are done: send the request as they left it, or answer as they said. */
+  private hooked(result: RequestResult): void {
+    this.hooking = false;
+    if (this.done) return;
+    const run = this.hooks!;
+    if (result.kind === 'too-large') return this.refuse(HttpErrorCode.PAYLOAD_TOO_LARGE, result.message);
+    if (result.kind === 'failed') return this.refuse(HttpErrorCode.HOOK_FAILED, result.message);
+    if (result.kind === 'answer') return this.answerDirectly(result.answer);
+    const r = run.request;
+    this.policy = r.policy;
+    this.bufferedBody = r.body !== undefined;
+    this.dispatchOptions = {
+      path: run.target(),
+      method: r.method as Dispatcher.HttpMethod,
+      headers: r.headers.raw,
+      body: r.body ?? (this.head.hasBody ? this.req : null),
+    };
+    if (run.wantsResponse) this.tap = new ResponseTap(run, this);
+    this.services.attempts.start(this);
+  }
+
+  /** Answers a request the attempt policy never saw with an error. */
+  private refuse(code: HttpErrorCode, message: string): void {
+    this.done = true;
+    this.fail(code, message);
+  }
+
+  /** A hook's own answer (ctx.respond): no backend is asked. */
+  private answerDirectly(answer: HttpAnswer): void {
+    this.done = true;
+    this.owner.done(this);
+    const { status, headers, body } = answer;
+    const noBody = responseHasNoBody(this.req.method!, status);
+    if (noBody) headersWithoutBody(headers, status);
+    else headersForBody(headers, body.length, false);
+    headers.set('x-request-id', this.head.requestId);
+    // A body that was not read to its end would be mistaken for the next request: close.
+    if (this.head.hasBody && !this.req.readableEnded) headers.set('connection', 'close');
+    this.status = status;
+    if (this.services.trace.on) this.traced(status, 'HOOK_ANSWERED');
+    this.res.writeHead(status, headers.raw);
+    this.res.end(noBody ? undefined : body);
   }
 
   /** The attempt failed; `controller` is undefined when it failed before it started. */
@@ -219,6 +334,7 @@ export class Exchange implements Dispatcher.DispatchHandler, Routed<HttpErrorCod
       attempts.failed(this, endpoint, { code: HttpErrorCode.BAD_GATEWAY, message: describeError(err), retry: false });
       return;
     }
+    if (err instanceof HookAbort) return attempts.failed(this, endpoint, { code: err.code, message: err.message, retry: false });
     const failure = classify(err, endpoint, this.services.timeouts);
     if (failure.passive) health.passiveFailure(endpoint, failure.message);
     else if (failure.code !== HttpErrorCode.BAD_REQUEST) endpoint.failures++;
@@ -227,10 +343,11 @@ export class Exchange implements Dispatcher.DispatchHandler, Routed<HttpErrorCod
 
   /** Another backend may take the request: it never left, or it can be sent again unchanged. */
   private retryable(failure: UpstreamFailure): boolean {
-    if (failure.code === HttpErrorCode.BAD_REQUEST || this.req.destroyed) return false;
+    // A body read whole (by an interceptor) leaves req ended and destroyed, with the client still there.
+    if (failure.code === HttpErrorCode.BAD_REQUEST || (this.req.destroyed && !this.bufferedBody)) return false;
     if (failure.unsent) return true;
-    const bodyRead = this.head.hasBody && (this.req.readableDidRead || this.req.readableEnded);
-    return failure.passive && IDEMPOTENT.has(this.req.method!) && !bodyRead;
+    const bodyRead = this.head.hasBody && !this.bufferedBody && (this.req.readableDidRead || this.req.readableEnded);
+    return failure.passive && IDEMPOTENT.has(this.dispatchOptions.method) && !bodyRead;
   }
 
   private informational(statusCode: number, raw: readonly Buffer[]): void {

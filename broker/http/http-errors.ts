@@ -33,6 +33,10 @@ export const HttpErrorCode = {
   GATEWAY_TIMEOUT: 'GATEWAY_TIMEOUT',
   /** The request carries the broker's own Via entry: it was proxied back to the broker (loop-marker.ts). */
   LOOP_DETECTED: 'LOOP_DETECTED',
+  /** An interceptor (docs/hooks.md) failed or timed out on the request or its response (fail-closed). */
+  HOOK_FAILED: 'HOOK_FAILED',
+  /** The request body is larger than an interceptor's bufferRequest.maxBytes. */
+  PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
 } as const;
 
 export type HttpErrorCode = (typeof HttpErrorCode)[keyof typeof HttpErrorCode];
@@ -52,6 +56,8 @@ export const HTTP_ERROR_STATUS: Readonly<Record<HttpErrorCode, number>> = {
   SHUTTING_DOWN: 503,
   GATEWAY_TIMEOUT: 504,
   LOOP_DETECTED: 508,
+  HOOK_FAILED: 502,
+  PAYLOAD_TOO_LARGE: 413,
 };
 
 /** The JSON body of an error answer. */

@@ -13,6 +13,7 @@ import type { SecureContextOptions } from 'node:tls';
 import type { BrokerOptions } from '../options.js';
 import type { PolicyTable } from '../routing/policy-table.js';
 import type { Logger } from '../support/logger.js';
+import type { Interceptors } from '../hooks/interceptors.js';
 import { normalizeHost } from '../support/net-address.js';
 import { SecretCheck } from '../support/secret.js';
 import { AttemptPolicy } from '../routing/attempts.js';
@@ -61,6 +62,8 @@ export class HttpFrontEnd {
     readonly trace: Tracer,
     /** Certificate and key (listenerTls()): the listener speaks HTTPS. Undefined: plain HTTP. */
     private readonly tls?: SecureContextOptions,
+    /** The broker's interceptors (docs/hooks.md), when it has any. */
+    readonly interceptors?: Interceptors,
   ) {
     const upstreamAuthorization = options.upstreamToken === undefined ? undefined : `Bearer ${options.upstreamToken}`;
     this.mark = loopMark();
@@ -198,7 +201,8 @@ export class HttpFrontEnd {
     if (cameBack(req.headers.via, this.mark)) {
       return this.reject(res, HttpErrorCode.LOOP_DETECTED, 'this request was proxied back to the broker that sent it (a backend is the broker itself)', undefined, true);
     }
-    const head = forwardRequestHeaders(req.rawHeaders, normalizeHost(req.socket.remoteAddress ?? ''), req.httpVersionMinor >= 1, this.forward);
+    const clientAddress = normalizeHost(req.socket.remoteAddress ?? '');
+    const head = forwardRequestHeaders(req.rawHeaders, clientAddress, req.httpVersionMinor >= 1, this.forward);
     if ('bad' in head) return this.reject(res, HttpErrorCode.BAD_REQUEST, head.bad, undefined, true);
     const close = head.hasBody;
     if (!this.accepting) return this.reject(res, HttpErrorCode.SHUTTING_DOWN, 'the broker is shutting down', head.requestId, true);
@@ -207,11 +211,15 @@ export class HttpFrontEnd {
     }
     const policy = requestPolicy(head.policy, this.options.httpPolicy);
     if (policy === undefined) return this.reject(res, HttpErrorCode.BAD_REQUEST, `X-Privacy-Policy must be a whole number, got "${head.policy}"`, head.requestId, close);
-    if (!this.table.knows(policy, 'http')) return this.reject(res, HttpErrorCode.UNKNOWN_POLICY, `no HTTP server for policy ${policy}`, head.requestId, close);
+    // Captured requests may be answered by a hook, or sent to another policy: the attempt policy checks.
+    const hooks = this.interceptors?.forRequest(req.method!, path, policy, head.headers, head.requestId, clientAddress);
+    if (hooks === undefined && !this.table.knows(policy, 'http')) return this.reject(res, HttpErrorCode.UNKNOWN_POLICY, `no HTTP server for policy ${policy}`, head.requestId, close);
     if (this.requests.count >= this.options.httpMaxInflight) {
       return this.reject(res, HttpErrorCode.OVERLOADED, `${this.options.httpMaxInflight} requests are already in flight`, head.requestId, close);
     }
-    connection.add(new Exchange(this.services, connection, req, res, policy, head, path));
+    const exchange = new Exchange(this.services, connection, req, res, policy, head, path);
+    exchange.hooks = hooks;
+    connection.add(exchange);
   }
 
   private answerAdmin(req: IncomingMessage, res: ServerResponse, path: string): void {

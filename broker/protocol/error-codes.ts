@@ -25,6 +25,10 @@ export const ErrorCode = {
    * a packet (nothing listens there, or something that does not speak the protocol).
    */
   BAD_SERVER: 'BAD_SERVER',
+  /** An interceptor (docs/hooks.md) failed or timed out on the packet or its reply (fail-closed). */
+  HOOK_FAILED: 'HOOK_FAILED',
+  /** An interceptor refused the packet (its drop() without a code of its own). */
+  HOOK_REJECTED: 'HOOK_REJECTED',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -409,4 +409,36 @@ if (missing !== undefined && process.env.CI) {
       assert.deepEqual(problems, []);
     }),
   );
+  test('with interceptors the dashboard shows each one with its counts from /_broker/status', { skip: missing, timeout: 120_000 }, () =>
+    withChromium(async (programs, browser) => {
+      const plugin = path.join(REPO_ROOT, 'scripts', 'examples', 'hooks', 'inject-headers.mjs');
+      const broker = await startHttpBroker(['--plugin', plugin]);
+      programs.push(broker.broker);
+      const pool = await startHttpPool(broker.port, ['--policy', '111', '--ids', '100']);
+      programs.push(pool.pool);
+      await waitForLiveHttpServers(broker.httpPort, 111, 1);
+      const context = await browser();
+      const { page, problems } = await openPage(context);
+      await page.goto(`${broker.origin}/_broker/`);
+      const http = new Pool(broker.origin, { connections: 2 });
+      for (let i = 0; i < 12; i++) {
+        const res = await http.request({ path: '/api', method: 'GET' });
+        await res.body.dump();
+        assert.equal(res.statusCode, 200);
+      }
+      await http.close();
+      const calls = await waitFor('the interceptors card to show the status page\'s counts', async () => {
+        const [shown, status] = await Promise.all([
+          page.evaluate(`[...document.querySelectorAll('#hooks-body tr[data-hook]')].map((tr) => [tr.dataset.hook, Number(tr.querySelector('[data-field="calls"]').dataset.value)])`) as Promise<Array<[string, number]>>,
+          brokerStatus(broker.httpPort),
+        ]);
+        const expected = status.hooks['inject-headers'].calls as number;
+        return expected >= 24 && JSON.stringify(shown) === JSON.stringify([['inject-headers', expected]]) ? expected : undefined;
+      });
+      // onRequest and onResponse for each request (and the status polls are not captured).
+      assert.equal(calls, 24);
+      assert.equal(await page.locator('#hooks').isHidden(), false);
+      assert.deepEqual(problems, []);
+    }),
+  );
 }

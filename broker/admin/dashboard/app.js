@@ -14,9 +14,10 @@
  * @typedef {{ policy: number, servers: ServerStatus[], httpServers: HttpServerStatus[], packets: PolicyCounters & { rerouted: number }, http: PolicyCounters | null }} PolicyStatus
  * @typedef {{ id: number, pid: number, listening: boolean, connections: number, inflight: number, requests: number, proxied: number, rss: number }} WorkerStatus
  * @typedef {{ address: HostPort | null, requests: number, errors: Record<string, number> }} HttpSection
+ * @typedef {{ calls: number, errors: number, timeouts: number, failedClosed: number, answered: number, overflows: number, policyChanges: number, totalMs: number }} HookCounts
  * @typedef {{ status: string, pid: number, uptimeMs: number, memory: { rss: number }, algorithm: string,
  *   packet: { address: HostPort | null, outstanding: number, received: number, replied: number, rerouted: number, errors: Record<string, number> },
- *   http: HttpSection | null, workers?: WorkerStatus[], policies: PolicyStatus[] }} Status
+ *   http: HttpSection | null, workers?: WorkerStatus[], hooks: Record<string, HookCounts> | null, policies: PolicyStatus[] }} Status
  * @typedef {{ answered: number, errors: number, latencyMs: number | null }} PolicyDelta
  * @typedef {{ t: number, packets: Record<string, PolicyDelta>, http: Record<string, PolicyDelta>, servers?: Record<string, number> }} Sample
  * @typedef {{ at: number, code: string, policy: number | null, message: string, count?: number, kind: 'packet' | 'http' }} BrokerError
@@ -186,6 +187,7 @@
     renderCharts();
     renderPolicies(status);
     renderWorkers(status);
+    renderHooks(status);
     renderErrors(errors);
   }
 
@@ -685,6 +687,30 @@
         tr.append(td);
       }
       tr.append(el('td', 'n', fmt1.format(w.rss / 1048576) + ' MB'));
+      body.append(tr);
+    }
+  }
+
+  // Interceptors (docs/hooks.md): one row each, rebuilt each poll.
+
+  /** @param {Status} s */
+  function renderHooks(s) {
+    const hooks = s.hooks || null;
+    $('#hooks').hidden = hooks === null;
+    if (hooks === null) return;
+    const body = $('#hooks-body');
+    body.replaceChildren();
+    for (const [name, c] of Object.entries(hooks)) {
+      const tr = el('tr');
+      tr.dataset.hook = name;
+      tr.append(el('td', 'id', name));
+      for (const field of /** @type {const} */ (['calls', 'errors', 'timeouts', 'failedClosed', 'answered', 'overflows', 'policyChanges'])) {
+        const td = el('td', 'n', fmt.format(c[field]));
+        td.dataset.field = field;
+        td.dataset.value = String(c[field]);
+        tr.append(td);
+      }
+      tr.append(el('td', 'n', c.calls === 0 ? '–' : fmt1.format((c.totalMs * 1000) / c.calls) + ' µs'));
       body.append(tr);
     }
   }
