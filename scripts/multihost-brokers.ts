@@ -11,6 +11,7 @@
  * Needs root, iproute2 and redis-server, and a build.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Command, InvalidArgumentError } from 'commander';
@@ -98,7 +99,7 @@ function established(network: Network, host: Host, destination: string): string 
 
 async function scenario(options: Options, network: Network, programs: Program[], say: (line: string) => void): Promise<Report> {
   const started = Date.now();
-  const secret = execFileSync('openssl', ['rand', '-hex', '18'], { encoding: 'utf8' }).trim();
+  const secret = randomBytes(18).toString('hex');
   const registry = `redis://${HOSTS.redis}:6379`;
   const add = (program: Program): Program => {
     programs.push(program);
