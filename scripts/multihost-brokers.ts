@@ -21,6 +21,7 @@ import { onStopSignal } from './lib/platform.js';
 import { run, start, type Program } from './lib/programs.js';
 import { parseTime } from './lib/sim-plan.js';
 import { waitFor } from './lib/wait.js';
+import { which } from './lib/which.js';
 
 const SUBNET = '10.205.0';
 const HOSTS = { b1: `${SUBNET}.1`, b2: `${SUBNET}.2`, redis: `${SUBNET}.5`, srv: `${SUBNET}.11`, client: `${SUBNET}.100` };
@@ -238,7 +239,7 @@ const program = new Command('multihost-brokers')
 program.action(async (options: Options) => {
   if (!/^[a-z][a-z0-9]{0,7}$/.test(options.prefix)) program.error('--prefix: 1 to 8 lower-case letters and digits, starting with a letter', { exitCode: 2 });
   if (options.cutAfter > options.loadSeconds * 1000 - 1000) program.error('--cut-after: at least 1s before the end of --load-seconds', { exitCode: 2 });
-  const why = unavailable() ?? (commandMissing('redis-server') ? 'redis-server is missing (apt-get install -y redis-server)' : undefined);
+  const why = unavailable() ?? (!which('redis-server') ? 'redis-server is missing (apt-get install -y redis-server)' : undefined);
   if (why !== undefined) {
     if (options.allowSkip === true) {
       process.stdout.write(`SKIP: multihost-brokers: ${why}\n`);
@@ -274,14 +275,5 @@ program.action(async (options: Options) => {
     await cleanUp();
   }
 });
-
-function commandMissing(name: string): boolean {
-  try {
-    execFileSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' });
-    return false;
-  } catch {
-    return true;
-  }
-}
 
 await parseOrExit(program);
