@@ -19,7 +19,7 @@ import { headersForBody, headersWithoutBody, responseHasNoBody } from '../hooks/
 import type { HttpAnswer } from '../hooks/contexts.js';
 import type { HttpHookRun, RequestResult } from '../hooks/http-request.js';
 import { ResponseTap, type ResponseSink } from '../hooks/http-response.js';
-import type { AttemptPolicy, Failure, Outcome, Readiness, Routed, Transport } from '../routing/attempts.js';
+import type { AttemptPolicy, Failure, Outcome, Routed } from '../routing/attempts.js';
 import type { Counters } from '../routing/counters.js';
 import type { Endpoint } from '../routing/member.js';
 import type { PolicyTable } from '../routing/policy-table.js';
@@ -46,37 +46,6 @@ export interface ExchangeServices {
 /** Where an exchange says it is over: its client connection's pipeline. */
 export interface ExchangeOwner {
   done(exchange: Exchange): void;
-}
-
-/** The HTTP transport of the attempt policy: every backend takes a request (its pool queues). */
-export class HttpTransport implements Transport<Exchange, HttpErrorCode> {
-  readonly protocol = 'http' as const;
-
-  constructor(
-    private readonly stats: Counters,
-    private readonly trace: Tracer,
-  ) {}
-
-  readiness(): Readiness {
-    return 'ready';
-  }
-
-  send(exchange: Exchange, endpoint: Endpoint): void {
-    exchange.dispatch(endpoint);
-  }
-
-  delivered(exchange: Exchange, endpoint: Endpoint): void {
-    exchange.delivered(endpoint);
-  }
-
-  settle(exchange: Exchange, outcome: Outcome<HttpErrorCode>): void {
-    exchange.settle(outcome);
-  }
-
-  rerouted(exchange: Exchange, failure: Failure<HttpErrorCode>, endpoint: Endpoint | undefined): void {
-    this.stats.countReroute(exchange.policy);
-    if (this.trace.on && endpoint !== undefined) this.trace.rerouted(exchange, endpoint, failure.code);
-  }
 }
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
