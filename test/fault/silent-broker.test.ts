@@ -7,13 +7,14 @@
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { createServer, type AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { test } from 'node:test';
 import { BrokerClient } from '../../client/index.js';
 import { startPool } from '../../server-pool/index.js';
 import { FreezableRelay } from '../helpers/relay.js';
 import { figures, inProcessBroker, teardown, timeUntil, trackedLoad, waitFor } from '../helpers/fault.js';
-import { FakeServer, RawPeer } from '../helpers/wire.js';
+import { FakeServer, RawPeer, readLines } from '../helpers/wire.js';
 import { sha1Hex } from '../../server-pool/handlers.js';
 
 const { cleanups } = teardown();
@@ -130,8 +131,6 @@ test('pool: a registered session whose broker stops answering heartbeats moves t
 
 test('pool: a broker that does not answer echoes (an older broker) is not watched: the session stays', { timeout: 20_000 }, async () => {
   // A broker stand-in that takes the registration and answers nothing after it.
-  const { createServer } = await import('node:net');
-  const { readLines } = await import('../helpers/wire.js');
   let heartbeats = 0;
   const fake = createServer((socket) => {
     socket.on('error', () => undefined);
@@ -144,11 +143,9 @@ test('pool: a broker that does not answer echoes (an older broker) is not watche
   fake.listen(0, '127.0.0.1');
   await once(fake, 'listening');
   cleanups.push(() => new Promise((resolve) => fake.close(resolve)));
-  const fakePort = (fake.address() as { port: number }).port;
+  const fakePort = (fake.address() as AddressInfo).port;
   const pool = await startPool({ broker: { host: '127.0.0.1', port: fakePort }, policy: 111, ids: [100], brokerSilenceMs: 200 });
-  cleanups.push(async () => {
-    await pool.stop();
-  });
+  cleanups.push(() => pool.stop());
   let lost = false;
   pool.servers[0]!.on('lost', () => (lost = true));
   // 20 heartbeats (1 s) without an answer: 5 times the silence limit.
