@@ -58,9 +58,10 @@ test('client: a broker silent with packets waiting is dropped after silenceMs, i
     assert.ok(client.resubmitted > 0, 'and resubmitted what it had waiting');
     assert.equal(client.broker, `127.0.0.1:${port}`);
   }
-  // The load resumed after the silence, long before the 30 s timeout would have ended it.
+  // The load resumed after the silence and finished long before the 30 s timeout would have
+  // ended it (the margin is for the 2,000 packets after the freeze on a loaded machine).
   const stalledMs = lastAnswerAt - frozenAt;
-  assert.ok(stalledMs < silenceMs * 1.25 + 3000, `the load finished ${Math.round(stalledMs)} ms after the freeze`);
+  assert.ok(stalledMs < silenceMs * 1.25 + 8000, `the load finished ${Math.round(stalledMs)} ms after the freeze`);
   figures('client-silent-broker', { silenceMs, finishedAfterFreezeMs: Math.round(stalledMs), resubmitted: clients[0]!.resubmitted + clients[1]!.resubmitted });
 });
 
