@@ -73,7 +73,7 @@ export const BROKER_OPTIONS = {
   trustForwarded: flag('--trust-forwarded', 'pass the client\'s Forwarded and X-Real-IP headers on (behind a proxy that sets them); else they are removed'),
   upstreamTimeoutMs: wholeNumber('--upstream-timeout <ms>', 'time a backend has for its response head, and the longest gap in its body', 30 * SECOND, 1, DAY),
   upstreamConnectTimeoutMs: wholeNumber('--upstream-connect-timeout <ms>', 'time to connect to a backend', 5 * SECOND, 1, HOUR),
-  upstreamConnections: wholeNumber('--upstream-connections <n>', 'connections kept per backend at most', 256, 1, 100_000),
+  upstreamConnections: wholeNumber('--upstream-connections <n>', 'connections kept per backend at most (3 backends in one stock nginx stay under its 512 or 768 worker_connections)', 128, 1, 100_000),
   /** Unset: `/`, passing on any status below 500, which a stock web server (an nginx site with no /health) passes. */
   healthPath: optional(text('--health-path <path>', 'path of the active health check, passing on 2xx/3xx (default: / passing on any status below 500)', '', (v) =>
     v.startsWith('/') && /^[\x21-\x7e]+$/.test(v) ? undefined : `must be a path starting with "/", got "${v}"`,
@@ -82,7 +82,8 @@ export const BROKER_OPTIONS = {
   healthTimeoutMs: wholeNumber('--health-timeout <ms>', 'time a health check may take', SECOND, 1, HOUR),
   healthRise: wholeNumber('--health-rise <n>', 'passing checks in a row that bring a backend back', 2, 1, 1000),
   healthFall: wholeNumber('--health-fall <n>', 'failing checks in a row that take a backend out', 3, 1, 1000),
-  failTimeoutMs: wholeNumber('--fail-timeout <ms>', 'without active checks: how long a failed backend stays out', 10 * SECOND, 1, DAY),
+  maxFails: wholeNumber('--max-fails <n>', 'failed requests in a row, within --fail-timeout, that take an HTTP backend out (as nginx\'s max_fails)', 5, 1, 1000),
+  failTimeoutMs: wholeNumber('--fail-timeout <ms>', 'the window of --max-fails; without active checks, also how long a failed backend stays out', 10 * SECOND, 1, DAY),
 
   // The registry shared with other brokers (docs/scale-out.md): in memory unless registry is set.
 

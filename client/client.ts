@@ -13,6 +13,7 @@ import { describeError } from '../broker/support/describe-error.js';
 import { LineReader } from '../broker/support/line-reader.js';
 import { LineWriter } from '../broker/support/line-writer.js';
 import { silentLogger, type Logger } from '../broker/support/logger.js';
+import { SilenceWatch } from '../broker/support/silence-watch.js';
 import { ClientError, ClientErrorCode } from './errors.js';
 import type { Answer, Seq } from '../broker/protocol/packet-types.js';
 import { PendingRequests } from './pending.js';
@@ -56,6 +57,16 @@ export interface ClientOptions {
    * Implies `reconnect`.
    */
   brokers?: Array<{ host: string; port: number }>;
+  /**
+   * With `reconnect` or `brokers`: when packets wait for their answers and nothing at all has
+   * come from the broker for this long, in ms, the connection is taken for dead (a cut link or
+   * a frozen host raises no error on TCP) and handled as a lost one: destroyed, and its
+   * unanswered packets sent to the next broker. Default 7000: above the broker's default
+   * --server-timeout (5000), after which it answers a packet whose server is silent, so a slow
+   * server is not taken for a dead broker; keep it above the brokers' --server-timeout.
+   * 0 turns it off.
+   */
+  silenceMs?: number;
   logger?: Logger;
 }
 
@@ -81,6 +92,9 @@ export class BrokerClient {
   private resubmissions = 0;
   private socket: Socket;
   private writer: LineWriter;
+  /** The connection's watch for a silent broker; null when silenceMs is off or without reconnect. */
+  private watch: SilenceWatch | null = null;
+  private silences = 0;
   private nextSeq = 0;
   private closedError: ClientError | null = null;
   private lastSocketError: Error | undefined;
@@ -144,6 +158,11 @@ export class BrokerClient {
     return this.resubmissions;
   }
 
+  /** Connections given up because the broker stayed silent with packets waiting (silenceMs). */
+  get silentBrokers(): number {
+    return this.silences;
+  }
+
   /** The broker connected to (or being dialed), as host:port. */
   get broker(): string {
     const { host, port } = this.endpoints[this.current]!;
@@ -176,7 +195,10 @@ export class BrokerClient {
         return;
       }
       if (this.unsent !== null) this.unsent.set(seq, line + '\n');
-      else this.writer.write(line + '\n');
+      else {
+        this.writer.write(line + '\n');
+        this.watch?.sent();
+      }
       if (this.written !== null) {
         this.written.set(seq, line + '\n');
         // Sends that timed out leave their line behind: drop those now and then.
@@ -216,11 +238,31 @@ export class BrokerClient {
       this.lastSocketError = err;
     });
     socket.once('close', () => this.onClose(socket));
+    this.watch?.stop();
+    this.watch = this.watchSilence(socket);
     new LineReader(socket, (packet) => this.onAnswer(packet), {
       maxLineLength: this.options.maxLineLength,
       onFramingError: (err) => this.logger.warn('unreadable line from the broker, closing', { error: err.message }),
     });
     return new LineWriter(socket);
+  }
+
+  /** Watches the connection for a broker gone silent, when failover or reconnection can help. */
+  private watchSilence(socket: Socket): SilenceWatch | null {
+    const limitMs = this.options.silenceMs ?? CLIENT_DEFAULTS.silenceMs;
+    if (limitMs === 0 || (this.options.reconnect !== true && this.written === null)) return null;
+    const watch = new SilenceWatch(
+      limitMs,
+      () => this.pending.size > 0 && socket === this.socket,
+      (quietMs) => {
+        this.silences++;
+        const reason = `nothing from the broker for ${Math.round(quietMs)} ms with ${this.pending.size} packets waiting`;
+        this.logger.warn('the broker went silent, dropping the connection', { broker: this.broker, quietMs: Math.round(quietMs), waiting: this.pending.size });
+        socket.destroy(new Error(reason));
+      },
+    );
+    socket.on('data', () => watch.heard());
+    return watch;
   }
 
   private onAnswer(packet: Record<string, unknown>): void {
@@ -238,6 +280,8 @@ export class BrokerClient {
 
   private onClose(socket: Socket): void {
     if (socket !== this.socket) return;
+    this.watch?.stop();
+    this.watch = null;
     if (this.closing || (this.options.reconnect !== true && this.written === null)) {
       this.finish();
       return;

@@ -23,6 +23,8 @@ export interface LoadOptions {
   tls?: ClientOptions['tls'];
   /** Other brokers to fail over to, as in ClientOptions.brokers. */
   brokers?: ClientOptions['brokers'];
+  /** As in ClientOptions.silenceMs. */
+  silenceMs?: number;
   /** Packets to send. With durationMs too, whichever ends first ends the run. */
   count?: number;
   /** Send until this many ms have passed, then wait for the answers still due. */
@@ -110,7 +112,10 @@ class LoadRun {
       if (deadline !== null) clearTimeout(deadline);
       await Promise.all(this.clients.map((client) => client.close()));
     }
-    for (const client of this.clients) this.stats.resubmitted += client.resubmitted;
+    for (const client of this.clients) {
+      this.stats.resubmitted += client.resubmitted;
+      this.stats.silentBrokers += client.silentBrokers;
+    }
     this.report();
     return this.stats.summary(elapsedMs);
   }
@@ -123,6 +128,7 @@ class LoadRun {
       timeoutMs: this.options.timeoutMs ?? CLIENT_DEFAULTS.timeoutMs,
       tls: this.options.tls,
       brokers: this.options.brokers,
+      silenceMs: this.options.silenceMs,
       logger: this.logger,
     };
     const results = await Promise.allSettled(Array.from({ length: connections }, () => BrokerClient.connect(clientOptions)));
@@ -217,6 +223,7 @@ function checkLoadOptions(options: LoadOptions): void {
     ['policy', options.policy, 0],
     ['srcid', options.srcid, 0],
     ['timeoutMs', options.timeoutMs, 1],
+    ['silenceMs', options.silenceMs, 0],
     ['progressIntervalMs', options.progressIntervalMs, 1],
   ];
   for (const [name, value, min] of whole) {

@@ -33,6 +33,7 @@ interface CliOptions {
   concurrency: number;
   connections?: number;
   timeout: number;
+  silence: number;
   verify: VerifyMode;
   json?: boolean;
   allowErrors?: boolean;
@@ -65,6 +66,7 @@ const program = new Command(NAME)
   .addOption(envOption(PREFIX, '--concurrency <n>', 'load: packets in flight at once').argParser(integer(1, 1_000_000)).default(LOAD_DEFAULTS.concurrency))
   .addOption(envOption(PREFIX, '--connections <n>', 'load: connections to spread them over (default: min(4, concurrency))').argParser(integer(1, 10_000)))
   .addOption(envOption(PREFIX, '--timeout <ms>', 'how long a packet waits for its answer').argParser(integer(1)).default(CLIENT_DEFAULTS.timeoutMs))
+  .addOption(envOption(PREFIX, '--silence <ms>', 'with several brokers: a broker that sends nothing for this long while packets wait is taken for dead, its packets sent to the next (0: off; keep it above the brokers\' --server-timeout)').argParser(integer(0)).default(CLIENT_DEFAULTS.silenceMs))
   .addOption(envOption(PREFIX, '--verify <mode>', "check that each reply's payload is the SHA-1 of the packet's").choices(VERIFY_MODES).default('none'))
   .addOption(envOption(PREFIX, '--json', 'load: print the summary as one JSON object on the last line'))
   .addOption(envOption(PREFIX, '--allow-errors', 'load: exit 0 even when packets were answered with errors (lost or unverified packets still exit 1)'))
@@ -147,6 +149,7 @@ async function load(options: CliOptions, logger: Logger): Promise<number> {
       policy: options.policy,
       srcid: options.srcid,
       timeoutMs: options.timeout,
+      silenceMs: options.silence,
       tls: tlsOption(options),
       verify: options.verify,
       onProgress: bar === null ? undefined : (progress) => bar.update(progress),
@@ -161,7 +164,7 @@ async function load(options: CliOptions, logger: Logger): Promise<number> {
 }
 
 function connect(options: CliOptions, logger: Logger): Promise<BrokerClient> {
-  return BrokerClient.connect({ ...brokerOptions(options), timeoutMs: options.timeout, tls: tlsOption(options), logger });
+  return BrokerClient.connect({ ...brokerOptions(options), timeoutMs: options.timeout, silenceMs: options.silence, tls: tlsOption(options), logger });
 }
 
 /** The first broker to connect to, and the others (if any) to fail over to. */

@@ -7,6 +7,8 @@ export const CLIENT_DEFAULTS = {
   connectTimeoutMs: 5_000,
   reconnectMinMs: 50,
   reconnectMaxMs: 1_000,
+  /** Above the broker's default --server-timeout (5 s): see ClientOptions.silenceMs. */
+  silenceMs: 7_000,
 } as const;
 
 export const LOAD_DEFAULTS = {

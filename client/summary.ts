@@ -28,6 +28,8 @@ export interface LoadSummary {
   durationMs: number;
   /** Packets sent again to another broker (--broker with several) after their connection was lost unanswered. */
   resubmitted: number;
+  /** Broker connections given up because the broker stayed silent with packets waiting (ClientOptions.silenceMs). */
+  silentBrokers: number;
 }
 
 export class LoadStats {
@@ -66,6 +68,8 @@ export class LoadStats {
   /** The numbers so far, over durationMs. */
   /** Packets sent again to another broker after a lost connection (read from the clients at the end). */
   resubmitted = 0;
+  /** Connections dropped for a silent broker (read from the clients at the end). */
+  silentBrokers = 0;
 
   summary(durationMs: number): LoadSummary {
     return {
@@ -82,6 +86,7 @@ export class LoadStats {
       maxMs: round(this.latencies.max, 3),
       durationMs: round(durationMs, 1),
       resubmitted: this.resubmitted,
+      silentBrokers: this.silentBrokers,
     };
   }
 

@@ -35,6 +35,7 @@ interface CliOptions {
   ca?: string;
   http: boolean;
   httpPort: number;
+  brokerSilence?: number;
   logLevel: LogLevel;
   logFormat?: LogFormat;
 }
@@ -67,7 +68,8 @@ const program = new Command(NAME)
   .addOption(envOption(PREFIX, '--tls', 'register with the broker over TLS (a broker started with --tls-cert)'))
   .addOption(envOption(PREFIX, '--ca <file>', 'with --tls: PEM CA the broker\'s certificate must chain to (default: Node\'s CAs)'))
   .addOption(envOption(PREFIX, '--http', 'each server also serves HTTP (a whoami page, GET /health) and registers its httpport').default(false))
-  .addOption(envOption(PREFIX, '--http-port <n>', 'with --http: HTTP port of the first server, the others count up; 0 = any free port').argParser(integer(0, 65535)).default(0));
+  .addOption(envOption(PREFIX, '--http-port <n>', 'with --http: HTTP port of the first server, the others count up; 0 = any free port').argParser(integer(0, 65535)).default(0))
+  .addOption(envOption(PREFIX, '--broker-silence <ms>', 'a broker that answers no heartbeat for this long is taken for lost: register with the next (default: 3 heartbeat periods; 0: off)').argParser(integer(0, 3_600_000)));
 for (const option of loggingOptions(PREFIX)) program.addOption(option);
 
 program.action(async (options: CliOptions) => {
@@ -93,6 +95,7 @@ program.action(async (options: CliOptions) => {
     brokerTls: options.tls === true ? (options.ca === undefined ? true : { ca: readFileSync(options.ca) }) : undefined,
     http: options.http,
     httpPort: options.httpPort,
+    brokerSilenceMs: options.brokerSilence,
     logger,
   });
 

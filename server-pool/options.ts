@@ -59,6 +59,14 @@ export interface PacketServerOptions {
   reconnectMaxMs?: number;
   /** How long to wait for the broker's answer to a registration, in ms (default 5000). */
   registerTimeoutMs?: number;
+  /**
+   * A registered session whose broker sends nothing for this long, in ms, is taken for lost
+   * (a cut link raises no error on TCP) and the server registers with the next broker.
+   * Heartbeats ask the broker to answer (`echo`), so a live broker is never silent for long; a
+   * broker that does not answer echoes is not watched. Default: 3 of the broker's heartbeat
+   * periods (3 s with its default --heartbeat), at least 1 s. 0 turns it off.
+   */
+  brokerSilenceMs?: number;
   /** How long stop() waits for in-flight packets to be answered, in ms (default 5000). */
   drainTimeoutMs?: number;
   /** Longest line accepted from the broker, in characters; a longer one closes the connection. */
@@ -109,6 +117,8 @@ export interface ResolvedServerOptions {
   reconnectMinMs: number;
   reconnectMaxMs: number;
   registerTimeoutMs: number;
+  /** undefined: from the broker's heartbeat period. */
+  brokerSilenceMs: number | undefined;
   drainTimeoutMs: number;
   maxLineLength: number;
 }
@@ -134,6 +144,7 @@ export function resolveServerOptions(options: PacketServerOptions): ResolvedServ
     reconnectMinMs: options.reconnectMinMs ?? SERVER_DEFAULTS.reconnectMinMs,
     reconnectMaxMs: options.reconnectMaxMs ?? SERVER_DEFAULTS.reconnectMaxMs,
     registerTimeoutMs: options.registerTimeoutMs ?? SERVER_DEFAULTS.registerTimeoutMs,
+    brokerSilenceMs: options.brokerSilenceMs,
     drainTimeoutMs: options.drainTimeoutMs ?? SERVER_DEFAULTS.drainTimeoutMs,
     maxLineLength: options.maxLineLength ?? SERVER_DEFAULTS.maxLineLength,
   };
@@ -148,6 +159,7 @@ export function resolveServerOptions(options: PacketServerOptions): ResolvedServ
   checkInteger('reconnectMinMs', resolved.reconnectMinMs, 1);
   checkInteger('reconnectMaxMs', resolved.reconnectMaxMs, resolved.reconnectMinMs);
   checkInteger('registerTimeoutMs', resolved.registerTimeoutMs, 1);
+  if (resolved.brokerSilenceMs !== undefined) checkInteger('brokerSilenceMs', resolved.brokerSilenceMs, 0);
   checkInteger('drainTimeoutMs', resolved.drainTimeoutMs, 0);
   checkInteger('maxLineLength', resolved.maxLineLength, 1);
   return resolved;

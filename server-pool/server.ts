@@ -115,6 +115,7 @@ export class PacketServer extends EventEmitter<PacketServerEvents> {
       reconnectMinMs: this.settings.reconnectMinMs,
       reconnectMaxMs: this.settings.reconnectMaxMs,
       registerTimeoutMs: this.settings.registerTimeoutMs,
+      silenceMs: this.settings.brokerSilenceMs,
       defaultHeartbeatMs: SERVER_DEFAULTS.heartbeatMs,
       maxLineLength: this.settings.maxLineLength,
       logger: this.settings.logger,

@@ -3,6 +3,10 @@
  * sends heartbeats, and when the connection drops (the broker restarted) dials again with a
  * short capped backoff and registers again, until leave() or close(). Given several brokers
  * (sharing one registry), a lost session or a failed dial moves on to the next one.
+ *
+ * A broker whose host is cut off raises no error on the connection: heartbeats are buffered and
+ * retransmitted for many minutes. So heartbeats ask for an answer (`echo`), and a session whose
+ * broker has answered echoes but then stays silent for `silenceMs` is dropped like a lost one.
  */
 import { EventEmitter } from 'node:events';
 import net, { type Socket } from 'node:net';
@@ -11,6 +15,7 @@ import { encodeLine } from '../broker/protocol/encode.js';
 import type { RegistrationPacket } from '../broker/protocol/packet-types.js';
 import { LineReader } from '../broker/support/line-reader.js';
 import type { Logger } from '../broker/support/logger.js';
+import { SilenceWatch } from '../broker/support/silence-watch.js';
 import { STOPPED, ServerError } from './errors.js';
 import type { BrokerAddress } from './options.js';
 
@@ -28,6 +33,11 @@ export interface SessionSettings {
   reconnectMinMs: number;
   reconnectMaxMs: number;
   registerTimeoutMs: number;
+  /**
+   * A registered session silent for this long is taken for lost; undefined: 3 heartbeat
+   * periods, at least 1 s; 0: off.
+   */
+  silenceMs?: number;
   /** Heartbeat period when the broker's answer does not name one. */
   defaultHeartbeatMs: number;
   maxLineLength: number;
@@ -55,6 +65,10 @@ export class BrokerSession extends EventEmitter<SessionEvents> {
   private retryTimer: NodeJS.Timeout | null = null;
   private answerTimer: NodeJS.Timeout | null = null;
   private heartbeatTimer: NodeJS.Timeout | null = null;
+  /** Watches a registered session for a broker gone silent. */
+  private watch: SilenceWatch | null = null;
+  /** True once the broker of the open connection answered an echo: it can be watched. */
+  private echoing = false;
   /** True when the broker dropped the registered session with an error: retry with backoff. */
   private droppedByBroker = false;
   /** The last connection failure logged at warn, so a long outage logs once, not twice a second. */
@@ -111,6 +125,8 @@ export class BrokerSession extends EventEmitter<SessionEvents> {
     this.stopped = true;
     this.clearTimer('retryTimer');
     this.clearTimer('heartbeatTimer');
+    // Heartbeats stop: the silence that follows is ours, not the broker's.
+    this.stopWatch();
     this.settleStart(new ServerError(STOPPED, 'the server was stopped before it registered'));
   }
 
@@ -145,8 +161,12 @@ export class BrokerSession extends EventEmitter<SessionEvents> {
 
   private onPacket(socket: Socket, packet: Record<string, unknown>): void {
     if (socket !== this.socket) return;
+    this.watch?.heard();
     const type = Number(packet.type);
-    if (type === 4 && !this.isRegistered) {
+    if (type === 5) {
+      // The answer to a heartbeat's echo.
+      this.echoing = true;
+    } else if (type === 4 && !this.isRegistered) {
       this.onRegistered(socket, packet);
     } else if (type === 3 && !this.isRegistered) {
       this.onRefused(socket, packet);
@@ -168,17 +188,31 @@ export class BrokerSession extends EventEmitter<SessionEvents> {
       typeof answer.heartbeatMs === 'number' && Number.isSafeInteger(answer.heartbeatMs) && answer.heartbeatMs > 0
         ? answer.heartbeatMs
         : this.settings.defaultHeartbeatMs;
-    const heartbeat = encodeLine({ type: 5, id: this.registration.id });
+    const heartbeat = encodeLine({ type: 5, id: this.registration.id, echo: true });
+    this.watch = this.watchSilence(socket, heartbeatMs);
     this.heartbeatTimer = setInterval(() => {
       // A registration that lasted a heartbeat is sound: the next failure starts the backoff afresh.
       this.backoffMs = this.settings.reconnectMinMs;
       socket.write(heartbeat);
+      this.watch?.sent();
     }, heartbeatMs);
     const again = this.registrations > 1;
     const { id, privPolyId: policy, listenport } = this.registration;
     this.settings.logger.info(again ? 're-registered with the broker' : 'registered with the broker', { id, policy, listenport, heartbeatMs });
     this.emit('registered', { heartbeatMs, again });
     this.settleStart();
+  }
+
+  /** A watch that drops the session when a broker that answers echoes stops answering. */
+  private watchSilence(socket: Socket, heartbeatMs: number): SilenceWatch | null {
+    const limitMs = this.settings.silenceMs ?? Math.max(3 * heartbeatMs, 1000);
+    if (limitMs === 0) return null;
+    // Brokers that predate echoes answer nothing: such a session is not watched.
+    return new SilenceWatch(limitMs, () => this.echoing, (quietMs) => {
+      const { host, port } = this.broker;
+      this.settings.logger.warn('the broker went silent, dropping the session', { id: this.registration.id, broker: `${host}:${port}`, quietMs: Math.round(quietMs) });
+      socket.destroy(new Error(`no answer from the broker for ${Math.round(quietMs)} ms`));
+    });
   }
 
   private onRefused(socket: Socket, answer: Record<string, unknown>): void {
@@ -205,6 +239,7 @@ export class BrokerSession extends EventEmitter<SessionEvents> {
     this.socket = null;
     this.clearTimer('answerTimer');
     this.clearTimer('heartbeatTimer');
+    this.stopWatch();
     const wasRegistered = this.isRegistered;
     this.isRegistered = false;
     if (wasRegistered) {
@@ -255,6 +290,12 @@ export class BrokerSession extends EventEmitter<SessionEvents> {
     this.firstStart = null;
     if (err === undefined) pending.resolve();
     else pending.reject(err);
+  }
+
+  private stopWatch(): void {
+    this.watch?.stop();
+    this.watch = null;
+    this.echoing = false;
   }
 
   private clearTimer(name: 'retryTimer' | 'answerTimer' | 'heartbeatTimer'): void {

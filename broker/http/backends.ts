@@ -37,7 +37,7 @@ export class Backends implements TableObserver {
       maxHeaderSize: UPSTREAM_MAX_HEADER_BYTES,
     });
     const o = options;
-    const health = { path: o.healthPath, intervalMs: o.healthIntervalMs, timeoutMs: o.healthTimeoutMs, rise: o.healthRise, fall: o.healthFall, failTimeoutMs: o.failTimeoutMs, authorization };
+    const health = { path: o.healthPath, intervalMs: o.healthIntervalMs, timeoutMs: o.healthTimeoutMs, rise: o.healthRise, fall: o.healthFall, maxFails: o.maxFails, failTimeoutMs: o.failTimeoutMs, authorization };
     this.health = new HealthMonitor(table, health, log);
     for (const observer of [this.upstreams, counters, this.health, this] as TableObserver[]) {
       for (const member of table.members()) observer.added?.(member);

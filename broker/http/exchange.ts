@@ -3,8 +3,10 @@
  * picks a backend of the request's policy and decides what follows a failure): send the
  * request on the chosen backend's pool (undici's dispatch, the body streamed from the client)
  * and stream the response back with backpressure both ways. A backend that refuses, resets or
- * times out is reported to health, and the request may go to another backend when that is
- * safe: the connection was never made, or the method is idempotent and no body byte was read.
+ * times out is reported to health (which counts failures in a row; a reused keep-alive
+ * connection the backend closed before answering is not one), and the request may go to
+ * another backend when that is safe: the connection was never made, or the method is
+ * idempotent and no body byte was read.
  * Once the response head has gone to the client nothing can be retried; a backend failing
  * after that closes the client's connection, so the client sees a cut, not a wrong answer.
  *
@@ -139,6 +141,7 @@ export class Exchange implements Dispatcher.DispatchHandler, Routed<HttpErrorCod
   delivered(endpoint: Endpoint): void {
     this.services.stats.countResponse(this.policy, endpoint.member.label, this.status, this.startedAt);
     if (endpoint.state === 'connecting') this.services.table.setState(endpoint, 'up');
+    this.services.health.answered(endpoint);
     if (this.services.trace.on) this.traced(this.status, 'ok');
     this.owner.done(this);
     this.res.end();
@@ -305,8 +308,8 @@ export class Exchange implements Dispatcher.DispatchHandler, Routed<HttpErrorCod
     }
     if (err instanceof HookAbort) return attempts.failed(this, endpoint, { code: err.code, message: err.message, retry: false });
     const failure = classify(err, endpoint, this.services.timeouts);
-    if (failure.passive) health.passiveFailure(endpoint, failure.message);
-    else if (failure.code !== HttpErrorCode.BAD_REQUEST) endpoint.failures++;
+    if (failure.verdict === 'failure' || failure.verdict === 'overload') health.passiveFailure(endpoint, failure.message, failure.verdict);
+    else if (failure.verdict === 'none' && failure.code !== HttpErrorCode.BAD_REQUEST) endpoint.failures++;
     attempts.failed(this, endpoint, { code: failure.code, message: failure.message, retry: this.retryable(failure) });
   }
 

@@ -1,16 +1,22 @@
 /**
- * Health of the HTTP backends. Passive: a request that finds a backend refusing, resetting or
- * timing out takes it out at once. Active: every --health-interval each backend is asked for a
- * path on a connection of its own (not its request pool, so a busy backend is not failed for
- * its queue); see healthProbe() for which path and which answers pass. --health-fall failures
- * in a row take a backend out, --health-rise passes in a row bring it back. With active checks
- * off, a backend taken out by a failed request comes back after --fail-timeout.
+ * Health of the HTTP backends. Passive, as nginx's max_fails and fail_timeout: --max-fails
+ * failed requests in a row (no answer relayed between them) within --fail-timeout take a
+ * backend out; one reset among thousands of answers does not. What counts is upstream-failure.ts's
+ * verdict: a reused keep-alive connection the backend closed as the request went out is not a
+ * failure, and failures that look like a connection limit never take out the last live backend
+ * of a policy (with none left, every request would fail instead of some). Active: every
+ * --health-interval each backend is asked for a path on a connection of its own (not its
+ * request pool, so a busy backend is not failed for its queue); see healthProbe() for which
+ * path and which answers pass. --health-fall failures in a row take a backend out,
+ * --health-rise passes in a row bring it back. With active checks off, a backend taken out by
+ * failed requests comes back after --fail-timeout.
  */
 import { Agent } from 'undici';
 import { describeError } from '../support/describe-error.js';
 import type { Logger } from '../support/logger.js';
 import type { Endpoint, Member } from '../routing/member.js';
 import type { PolicyTable, TableObserver } from '../routing/policy-table.js';
+import type { Verdict } from './upstream-failure.js';
 
 export interface HealthSettings {
   /** --health-path; undefined when not set (see healthProbe()). */
@@ -19,6 +25,9 @@ export interface HealthSettings {
   timeoutMs: number;
   rise: number;
   fall: number;
+  /** Failed requests in a row that take a backend out (--max-fails). */
+  maxFails: number;
+  /** The window they must fall in, and (without active checks) how long a backend stays out. */
   failTimeoutMs: number;
   /** Authorization header for the checks (the upstream token), if any. */
   authorization: string | undefined;
@@ -66,6 +75,8 @@ export class HealthMonitor implements TableObserver {
   private readonly reviveTimers = new Map<Endpoint, NodeJS.Timeout>();
   /** Passing and failing checks in a row, per HTTP endpoint. */
   private readonly streaks = new Map<Endpoint, { passes: number; fails: number }>();
+  /** Failed requests in a row per HTTP endpoint, and when the first of them failed. */
+  private readonly passiveFails = new Map<Endpoint, { count: number; since: number }>();
   private readonly agent: Agent;
   private readonly headers: Record<string, string>;
   private readonly probe: HealthProbe;
@@ -100,12 +111,30 @@ export class HealthMonitor implements TableObserver {
     await this.agent.destroy().catch(() => undefined);
   }
 
-  /** A request found the backend refusing, resetting or timing out: out at once. */
-  passiveFailure(backend: Endpoint, reason: string): void {
+  /** A request was answered: the backend's failures are no longer in a row. */
+  answered(backend: Endpoint): void {
+    if (this.passiveFails.size !== 0) this.passiveFails.delete(backend);
+  }
+
+  /**
+   * A request found the backend refusing, resetting or timing out (`verdict` says which kind,
+   * see upstream-failure.ts): out after --max-fails in a row within --fail-timeout.
+   */
+  passiveFailure(backend: Endpoint, reason: string, verdict: Exclude<Verdict, 'stale' | 'none'> = 'failure'): void {
     backend.failures++;
     backend.lastError = reason;
     this.streak(backend).passes = 0;
     if (backend.state === 'down' || !backend.member.present) return;
+    const now = Date.now();
+    let fails = this.passiveFails.get(backend);
+    if (fails === undefined || now - fails.since > this.settings.failTimeoutMs) {
+      fails = { count: 0, since: now };
+      this.passiveFails.set(backend, fails);
+    }
+    fails.count++;
+    if (fails.count < this.settings.maxFails) return;
+    if (verdict === 'overload' && this.table.live(backend.policy, 'http') <= 1) return;
+    this.passiveFails.delete(backend);
     this.table.setState(backend, 'down');
     if (this.settings.intervalMs === 0 && !this.stopped) {
       const timer = setTimeout(() => {
@@ -125,6 +154,7 @@ export class HealthMonitor implements TableObserver {
     if (timer !== undefined) clearTimeout(timer);
     this.reviveTimers.delete(backend);
     this.streaks.delete(backend);
+    this.passiveFails.delete(backend);
   }
 
   private streak(backend: Endpoint): { passes: number; fails: number } {

@@ -6,7 +6,7 @@
  * answering is told why on its session: the registrar hears of it from the store.
  */
 import { ErrorCode, ProtocolError } from '../protocol/error-codes.js';
-import { encodeRegistered } from '../protocol/encode.js';
+import { encodeLine, encodeRegistered } from '../protocol/encode.js';
 import type { HeartbeatPacket, LeavePacket, Registration } from '../protocol/packet-types.js';
 import type { Registered, RegistryStore, StoreEvent } from '../registry/store.js';
 import type { Member } from '../routing/member.js';
@@ -82,13 +82,18 @@ export class Registrar {
 
   heartbeat(conn: PeerConnection, packet: HeartbeatPacket): void {
     const now = Date.now();
+    let held = false;
     for (const [id, session] of this.sessions) {
       if (session.conn === conn && (packet.id === undefined || packet.id === id)) {
+        held = true;
         session.heartbeats++;
         session.lastSeenAt = now;
         void this.store.touch(id, session.generation);
       }
     }
+    // Answered only while this connection holds the session: a server whose session was taken
+    // out hears nothing, as from a dead broker, and registers again.
+    if (packet.echo === true && held) conn.send(encodeLine(packet.id === undefined ? { type: 5 } : { type: 5, id: packet.id }));
   }
 
   leave(conn: PeerConnection, packet: LeavePacket): void {

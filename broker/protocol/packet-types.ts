@@ -84,6 +84,12 @@ export interface RegisteredPacket {
 export interface HeartbeatPacket {
   type: 5;
   id?: number;
+  /**
+   * Asks the broker to answer with a type 5 (`id` as sent) when this connection holds the
+   * session: how a server notices a broker gone silent (a cut link raises no error on TCP).
+   * A broker without this answers nothing, which a server must take as "cannot tell".
+   */
+  echo?: boolean;
 }
 
 /** Type 6: server → broker, to leave gracefully: no new packets, in-flight ones still answered. */

@@ -74,8 +74,11 @@ function validateFields(f: Fields, seq: Seq | undefined): InboundPacket {
       if (f.rid !== undefined) packet.rid = requireInteger(f, 'rid', 0);
       return packet;
     }
-    case PacketType.HEARTBEAT:
-      return f.id === undefined ? { type: 5 } : { type: 5, id: requireInteger(f, 'id', 0) };
+    case PacketType.HEARTBEAT: {
+      const packet: InboundPacket = f.id === undefined ? { type: 5 } : { type: 5, id: requireInteger(f, 'id', 0) };
+      if (f.echo !== undefined && requireBoolean(f, 'echo')) packet.echo = true;
+      return packet;
+    }
     case PacketType.LEAVE:
       return { type: 6, id: requireInteger(f, 'id', 0) };
     default:

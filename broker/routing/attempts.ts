@@ -111,7 +111,7 @@ export class AttemptPolicy<J extends Routed<C>, C> {
       return;
     }
     this.transport.rerouted?.(job, failure, endpoint);
-    this.route(job);
+    this.route(job, endpoint);
   }
 
   /** The client left: the job settles now; its endpoint is released when the attempt ends. */
@@ -123,7 +123,7 @@ export class AttemptPolicy<J extends Routed<C>, C> {
    * Picks an endpoint and sends, or settles with why none could take the job. An endpoint that
    * would hold the job ('later') gets it only when no ready one turns up within the picks.
    */
-  private route(job: J): void {
+  private route(job: J, failedOn?: Endpoint): void {
     const { table, transport } = this;
     let later: Endpoint | undefined;
     for (let pickNo = 0; pickNo < PICKS_PER_ROUTE; pickNo++) {
@@ -132,9 +132,13 @@ export class AttemptPolicy<J extends Routed<C>, C> {
         this.settle(job, { kind: 'no-server', missing: picked, after: job.lastFailure });
         return;
       }
-      const readiness = transport.readiness(picked);
-      if (readiness === 'ready') return this.send(job, picked);
-      if (readiness === 'later') later ??= picked;
+      // A retry goes elsewhere when the policy has another live endpoint: the one that just
+      // failed may still be live (health takes a backend out after several failures, not
+      // one), and a strategy such as 'first' would pick it every time.
+      const endpoint = picked === failedOn ? (table.otherLive(job.policy, transport.protocol, picked) ?? picked) : picked;
+      const readiness = transport.readiness(endpoint);
+      if (readiness === 'ready') return this.send(job, endpoint);
+      if (readiness === 'later') later ??= endpoint;
     }
     if (later !== undefined) this.send(job, later);
     else this.settle(job, { kind: 'overloaded' });

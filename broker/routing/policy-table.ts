@@ -87,6 +87,20 @@ export class PolicyTable {
     return group.selectors[protocol].pick() ?? 'no-live-server';
   }
 
+  /** How many endpoints of `protocol` for `policy` are selectable (connecting or up). */
+  live(policy: number, protocol: Protocol): number {
+    return this.groups.get(policy)?.selectors[protocol].size ?? 0;
+  }
+
+  /** A selectable endpoint of `protocol` for `policy` other than `not`, if any (a walk of the policy's members: for retries only). */
+  otherLive(policy: number, protocol: Protocol, not: Endpoint): Endpoint | undefined {
+    for (const member of this.groups.get(policy)?.members ?? []) {
+      const endpoint = member.endpoint(protocol);
+      if (endpoint !== undefined && endpoint !== not && member.selectable(endpoint)) return endpoint;
+    }
+    return undefined;
+  }
+
   /** Whether any member, live or not, serves `protocol` for `policy`. */
   knows(policy: number, protocol: Protocol): boolean {
     const group = this.groups.get(policy);

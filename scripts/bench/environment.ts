@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { PROGRAMS, REPO_ROOT } from '../lib/programs.js';
+import { which } from '../lib/which.js';
 
 /** Binary → Debian package. */
 export const APT_PEERS = { 'nats-server': 'nats-server', nginx: 'nginx', haproxy: 'haproxy', wrk: 'wrk' } as const;
@@ -32,15 +33,6 @@ export interface Environment {
   brokerWorkers: boolean;
   policyBrokerVersion: string;
   commit: string;
-}
-
-function which(binary: string): boolean {
-  try {
-    execFileSync('sh', ['-c', `command -v ${binary}`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** What a command prints on stdout and stderr together (nginx -v and wrk -v print on stderr; wrk exits 1). */

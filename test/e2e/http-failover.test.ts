@@ -115,7 +115,7 @@ test('a GET reset by one backend is retried on another', async () => {
   const ok = await rawBackend((_head, socket) => socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok'));
   cleanups.push(() => resets.close(), () => ok.close());
   const conf = writeServersConf(temp.dir, [{ port: resets.port }, { port: ok.port }]);
-  const { broker, origin, httpPort } = await startHttpBroker(['--servers', conf, '--health-interval', '0']);
+  const { broker, origin, httpPort } = await startHttpBroker(['--servers', conf, '--health-interval', '0', '--max-fails', '1']);
   programs.push(broker);
   const res = await get(`${origin}/`);
   assert.equal(res.status, 200);

@@ -1,25 +1,8 @@
 /** The one wait of the tests: poll a state, bounded in time; never a fixed sleep, never log wording. */
 import { connect } from 'node:net';
 
-/**
- * Polls `check` every `intervalMs` until it returns a value other than undefined or false, and
- * resolves with that value. Throws, naming `what` (and the last error `check` threw), once
- * `timeoutMs` has passed.
- */
-export async function waitFor<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 10_000, intervalMs = 10): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined && value !== false) return value;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last === undefined ? '' : `: ${String(last)}`}`);
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
-  }
-}
+export { waitFor } from '../../scripts/lib/wait.js';
+import { waitFor } from '../../scripts/lib/wait.js';
 
 /** Like waitFor, and resolves with how long the wait took, in ms. */
 export async function timeUntil(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 10_000, intervalMs = 10): Promise<number> {

@@ -4,7 +4,7 @@ import { withPolicy } from '../../client/packet-file.js';
 import { loadExitCode, type LoadSummary } from '../../client/summary.js';
 
 const summary = (fields: Partial<LoadSummary>): LoadSummary => ({
-  sent: 10, answered: 10, lost: 0, errors: {}, byServer: { 100: 10 }, verified: 0, verifyFailed: 0, rps: 0, p50Ms: 0, p99Ms: 0, maxMs: 0, durationMs: 1, resubmitted: 0, ...fields,
+  sent: 10, answered: 10, lost: 0, errors: {}, byServer: { 100: 10 }, verified: 0, verifyFailed: 0, rps: 0, p50Ms: 0, p99Ms: 0, maxMs: 0, durationMs: 1, resubmitted: 0, silentBrokers: 0, ...fields,
 });
 
 describe('loadExitCode', () => {

@@ -20,7 +20,7 @@ function summary(byServer: Record<string, number>, extra: Partial<LoadSummary> =
     p99Ms: 3,
     maxMs: 4,
     durationMs: 1000,
-    resubmitted: 0,
+    resubmitted: 0, silentBrokers: 0,
     ...extra,
   };
 }

@@ -237,6 +237,12 @@ describe('decodePacket: types 5 and 6', () => {
     for (const bad of NOT_INTEGERS) assertRefused({ type: 5, id: bad, seq: 5 }, ErrorCode.BAD_PACKET, 5);
   });
 
+  it('keeps a heartbeat\'s echo request, and refuses one that is not a boolean', () => {
+    assert.deepEqual(decode({ type: 5, id: 100, echo: true }), { type: 5, id: 100, echo: true });
+    assert.deepEqual(decode({ type: 5, echo: false }), { type: 5 });
+    for (const bad of ['true', 1, null, {}]) assertRefused({ type: 5, echo: bad }, ErrorCode.BAD_PACKET);
+  });
+
   it('accepts a leave with an id, and refuses one without', () => {
     assert.deepEqual(decode({ type: 6, id: 100 }), { type: 6, id: 100 });
     assert.deepEqual(decode({ type: '6', id: '100', extra: 'ignored' }), { type: 6, id: 100 });

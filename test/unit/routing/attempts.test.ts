@@ -62,6 +62,24 @@ function member(id: number | undefined, policy: number, protocols: { packets?: b
 const fail = (retry: boolean, code = 'UNAVAILABLE'): Failure<string> => ({ code, message: 'failed', retry });
 
 describe('AttemptPolicy: examples', () => {
+  it('a retry goes to another live endpoint even when the strategy picks the failed one (first), and back to it when it is the only one', () => {
+    const table = new PolicyTable('first');
+    const a = member(1, 111, { http: true });
+    const b = member(2, 111, { http: true });
+    table.add(a);
+    table.add(b);
+    const t = new FakeTransport('http');
+    const policy = new AttemptPolicy(table, t, 3);
+    const j = job(1, 111);
+    policy.start(j);
+    assert.equal(t.sends[0]!.endpoint, a.http);
+    policy.failed(j, a.http!, fail(true));
+    assert.equal(t.sends[1]!.endpoint, b.http);
+    table.remove(a);
+    policy.failed(j, b.http!, fail(true));
+    assert.equal(t.sends[2]!.endpoint, b.http);
+  });
+
   it('sends to a member of the policy and settles answered once', () => {
     const table = new PolicyTable();
     const a = member(1, 111, { packets: true });
