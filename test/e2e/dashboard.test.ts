@@ -6,31 +6,20 @@
  * test-output/. Without Chromium the test is skipped, or fails when CI is set.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { Pool } from 'undici';
 import { sha1 } from '../helpers/classic.js';
 import { clients, trackedLoad } from '../helpers/fault.js';
+import { chromiumMissing, launchChromium } from '../helpers/chromium.js';
 import { brokerStatus, startHttpBroker, startHttpPool, waitFor, waitForLiveHttpServers } from '../helpers/http.js';
 import { REPO_ROOT, start, type Program } from '../helpers/programs.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--disable-dev-shm-usage',
-];
 const SCREENSHOT = path.join(REPO_ROOT, 'test-output', 'dashboard.png');
-const missing = existsSync(CHROMIUM) ? undefined : `no Chromium at ${CHROMIUM} (Debian: apt-get install -y chromium; .ci/run installs it; CHROMIUM_PATH points elsewhere)`;
+const missing = chromiumMissing;
 
 /** What the page shows, read from its data attributes (raw numbers, not the formatted text). */
 interface PageNumbers {
@@ -94,15 +83,7 @@ function servedInStatus(status: any): Record<string, number> {
 }
 
 function launch(userDataDir: string): Promise<BrowserContext> {
-  return chromium.launchPersistentContext(userDataDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: CHROMIUM_ARGS,
-    viewport: { width: 1400, height: 1000 },
-    // No animated bars in the screenshot.
-    reducedMotion: 'reduce',
-    timeout: 60_000,
-  });
+  return launchChromium(userDataDir, { width: 1400, height: 1000 });
 }
 
 /**
