@@ -80,7 +80,17 @@ export const HTTP_BACKENDS = 3;
 /** The case name of scripts/bench/net-floor-proxy.ts, a measure rather than a peer. */
 export const NET_FLOOR = 'node:net floor';
 
-/** The goals of issue 5, checked in the report. */
+/** The registry suite (registry.ts): packets per client run, and registrations of the churn measure. */
+export const REGISTRY_LOAD: Record<Mode, { packets: number; registrations: number }> = {
+  quick: { packets: 60_000, registrations: 2_000 },
+  full: { packets: 200_000, registrations: 10_000 },
+};
+
+/** The registry suite's names in the records (the report looks them up). */
+export const REGISTRY_SUITES = { oneBroker: 'registry-one-broker', twoBrokers: 'registry-two-brokers', churn: 'registry-churn' } as const;
+export const REGISTRY_CASES = { memory: 'in-memory registry', redis: '--registry redis', one: 'one broker, one client', two: 'two brokers, a client each', churn: '3 brokers' } as const;
+
+/** The goals of issues 5 and 13, checked in the report. */
 export const GOALS = {
   natsRatio: 3,
   limitRatio: 0.35,
@@ -93,4 +103,6 @@ export const GOALS = {
   httpNginxRatio: 0.5,
   httpP99VsNginx: 3,
   httpWorkersNginxRatio: 0.8,
+  /** Packets through a broker with --registry redis vs the in-memory registry (issue 13). */
+  registryRedisRatio: 0.95,
 } as const;

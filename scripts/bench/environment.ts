@@ -10,7 +10,7 @@ import { PROGRAMS, REPO_ROOT } from '../lib/programs.js';
 import { which } from '../lib/which.js';
 
 /** Binary → Debian package. */
-export const APT_PEERS = { 'nats-server': 'nats-server', nginx: 'nginx', haproxy: 'haproxy', wrk: 'wrk' } as const;
+export const APT_PEERS = { 'nats-server': 'nats-server', nginx: 'nginx', haproxy: 'haproxy', wrk: 'wrk', 'redis-server': 'redis-server' } as const;
 export const NPM_PEERS = ['nats', 'http-proxy', 'undici'] as const;
 
 export interface Machine {
@@ -74,6 +74,7 @@ export function describeEnvironment(missing: Set<string>): Environment {
   if (!missing.has('nginx')) versions.nginx = output('nginx', ['-v']).trim().replace(/^nginx version:\s*nginx\//, '');
   if (!missing.has('haproxy')) versions.haproxy = output('haproxy', ['-v']).split('\n')[0]!.replace(/^HAProxy version\s*/, '').replace(/\s.*$/, '');
   if (!missing.has('wrk')) versions.wrk = output('wrk', ['-v']).split('\n')[0]!.replace(/^wrk\s*/, '').replace(/\s.*$/, '');
+  if (!missing.has('redis-server')) versions['redis-server'] = output('redis-server', ['--version']).replace(/^Redis server v=(\S+).*$/s, '$1');
   for (const name of NPM_PEERS) {
     const v = npmVersion(name);
     if (v === undefined) missing.add(`npm:${name}`);

@@ -20,11 +20,12 @@ import {
   type BrokerVariant,
   type PacketContext,
 } from './packet-cases.js';
+import { registrySuite } from './registry.js';
 import { selectionSuite } from './selection.js';
 import { appendOptimisation, readRun, writeReport, writeRun, type BenchRun } from './report.js';
 import type { RunRecord } from './results.js';
 
-const SUITES = ['packets', 'payloads', 'servers', 'connections', 'memory', 'soak', 'http'] as const;
+const SUITES = ['packets', 'payloads', 'servers', 'connections', 'memory', 'soak', 'http', 'registry'] as const;
 type Suite = (typeof SUITES)[number];
 /** Open files the harness and its children may need: the idle connections and some room. */
 const FD_LIMIT = 65536;
@@ -108,6 +109,11 @@ program.action(async (options: Options) => {
   await runSuite('connections', () => connectionSuite(ctx));
   await runSuite('memory', () => idleMemorySuite(ctx));
   await runSuite('http', () => httpSuite({ timing, log, missing: env.missing, brokerHttp: env.brokerHttp, brokerWorkers: env.brokerWorkers, variants }));
+  await runSuite('registry', async () => {
+    if (!env.missing.has('redis-server')) return registrySuite({ mode, rounds: timing.rounds, log });
+    log('  skipped: redis-server is missing (apt-get install redis-server)');
+    return [];
+  });
   // The soak last: in full mode it is most of the time.
   await runSuite('soak', () => soakSuite(ctx, mode === 'full' ? `${timing.soakMs / 60000} minutes` : `short version: ${timing.soakMs / 1000} s`));
 

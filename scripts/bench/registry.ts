@@ -1,6 +1,6 @@
-#!/usr/bin/env node
 /**
- * The shared registry's costs (docs/scale-out.md), side by side in one run on this machine:
+ * The shared registry's costs (docs/scale-out.md), side by side in one run on this machine; the
+ * `registry` suite of `npm run bench` (`npm run bench -- --only registry`):
  *
  * 1. packets through one broker with --registry redis vs the in-memory registry (interleaved
  *    rounds; the goal is >= 0.95x: routing never waits for Redis);
@@ -9,8 +9,7 @@
  *    a registration to its arrival in every broker's view (p50/p99), measured on three
  *    RedisStores in this process (the table follows the store synchronously).
  *
- * Run it alone: flock /tmp/bench.lock node dist/scripts/bench/registry.js [--quick]. It starts
- * its own redis-server on a free loopback port.
+ * It starts its own redis-server on a free loopback port, and kills what it started when done.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { RedisConnection, parseRegistryUrl } from '../../broker/registry/redis-connection.js';
@@ -18,17 +17,15 @@ import { RedisStore } from '../../broker/registry/redis-store.js';
 import type { NewEntry } from '../../broker/registry/store.js';
 import { silentLogger } from '../../broker/support/logger.js';
 import { run, start, type Program } from '../lib/programs.js';
+import { REGISTRY_CASES, REGISTRY_LOAD, REGISTRY_SUITES, type Mode } from './config.js';
 import { freePort, waitForPort } from './processes.js';
-
-const quick = process.argv.includes('--quick');
-const ROUNDS = quick ? 3 : 5;
-const PACKETS = quick ? 60_000 : 200_000;
-const CHURN = quick ? 2_000 : 10_000;
+import type { RunRecord } from './results.js';
 
 const children: Array<Program | ChildProcess> = [];
 const kill = (): void => {
-  for (const c of children) ('child' in c ? c.child : c).kill('SIGKILL');
+  for (const c of children.splice(0)) ('child' in c ? c.child : c).kill('SIGKILL');
 };
+// A harness that exits half-way (an error, Ctrl-C) leaves nothing behind.
 process.on('exit', kill);
 
 async function redisServer(): Promise<string> {
@@ -51,48 +48,67 @@ async function pool(port: number, ids: string): Promise<void> {
   await p.ready;
 }
 
-async function load(port: number): Promise<number> {
-  const { stdout } = await run('client', ['--broker', `127.0.0.1:${port}`, '--policy', '111', '--count', String(PACKETS), '--concurrency', '64', '--json'], { timeoutMs: 300_000 });
+async function load(port: number, packets: number): Promise<number> {
+  const { stdout } = await run('client', ['--broker', `127.0.0.1:${port}`, '--policy', '111', '--count', String(packets), '--concurrency', '64', '--json'], { timeoutMs: 300_000 });
   const summary = JSON.parse(stdout.trim().split('\n').pop()!) as { rps: number; lost: number };
   if (summary.lost !== 0) throw new Error(`lost ${summary.lost} packets`);
   return summary.rps;
 }
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const quantile = (xs: number[], q: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))]!;
 
-async function main(): Promise<void> {
+export interface RegistryOptions {
+  mode: Mode;
+  rounds: number;
+  log: (line: string) => void;
+}
+
+/** The three measures as run records; every process it starts is killed before it returns. */
+export async function registrySuite(options: RegistryOptions): Promise<RunRecord[]> {
+  try {
+    return await measure(options);
+  } finally {
+    kill();
+  }
+}
+
+async function measure({ mode, rounds, log }: RegistryOptions): Promise<RunRecord[]> {
+  const { packets, registrations } = REGISTRY_LOAD[mode];
   const url = await redisServer();
-  const results: Record<string, unknown> = { quick, rounds: ROUNDS, packets: PACKETS };
+  const records: RunRecord[] = [];
+  const record = (suite: string, name: string, round: number, rps: number, extra: Partial<RunRecord> = {}): void => {
+    records.push({ suite, case: name, round, rps, errors: 0, ...extra });
+    log(`  ${suite} round ${round + 1}: ${name} ${Math.round(rps)}/s`);
+  };
 
   // 1. One broker, memory vs Redis, two servers each, interleaved.
   const memPort = await broker([]);
   await pool(memPort, '100,101');
   const redisPort = await broker(['--registry', url, '--registry-prefix', 'bench1:']);
   await pool(redisPort, '200,201');
-  const mem: number[] = [];
-  const red: number[] = [];
-  for (let r = 0; r < ROUNDS; r++) {
-    mem.push(await load(memPort));
-    red.push(await load(redisPort));
+  for (let r = 0; r < rounds; r++) {
+    record(REGISTRY_SUITES.oneBroker, REGISTRY_CASES.memory, r, await load(memPort, packets));
+    record(REGISTRY_SUITES.oneBroker, REGISTRY_CASES.redis, r, await load(redisPort, packets));
   }
-  results.oneBroker = { memoryRps: median(mem), redisRps: median(red), ratio: Math.round((median(red) / median(mem)) * 1000) / 1000, memory: mem, redis: red };
 
   // 2. Two brokers sharing a registry, a client each at once, vs one broker with one client.
   const a = await broker(['--registry', url, '--registry-prefix', 'bench2:']);
   const b = await broker(['--registry', url, '--registry-prefix', 'bench2:']);
   await pool(a, '300,301');
   await pool(b, '302,303');
-  const one: number[] = [];
-  const two: number[] = [];
-  for (let r = 0; r < ROUNDS; r++) {
-    one.push(await load(a));
-    const [x, y] = await Promise.all([load(a), load(b)]);
-    two.push(x + y);
+  for (let r = 0; r < rounds; r++) {
+    record(REGISTRY_SUITES.twoBrokers, REGISTRY_CASES.one, r, await load(a, packets));
+    const [x, y] = await Promise.all([load(a, packets), load(b, packets)]);
+    record(REGISTRY_SUITES.twoBrokers, REGISTRY_CASES.two, r, x + y);
   }
-  results.twoBrokers = { oneBrokerRps: median(one), twoBrokersRps: median(two), ratio: Math.round((median(two) / median(one)) * 1000) / 1000 };
 
   // 3. Registration churn on three brokers' stores.
+  const churn = await registrationChurn(url, registrations);
+  record(REGISTRY_SUITES.churn, REGISTRY_CASES.churn, 0, churn.perSecond, { p50Ms: churn.p50Ms, p99Ms: churn.p99Ms, answered: registrations, note: 'registrations/s; p50/p99: registration to every broker\'s view' });
+  return records;
+}
+
+async function registrationChurn(url: string, registrations: number): Promise<{ perSecond: number; p50Ms: number; p99Ms: number }> {
   const stores: RedisStore[] = [];
   for (let i = 0; i < 3; i++) {
     const connection = await RedisConnection.open(parseRegistryUrl(url), { connectTimeoutMs: 3000, commandTimeoutMs: 2000, logger: silentLogger(), name: `bench-${i}` });
@@ -113,7 +129,7 @@ async function main(): Promise<void> {
       seenBy.set(id, n);
       if (n === stores.length) {
         latencies.push(performance.now() - registeredAt.get(id)!);
-        if (latencies.length === CHURN) allSeen();
+        if (latencies.length === registrations) allSeen();
       }
     });
   }
@@ -122,7 +138,7 @@ async function main(): Promise<void> {
   let next = 0;
   await Promise.all(
     Array.from({ length: 32 }, async () => {
-      while (next < CHURN) {
+      while (next < registrations) {
         const id = 1_000_000 + next++;
         registeredAt.set(id, performance.now());
         await stores[id % 3]!.register(entry(id), { ttlMs: 3000 });
@@ -131,15 +147,7 @@ async function main(): Promise<void> {
   );
   await done;
   const seconds = (performance.now() - started) / 1000;
-  results.churn = {
-    registrations: CHURN,
-    perSecond: Math.round(CHURN / seconds),
-    visibleEverywhereMs: { p50: Math.round(quantile(latencies, 0.5) * 100) / 100, p99: Math.round(quantile(latencies, 0.99) * 100) / 100 },
-  };
   for (const store of stores) await store.close();
-  console.log(JSON.stringify(results));
-  kill();
-  process.exit(0);
+  const round2 = (n: number): number => Math.round(n * 100) / 100;
+  return { perSecond: Math.round(registrations / seconds), p50Ms: round2(quantile(latencies, 0.5)), p99Ms: round2(quantile(latencies, 0.99)) };
 }
-
-await main();

@@ -16,6 +16,8 @@ import {
   NET_FLOOR,
   PACKET_SHAPE,
   PAYLOAD_SIZES,
+  REGISTRY_CASES,
+  REGISTRY_SUITES,
   SERVER_COUNTS,
   type Mode,
   type Timing,
@@ -209,6 +211,11 @@ function goals(run: BenchRun, s: CaseSummary[]): Goal[] {
   });
   const workers = pairedRatio(r, 'http-workers-256', 'policy-broker --workers 2', 'nginx (2 workers)');
   out.push({ what: 'HTTP: --workers 2 vs nginx with 2 workers', measured: x(workers?.median), goal: `≥ ${GOALS.httpWorkersNginxRatio}×`, met: workers && workers.median >= GOALS.httpWorkersNginxRatio });
+  // Only when the registry suite ran: runs recorded before it existed have no such line.
+  const redis = pairedRatio(r, REGISTRY_SUITES.oneBroker, REGISTRY_CASES.redis, REGISTRY_CASES.memory);
+  if (redis !== undefined) {
+    out.push({ what: 'registry: packets with --registry redis vs in memory', measured: x(redis.median), goal: `≥ ${GOALS.registryRedisRatio}×`, met: redis.median >= GOALS.registryRedisRatio });
+  }
   return out;
 }
 
@@ -405,9 +412,46 @@ export function renderReport(run: BenchRun): string {
       push(`**${suite.replace('http-', '')}${/^\d+$/.test(suite.replace('http-', '')) ? ' connections' : ''}**`, '', comparison(run, s, suite, base, ours));
     }
   }
+  push(...registrySection(run, s));
   if (existsSync(ASSIGNMENT_FILE)) push(readFileSync(ASSIGNMENT_FILE, 'utf8').trimEnd(), '');
   push(...lossesSection(run, s), ...optimisationsSection(), '## Commands', '', commands(run), '');
   return out.join('\n');
+}
+
+/** The shared registry (docs/scale-out.md), when the registry suite ran: the goal above, the rest for information. */
+function registrySection(run: BenchRun, s: CaseSummary[]): string[] {
+  const oneBroker = s.filter((c) => c.suite === REGISTRY_SUITES.oneBroker);
+  const twoBrokers = s.filter((c) => c.suite === REGISTRY_SUITES.twoBrokers);
+  const churn = find(s, REGISTRY_SUITES.churn, REGISTRY_CASES.churn);
+  if (oneBroker.length === 0 && twoBrokers.length === 0 && churn === undefined) return [];
+  const ratioRow = (suite: string, c: CaseSummary, base: string): string[] => [
+    c.case,
+    int(c.rps),
+    range(c),
+    c.case === base ? '1.00×' : x(pairedRatio(run.records, suite, c.case, base)?.median),
+  ];
+  const out = [
+    '## Shared registry',
+    '',
+    `\`policy-client --count N\` runs (${run.timing.rounds} rounds, interleaved; 64 in flight) through brokers with two servers each, ` +
+      `against a redis-server the suite starts on loopback (docs/scale-out.md). The packet path reads only the broker's local table ` +
+      `with either registry, so the first ratio is expected near 1. Two brokers, each with its own client process, share this ` +
+      `machine's ${run.env.machine.cores} cores with those clients and four servers: the second broker adds what cores are left, ` +
+      `not a whole broker's worth (on separate hosts it would).`,
+    '',
+  ];
+  if (oneBroker.length > 0) out.push(table(['one broker', 'median /s', 'min–max /s', 'vs in memory'], oneBroker.map((c) => ratioRow(REGISTRY_SUITES.oneBroker, c, REGISTRY_CASES.memory))));
+  if (twoBrokers.length > 0) out.push(table(['brokers sharing a registry', 'median /s (all clients)', 'min–max /s', 'vs one broker'], twoBrokers.map((c) => ratioRow(REGISTRY_SUITES.twoBrokers, c, REGISTRY_CASES.one))));
+  if (churn !== undefined) {
+    const n = run.records.find((r) => r.suite === REGISTRY_SUITES.churn)?.answered;
+    out.push(
+      `Registration churn, for information: ${int(n)} registrations, 32 in flight, spread over three brokers' registry stores in one ` +
+        `process (a broker's table follows its store synchronously), so it measures the registry's path, not the brokers' sockets.`,
+      '',
+      table(['registrations absorbed /s', 'registration → routable from every broker, p50', 'p99'], [[int(churn.rps), `${ms(churn.p50Ms)} ms`, `${ms(churn.p99Ms)} ms`]]),
+    );
+  }
+  return out;
 }
 
 /** Plain words on every goal missed and every case where a peer beats us, with the figures that explain it. */
