@@ -18,6 +18,8 @@ import { normalizeHost } from '../support/net-address.js';
 import { SecretCheck } from '../support/secret.js';
 import { AttemptPolicy } from '../routing/attempts.js';
 import type { HttpBackendView } from '../admin/http-source.js';
+import { ListenGroup } from '../support/listen-group.js';
+import { listenPlan } from '../support/reuse-port.js';
 import { waitUntil } from '../support/wait-until.js';
 import { Exchange, type ExchangeServices } from './exchange.js';
 import { HttpTransport } from './http-transport.js';
@@ -42,6 +44,8 @@ export class HttpFrontEnd {
   private readonly services: ExchangeServices;
   private readonly requests = new InFlight();
   private server: Server | HttpsServer | undefined;
+  /** The HTTP port's listening sockets, all handing their connections to `server`. */
+  private listeners: ListenGroup | undefined;
   /** Client connections as the HTTP server sees them (TLS sockets once their handshake is done). */
   private readonly connections = new Map<Socket, Pipeline>();
   /** With TLS: the TCP connections under the TLS ones, including those still in their handshake. */
@@ -104,8 +108,12 @@ export class HttpFrontEnd {
     return this.connections.size;
   }
 
-  /** Starts listening and checking backends; resolves with the bound address. */
-  async listen(): Promise<AddressInfo> {
+  /**
+   * Starts listening and checking backends; resolves with the bound address. `sharedPort` is
+   * for the --workers workers: the port every worker binds with SO_REUSEPORT, which the
+   * primary has claimed.
+   */
+  async listen(sharedPort?: number): Promise<AddressInfo> {
     if (this.server !== undefined) throw new Error('the HTTP front end is already listening');
     const o = this.options;
     // The same options for HTTP and HTTPS (node:https reads every one of them like node:http).
@@ -139,14 +147,10 @@ export class HttpFrontEnd {
     server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => this.onClientError(err, socket));
     server.on('connect', (_req: IncomingMessage, socket: Duplex) => this.refuseRaw(socket, HttpErrorCode.METHOD_NOT_ALLOWED, 'CONNECT is not served: this is a reverse proxy'));
     this.server = server;
-    const host = o.httpHost ?? o.host;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(o.httpPort, host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+    this.listeners = new ListenGroup(server);
+    const plan = await listenPlan(o, this.log);
+    const port = sharedPort ?? o.httpPort ?? 0;
+    await this.listeners.listen({ port, host: o.httpHost ?? o.host, ...plan, shared: sharedPort !== undefined, socketOptions: { noDelay: true } });
     server.on('error', (err) => this.log.error('HTTP listener error', { error: err.message }));
     this.backendSide.health.start();
     const address = server.address() as AddressInfo;
@@ -155,6 +159,7 @@ export class HttpFrontEnd {
       defaultPolicy: o.httpPolicy,
       staticServers: o.httpServers.length,
       tls: this.tls !== undefined,
+      listenSockets: this.listeners.sockets,
     });
     return address;
   }
@@ -280,7 +285,7 @@ export class HttpFrontEnd {
   private async shutDown(drainMs: number): Promise<void> {
     this.accepting = false;
     const server = this.server;
-    const closed = server === undefined ? Promise.resolve() : new Promise<void>((resolve) => server.close(() => resolve()));
+    const closed = new Promise<void>((resolve) => (this.listeners === undefined ? resolve() : this.listeners.close(() => resolve())));
     server?.closeIdleConnections();
     await this.backendSide.health.stop();
     if (!(await waitUntil(() => this.requests.count === 0, drainMs))) this.log.warn('HTTP drain timed out; closing the rest', { inflight: this.requests.count });
