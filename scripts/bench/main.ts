@@ -20,12 +20,14 @@ import {
   type BrokerVariant,
   type PacketContext,
 } from './packet-cases.js';
+import { burstSuite } from './bursts.js';
+import { writeBurstReport } from './bursts-report.js';
 import { registrySuite } from './registry.js';
 import { selectionSuite } from './selection.js';
 import { appendOptimisation, readRun, writeReport, writeRun, type BenchRun } from './report.js';
 import type { RunRecord } from './results.js';
 
-const SUITES = ['packets', 'payloads', 'servers', 'connections', 'memory', 'soak', 'http', 'registry'] as const;
+const SUITES = ['packets', 'payloads', 'servers', 'connections', 'memory', 'soak', 'http', 'bursts', 'registry'] as const;
 type Suite = (typeof SUITES)[number];
 /** Open files the harness and its children may need: the idle connections and some room. */
 const FD_LIMIT = 65536;
@@ -109,6 +111,18 @@ program.action(async (options: Options) => {
   await runSuite('connections', () => connectionSuite(ctx));
   await runSuite('memory', () => idleMemorySuite(ctx));
   await runSuite('http', () => httpSuite({ timing, log, missing: env.missing, brokerHttp: env.brokerHttp, brokerWorkers: env.brokerWorkers, variants }));
+  await runSuite('bursts', async () => {
+    for (const tool of ['wrk', 'nginx']) {
+      if (env.missing.has(tool)) {
+        log(`  skipped: ${tool} is missing`);
+        return [];
+      }
+    }
+    const burstRecords = await burstSuite({ rounds: timing.sideRounds, log });
+    const machine = `${env.machine.cpuModel} x${env.machine.cores}`;
+    log(`  written: ${writeBurstReport(burstRecords, { startedAt: startedAt.toISOString(), commit: env.commit, machine, loadBefore: env.machine.loadAverage })}`);
+    return burstRecords;
+  });
   await runSuite('registry', async () => {
     if (!env.missing.has('redis-server')) return registrySuite({ mode, rounds: timing.rounds, log });
     log('  skipped: redis-server is missing (apt-get install redis-server)');

@@ -7,9 +7,9 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { connect, type Socket } from 'node:net';
 import { test } from 'node:test';
 import { reusePortSupported } from '../../broker/support/reuse-port.js';
+import { connectionBurst, HTTP_BURST } from '../../scripts/lib/connection-burst.js';
 import { figures, teardown, waitFor } from '../helpers/fault.js';
 import { brokerStatus, startHttpBroker, startHttpPool } from '../helpers/http.js';
 import { start } from '../helpers/programs.js';
@@ -20,61 +20,6 @@ const BURST = 1000;
 const WITHIN_MS = 2000;
 /** Without reusePort the burst is accepted one connection per turn: it still ends, later. */
 const BOUND_MS = 60_000;
-
-interface BurstResult {
-  answered: number;
-  failed: number;
-  over: number;
-  p50: number;
-  p99: number;
-  max: number;
-}
-
-/**
- * Opens `count` connections at once; each sends `request` and waits for its first bytes.
- * Resolves with how many were answered (their first bytes passed `answered`) and how long each took.
- */
-function burst(port: number, count: number, request: string, answered: (text: string) => boolean): Promise<BurstResult> {
-  return new Promise((resolve) => {
-    const times: number[] = [];
-    let failed = 0;
-    let settled = 0;
-    const sockets: Socket[] = [];
-    const timer = setTimeout(() => {
-      for (const socket of sockets) socket.destroy();
-    }, BOUND_MS);
-    const done = (): void => {
-      if (++settled < count) return;
-      clearTimeout(timer);
-      times.sort((a, b) => a - b);
-      const at = (q: number): number => times[Math.min(times.length - 1, Math.floor(q * times.length))] ?? NaN;
-      resolve({ answered: times.length, failed, over: times.filter((t) => t > WITHIN_MS).length, p50: at(0.5), p99: at(0.99), max: times.at(-1) ?? NaN });
-    };
-    for (let i = 0; i < count; i++) {
-      const started = performance.now();
-      const socket = connect({ port, host: '127.0.0.1' });
-      sockets.push(socket);
-      let text = '';
-      let counted = false;
-      const settle = (ok: boolean): void => {
-        if (counted) return;
-        counted = true;
-        if (ok) times.push(performance.now() - started);
-        else failed++;
-        socket.destroy();
-        done();
-      };
-      socket.setEncoding('utf8');
-      socket.on('connect', () => socket.write(request));
-      socket.on('data', (chunk: string) => {
-        text += chunk;
-        if (answered(text)) settle(true);
-      });
-      socket.on('error', () => settle(false));
-      socket.on('close', () => settle(false));
-    }
-  });
-}
 
 /** wrk keeping the HTTP front end busy (bounded by -d; stopped once the burst is measured). */
 function httpLoad(url: string): { stop(): void } {
@@ -93,12 +38,12 @@ test('1,000 HTTP connections opened at once while the front end is busy: every o
   cleanups.push(() => load.stop());
   // The burst starts once the load is being served.
   await waitFor('the front end busy', async () => (await brokerStatus(http.httpPort)).http.proxied > 2000, 15_000, 50);
-  const result = await burst(http.httpPort, BURST, 'GET / HTTP/1.1\r\nHost: burst\r\nConnection: close\r\n\r\n', (text) => /^HTTP\/1\.1 \d{3} /.test(text));
+  const result = await connectionBurst({ port: http.httpPort, count: BURST, ...HTTP_BURST, withinMs: WITHIN_MS, boundMs: BOUND_MS });
   load.stop();
   figures('http burst', { node: process.version, reusePort, ...result });
   assert.equal(result.failed, 0, 'every connection answered');
   assert.equal(result.answered, BURST);
-  if (reusePort) assert.equal(result.over, 0, `none answered later than ${WITHIN_MS} ms (p99 ${result.p99.toFixed(0)} ms, max ${result.max.toFixed(0)} ms)`);
+  if (reusePort) assert.equal(result.over, 0, `none answered later than ${WITHIN_MS} ms (p99 ${result.p99Ms} ms, max ${result.maxMs} ms)`);
 });
 
 test('1,000 packet clients connecting at once while the broker is busy: each gets its first answer within 2 s', async () => {
@@ -114,10 +59,10 @@ test('1,000 packet clients connecting at once while the broker is busy: each get
   cleanups.push(() => load.stop('SIGKILL'));
   await waitFor('the broker busy', async () => (await brokerStatus(httpPort)).packet.replied > 20_000, 15_000, 50);
   const packet = '{"type":0,"srcid":7,"privPoliId":111,"payload":"burst"}\n';
-  const result = await burst(port, BURST, packet, (text) => text.includes('\n') && /"type":2/.test(text));
+  const result = await connectionBurst({ port, count: BURST, request: packet, answered: (text) => text.includes('\n') && /"type":2/.test(text), withinMs: WITHIN_MS, boundMs: BOUND_MS });
   await load.stop('SIGKILL');
   figures('packet burst', { node: process.version, reusePort, ...result });
   assert.equal(result.failed, 0, 'every client answered');
   assert.equal(result.answered, BURST);
-  if (reusePort) assert.equal(result.over, 0, `none answered later than ${WITHIN_MS} ms (p99 ${result.p99.toFixed(0)} ms, max ${result.max.toFixed(0)} ms)`);
+  if (reusePort) assert.equal(result.over, 0, `none answered later than ${WITHIN_MS} ms (p99 ${result.p99Ms} ms, max ${result.maxMs} ms)`);
 });
