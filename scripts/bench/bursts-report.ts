@@ -100,7 +100,7 @@ export function renderBurstReport(records: readonly RunRecord[], meta: { started
     '',
     table(['goal', 'measured', 'wanted', 'verdict'], goals.map((g) => [g.what, g.measured, g.goal, `**${g.verdict}**`])),
     '',
-    "## The assignment's wrk -t10 -c1000 -d10s --latency over three stock nginx sites",
+    "## The assignment's wrk -t10 -c1000 -d10s --latency over three nginx sites",
     '',
     caseTable(records, BURST_SUITES.assignment, [
       ['req/s', (runs) => list(runs, (r) => r.rps)],
@@ -132,4 +132,58 @@ export function writeBurstReport(records: readonly RunRecord[], meta: Parameters
   writeFileSync(path.join(REPO_ROOT, 'docs/benchmarks-bursts.json'), JSON.stringify({ ...meta, records }, null, 1) + '\n');
   writeFileSync(md, renderBurstReport(records, meta));
   return md;
+}
+
+/**
+ * The "Bursts of connections" section of docs/benchmarks.md: the diagnosis, and the before and
+ * after from the last bursts run (docs/benchmarks-bursts.json), where there is one.
+ */
+export function burstsSection(saved: { startedAt: string; records: RunRecord[] } | undefined): string[] {
+  const out = [
+    '## Bursts of connections',
+    '',
+    "The HTTP assignment's own test, `wrk -t10 -c1000 -d10s --latency`, opens 1,000 connections at once. Before this round about " +
+      'half of them were never served during the run (wrk counted 458-541 timeouts, nginx as the load balancer 0), while the p99 of ' +
+      'the requests that were served was no worse than nginx\'s. The connections were not refused: they waited in the kernel.',
+    '',
+    "**The cause.** Since libuv 1.45 (Node 20 and later; libuv's \"don't accept() connections in a loop\") a listening socket accepts " +
+      'one connection per turn of the event loop. A proxy under load does a lot of work each turn (many sockets are readable at once), ' +
+      'so it took on 50-100 new connections a second: sampled during the wrk run, the listen socket\'s accept queue went 910 → 476 over ' +
+      "8.5 s while the broker's open descriptors grew 214 → 936. A bare `node:http` server shows the same. The backlog was not it: at " +
+      "Node's default 511 the kernel counted 2,000-2,900 `ListenOverflows` per run, and with 4,096 the overflows went to 0 but the " +
+      'timeouts stayed.',
+    '',
+    '**The fix.** Several listening sockets on the same port (SO_REUSEPORT, `server.listen({ reusePort: true })`, Node 22.12 and ' +
+      "later): the kernel spreads new connections over their queues and each turn accepts one per socket. Every extra socket hands " +
+      "what it accepts to the one server (`server.emit('connection', socket)`), so a connection is served the same whichever socket " +
+      'took it. `--listen-sockets` (default 16, the packet and the HTTP port alike, and in each `--workers` worker) and ' +
+      '`--listen-backlog` (default 4,096; Linux caps it at `net.core.somaxconn`, 4,096 since 5.4) set them. The port is claimed once ' +
+      'without SO_REUSEPORT first, so that a second broker on the same port still fails with EADDRINUSE instead of silently ' +
+      'sharing its traffic. Where Node has no reusePort (Node 20, 22 before 22.12) the broker listens on one socket and says so ' +
+      'once at start: "new connections are accepted one per event-loop turn: bursts wait; use Node 22.12 or later".',
+    '',
+  ];
+  if (saved === undefined) return [...out, 'No bursts run recorded yet: `npm run bench -- --only bursts`.', ''];
+  const rows: string[][] = [];
+  for (const suite of [BURST_SUITES.assignment, BURST_SUITES.atOnce]) {
+    for (const name of [...new Set(saved.records.filter((r) => r.suite === suite).map((r) => r.case))]) {
+      const runs = runsOf(saved.records, suite, name);
+      rows.push([
+        suite === BURST_SUITES.assignment ? 'wrk -t10 -c1000 -d10s' : '1,000 at once under wrk -t2 -c128',
+        name,
+        suite === BURST_SUITES.assignment ? `${list(runs, (r) => shapeOf(r).timeouts)} timeouts` : `${list(runs, (r) => shapeOf(r).over2s)} after 2 s`,
+        list(runs, (r) => r.p99Ms),
+        suite === BURST_SUITES.assignment ? list(runs, (r) => r.rps) : '–',
+        list(runs, (r) => shapeOf(r).listenOverflows),
+      ]);
+    }
+  }
+  return [
+    ...out,
+    `Measured on ${saved.startedAt.slice(0, 16).replace('T', ' ')} UTC (each figure per round; the whole run, goals and noise: [benchmarks-bursts.md](benchmarks-bursts.md)). ` +
+      '"Before" is policy-broker with one socket: on Node 20, or on Node 24 with `--listen-sockets 1`.',
+    '',
+    table(['load', 'case', 'unserved', 'p99 ms', 'req/s', 'ListenOverflows'], rows),
+    '',
+  ];
 }
