@@ -10,7 +10,7 @@ import type { StatusSources } from './admin/status.js';
 import type { HttpFrontEnd } from './http/http-front-end.js';
 import { resolveBrokerOptions, type BrokerOptions } from './options.js';
 import { Interceptors } from './hooks/interceptors.js';
-import { PacketHooks } from './hooks/packet-hooks.js';
+import { PacketHooks } from './packets/packet-hooks.js';
 import { PacketRouter } from './packets/packet-router.js';
 import { PeerConnection, type PeerSettings } from './packets/peer-connection.js';
 import { Registrar } from './packets/registrar.js';

@@ -17,7 +17,7 @@ import type { Interceptors } from '../hooks/interceptors.js';
 import { normalizeHost } from '../support/net-address.js';
 import { SecretCheck } from '../support/secret.js';
 import { AttemptPolicy } from '../routing/attempts.js';
-import type { HttpBackendView } from '../admin/http-source.js';
+import type { HttpBackendView } from './backend-view.js';
 import { ListenGroup } from '../support/listen-group.js';
 import { listenPlan } from '../support/reuse-port.js';
 import { waitUntil } from '../support/wait-until.js';
