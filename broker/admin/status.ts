@@ -65,6 +65,8 @@ export interface ServerStatus {
   /** The broker that took its registration (a shared registry's brokers each own some). */
   owner: string | null;
   maxInflight: number;
+  /** Its share of its policy's packets relative to the others' (1-1000). */
+  weight: number;
   outstanding: number;
   served: number;
   failures: number;
@@ -76,6 +78,7 @@ export interface HttpServerStatus {
   source: 'registered' | 'static';
   address: string;
   state: string;
+  weight: number;
   inflight: number;
   served: number;
   failures: number;
@@ -124,6 +127,7 @@ export function statusReport(src: StatusSources): Record<string, unknown> {
       session: m.info.session,
       owner: ownerOf(m.info),
       maxInflight: m.info.maxInflight,
+      weight: e.weight,
       outstanding: e.outstanding,
       served: e.served,
       failures: e.failures,
@@ -137,6 +141,7 @@ export function statusReport(src: StatusSources): Record<string, unknown> {
         source: b.source,
         address: b.address,
         state: b.state,
+        weight: b.weight,
         inflight: b.outstanding,
         served: b.served,
         failures: b.failures,

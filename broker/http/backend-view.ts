@@ -10,6 +10,8 @@ export interface HttpBackendView {
   /** `host:port`. */
   readonly address: string;
   readonly state: MemberState;
+  /** Its share of its policy's requests relative to the others' (1-1000). */
+  readonly weight: number;
   /** Requests on it now. */
   readonly outstanding: number;
   readonly served: number;
