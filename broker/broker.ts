@@ -25,6 +25,9 @@ import { Counters } from './routing/counters.js';
 import { ListenGroup } from './support/listen-group.js';
 import { listenPlan } from './support/reuse-port.js';
 import { listenerTls } from './support/tls-files.js';
+import { isLoopbackAddress } from './support/address-list.js';
+import { ServersFileError } from './support/servers-file.js';
+import type { ReloadResult } from './http/static-backends.js';
 import { waitUntil } from './support/wait-until.js';
 import { Tracer } from './trace/tracer.js';
 
@@ -54,6 +57,11 @@ export interface Broker {
   address(): AddressInfo | undefined;
   /** The HTTP listener's address once listening; undefined without HTTP. */
   httpAddress(): AddressInfo | undefined;
+  /**
+   * Re-reads servers.conf (SIGHUP): added backends join, removed ones drain, unchanged ones keep
+   * their connections, counters and health. A bad file changes nothing and throws (ServersFileError).
+   */
+  reload(): ReloadResult;
   /** Adds a listening socket of this broker kept elsewhere (the HTTP workers' shared port), which registrations may not name. */
   alsoListening(address: () => AddressInfo | undefined): void;
   /**
@@ -186,8 +194,15 @@ export function createBroker(input: Partial<BrokerOptions> = {}): Broker {
     else log.info('registration mode', registration);
     if (options.httpPort !== undefined) {
       try {
-        const [{ HttpFrontEnd }, { AdminPages }] = await Promise.all([import('./http/http-front-end.js'), import('./admin/pages.js')]);
-        const pages = new AdminPages(statusSources, trace);
+        const [{ HttpFrontEnd }, { AdminPages }, { RuntimeApi }] = await Promise.all([import('./http/http-front-end.js'), import('./admin/pages.js'), import('./admin/runtime-api.js')]);
+        const api = new RuntimeApi({
+          table,
+          log,
+          writeToken: options.adminToken ?? options.httpToken,
+          loopbackOnly: isLoopbackAddress(options.host) && isLoopbackAddress(options.httpHost ?? options.host),
+          reload: () => http!.reloadServers(),
+        });
+        const pages = new AdminPages(statusSources, trace, api);
         admin = pages;
         http = new HttpFrontEnd(table, options, log, (req, res, path, authorized) => pages.handle(req, res, path, authorized), trace, tls, interceptors);
         statusSources.http = http;
@@ -249,6 +264,10 @@ export function createBroker(input: Partial<BrokerOptions> = {}): Broker {
     address: () => server?.address() as AddressInfo | undefined,
     httpAddress: () => http?.address(),
     alsoListening: (address) => otherListeners.push(address),
+    reload() {
+      if (http === undefined) throw new ServersFileError('this broker has no HTTP front end: there is no servers.conf to reload');
+      return http.reloadServers();
+    },
     close() {
       closing ??= (async () => {
         admin?.stop();

@@ -7,6 +7,7 @@ import { createBroker } from './broker.js';
 import { loadPlugins, PluginError } from './hooks/plugin.js';
 import { RegistryError } from './registry/registry-url.js';
 import type { OptionSpec } from './option-spec.js';
+import { ServersFileError } from './support/servers-file.js';
 import { BROKER_OPTIONS, OptionError, resolveBrokerOptions, type OptionName } from './options.js';
 import { envOption, EXIT_USAGE, integer, loggingOptions, parseOrExit } from './support/cli.js';
 import { PACKAGE_VERSION } from './support/version.js';
@@ -69,6 +70,14 @@ program.action(async (opts: Record<string, unknown>) => {
     logger.info('stopping', { signal });
     void broker.close().then(() => process.exit(0));
   };
+  // SIGHUP reads servers.conf again (nginx -s reload): a bad file is logged and changes nothing.
+  process.on('SIGHUP', () => {
+    try {
+      broker.reload();
+    } catch (err) {
+      if (!(err instanceof ServersFileError)) throw err;
+    }
+  });
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
   // One machine-readable line on stdout, for scripts and tests that start the broker on port 0;

@@ -68,6 +68,8 @@ export const BROKER_OPTIONS = {
   httpPolicy: wholeNumber('--http-policy <n>', 'policy of requests without an X-Privacy-Policy header', 111, 0),
   httpServers: backendList('--servers <file>', 'static HTTP backends: {"backend_servers":[{"ip":…,"port":…,"policy"?:…},…]}'),
   httpToken: optional(text('--http-token <token>', 'HTTP requests must carry Authorization: Bearer <token>', '')),
+  /** Unset: --http-token; with neither, the API takes changes only while every listener is on loopback. */
+  adminToken: optional(text('--admin-token <token>', 'the runtime API\'s changes (drain, weights, reload: /_broker/api/) need Authorization: Bearer <token> (default: --http-token)', '', printable('must be'))),
   upstreamToken: optional(text('--upstream-token <token>', 'sent to HTTP backends as Authorization: Bearer <token>', '', printable('must be'))),
   adminPrefix: text('--admin-prefix <path>', 'path prefix of the broker\'s own pages (status, health), never proxied', '/_broker/', (v) =>
     /^\/(?:[A-Za-z0-9._~!$&'()*+,;=:@%-]+\/)+$/.test(v) ? undefined : `must be a path that starts and ends with "/", like /_broker/, got "${v}"`,

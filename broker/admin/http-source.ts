@@ -5,6 +5,7 @@
  */
 import type { AddressInfo } from 'node:net';
 import type { HttpBackendView } from '../http/backend-view.js';
+import type { ReloadCounts } from '../http/static-backends.js';
 import type { Counters } from '../routing/counters.js';
 import type { HookCounts } from '../hooks/counters.js';
 
@@ -38,6 +39,8 @@ export interface HttpSource {
   address(): AddressInfo | undefined;
   /** The worker processes with --workers; absent in a single process. */
   workers?(): WorkerStatus[];
+  /** Reloads of servers.conf so far; absent with --workers (each worker reloads its own). */
+  readonly reloads?: ReloadCounts;
   /** With --workers, the workers' interceptor counters added up; absent in a single process. */
   hookCounts?(): Record<string, HookCounts>;
 }

@@ -134,6 +134,13 @@ export class BrokerMetrics {
 
   private defineHttpMetrics(): void {
     const http = this.src.http!;
+    const reloads = http.reloads;
+    if (reloads !== undefined) {
+      this.counter('servers_reloads_total', 'Reloads of servers.conf (SIGHUP, POST /_broker/api/reload), by result: "ok" or "failed" (the running backends stayed).', ['result'], (emit) => {
+        emit({ result: 'ok' }, reloads.ok);
+        emit({ result: 'failed' }, reloads.failed);
+      });
+    }
     // Read at each scrape: the --workers view replaces its stats object as the workers report.
     const stats = () => http.stats;
     this.counter('http_requests_total', 'HTTP requests received, proxied or answered by the broker itself.', [], (emit) => emit({}, stats().received));

@@ -12,6 +12,8 @@
  *   and/or `&sample=<fraction>`: switches it (trace/tracer.ts).
  * - `trace/events`: the decisions as server-sent events (trace/trace-stream.ts).
  *
+ * - `api/…`: the runtime API (runtime-api.ts): servers, drain, weights, reload.
+ *
  * When --http-token is set, status, metrics, activity and trace need it; health and the page do not.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -20,10 +22,14 @@ import { Activity } from './activity.js';
 import { bodyAnswer, errorAnswer, hasBody, healthAnswer, jsonAnswer, writeAnswer, type AdminAnswer } from './answer.js';
 import { DASHBOARD_CSP, DASHBOARD_HTML } from './dashboard-page.js';
 import { BrokerMetrics } from './metrics.js';
+import type { RuntimeApi } from './runtime-api.js';
 import { statusReport, type StatusSources } from './status.js';
 import type { Tracer } from '../trace/tracer.js';
 import { TraceStream } from '../trace/trace-stream.js';
 import { openTraceStream, queryOf, TRACE_EVENTS, traceChange } from './trace-page.js';
+
+/** The runtime API's pages: api/servers, api/servers/KEY, api/reload. */
+export const API_PREFIX = 'api/';
 
 const DASHBOARD = bodyAnswer(200, DASHBOARD_HTML, 'text/html; charset=utf-8', ['content-security-policy', DASHBOARD_CSP, 'x-frame-options', 'DENY']);
 
@@ -36,6 +42,8 @@ export class AdminPages {
   constructor(
     private readonly src: StatusSources,
     private readonly tracer: Tracer,
+    /** The runtime API; undefined where it is not served (the --workers workers relay no bodies). */
+    private readonly api?: RuntimeApi,
   ) {
     this.activity = new Activity(src);
     this.traceStream = new TraceStream(tracer);
@@ -54,6 +62,7 @@ export class AdminPages {
 
   /** Answers one request under the admin prefix; `path` is what follows the prefix, without the query. */
   handle(req: IncomingMessage, res: ServerResponse, path: string, authorized: boolean): void {
+    if (path.startsWith(API_PREFIX) && this.api !== undefined) return this.api.handle(req, res, path.slice(API_PREFIX.length), authorized);
     const close = hasBody(req.headers);
     if (path === TRACE_EVENTS) {
       const refused = openTraceStream(this.traceStream, req, res, authorized);
@@ -72,6 +81,7 @@ export class AdminPages {
   answer(path: string, url: string | undefined, authorized: boolean, method = 'GET'): AdminAnswer | Promise<AdminAnswer> {
     const src = this.src;
     if (path === 'health') return healthAnswer(src.stopping());
+    if (path.startsWith(API_PREFIX)) return errorAnswer(HttpErrorCode.NOT_FOUND, 'the runtime API is not served with --workers yet; SIGHUP to the primary reloads servers.conf in every worker');
     if (path === '') return DASHBOARD;
     if (path !== 'status' && path !== 'metrics' && path !== 'activity' && path !== 'trace') return errorAnswer(HttpErrorCode.NOT_FOUND, `no such broker page: ${path}`);
     if (!authorized) return errorAnswer(HttpErrorCode.UNAUTHORIZED, 'this broker needs Authorization: Bearer <token>');

@@ -67,6 +67,8 @@ export interface ServerStatus {
   maxInflight: number;
   /** Its share of its policy's packets relative to the others' (1-1000). */
   weight: number;
+  /** What the operator asked (the runtime API): enabled, drain or disabled. */
+  admin: string;
   outstanding: number;
   served: number;
   failures: number;
@@ -128,6 +130,7 @@ export function statusReport(src: StatusSources): Record<string, unknown> {
       owner: ownerOf(m.info),
       maxInflight: m.info.maxInflight,
       weight: e.weight,
+      admin: m.admin,
       outstanding: e.outstanding,
       served: e.served,
       failures: e.failures,
@@ -232,5 +235,6 @@ function httpSection(http: HttpSource): Record<string, unknown> {
     clientAborts: s.dropped,
     truncated: s.truncated,
     errors: { ...s.errors },
+    ...(http.reloads !== undefined && { reloads: { ...http.reloads } }),
   };
 }

@@ -23,7 +23,9 @@ export type ToWorker =
   /** The whole trace's latest decisions, to a worker that has a dashboard stream open. */
   | { t: 'trace-feed'; decisions: Decision[] }
   /** Stop accepting, drain (--drain-timeout), report once more and exit 0. */
-  | { t: 'stop' };
+  | { t: 'stop' }
+  /** Read servers.conf again (SIGHUP, POST api/reload on the primary): each worker holds its own static backends. */
+  | { t: 'reload' };
 
 export type FromWorker =
   | { t: 'hello' }

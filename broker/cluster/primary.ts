@@ -20,6 +20,7 @@ import { isMessage, type FromWorker, type ToWorker } from './messages.js';
 import { RegistryBroadcaster, registrySnapshot } from './registry-mirror.js';
 import { DecisionBatcher } from './trace-relay.js';
 import { claimPort } from '../support/listen-group.js';
+import { loadServersFile, serversFileOf, ServersFileError } from '../support/servers-file.js';
 import { listenPlan } from '../support/reuse-port.js';
 
 /** The first re-fork waits this long; each further one within a minute twice as long, up to MAX_BACKOFF_MS. */
@@ -129,6 +130,26 @@ export class BrokerCluster {
   /** The shared HTTP address, once a worker listens. */
   httpAddress(): AddressInfo | undefined {
     return this.http.address();
+  }
+
+  /**
+   * Re-reads servers.conf in every worker (each holds its own static backends). The file is
+   * checked here first: a bad one changes nothing anywhere and throws (ServersFileError).
+   */
+  reload(): { backends: number; workers: number } {
+    const file = serversFileOf(this.options.httpServers);
+    if (file === undefined) throw new ServersFileError('this broker was started without --servers: there is no file to reload');
+    let entries;
+    try {
+      entries = loadServersFile(file);
+    } catch (err) {
+      this.log.error('servers.conf not reloaded: the running backends stay', { error: (err as Error).message });
+      throw err;
+    }
+    this.broadcast({ t: 'reload' });
+    this.log.info('servers.conf reloaded in every worker', { file, backends: entries.length, workers: this.subscribed.size });
+    // Each worker logs what its own reload added, removed and kept.
+    return { backends: entries.length, workers: this.subscribed.size };
   }
 
   /** Stops the workers (each drains, up to --drain-timeout) and the packet broker, together. */

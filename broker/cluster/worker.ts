@@ -144,6 +144,13 @@ export function runWorker(input: Partial<BrokerOptions>): void {
       case 'stop':
         void stop();
         return;
+      case 'reload':
+        try {
+          front?.reloadServers();
+        } catch {
+          // Logged by the reload; the running backends stay.
+        }
+        return;
     }
   });
   // A terminal's Ctrl-C reaches every process of the group: the primary stops the workers.

@@ -4,10 +4,11 @@
  * says of them. Registered servers with an `httpport` are in the table already.
  */
 import type { BrokerOptions } from '../options.js';
-import { Member, type Endpoint, type MemberState } from '../routing/member.js';
+import type { Endpoint, Member, MemberState } from '../routing/member.js';
 import type { PolicyTable, TableObserver } from '../routing/policy-table.js';
 import type { Logger } from '../support/logger.js';
 import { HealthMonitor } from './health.js';
+import { StaticBackends } from './static-backends.js';
 import { Upstreams } from './upstream.js';
 
 /** The most response bytes a backend may send in its head. */
@@ -17,10 +18,10 @@ export class Backends implements TableObserver {
   readonly upstreams: Upstreams;
   readonly health: HealthMonitor;
   /** The servers.conf backends, members of the table while this front end runs. */
-  private readonly statics: Member[];
+  readonly statics: StaticBackends;
 
   constructor(
-    private readonly table: PolicyTable,
+    table: PolicyTable,
     options: BrokerOptions,
     /** Sent to backends (and their health checks) as Authorization, if any. */
     authorization: string | undefined,
@@ -43,18 +44,14 @@ export class Backends implements TableObserver {
       for (const member of table.members()) observer.added?.(member);
       table.observe(observer);
     }
-    this.statics = options.httpServers.map((entry) => {
-      const info = { id: undefined, policy: entry.policy ?? options.httpPolicy, host: entry.host, packetPort: undefined, httpPort: entry.port };
-      const member = new Member({ ...info, maxInflight: 1, session: false, tls: false, registeredAt: Date.now(), generation: 0, weight: entry.weight ?? 1 });
-      table.add(member);
-      return member;
-    });
+    this.statics = new StaticBackends(table, options.httpPolicy, options.drainTimeoutMs, log);
+    this.statics.apply(options.httpServers);
   }
 
   /** Stops the health checks, fails what waits on the pools, and takes the static backends out. */
   async close(): Promise<void> {
     await this.upstreams.destroyAll();
-    for (const member of this.statics) this.table.remove(member);
+    this.statics.close();
   }
 
   // TableObserver: what the log says of the HTTP backends.

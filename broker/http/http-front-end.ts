@@ -26,6 +26,8 @@ import { HttpTransport } from './http-transport.js';
 import { InFlight, Pipeline } from './pipeline.js';
 import { forwardRequestHeaders, type ForwardSettings } from './headers.js';
 import { Backends } from './backends.js';
+import type { ReloadCounts, ReloadResult } from './static-backends.js';
+import { serversFileOf } from '../support/servers-file.js';
 import { cameBack, loopMark, viaEntry } from './loop-marker.js';
 import { HttpErrorCode, rawErrorResponse, sendError } from './http-errors.js';
 import { Counters } from '../routing/counters.js';
@@ -162,6 +164,16 @@ export class HttpFrontEnd {
       listenSockets: this.listeners.sockets,
     });
     return address;
+  }
+
+  /** Re-reads servers.conf (SIGHUP, the runtime API); a bad file keeps the running backends and throws a ServersFileError. */
+  reloadServers(): ReloadResult {
+    return this.backendSide.statics.reload(serversFileOf(this.options.httpServers));
+  }
+
+  /** The reloads of servers.conf so far. */
+  get reloads(): ReloadCounts {
+    return this.backendSide.statics.reloads;
   }
 
   address(): AddressInfo | undefined {

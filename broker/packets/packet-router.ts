@@ -133,6 +133,15 @@ export class PacketRouter implements LinkEvents, Transport<Job, ErrorCode>, Tabl
     else this.forget(link, ErrorCode.UNAVAILABLE);
   }
 
+  /** Drained by the operator: its queued packets go elsewhere; disabled: as after a failure, its in-flight ones too. */
+  adminChanged(member: Member): void {
+    const link = member.packets === undefined ? undefined : this.links.get(member.packets);
+    if (link === undefined || member.admin === 'enabled') return;
+    // (A link that never answered would be dropped by a failure: it only loses its queue.)
+    if (member.admin === 'disabled' && link.isConnected && link.everAnswered) link.fail('disabled by the operator', false);
+    else this.reroute(link.takeQueued(), member.packets!, ErrorCode.UNAVAILABLE);
+  }
+
   stateChanged(endpoint: Endpoint, from: MemberState): void {
     if (endpoint.protocol === 'packets' && endpoint.state === 'draining' && from !== 'draining') {
       // Its queued packets go elsewhere at once; the last reply in flight removes it (reply()).

@@ -19,6 +19,14 @@ export type Protocol = (typeof PROTOCOLS)[number];
  */
 export type MemberState = 'connecting' | 'up' | 'down' | 'draining';
 
+/**
+ * What an operator asked of a member (the runtime API), apart from what the broker sees of it
+ * (MemberState): enabled, drain (no new work; what it holds finishes), disabled (out at once).
+ * Health checks and links never change it, so a drained server stays out while it answers.
+ */
+export const ADMIN_MODES = ['enabled', 'drain', 'disabled'] as const;
+export type AdminMode = (typeof ADMIN_MODES)[number];
+
 export function isSelectable(state: MemberState): boolean {
   return state === 'connecting' || state === 'up';
 }
@@ -114,6 +122,8 @@ export class Member {
   readonly label: string;
   /** Its share in its policy; changed only by PolicyTable.setWeight (which tells the strategies). */
   weight: number;
+  /** What the operator asked (PolicyTable.setAdmin); only `enabled` members are picked. */
+  admin: AdminMode = 'enabled';
 
   constructor(readonly info: MemberInfo) {
     this.weight = info.weight ?? 1;
@@ -149,7 +159,7 @@ export class Member {
    * the HTTP state never moves the packet state.
    */
   selectable(endpoint: Endpoint): boolean {
-    if (!this.present || !isSelectable(endpoint.state)) return false;
+    if (!this.present || this.admin !== 'enabled' || !isSelectable(endpoint.state)) return false;
     return endpoint.protocol === 'packets' || this.packets === undefined || isSelectable(this.packets.state);
   }
 }

@@ -4,7 +4,7 @@
  * selectable endpoints; the table keeps every strategy in step with states and outstanding
  * counts. It is the only place an outstanding count changes (acquire, release).
  */
-import { PROTOCOLS, weightProblem, type Endpoint, type Member, type MemberState, type Protocol } from './member.js';
+import { PROTOCOLS, weightProblem, type AdminMode, type Endpoint, type Member, type MemberState, type Protocol } from './member.js';
 import { createStrategy, type SelectionStrategy, type StrategyName } from './strategies/index.js';
 
 /** The members of one policy, and per protocol the selectable endpoints and how many there are. */
@@ -23,6 +23,8 @@ export interface TableObserver {
   added?(member: Member): void;
   removed?(member: Member): void;
   stateChanged?(endpoint: Endpoint, from: MemberState): void;
+  /** The operator drained, disabled or enabled a member. */
+  adminChanged?(member: Member, from: AdminMode): void;
 }
 
 export class PolicyTable {
@@ -78,6 +80,16 @@ export class PolicyTable {
     if (!endpoint.member.present) return;
     this.refresh(endpoint.member);
     for (const o of this.observers) o.stateChanged?.(endpoint, from);
+  }
+
+  /** Drains, disables or enables a member (the runtime API): only enabled members are picked. */
+  setAdmin(member: Member, mode: AdminMode): void {
+    const from = member.admin;
+    if (from === mode) return;
+    member.admin = mode;
+    if (!member.present) return;
+    this.refresh(member);
+    for (const o of this.observers) o.adminChanged?.(member, from);
   }
 
   /** Gives a member a new weight (1-1000); the strategies follow it from the next pick. */

@@ -65,6 +65,14 @@ export function parseServersConf(text: string, source = 'servers.conf'): StaticB
   });
 }
 
+/** The file each list loadServersFile() read came from: what a reload reads again. */
+const sources = new WeakMap<readonly StaticBackend[], string>();
+
+/** The servers.conf a list of backends was read from, if it was read from one. */
+export function serversFileOf(list: readonly StaticBackend[]): string | undefined {
+  return sources.get(list);
+}
+
 /** Reads and parses a servers.conf. */
 export function loadServersFile(path: string): StaticBackend[] {
   let text: string;
@@ -73,7 +81,9 @@ export function loadServersFile(path: string): StaticBackend[] {
   } catch (err) {
     throw new ServersFileError(`cannot read ${path}: ${(err as Error).message}`);
   }
-  return parseServersConf(text, path);
+  const list = parseServersConf(text, path);
+  sources.set(list, path);
+  return list;
 }
 
 /** Numbers and numeric strings, as the classic scripts write them. */
