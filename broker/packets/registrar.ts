@@ -196,8 +196,23 @@ export class Registrar {
     return member?.info.generation === session.generation ? member : undefined;
   }
 
-  /** The router dropped a server that never answered: tell its session why, and close it. */
+  /**
+   * The router dropped a server that never answered: tell its session why, and close it. A
+   * session whose record another broker replaced (a newer generation of its id, written while
+   * this broker could not renew it): tell it and close it too, so that a real server behind it
+   * registers again rather than heartbeat to a broker that no longer routes to it.
+   */
   private storeEvent(event: StoreEvent): void {
+    if (event.kind === 'added' && event.replaced !== undefined && event.entry.owner !== this.owner) {
+      const { replaced, entry } = event;
+      const session = this.sessions.get(replaced.id);
+      if (session === undefined || session.generation !== replaced.generation) return;
+      this.sessions.delete(replaced.id);
+      this.log.warn('server session replaced through another broker; closing it', { id: entry.id, policy: replaced.policy, by: entry.owner, from: entry.host });
+      session.conn.sendError(ErrorCode.DUPLICATE_ID, `server id ${entry.id} was registered again through another broker (${entry.owner}); this session is closed: register again`);
+      session.conn.end();
+      return;
+    }
     if (event.kind !== 'removed' || event.reason.kind !== 'dropped') return;
     const { entry } = event;
     const session = this.sessions.get(entry.id);

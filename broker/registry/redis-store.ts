@@ -17,7 +17,8 @@
  */
 import { ErrorCode, ProtocolError } from '../protocol/error-codes.js';
 import type { Logger } from '../support/logger.js';
-import type { RegistryConnection } from './redis-connection.js';
+import { ScriptError, type RegistryConnection } from './redis-connection.js';
+import { GenerationClock } from './generation-clock.js';
 import { decodeEntry, encodeEntry, generationText } from './redis-record.js';
 import { DRAIN, ENSURE, LIST, REGISTER, REMOVE, registryKeys, type RegistryKeys } from './redis-scripts.js';
 import { StoreView } from './store-view.js';
@@ -62,8 +63,10 @@ export class RedisStore implements RegistryStore {
   private readonly pending: PendingChange[] = [];
   /** Records that did not parse, by key and generation, so each is logged once. */
   private readonly badRecords = new Set<string>();
+  /** Script failures logged, by message, so each is logged once. */
+  private readonly scriptErrors = new Set<string>();
   private readonly now: () => number;
-  private lastGeneration = 0;
+  private readonly generations: GenerationClock;
   private epoch: string | undefined;
   private timer: NodeJS.Timeout | undefined;
   private ticking: Promise<void> | undefined;
@@ -77,6 +80,7 @@ export class RedisStore implements RegistryStore {
   constructor(private readonly options: RedisStoreOptions) {
     this.keys = registryKeys(options.prefix);
     this.now = options.now ?? Date.now;
+    this.generations = new GenerationClock(this.now, options.logger);
   }
 
   /** Subscribes to the hints on `connection`, loads the registry, and starts the periodic resync. */
@@ -123,7 +127,7 @@ export class RedisStore implements RegistryStore {
       if (old !== undefined && old.host !== input.host && isLive(old)) {
         throw new ProtocolError(ErrorCode.DUPLICATE_ID, `server id ${input.id} is already registered from ${old.host}`);
       }
-      const entry: ServerEntry = { ...input, generation: this.nextGeneration(input.id), registeredAt: this.now(), draining: false };
+      const entry: ServerEntry = { ...input, generation: this.generations.next(input.id, this.view.lastGeneration(input.id)), registeredAt: this.now(), draining: false };
       const expected = old?.generation ?? 0;
       let answer: unknown;
       try {
@@ -135,15 +139,32 @@ export class RedisStore implements RegistryStore {
           encodeEntry(entry),
           String(ttlMs),
           hint({ k: 'a', id: entry.id, g: entry.generation, e: encodeEntry(entry) }),
+          this.options.brokerId,
+          entry.session ? '' : `${entry.host}|${entry.packetPort ?? -1}|${entry.policy}`,
+          this.keys.prefix,
         ]);
       } catch (err) {
+        if (err instanceof ScriptError) {
+          // Redis answered: this is no outage, and the registration was not written.
+          this.scriptFailed('REGISTER', err);
+          throw new ProtocolError(ErrorCode.UNAVAILABLE, `server id ${input.id}: the registry could not record it (${err.message}); try again`);
+        }
         // Redis is away or slow: the registration holds locally and is written back later
         // (if Redis ran it after all, the write-back finds it there under the same generation).
         if (!this.degraded) this.setDegraded(err);
         return this.keep(entry, ttlMs, old);
       }
       const reply = answer as string[];
-      if (reply[0] === 'ok') return this.keep(entry, ttlMs, old);
+      if (reply[0] === 'ok') {
+        if (reply[1]) this.badData(String(input.id), `unreadable ${reply[1]} value, overwritten by a new registration`);
+        return this.keep(entry, ttlMs, old);
+      }
+      if (reply[0] === 'duplicate') {
+        throw new ProtocolError(
+          ErrorCode.DUPLICATE_ID,
+          `server id ${input.id} is registered${reply[2] ? ` from ${reply[2]}` : ''} through another broker (${reply[1]}) that keeps it alive; it must leave or close its session first`,
+        );
+      }
       this.learn(input.id, reply);
     }
     throw new ProtocolError(ErrorCode.UNAVAILABLE, `server id ${input.id}: registration kept colliding with other brokers' writes; try again`);
@@ -195,14 +216,14 @@ export class RedisStore implements RegistryStore {
 
   private keep(entry: ServerEntry, ttlMs: number, old: ServerEntry | undefined): Registered {
     this.owned.set(entry.id, { entry, ttlMs });
+    this.generations.settled(entry.id);
     this.view.upsert(entry);
     return { entry, replaced: old };
   }
 
   /** A REGISTER answered "changed": take in what Redis holds for the id, and try again. */
   private learn(id: number, reply: string[]): void {
-    const last = reply[1] ?? '0';
-    this.lastGeneration = Math.max(this.lastGeneration, Number(last.startsWith('r') ? last.slice(1) : last));
+    this.generations.learn(id, reply[1] ?? '0');
     const live = reply[2] ?? '0';
     if (live === '0') {
       const current = this.view.get(id);
@@ -211,12 +232,6 @@ export class RedisStore implements RegistryStore {
     }
     const entry = this.decode(String(id), live, reply[3] ?? '', reply[4] ?? '');
     if (entry !== undefined) this.view.upsert(entry);
-  }
-
-  /** A generation for a new registration of `id`: above every one known, and unique here. */
-  private nextGeneration(id: number): number {
-    this.lastGeneration = Math.max(this.now() * 1000, this.lastGeneration + 1, this.view.lastGeneration(id) + 1);
-    return this.lastGeneration;
   }
 
   /** Sends a removal or drain now, or keeps it for the next tick when Redis does not answer. */
@@ -229,7 +244,8 @@ export class RedisStore implements RegistryStore {
       await this.send(change);
     } catch (err) {
       this.pending.push(change);
-      this.setDegraded(err);
+      if (err instanceof ScriptError) this.scriptFailed(change.kind, err);
+      else this.setDegraded(err);
     }
   }
 
@@ -259,7 +275,13 @@ export class RedisStore implements RegistryStore {
     if (this.closed) return;
     try {
       while (this.pending.length > 0) {
-        await this.send(this.pending[0]!);
+        try {
+          await this.send(this.pending[0]!);
+        } catch (err) {
+          // Redis answered with an error: the same call would fail again, so it is not kept.
+          if (!(err instanceof ScriptError)) throw err;
+          this.scriptFailed(this.pending[0]!.kind, err);
+        }
         this.pending.shift();
       }
       await this.ensureOwned();
@@ -289,7 +311,8 @@ export class RedisStore implements RegistryStore {
       await this.directory?.announce();
     } catch (err) {
       if (this.closed) return;
-      this.setDegraded(err);
+      if (err instanceof ScriptError) this.scriptFailed('resync', err);
+      else this.setDegraded(err);
     }
   }
 
@@ -357,12 +380,24 @@ export class RedisStore implements RegistryStore {
   private decode(id: string, generation: string, json: string, draining: string): ServerEntry | undefined {
     const entry = decodeEntry(id, generation, json, draining);
     if (typeof entry !== 'string') return entry;
-    const key = `${id}@${generation}`;
-    if (!this.badRecords.has(key)) {
-      this.badRecords.add(key);
-      this.options.logger.warn('registry: a record in Redis does not parse; skipped', { key: this.keys.server(Number(id)), problem: entry });
-    }
+    this.badData(`${id}@${generation}`, entry, this.keys.server(Number(id)));
     return undefined;
+  }
+
+  /** Logs bad data found in Redis once per `key` (a bounded set: it is cleared when full). */
+  private badData(key: string, problem: string, where = `${this.keys.generations} ${key}`): void {
+    if (this.badRecords.has(key)) return;
+    if (this.badRecords.size >= 10_000) this.badRecords.clear();
+    this.badRecords.add(key);
+    this.options.logger.warn('registry: a record in Redis does not parse; skipped', { key: where, problem });
+  }
+
+  /** A script failed in Redis (it answered): logged once per message; the store is not degraded. */
+  private scriptFailed(what: string, err: ScriptError): void {
+    if (this.scriptErrors.has(err.message)) return;
+    if (this.scriptErrors.size >= 100) this.scriptErrors.clear();
+    this.scriptErrors.add(err.message);
+    this.options.logger.error('registry: a script failed in Redis (Redis answers: this is bad data or a bug, not an outage)', { call: what, error: err.message });
   }
 
   private setDegraded(err: unknown): void {
