@@ -64,7 +64,7 @@ export class Registrar {
   register(conn: PeerConnection, reg: Registration): void {
     const refusal = this.guard.check(conn, reg) ?? this.claimRefusal(conn, reg);
     if (refusal !== undefined) {
-      this.log.warn('registration refused', { id: reg.id, policy: reg.policy, from: conn.host, code: refusal.code, reason: refusal.message });
+      if (refusal.quiet !== true) this.log.warn('registration refused', { id: reg.id, policy: reg.policy, from: conn.host, code: refusal.code, reason: refusal.message });
       conn.sendError(refusal.code, refusal.message);
       if (refusal.close) {
         conn.stopReading();

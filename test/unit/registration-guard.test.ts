@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { AddressInfo } from 'node:net';
 import { resolveBrokerOptions, type BrokerOptions } from '../../broker/options.js';
-import { RegistrationGuard, sourceKey, PER_CONNECTION_BURST } from '../../broker/packets/registration-guard.js';
+import { RegistrationGuard, sourceKey, PER_CONNECTION_BURST, REFUSED_BURST } from '../../broker/packets/registration-guard.js';
 import type { Registration } from '../../broker/protocol/packet-types.js';
 import { idClaimRefusal, portClaimRefusal } from '../../broker/registry/id-claim.js';
 import { Member, type MemberState } from '../../broker/routing/member.js';
@@ -125,6 +125,25 @@ describe('RegistrationGuard', () => {
     assert.equal(accepted, 100, 'one second of --registration-rate 100 from loopback');
     advance(1000);
     assert.equal(g.check({ host: '127.0.2.1' }, reg()), undefined, 'refilled');
+  });
+});
+
+describe('refused registrations', () => {
+  it('peers without the secret never spend the budget of those that have it; past their own bucket they are not logged', () => {
+    const { g, advance } = guard({ registrationRate: 100, registrationSecret: 's3cret' });
+    // A flood without the secret from 127.0.0.2 (the same loopback source as the real servers).
+    const refusals = Array.from({ length: 2000 }, (_, i) => g.check({ host: '127.0.0.2' }, reg({ id: i, secret: 'guess' }))!);
+    assert.ok(refusals.every((r) => r.code === 'UNAUTHORIZED'));
+    assert.equal(refusals.filter((r) => r.quiet !== true).length, REFUSED_BURST, 'only a burst of them is logged');
+    // The authorised servers still have all of their budget.
+    let accepted = 0;
+    for (let c = 0; c < 100; c++) if (g.check({ host: `127.0.1.${c}` }, reg({ id: 5000 + c, secret: 's3cret' })) === undefined) accepted++;
+    assert.equal(accepted, 100);
+    advance(1000);
+    // A refused address in protected mode counts the same way.
+    const p = guard({ host: '0.0.0.0', registrationRate: 10 }).g;
+    for (let i = 0; i < 500; i++) assert.equal(p.check({ host: '192.0.2.1' }, reg())?.code, 'UNAUTHORIZED');
+    for (let i = 0; i < 10; i++) assert.equal(p.check({ host: `127.0.0.${i + 1}` }, reg()), undefined);
   });
 });
 
