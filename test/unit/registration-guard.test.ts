@@ -173,6 +173,11 @@ describe('id claims', () => {
     assert.ok(portClaimRefusal(servers, reg({ id: 101, policy: 222, listenport: 7000 }), '127.0.0.1'));
     assert.ok(portClaimRefusal(servers, reg({ id: 101, policy: 222, listenport: 7001, httpport: 8000 }), '127.0.0.1'));
     assert.equal(portClaimRefusal(servers, reg({ id: 101, policy: 111, listenport: 7000 }), '127.0.0.1'), undefined);
-    assert.equal(portClaimRefusal(servers, reg({ id: 101, policy: 222, listenport: 7000 }), '127.0.0.2'), undefined);
+    // A server listening on a wildcard address answers on every address of this host.
+    for (const local of ['127.0.0.2', '::1', '::ffff:127.0.0.1']) assert.ok(portClaimRefusal(servers, reg({ id: 101, policy: 222, listenport: 7000 }), local), local);
+    const remote = [record({ id: 100, policy: 111, port: 7000 })];
+    (remote[0]!.info as { host: string }).host = '192.0.2.10';
+    assert.ok(portClaimRefusal(remote, reg({ id: 101, policy: 222, listenport: 7000 }), '::ffff:192.0.2.10'));
+    assert.equal(portClaimRefusal(remote, reg({ id: 101, policy: 222, listenport: 7000 }), '192.0.2.11'), undefined);
   });
 });
