@@ -19,7 +19,8 @@ import { ErrorCode, ProtocolError } from '../protocol/error-codes.js';
 import type { Logger } from '../support/logger.js';
 import { ScriptError, type RegistryConnection } from './redis-connection.js';
 import { GenerationClock } from './generation-clock.js';
-import { decodeEntry, encodeEntry, generationText } from './redis-record.js';
+import { encodeEntry, generationText } from './redis-record.js';
+import { RegistryProblems } from './registry-problems.js';
 import { DRAIN, ENSURE, LIST, REGISTER, REMOVE, registryKeys, type RegistryKeys } from './redis-scripts.js';
 import { StoreView } from './store-view.js';
 import { BrokerDirectory, type BrokerInfo } from './broker-directory.js';
@@ -61,10 +62,7 @@ export class RedisStore implements RegistryStore {
   private readonly view = new StoreView((event) => this.emit(event));
   private readonly owned = new Map<number, Owned>();
   private readonly pending: PendingChange[] = [];
-  /** Records that did not parse, by key and generation, so each is logged once. */
-  private readonly badRecords = new Set<string>();
-  /** Script failures logged, by message, so each is logged once. */
-  private readonly scriptErrors = new Set<string>();
+  private readonly problems: RegistryProblems;
   private readonly now: () => number;
   private readonly generations: GenerationClock;
   private epoch: string | undefined;
@@ -81,6 +79,7 @@ export class RedisStore implements RegistryStore {
     this.keys = registryKeys(options.prefix);
     this.now = options.now ?? Date.now;
     this.generations = new GenerationClock(this.now, options.logger);
+    this.problems = new RegistryProblems(options.logger);
   }
 
   /** Subscribes to the hints on `connection`, loads the registry, and starts the periodic resync. */
@@ -146,7 +145,7 @@ export class RedisStore implements RegistryStore {
       } catch (err) {
         if (err instanceof ScriptError) {
           // Redis answered: this is no outage, and the registration was not written.
-          this.scriptFailed('REGISTER', err);
+          this.problems.scriptFailed('REGISTER', err);
           throw new ProtocolError(ErrorCode.UNAVAILABLE, `server id ${input.id}: the registry could not record it (${err.message}); try again`);
         }
         // Redis is away or slow: the registration holds locally and is written back later
@@ -156,7 +155,7 @@ export class RedisStore implements RegistryStore {
       }
       const reply = answer as string[];
       if (reply[0] === 'ok') {
-        if (reply[1]) this.badData(String(input.id), `unreadable ${reply[1]} value, overwritten by a new registration`);
+        if (reply[1]) this.problems.bad(`${input.id}:${reply[1]}`, `unreadable ${reply[1]} value, overwritten by a new registration`, this.keys.server(input.id));
         return this.keep(entry, ttlMs, old);
       }
       if (reply[0] === 'duplicate') {
@@ -244,7 +243,7 @@ export class RedisStore implements RegistryStore {
       await this.send(change);
     } catch (err) {
       this.pending.push(change);
-      if (err instanceof ScriptError) this.scriptFailed(change.kind, err);
+      if (err instanceof ScriptError) this.problems.scriptFailed(change.kind, err);
       else this.setDegraded(err);
     }
   }
@@ -280,7 +279,7 @@ export class RedisStore implements RegistryStore {
         } catch (err) {
           // Redis answered with an error: the same call would fail again, so it is not kept.
           if (!(err instanceof ScriptError)) throw err;
-          this.scriptFailed(this.pending[0]!.kind, err);
+          this.problems.scriptFailed(this.pending[0]!.kind, err);
         }
         this.pending.shift();
       }
@@ -311,7 +310,7 @@ export class RedisStore implements RegistryStore {
       await this.directory?.announce();
     } catch (err) {
       if (this.closed) return;
-      if (err instanceof ScriptError) this.scriptFailed('resync', err);
+      if (err instanceof ScriptError) this.problems.scriptFailed('resync', err);
       else this.setDegraded(err);
     }
   }
@@ -378,26 +377,7 @@ export class RedisStore implements RegistryStore {
   }
 
   private decode(id: string, generation: string, json: string, draining: string): ServerEntry | undefined {
-    const entry = decodeEntry(id, generation, json, draining);
-    if (typeof entry !== 'string') return entry;
-    this.badData(`${id}@${generation}`, entry, this.keys.server(Number(id)));
-    return undefined;
-  }
-
-  /** Logs bad data found in Redis once per `key` (a bounded set: it is cleared when full). */
-  private badData(key: string, problem: string, where = `${this.keys.generations} ${key}`): void {
-    if (this.badRecords.has(key)) return;
-    if (this.badRecords.size >= 10_000) this.badRecords.clear();
-    this.badRecords.add(key);
-    this.options.logger.warn('registry: a record in Redis does not parse; skipped', { key: where, problem });
-  }
-
-  /** A script failed in Redis (it answered): logged once per message; the store is not degraded. */
-  private scriptFailed(what: string, err: ScriptError): void {
-    if (this.scriptErrors.has(err.message)) return;
-    if (this.scriptErrors.size >= 100) this.scriptErrors.clear();
-    this.scriptErrors.add(err.message);
-    this.options.logger.error('registry: a script failed in Redis (Redis answers: this is bad data or a bug, not an outage)', { call: what, error: err.message });
+    return this.problems.decode(id, generation, json, draining, this.keys.server(Number(id)));
   }
 
   private setDegraded(err: unknown): void {
