@@ -106,10 +106,12 @@ end
  * registration (host|port|policy; "" for a session one), the prefix.
  *
  * The duplicate-id rule, cluster-wide: a record another broker owns and keeps alive is not
- * taken from it: a session record (it has a TTL: its owner renews it while the session is
- * open) until it expires or its owner removes it; a classic record while its owner's presence
- * key lives, unless the registration is the same classic server restarting in place. Answers
- * {"duplicate", owner, host}. The registering broker's own records are its registrar's to judge.
+ * taken from it while that broker's presence key lives (broker-directory.ts; a broker that
+ * stopped cleanly removed it, one that died loses it within 3 resync periods): a session record
+ * (it has a TTL: its owner renews it while the session is open) until it expires or its owner
+ * removes it; a classic record unless the registration is the same classic server restarting in
+ * place. Answers {"duplicate", owner, host}. The registering broker's own records are its
+ * registrar's to judge.
  *
  * Else written only if the live record is still the expected one and the generation is above
  * the id's last; else {"changed", last, live generation, entry, draining} so the caller can
@@ -118,9 +120,9 @@ end
 export const REGISTER = `${READ}${WRITE}
 local liveText, owner, host, unreadable, e, d = liveOf(KEYS[1])
 local last, removed, badLast = lastOf(hget(KEYS[3], ARGV[1]))
-if liveText and owner and owner ~= ARGV[7] then
+if liveText and owner and owner ~= ARGV[7] and redis.call('EXISTS', ARGV[9] .. 'broker:' .. owner) == 1 then
   local alive = redis.call('PTTL', KEYS[1]) > 0
-  if not alive and redis.call('EXISTS', ARGV[9] .. 'broker:' .. owner) == 1 then
+  if not alive then
     local ok, old = pcall(cjson.decode, e)
     local inPlace = ARGV[8] ~= '' and ok and type(old) == 'table' and old.session == false
       and (tostring(old.host) .. '|' .. string.format('%.0f', tonumber(old.packetPort) or -1) .. '|' .. string.format('%.0f', tonumber(old.policy) or -1)) == ARGV[8]
