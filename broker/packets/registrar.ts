@@ -48,11 +48,13 @@ export class Registrar {
     this.guard = new RegistrationGuard(options, ownListeners, (key) => this.bySource.get(key) ?? 0);
     table.observe({
       added: (member) => {
-        if (member.id !== undefined) this.bySource.set(sourceKey(member.host), (this.bySource.get(sourceKey(member.host)) ?? 0) + 1);
+        if (member.id === undefined) return;
+        const key = sourceKey(member.host, options.ipv6SourcePrefix);
+        this.bySource.set(key, (this.bySource.get(key) ?? 0) + 1);
       },
       removed: (member) => {
         if (member.id === undefined) return;
-        const key = sourceKey(member.host);
+        const key = sourceKey(member.host, options.ipv6SourcePrefix);
         const left = (this.bySource.get(key) ?? 1) - 1;
         if (left > 0) this.bySource.set(key, left);
         else this.bySource.delete(key);

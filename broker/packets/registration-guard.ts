@@ -120,7 +120,7 @@ export class RegistrationGuard {
     if (!this.perConnection.takeFrom(bucket, now)) {
       return overloaded(`more than ${PER_CONNECTION_BURST} registrations on one connection (then ${PER_CONNECTION_PER_SECOND} a second); register each server on its own connection`);
     }
-    const source = sourceKey(peer.host);
+    const source = sourceKey(peer.host, this.options.ipv6SourcePrefix);
     const refusal = this.unauthorized(peer, reg);
     if (refusal !== undefined) return this.refusedPerSource.take(source, now) ? refusal : { ...refusal, quiet: true };
     if (!this.perSource.take(source, now)) {
@@ -169,13 +169,18 @@ function overloaded(message: string): Refusal {
 
 /**
  * The key a source address is rate-limited under: every loopback address is one source (any
- * local user may pick among 127.0.0.0/8), an IPv6 address counts by its /64 (one host's share).
+ * local user may pick among 127.0.0.0/8), an IPv6 address counts by its first `ipv6Prefix`
+ * bits (--ipv6-source-prefix, default 64: one host's usual share).
  */
-export function sourceKey(address: string): string {
+export function sourceKey(address: string, ipv6Prefix = 64): string {
   const host = normalizeHost(address);
   if (isLoopbackAddress(host)) return 'loopback';
   if (isIP(host) !== 6) return host;
-  return expandIpv6(host).slice(0, 4).join(':') + '::/64';
+  let bits = 0n;
+  for (const group of expandIpv6(host)) bits = (bits << 16n) | BigInt(parseInt(group || '0', 16) & 0xffff);
+  const kept = BigInt(Math.max(0, Math.min(128, ipv6Prefix)));
+  const masked = kept === 0n ? 0n : (bits >> (128n - kept)) << (128n - kept);
+  return `${masked.toString(16)}/${kept}`;
 }
 
 /** The eight groups of an IPv6 address, '::' expanded. */

@@ -70,6 +70,12 @@ describe('sourceKey', () => {
     assert.equal(sourceKey('10.0.0.1'), '10.0.0.1');
     assert.equal(sourceKey('2001:db8:1:2:aaaa::1'), sourceKey('2001:db8:1:2::ffff'));
     assert.notEqual(sourceKey('2001:db8:1:2::1'), sourceKey('2001:db8:1:3::1'));
+    // --ipv6-source-prefix: 128 counts each address, 48 a whole site.
+    assert.notEqual(sourceKey('2001:db8:1:2::1', 128), sourceKey('2001:db8:1:2::2', 128));
+    assert.equal(sourceKey('2001:db8:1:2::1', 48), sourceKey('2001:db8:1:3::1', 48));
+    assert.notEqual(sourceKey('2001:db8:1:2::1', 48), sourceKey('2001:db8:2:2::1', 48));
+    assert.equal(sourceKey('2001:db8:1:2:aaaa::1', 60), sourceKey('2001:db8:1:f::1', 60));
+    assert.notEqual(sourceKey('2001:db8:1:2::1', 60), sourceKey('2001:db8:1:12::1', 60));
   });
 });
 
