@@ -49,6 +49,8 @@ export const BROKER_OPTIONS = {
   insecureOpenRegistration: flag('--insecure-open-registration', 'beyond loopback without a secret, take registrations from anyone (protected mode off)'),
   maxServersPerSource: wholeNumber('--max-servers-per-source <n>', 'servers registered at once from one source address (all of loopback is one)', 4096, 1, 10_000_000),
   registrationRate: wholeNumber('--registration-rate <n>', 'registrations per second from one source address (a second\'s worth may come at once)', 100, 1, 1_000_000),
+  /** 64: a host is routinely given a whole /64 and could otherwise rotate addresses for fresh budgets (guarantees.md, Rate). */
+  ipv6SourcePrefix: wholeNumber('--ipv6-source-prefix <bits>', 'an IPv6 source counts by this prefix for --registration-rate and --max-servers-per-source', 64, 1, 128),
   /** With tlsKey, both listeners speak TLS (the packet port, and the HTTP port when it is on). */
   tlsCert: optional(text('--tls-cert <file>', 'PEM certificate: the listeners speak TLS (with --tls-key)', '')),
   tlsKey: optional(text('--tls-key <file>', 'PEM private key of --tls-cert', '')),

@@ -71,6 +71,8 @@ export class BrokerSession extends EventEmitter<SessionEvents> {
   private echoing = false;
   /** True when the broker dropped the registered session with an error: retry with backoff. */
   private droppedByBroker = false;
+  /** True when the broker in use answered the last registration with a refusal: it is alive, retry it. */
+  private refusedByBroker = false;
   /** The last connection failure logged at warn, so a long outage logs once, not twice a second. */
   private lastFailure: string | null = null;
   private firstStart: { resolve: () => void; reject: (err: Error) => void } | null = null;
@@ -228,8 +230,10 @@ export class BrokerSession extends EventEmitter<SessionEvents> {
       this.settleStart(new ServerError(code, message));
       this.halt();
     } else {
-      // After a broker restart it may be transient (the old record still live): keep trying.
+      // After a broker restart it may be transient (the old record still live, e.g. through a
+      // broker that went silent, until it expires): keep trying this broker, which answers.
       this.settings.logger.error(message, { id: this.registration.id, code });
+      this.refusedByBroker = true;
     }
     socket.destroy();
   }
@@ -248,8 +252,11 @@ export class BrokerSession extends EventEmitter<SessionEvents> {
     }
     if (this.stopped) return;
     if (!wasRegistered) this.logFailure(failure);
-    // Another broker shares the registry: register there rather than wait for this one.
-    if (this.settings.brokers.length > 1) this.current = (this.current + 1) % this.settings.brokers.length;
+    // Another broker shares the registry: register there rather than wait for this one; but a
+    // broker that just answered is alive, and going back to one that went silent could hang.
+    const refused = this.refusedByBroker;
+    this.refusedByBroker = false;
+    if (this.settings.brokers.length > 1 && !refused) this.current = (this.current + 1) % this.settings.brokers.length;
     const dropped = this.droppedByBroker;
     this.droppedByBroker = false;
     this.scheduleRetry(wasRegistered && !dropped ? this.settings.reconnectMinMs : this.nextBackoff());

@@ -20,7 +20,9 @@ export function openTraceStream(stream: TraceStream, req: IncomingMessage, res: 
   if (req.method !== 'GET') return errorAnswer(HttpErrorCode.METHOD_NOT_ALLOWED, 'the trace stream takes GET');
   const filter = streamFilter(queryOf(req.url));
   if (typeof filter === 'string') return errorAnswer(HttpErrorCode.BAD_REQUEST, filter);
-  if (stream.open(res, filter)) return undefined;
+  const refused = stream.open(res, filter, req.socket.remoteAddress ?? '');
+  if (refused === undefined) return undefined;
+  if (refused === 'address') return errorAnswer(HttpErrorCode.OVERLOADED, `${stream.maxPerAddress} trace streams are open from your address already; close one`);
   return errorAnswer(HttpErrorCode.OVERLOADED, `${stream.maxClients} trace streams are open already; close a dashboard`);
 }
 

@@ -31,12 +31,6 @@ export function headersForBody(headers: HeaderList, length: number, changed: boo
   }
 }
 
-/** Headers of a response without a body: 204 has no length at all; HEAD and 304 keep theirs. */
-export function headersWithoutBody(headers: HeaderList, status: number): void {
-  headers.delete('transfer-encoding');
-  if (status === 204) headers.delete('content-length');
-}
-
 export type Decoded = { readonly body: Buffer } | { readonly overflow: true } | { readonly unreadable: string };
 
 /**

@@ -69,6 +69,21 @@ export class HeaderList {
   }
 }
 
+/**
+ * The first header of a flat array whose name or value may not go on the wire (a hook can
+ * write `raw` directly, past set() and append()), as "name"; undefined when all may.
+ */
+export function firstInvalidHeader(raw: readonly unknown[]): string | undefined {
+  if (raw.length % 2 !== 0) return '(an odd number of entries)';
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i];
+    const value = raw[i + 1];
+    if (typeof name !== 'string' || !TOKEN.test(name)) return JSON.stringify(String(name));
+    if (typeof value !== 'string' || !VALUE.test(value)) return JSON.stringify(name);
+  }
+  return undefined;
+}
+
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 // Field values: visible ASCII, obs-text, spaces and tabs; never CR, LF or NUL.
 const VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;

@@ -7,11 +7,12 @@
  * retry after a failed attempt re-runs nothing the client has seen: nothing reached it yet.
  */
 import type { Dispatcher } from 'undici';
-import { decodeBody, headersForBody, headersWithoutBody, responseHasNoBody } from './body.js';
+import { decodeBody, responseHasNoBody } from './body.js';
+import { frameResponse, singleLength, type BodyFraming } from './framing.js';
 import { describeFailure, logFailure, runChain } from './call.js';
 import type { Hook } from './check.js';
 import { ResponseContext } from './contexts.js';
-import { HeaderList } from './header-list.js';
+import { firstInvalidHeader, HeaderList } from './header-list.js';
 import type { HttpHookRun } from './http-request.js';
 
 /** What the tap needs of the exchange. */
@@ -49,6 +50,8 @@ export class ResponseTap {
   private status = 0;
   private statusMessage: string | undefined;
   private headers = new HeaderList();
+  /** The backend's Content-Length, before any hook (framing.ts). */
+  private backendLength: number | undefined;
 
   constructor(
     private readonly run: HttpHookRun,
@@ -74,10 +77,12 @@ export class ResponseTap {
     this.status = status;
     this.statusMessage = statusMessage;
     this.headers = new HeaderList(headers);
+    this.backendLength = singleLength(this.headers);
     const noBody = responseHasNoBody(this.run.request.method, status);
     if (this.bufferHooks.length === 0 || noBody) {
       this.hold();
-      this.runHooks(noBody ? Buffer.alloc(0) : undefined, new Set());
+      // No body, no body hooks (as nginx's body filters and Envoy's encodeData): the others run.
+      this.runHooks(undefined, noBody ? new Set(this.bufferHooks) : new Set());
       return;
     }
     this.state = 'buffer';
@@ -195,12 +200,23 @@ export class ResponseTap {
 
   /** Sends the head and what has come of the body; streams the rest, or ends. */
   private send(status: number, headers: HeaderList, changedBody: Buffer | undefined): void {
+    const invalid = firstInvalidHeader(headers.raw);
+    if (invalid !== undefined) {
+      this.state = 'pass';
+      this.sink.failResponse('HOOK_FAILED', `an onResponse hook left header ${invalid} that may not be sent (a CR, LF or NUL in a value, or not a token)`, this.ended ? undefined : this.controller);
+      return;
+    }
     const noBody = responseHasNoBody(this.run.request.method, status);
     // Responses without a body stay so, whatever a hook set (RFC 9110 §6.4.1).
     const newBody = noBody ? undefined : changedBody;
-    if (noBody) headersWithoutBody(headers, status);
-    else if (newBody !== undefined) headersForBody(headers, newBody.length, true);
-    else if (this.ended) headersForBody(headers, this.size, false);
+    const framing: BodyFraming = noBody
+      ? { kind: 'none', status }
+      : newBody !== undefined
+        ? { kind: 'whole', length: newBody.length, changed: true }
+        : this.ended
+          ? { kind: 'whole', length: this.size, changed: false }
+          : { kind: 'stream' };
+    frameResponse(headers, framing, this.backendLength);
     const controller = this.ended ? undefined : this.controller;
     const message = status === this.status ? this.statusMessage : undefined;
     if (!this.sink.relayHead(status, message, headers.raw, controller)) return;

@@ -64,7 +64,7 @@ export interface HttpResponseContext {
   readonly request: Readonly<HttpRequestView>;
   status: number;
   readonly headers: HeaderList;
-  /** The (decompressed) body when the interceptor set `bufferResponse`; empty for HEAD, 204, 304. */
+  /** The (decompressed) body when the interceptor set `bufferResponse` (such a hook is not called for responses without a body: HEAD, 1xx, 204, 304). */
   readonly body: Buffer | undefined;
   /** Replaces the body (needs `bufferResponse`); lengths and validators follow. */
   setBody(body: string | Uint8Array): void;

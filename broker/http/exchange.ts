@@ -17,7 +17,9 @@
  */
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
-import { headersForBody, headersWithoutBody, responseHasNoBody } from '../hooks/body.js';
+import { responseHasNoBody } from '../hooks/body.js';
+import { frameResponse } from '../hooks/framing.js';
+import { firstInvalidHeader } from '../hooks/header-list.js';
 import type { HttpAnswer } from '../hooks/contexts.js';
 import type { HttpHookRun, RequestResult } from '../hooks/http-request.js';
 import { ResponseTap, type ResponseSink } from '../hooks/http-response.js';
@@ -282,12 +284,13 @@ export class Exchange implements Dispatcher.DispatchHandler, Routed<HttpErrorCod
 
   /** A hook's own answer (ctx.respond): no backend is asked. */
   private answerDirectly(answer: HttpAnswer): void {
+    const { status, headers, body } = answer;
+    const invalid = firstInvalidHeader(headers.raw);
+    if (invalid !== undefined) return this.refuse(HttpErrorCode.HOOK_FAILED, `an onRequest hook answered with header ${invalid} that may not be sent`);
     this.done = true;
     this.owner.done(this);
-    const { status, headers, body } = answer;
     const noBody = responseHasNoBody(this.req.method!, status);
-    if (noBody) headersWithoutBody(headers, status);
-    else headersForBody(headers, body.length, false);
+    frameResponse(headers, noBody ? { kind: 'none', status } : { kind: 'whole', length: body.length, changed: false }, undefined);
     headers.set('x-request-id', this.head.requestId);
     // A body that was not read to its end would be mistaken for the next request: close.
     if (this.head.hasBody && !this.req.readableEnded) headers.set('connection', 'close');

@@ -2,7 +2,7 @@
  * The answers the HTTP front end gives itself, each with a stable code that callers match on
  * and the status it is sent with. The body is short JSON: {"code","message","requestId"}.
  */
-import type { ServerResponse } from 'node:http';
+import { STATUS_CODES, type ServerResponse } from 'node:http';
 
 export const HttpErrorCode = {
   /** The request is malformed: framing, headers, target, or the policy header. */
@@ -100,6 +100,9 @@ export function sendError(res: ServerResponse, code: HttpErrorCode, message: str
   if (requestId !== undefined) headers.push('x-request-id', requestId);
   if (code === HttpErrorCode.UNAUTHORIZED) headers.push('www-authenticate', 'Bearer');
   if (close) headers.push('connection', 'close');
-  res.writeHead(HTTP_ERROR_STATUS[code], headers);
+  // The reason phrase named: a head that failed to go out (a header Node refused) may have left
+  // the response's statusMessage set, which would otherwise read "502 OK".
+  const status = HTTP_ERROR_STATUS[code];
+  res.writeHead(status, STATUS_CODES[status] ?? 'Error', headers);
   res.end(body);
 }

@@ -48,11 +48,13 @@ export class Registrar {
     this.guard = new RegistrationGuard(options, ownListeners, (key) => this.bySource.get(key) ?? 0);
     table.observe({
       added: (member) => {
-        if (member.id !== undefined) this.bySource.set(sourceKey(member.host), (this.bySource.get(sourceKey(member.host)) ?? 0) + 1);
+        if (member.id === undefined) return;
+        const key = sourceKey(member.host, options.ipv6SourcePrefix);
+        this.bySource.set(key, (this.bySource.get(key) ?? 0) + 1);
       },
       removed: (member) => {
         if (member.id === undefined) return;
-        const key = sourceKey(member.host);
+        const key = sourceKey(member.host, options.ipv6SourcePrefix);
         const left = (this.bySource.get(key) ?? 1) - 1;
         if (left > 0) this.bySource.set(key, left);
         else this.bySource.delete(key);
@@ -64,7 +66,7 @@ export class Registrar {
   register(conn: PeerConnection, reg: Registration): void {
     const refusal = this.guard.check(conn, reg) ?? this.claimRefusal(conn, reg);
     if (refusal !== undefined) {
-      this.log.warn('registration refused', { id: reg.id, policy: reg.policy, from: conn.host, code: refusal.code, reason: refusal.message });
+      if (refusal.quiet !== true) this.log.warn('registration refused', { id: reg.id, policy: reg.policy, from: conn.host, code: refusal.code, reason: refusal.message });
       conn.sendError(refusal.code, refusal.message);
       if (refusal.close) {
         conn.stopReading();
@@ -148,8 +150,10 @@ export class Registrar {
     };
     let registered: Registered | Promise<Registered>;
     try {
-      // claimRefusal() decided whether the id may be taken. In a shared registry, a session
-      // server's record outlives a broker that dies by its missed heartbeats' time at most.
+      // claimRefusal() decided whether the id may be taken from this broker's own servers; a
+      // record another broker keeps alive is refused in the shared store itself (DUPLICATE_ID,
+      // decided in Redis). A session server's record outlives a broker that dies by its missed
+      // heartbeats' time at most.
       const ttlMs = reg.session ? this.options.heartbeatMs * this.options.heartbeatMisses : undefined;
       registered = this.store.register(entry, { isLive: () => false, ttlMs });
     } catch (err) {
@@ -197,8 +201,23 @@ export class Registrar {
     return member?.info.generation === session.generation ? member : undefined;
   }
 
-  /** The router dropped a server that never answered: tell its session why, and close it. */
+  /**
+   * The router dropped a server that never answered: tell its session why, and close it. A
+   * session whose record another broker replaced (a newer generation of its id, written while
+   * this broker could not renew it): tell it and close it too, so that a real server behind it
+   * registers again rather than heartbeat to a broker that no longer routes to it.
+   */
   private storeEvent(event: StoreEvent): void {
+    if (event.kind === 'added' && event.replaced !== undefined && event.entry.owner !== this.owner) {
+      const { replaced, entry } = event;
+      const session = this.sessions.get(replaced.id);
+      if (session === undefined || session.generation !== replaced.generation) return;
+      this.sessions.delete(replaced.id);
+      this.log.warn('server session replaced through another broker; closing it', { id: entry.id, policy: replaced.policy, by: entry.owner, from: entry.host });
+      session.conn.sendError(ErrorCode.DUPLICATE_ID, `server id ${entry.id} was registered again through another broker (${entry.owner}); this session is closed: register again`);
+      session.conn.end();
+      return;
+    }
     if (event.kind !== 'removed' || event.reason.kind !== 'dropped') return;
     const { entry } = event;
     const session = this.sessions.get(entry.id);

@@ -2,23 +2,28 @@
  * Who may register, and what a registration may name. Checked before a registration reaches the
  * registry, in this order:
  *
- * 1. Rate: at most PER_CONNECTION_BURST registrations on one connection (then
- *    PER_CONNECTION_PER_SECOND), and --registration-rate a second from one source address
- *    (bursts of as many at once; every loopback address counts as one source, an IPv6 one by
- *    its /64). Past either: OVERLOADED, and the connection is closed.
+ * 1. Connection rate: at most PER_CONNECTION_BURST registrations on one connection (then
+ *    PER_CONNECTION_PER_SECOND). Past it: OVERLOADED, and the connection is closed.
  * 2. Address (protected mode, after Redis's): a broker that listens beyond loopback with no
  *    --registration-secret takes registrations only from loopback, this host's own addresses
  *    and --allow-register-from; --insecure-open-registration lifts that. An allow-list, when
  *    given, applies in every mode (with a secret too: both must hold).
  * 3. Secret: with --registration-secret, the registration must carry it.
- * 4. Count: at most --max-servers-per-source servers registered at once from one source
+ *    A registration refused by 2 or 3 takes a token of its source's own small bucket of
+ *    refusals (REFUSED_BURST, then REFUSED_PER_SECOND), never of the bucket of 4: peers without
+ *    the secret cannot spend the budget of those that have it. Past the refusals' bucket the
+ *    refusal is the same but not logged, so a flood of them costs a refusal each and no log line.
+ * 4. Source rate: --registration-rate a second from one source address (bursts of as many at
+ *    once; every loopback address counts as one source, an IPv6 one by its /64). Past it:
+ *    OVERLOADED, and the connection is closed.
+ * 5. Count: at most --max-servers-per-source servers registered at once from one source
  *    (counted as for the rate): past it OVERLOADED, and the connection is closed.
- * 5. Target: the broker dials the registration's source address at `listenport` (and proxies
+ * 6. Target: the broker dials the registration's source address at `listenport` (and proxies
  *    HTTP to `httpport`); neither may be one of the broker's own listening sockets, or it would
  *    route its own traffic back to itself. With a wildcard listener (0.0.0.0, ::) every local
  *    address reaches it, whichever one the registration came from.
  *
- * Refusals of 1–4 close the connection; a refused target leaves it open (the peer may correct it).
+ * Refusals of 1–5 close the connection; a refused target leaves it open (the peer may correct it).
  */
 import type { AddressInfo } from 'node:net';
 import { isIP } from 'node:net';
@@ -39,6 +44,9 @@ export const PER_CONNECTION_PER_SECOND = 4;
  * other clients' packets back that long.
  */
 const SOURCE_BURST_SECONDS = 1;
+/** Refused registrations (address, secret) one source may make at once, then per second, logged. */
+export const REFUSED_BURST = 10;
+export const REFUSED_PER_SECOND = 5;
 
 export type RegistrationMode = 'loopback' | 'protected' | 'secret' | 'open';
 
@@ -48,6 +56,8 @@ export interface Refusal {
   message: string;
   /** The connection is closed after the refusal. */
   close: boolean;
+  /** Not worth a log line: the source is past its bucket of refusals. */
+  quiet?: boolean;
 }
 
 /** A registration's peer: what the guard reads of it. */
@@ -62,6 +72,7 @@ export class RegistrationGuard {
   /** Only loopback, local and allow-listed addresses may register. */
   private readonly restricted: boolean;
   private readonly perSource: RateLimit;
+  private readonly refusedPerSource = new RateLimit(REFUSED_BURST, REFUSED_PER_SECOND);
   private readonly perConnection = new RateLimit(PER_CONNECTION_BURST, PER_CONNECTION_PER_SECOND);
   private readonly connectionBuckets = new WeakMap<RegistrationPeer, ReturnType<RateLimit['bucket']>>();
 
@@ -109,10 +120,25 @@ export class RegistrationGuard {
     if (!this.perConnection.takeFrom(bucket, now)) {
       return overloaded(`more than ${PER_CONNECTION_BURST} registrations on one connection (then ${PER_CONNECTION_PER_SECOND} a second); register each server on its own connection`);
     }
-    const source = sourceKey(peer.host);
+    const source = sourceKey(peer.host, this.options.ipv6SourcePrefix);
+    const refusal = this.unauthorized(peer, reg);
+    if (refusal !== undefined) return this.refusedPerSource.take(source, now) ? refusal : { ...refusal, quiet: true };
     if (!this.perSource.take(source, now)) {
       return overloaded(`more than ${this.options.registrationRate} registrations a second from ${peer.host} (--registration-rate); retry later`);
     }
+    if (this.serversFrom(source) >= this.options.maxServersPerSource) {
+      return overloaded(`${this.options.maxServersPerSource} servers are registered from ${peer.host} already (--max-servers-per-source)`);
+    }
+    for (const [field, port] of [['listenport', reg.listenport], ['httpport', reg.httpport]] as const) {
+      if (port !== undefined && this.isOwnSocket(peer.host, port)) {
+        return { code: ErrorCode.BAD_PACKET, message: `${field} ${port} at ${peer.host} is the broker's own listening port: it would send its traffic to itself`, close: false };
+      }
+    }
+    return undefined;
+  }
+
+  /** Why `peer` may not register at all (its address, the secret); undefined when it may. */
+  private unauthorized(peer: RegistrationPeer, reg: Registration): Refusal | undefined {
     if (this.restricted && !this.allow.has(peer.host) && !isLocalAddress(peer.host)) {
       const hint =
         this.mode === 'protected'
@@ -122,14 +148,6 @@ export class RegistrationGuard {
     }
     if (this.secret !== undefined && !this.secret.matches(reg.secret)) {
       return { code: ErrorCode.UNAUTHORIZED, message: 'registration refused: wrong or missing secret', close: true };
-    }
-    if (this.serversFrom(source) >= this.options.maxServersPerSource) {
-      return overloaded(`${this.options.maxServersPerSource} servers are registered from ${peer.host} already (--max-servers-per-source)`);
-    }
-    for (const [field, port] of [['listenport', reg.listenport], ['httpport', reg.httpport]] as const) {
-      if (port !== undefined && this.isOwnSocket(peer.host, port)) {
-        return { code: ErrorCode.BAD_PACKET, message: `${field} ${port} at ${peer.host} is the broker's own listening port: it would send its traffic to itself`, close: false };
-      }
     }
     return undefined;
   }
@@ -151,13 +169,18 @@ function overloaded(message: string): Refusal {
 
 /**
  * The key a source address is rate-limited under: every loopback address is one source (any
- * local user may pick among 127.0.0.0/8), an IPv6 address counts by its /64 (one host's share).
+ * local user may pick among 127.0.0.0/8), an IPv6 address counts by its first `ipv6Prefix`
+ * bits (--ipv6-source-prefix, default 64: one host's usual share).
  */
-export function sourceKey(address: string): string {
+export function sourceKey(address: string, ipv6Prefix = 64): string {
   const host = normalizeHost(address);
   if (isLoopbackAddress(host)) return 'loopback';
   if (isIP(host) !== 6) return host;
-  return expandIpv6(host).slice(0, 4).join(':') + '::/64';
+  let bits = 0n;
+  for (const group of expandIpv6(host)) bits = (bits << 16n) | BigInt(parseInt(group || '0', 16) & 0xffff);
+  const kept = BigInt(Math.max(0, Math.min(128, ipv6Prefix)));
+  const masked = kept === 0n ? 0n : (bits >> (128n - kept)) << (128n - kept);
+  return `${masked.toString(16)}/${kept}`;
 }
 
 /** The eight groups of an IPv6 address, '::' expanded. */

@@ -12,10 +12,15 @@
  *   for the same host, port and policy without a session (the same listening socket: a restart
  *   in place); anything else gets DUPLICATE_ID until the broker finds it gone.
  * And a port that serves one policy cannot be registered for another under a second id: its
- * server would receive the other policy's packets.
+ * server would receive the other policy's packets. Ports are compared on the host the broker
+ * dials (the registration's source address), with every address of the broker's own host as
+ * one: loopback (127.0.0.0/8, ::1) and this host's interface addresses all reach a server that
+ * listens on a wildcard address, so 127.0.0.1:P, 127.0.0.2:P and [::1]:P are one port.
  */
 import type { Registration } from '../protocol/packet-types.js';
 import type { Member } from '../routing/member.js';
+import { isLocalAddress } from '../support/address-list.js';
+import { normalizeHost } from '../support/net-address.js';
 
 /** Who holds the session of an existing session record, as the registrar sees it. */
 export type SessionOwner = 'this-connection' | 'another-open-connection' | 'none';
@@ -36,11 +41,23 @@ export function idClaimRefusal(member: Member | undefined, reg: Registration, ho
 
 /** Why `reg` from `host` may not use its ports: another id of another policy is registered on one. */
 export function portClaimRefusal(members: Iterable<Member>, reg: Registration, host: string): string | undefined {
+  let key: string | undefined;
   for (const m of members) {
     const r = m.info;
-    if (m.packets === undefined || r.id === reg.id || r.host !== host || r.policy === reg.policy || m.packets.state === 'draining') continue;
-    if (r.packetPort === reg.listenport) return `port ${reg.listenport} at ${host} is registered by server ${r.id} of another policy`;
-    if (reg.httpport !== undefined && r.httpPort === reg.httpport) return `httpport ${reg.httpport} at ${host} is registered by server ${r.id} of another policy`;
+    if (m.packets === undefined || r.id === reg.id || r.policy === reg.policy || m.packets.state === 'draining') continue;
+    const packet = r.packetPort === reg.listenport;
+    const http = reg.httpport !== undefined && r.httpPort === reg.httpport;
+    if (!packet && !http) continue;
+    // Only for a port that matches: reading this host's addresses is not free.
+    key ??= hostKey(host);
+    if (hostKey(r.host) !== key) continue;
+    if (packet) return `port ${reg.listenport} at ${r.host} is registered by server ${r.id} of another policy`;
+    return `httpport ${reg.httpport} at ${r.host} is registered by server ${r.id} of another policy`;
   }
   return undefined;
+}
+
+/** The host a port is claimed on: every address of this host is one (a wildcard listener answers on all). */
+function hostKey(host: string): string {
+  return isLocalAddress(host) ? 'this host' : normalizeHost(host).toLowerCase();
 }

@@ -6,7 +6,7 @@
  * After the start the client reconnects by itself, forever; the store decides what an
  * unanswered call means.
  */
-import { createClient, type RedisClientType } from 'redis';
+import { createClient, ErrorReply, type RedisClientType } from 'redis';
 import { sha1Hex } from '../support/sha1.js';
 import type { Logger } from '../support/logger.js';
 import { RegistryError, type RegistryErrorCode, type RegistryUrl } from './registry-url.js';
@@ -32,6 +32,15 @@ export interface ConnectionOptions {
 }
 
 type Client = RedisClientType;
+
+/**
+ * Redis answered, with an error: a script failed (bad data it did not expect, a key of the
+ * wrong type, a script bug). Redis is there: this is not an outage, and retrying the same call
+ * gives the same answer.
+ */
+export class ScriptError extends Error {
+  readonly code = 'SCRIPT_ERROR';
+}
 
 /** What the store needs of a connection (tests put a breakable one in between). */
 export interface RegistryConnection {
@@ -81,10 +90,15 @@ export class RedisConnection implements RegistryConnection {
     }
     const options = { timeout: this.options.commandTimeoutMs, rejectInFlight: true };
     try {
-      return await this.client.sendCommand(['EVALSHA', sha, String(keys.length), ...keys, ...args], options);
+      try {
+        return await this.client.sendCommand(['EVALSHA', sha, String(keys.length), ...keys, ...args], options);
+      } catch (err) {
+        if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
+        return await this.client.sendCommand(['EVAL', script, String(keys.length), ...keys, ...args], options);
+      }
     } catch (err) {
-      if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
-      return await this.client.sendCommand(['EVAL', script, String(keys.length), ...keys, ...args], options);
+      if (err instanceof ErrorReply) throw new ScriptError(err.message);
+      throw err;
     }
   }
 

@@ -42,12 +42,48 @@ export function registryKeys(prefix: string): RegistryKeys {
   };
 }
 
-/** Reads the `generations` value of ARGV id into `last` (number) and `removed` (boolean). */
-const READ_LAST = `
+/**
+ * Reading what Redis holds without trusting it: anything may have been written there (an older
+ * version, a hand edit, a rogue writer), and one bad value must cost its own id, never the
+ * script (a Lua error fails the whole call, every id of a batch with it).
+ * - genOf(v): a generation as written (decimal digits, a safe integer), or nil.
+ * - lastOf(v): the `generations` value of an id: last (number), removed (boolean), bad (boolean:
+ *   unreadable, read as no generation at all, so the next registration of the id overwrites it).
+ * - liveOf(rec): the record of an id: its generation text (nil when absent or unreadable), its
+ *   owner and host (from the entry JSON, nil when unreadable), and whether it was unreadable.
+ * - hget(key, field): HGET that reads a key of the wrong type as nil.
+ */
+const READ = `
+local MAXG = 9007199254740991
+local function genOf(v)
+  if type(v) ~= 'string' or #v == 0 or #v > 16 or not string.match(v, '^%d+$') then return nil end
+  local n = tonumber(v)
+  if n > MAXG then return nil end
+  return n
+end
+local function hget(key, field)
+  local v = redis.pcall('HGET', key, field)
+  if type(v) ~= 'string' then return nil end
+  return v
+end
 local function lastOf(v)
-  if not v then return 0, false end
-  if string.sub(v, 1, 1) == 'r' then return tonumber(string.sub(v, 2)), true end
-  return tonumber(v), false
+  if not v then return 0, false, false end
+  local removed = string.sub(v, 1, 1) == 'r'
+  local n = genOf(removed and string.sub(v, 2) or v)
+  if n == nil then return 0, false, true end
+  return n, removed, false
+end
+local function liveOf(rec)
+  local r = redis.pcall('HMGET', rec, 'g', 'e', 'd')
+  if type(r) ~= 'table' or r.err then return nil, nil, nil, true, nil, nil end
+  if not r[1] then return nil, nil, nil, false, nil, nil end
+  if genOf(r[1]) == nil then return nil, nil, nil, true, nil, nil end
+  local ok, e = pcall(cjson.decode, r[2] or '')
+  if not ok or type(e) ~= 'table' then return r[1], nil, nil, false, r[2], r[3] end
+  local owner, host = e.owner, e.host
+  if type(owner) ~= 'string' then owner = nil end
+  if type(host) ~= 'string' then host = nil end
+  return r[1], owner, host, false, r[2], r[3]
 end
 `;
 
@@ -66,24 +102,47 @@ end
 /**
  * A new registration. KEYS: record, servers, generations, channel. ARGV: id, generation,
  * expected (the generation of the live record the caller checked, "0" for none), entry JSON,
- * TTL ms (0 = none), hint. Written only if the live record is still the expected one and the
- * generation is above the id's last; else {"changed", last, live generation, entry, draining}
- * so the caller can check again.
+ * TTL ms (0 = none), hint, the registering broker's id, the "in place" key of a classic
+ * registration (host|port|policy; "" for a session one), the prefix.
+ *
+ * The duplicate-id rule, cluster-wide: a record another broker owns and keeps alive is not
+ * taken from it while that broker's presence key lives (broker-directory.ts; a broker that
+ * stopped cleanly removed it, one that died loses it within 3 resync periods): a session record
+ * (it has a TTL: its owner renews it while the session is open) until it expires or its owner
+ * removes it; a classic record unless the registration is the same classic server restarting in
+ * place. Answers {"duplicate", owner, host}. The registering broker's own records are its
+ * registrar's to judge.
+ *
+ * Else written only if the live record is still the expected one and the generation is above
+ * the id's last; else {"changed", last, live generation, entry, draining} so the caller can
+ * check again. {"ok", bad}: bad names unreadable data overwritten ("" when none).
  */
-export const REGISTER = `${READ_LAST}${WRITE}
-local live = redis.call('HGET', KEYS[1], 'g') or '0'
-local last = lastOf(redis.call('HGET', KEYS[3], ARGV[1]))
+export const REGISTER = `${READ}${WRITE}
+local liveText, owner, host, unreadable, e, d = liveOf(KEYS[1])
+local last, removed, badLast = lastOf(hget(KEYS[3], ARGV[1]))
+if liveText and owner and owner ~= ARGV[7] and redis.call('EXISTS', ARGV[9] .. 'broker:' .. owner) == 1 then
+  local alive = redis.call('PTTL', KEYS[1]) > 0
+  if not alive then
+    local ok, old = pcall(cjson.decode, e)
+    local inPlace = ARGV[8] ~= '' and ok and type(old) == 'table' and old.session == false
+      and (tostring(old.host) .. '|' .. string.format('%.0f', tonumber(old.packetPort) or -1) .. '|' .. string.format('%.0f', tonumber(old.policy) or -1)) == ARGV[8]
+    alive = not inPlace
+  end
+  if alive then return {'duplicate', owner, host or ''} end
+end
+local live = liveText or '0'
 if live ~= ARGV[3] or tonumber(ARGV[2]) <= last then
-  local v = redis.call('HGET', KEYS[3], ARGV[1]) or '0'
-  return {'changed', v, live, redis.call('HGET', KEYS[1], 'e') or '', redis.call('HGET', KEYS[1], 'd') or ''}
+  return {'changed', string.format('%.0f', last), live, e or '', d or ''}
 end
 write(KEYS[1], ARGV[1], ARGV[2], ARGV[4], ARGV[5], ARGV[6])
-return {'ok'}
+local bad = ''
+if unreadable then bad = 'record' elseif badLast then bad = 'generations' end
+return {'ok', bad}
 `;
 
 /** KEYS: record, servers, generations, channel. ARGV: id, generation, hint. 1 if removed. */
-export const REMOVE = `
-if redis.call('HGET', KEYS[1], 'g') ~= ARGV[2] then return 0 end
+export const REMOVE = `${READ}
+if hget(KEYS[1], 'g') ~= ARGV[2] then return 0 end
 redis.call('DEL', KEYS[1])
 redis.call('SREM', KEYS[2], ARGV[1])
 redis.call('HSET', KEYS[3], ARGV[1], 'r' .. ARGV[2])
@@ -92,8 +151,8 @@ return 1
 `;
 
 /** KEYS: record, channel. ARGV: generation, hint. 1 if it now drains. */
-export const DRAIN = `
-if redis.call('HGET', KEYS[1], 'g') ~= ARGV[1] or redis.call('HGET', KEYS[1], 'd') == '1' then return 0 end
+export const DRAIN = `${READ}
+if hget(KEYS[1], 'g') ~= ARGV[1] or hget(KEYS[1], 'd') == '1' then return 0 end
 redis.call('HSET', KEYS[1], 'd', '1')
 redis.call('PUBLISH', KEYS[2], ARGV[2])
 return 1
@@ -107,13 +166,13 @@ return 1
  * TTL ms, entry JSON, draining "1"/"0", hint. Answers per record "ok" (renewed), "written",
  * "removed" (that generation was removed) or "superseded" (a newer one exists).
  */
-export const ENSURE = `${READ_LAST}${WRITE}
+export const ENSURE = `${READ}${WRITE}
 local out = {}
 for i = 2, #ARGV, 6 do
   local id, g, ttl = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local rec = ARGV[1] .. 'server:' .. id
-  local live = redis.call('HGET', rec, 'g')
-  local last, removed = lastOf(redis.call('HGET', KEYS[3], id))
+  local live = liveOf(rec)
+  local last, removed = lastOf(hget(KEYS[3], id))
   local gen = tonumber(g)
   if live == g then
     if tonumber(ttl) > 0 then redis.call('PEXPIRE', rec, ttl) end
@@ -144,8 +203,14 @@ if not epoch then
 end
 local out = {epoch}
 for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
-  local r = redis.call('HMGET', ARGV[1] .. 'server:' .. id, 'g', 'e', 'd')
-  if r[1] then
+  local r = redis.pcall('HMGET', ARGV[1] .. 'server:' .. id, 'g', 'e', 'd')
+  if type(r) ~= 'table' or r.err then
+    -- Not a hash: listed with an empty generation, so the broker skips it and says so.
+    out[#out + 1] = id
+    out[#out + 1] = ''
+    out[#out + 1] = ''
+    out[#out + 1] = ''
+  elseif r[1] then
     out[#out + 1] = id
     out[#out + 1] = r[1]
     out[#out + 1] = r[2] or ''

@@ -17,8 +17,10 @@
  */
 import { ErrorCode, ProtocolError } from '../protocol/error-codes.js';
 import type { Logger } from '../support/logger.js';
-import type { RegistryConnection } from './redis-connection.js';
-import { decodeEntry, encodeEntry, generationText } from './redis-record.js';
+import { ScriptError, type RegistryConnection } from './redis-connection.js';
+import { GenerationClock } from './generation-clock.js';
+import { encodeEntry, generationText } from './redis-record.js';
+import { RegistryProblems } from './registry-problems.js';
 import { DRAIN, ENSURE, LIST, REGISTER, REMOVE, registryKeys, type RegistryKeys } from './redis-scripts.js';
 import { StoreView } from './store-view.js';
 import { BrokerDirectory, type BrokerInfo } from './broker-directory.js';
@@ -60,10 +62,9 @@ export class RedisStore implements RegistryStore {
   private readonly view = new StoreView((event) => this.emit(event));
   private readonly owned = new Map<number, Owned>();
   private readonly pending: PendingChange[] = [];
-  /** Records that did not parse, by key and generation, so each is logged once. */
-  private readonly badRecords = new Set<string>();
+  private readonly problems: RegistryProblems;
   private readonly now: () => number;
-  private lastGeneration = 0;
+  private readonly generations: GenerationClock;
   private epoch: string | undefined;
   private timer: NodeJS.Timeout | undefined;
   private ticking: Promise<void> | undefined;
@@ -77,6 +78,8 @@ export class RedisStore implements RegistryStore {
   constructor(private readonly options: RedisStoreOptions) {
     this.keys = registryKeys(options.prefix);
     this.now = options.now ?? Date.now;
+    this.generations = new GenerationClock(this.now, options.logger);
+    this.problems = new RegistryProblems(options.logger);
   }
 
   /** Subscribes to the hints on `connection`, loads the registry, and starts the periodic resync. */
@@ -123,7 +126,7 @@ export class RedisStore implements RegistryStore {
       if (old !== undefined && old.host !== input.host && isLive(old)) {
         throw new ProtocolError(ErrorCode.DUPLICATE_ID, `server id ${input.id} is already registered from ${old.host}`);
       }
-      const entry: ServerEntry = { ...input, generation: this.nextGeneration(input.id), registeredAt: this.now(), draining: false };
+      const entry: ServerEntry = { ...input, generation: this.generations.next(input.id, this.view.lastGeneration(input.id)), registeredAt: this.now(), draining: false };
       const expected = old?.generation ?? 0;
       let answer: unknown;
       try {
@@ -135,15 +138,32 @@ export class RedisStore implements RegistryStore {
           encodeEntry(entry),
           String(ttlMs),
           hint({ k: 'a', id: entry.id, g: entry.generation, e: encodeEntry(entry) }),
+          this.options.brokerId,
+          entry.session ? '' : `${entry.host}|${entry.packetPort ?? -1}|${entry.policy}`,
+          this.keys.prefix,
         ]);
       } catch (err) {
+        if (err instanceof ScriptError) {
+          // Redis answered: this is no outage, and the registration was not written.
+          this.problems.scriptFailed('REGISTER', err);
+          throw new ProtocolError(ErrorCode.UNAVAILABLE, `server id ${input.id}: the registry could not record it (${err.message}); try again`);
+        }
         // Redis is away or slow: the registration holds locally and is written back later
         // (if Redis ran it after all, the write-back finds it there under the same generation).
         if (!this.degraded) this.setDegraded(err);
         return this.keep(entry, ttlMs, old);
       }
       const reply = answer as string[];
-      if (reply[0] === 'ok') return this.keep(entry, ttlMs, old);
+      if (reply[0] === 'ok') {
+        if (reply[1]) this.problems.bad(`${input.id}:${reply[1]}`, `unreadable ${reply[1]} value, overwritten by a new registration`, this.keys.server(input.id));
+        return this.keep(entry, ttlMs, old);
+      }
+      if (reply[0] === 'duplicate') {
+        throw new ProtocolError(
+          ErrorCode.DUPLICATE_ID,
+          `server id ${input.id} is registered${reply[2] ? ` from ${reply[2]}` : ''} through another broker (${reply[1]}) that keeps it alive; it must leave or close its session first`,
+        );
+      }
       this.learn(input.id, reply);
     }
     throw new ProtocolError(ErrorCode.UNAVAILABLE, `server id ${input.id}: registration kept colliding with other brokers' writes; try again`);
@@ -195,14 +215,14 @@ export class RedisStore implements RegistryStore {
 
   private keep(entry: ServerEntry, ttlMs: number, old: ServerEntry | undefined): Registered {
     this.owned.set(entry.id, { entry, ttlMs });
+    this.generations.settled(entry.id);
     this.view.upsert(entry);
     return { entry, replaced: old };
   }
 
   /** A REGISTER answered "changed": take in what Redis holds for the id, and try again. */
   private learn(id: number, reply: string[]): void {
-    const last = reply[1] ?? '0';
-    this.lastGeneration = Math.max(this.lastGeneration, Number(last.startsWith('r') ? last.slice(1) : last));
+    this.generations.learn(id, reply[1] ?? '0');
     const live = reply[2] ?? '0';
     if (live === '0') {
       const current = this.view.get(id);
@@ -211,12 +231,6 @@ export class RedisStore implements RegistryStore {
     }
     const entry = this.decode(String(id), live, reply[3] ?? '', reply[4] ?? '');
     if (entry !== undefined) this.view.upsert(entry);
-  }
-
-  /** A generation for a new registration of `id`: above every one known, and unique here. */
-  private nextGeneration(id: number): number {
-    this.lastGeneration = Math.max(this.now() * 1000, this.lastGeneration + 1, this.view.lastGeneration(id) + 1);
-    return this.lastGeneration;
   }
 
   /** Sends a removal or drain now, or keeps it for the next tick when Redis does not answer. */
@@ -229,7 +243,8 @@ export class RedisStore implements RegistryStore {
       await this.send(change);
     } catch (err) {
       this.pending.push(change);
-      this.setDegraded(err);
+      if (err instanceof ScriptError) this.problems.scriptFailed(change.kind, err);
+      else this.setDegraded(err);
     }
   }
 
@@ -259,7 +274,13 @@ export class RedisStore implements RegistryStore {
     if (this.closed) return;
     try {
       while (this.pending.length > 0) {
-        await this.send(this.pending[0]!);
+        try {
+          await this.send(this.pending[0]!);
+        } catch (err) {
+          // Redis answered with an error: the same call would fail again, so it is not kept.
+          if (!(err instanceof ScriptError)) throw err;
+          this.problems.scriptFailed(this.pending[0]!.kind, err);
+        }
         this.pending.shift();
       }
       await this.ensureOwned();
@@ -289,7 +310,8 @@ export class RedisStore implements RegistryStore {
       await this.directory?.announce();
     } catch (err) {
       if (this.closed) return;
-      this.setDegraded(err);
+      if (err instanceof ScriptError) this.problems.scriptFailed('resync', err);
+      else this.setDegraded(err);
     }
   }
 
@@ -355,14 +377,7 @@ export class RedisStore implements RegistryStore {
   }
 
   private decode(id: string, generation: string, json: string, draining: string): ServerEntry | undefined {
-    const entry = decodeEntry(id, generation, json, draining);
-    if (typeof entry !== 'string') return entry;
-    const key = `${id}@${generation}`;
-    if (!this.badRecords.has(key)) {
-      this.badRecords.add(key);
-      this.options.logger.warn('registry: a record in Redis does not parse; skipped', { key: this.keys.server(Number(id)), problem: entry });
-    }
-    return undefined;
+    return this.problems.decode(id, generation, json, draining, this.keys.server(Number(id)));
   }
 
   private setDegraded(err: unknown): void {

@@ -1,10 +1,13 @@
 /**
  * The trace as server-sent events (<admin prefix>trace/events), for the dashboard's "recent
  * decisions" panel: `state` events (on/off, sampling), `decision` events (decision.ts) and
- * `dropped` events. Bounded: at most maxClients streams at once, and a client that reads slower
- * than decisions come gets at most maxQueued events held for it; the rest are dropped for that
- * client alone and counted (it is told how many once it catches up). A stream may ask for the
- * decisions of one policy or one server only (DecisionFilter).
+ * `dropped` events. Bounded: at most maxClients streams at once and maxPerAddress from one
+ * peer address, so one peer that opens streams and never reads them cannot take every slot;
+ * a stream whose writes have been stalled (its client does not read) for stallMs is ended, and
+ * its slot is free. A client that reads slower than decisions come gets at most maxQueued
+ * events held for it; the rest are dropped for that client alone and counted (it is told how
+ * many once it catches up). A stream may ask for the decisions of one policy or one server only
+ * (DecisionFilter).
  */
 import type { ServerResponse } from 'node:http';
 import type { Decision } from './decision.js';
@@ -30,14 +33,24 @@ export function matchesFilter(d: Decision, filter: DecisionFilter): boolean {
 
 export const TRACE_STREAM_DEFAULTS = {
   maxClients: 8,
+  /** Streams one peer address may hold at once (a dashboard needs one). */
+  maxPerAddress: 2,
   maxQueued: 500,
   /** A comment line this often keeps idle streams open (--http-socket-timeout, proxies). */
   keepAliveMs: 15_000,
+  /** A stream whose writes have waited this long for its client to read is ended. */
+  stallMs: 30_000,
+  now: Date.now as () => number,
 };
+
+/** Why open() refused a stream. */
+export type StreamRefusal = 'full' | 'address';
 
 class StreamClient {
   private readonly queue: string[] = [];
   private blocked = false;
+  /** When the writes began to wait for the client (blocked). */
+  blockedSince = 0;
   /** Dropped since it was last told. */
   private unreported = 0;
 
@@ -46,6 +59,7 @@ class StreamClient {
     private readonly stream: TraceStream,
     /** Undefined: every decision. */
     readonly filter: DecisionFilter | undefined,
+    readonly address: string,
   ) {
     res.on('drain', () => this.flush());
   }
@@ -64,14 +78,24 @@ class StreamClient {
       }
       return;
     }
-    if (!this.res.write(event)) this.blocked = true;
+    if (!this.res.write(event)) this.block();
+  }
+
+  /** True when its writes have waited for the client since before `since`. */
+  stalledSince(since: number): boolean {
+    return this.blocked && this.blockedSince <= since;
+  }
+
+  private block(): void {
+    this.blocked = true;
+    this.blockedSince = this.stream.now();
   }
 
   private flush(): void {
     this.blocked = false;
-    while (this.queue.length > 0 && !this.blocked) this.blocked = !this.res.write(this.queue.shift()!);
+    while (this.queue.length > 0 && !this.blocked) if (!this.res.write(this.queue.shift()!)) this.block();
     if (!this.blocked && this.unreported > 0) {
-      this.blocked = !this.res.write(sse('dropped', { dropped: this.unreported }));
+      if (!this.res.write(sse('dropped', { dropped: this.unreported }))) this.block();
       this.unreported = 0;
     }
   }
@@ -80,9 +104,14 @@ class StreamClient {
 export class TraceStream {
   /** Events dropped for slow clients since the start. */
   dropped = 0;
+  /** Streams ended because their client stopped reading. */
+  evicted = 0;
   readonly maxClients: number;
+  readonly maxPerAddress: number;
   readonly maxQueued: number;
+  readonly now: () => number;
   private readonly keepAliveMs: number;
+  private readonly stallMs: number;
   private readonly clients = new Set<StreamClient>();
   private unlisten: (() => void) | undefined;
   private keepAlive: NodeJS.Timeout | undefined;
@@ -93,17 +122,27 @@ export class TraceStream {
   ) {
     const l = { ...TRACE_STREAM_DEFAULTS, ...limits };
     this.maxClients = l.maxClients;
+    this.maxPerAddress = l.maxPerAddress;
     this.maxQueued = l.maxQueued;
     this.keepAliveMs = l.keepAliveMs;
+    this.stallMs = l.stallMs;
+    this.now = l.now;
   }
 
   get clientCount(): number {
     return this.clients.size;
   }
 
-  /** Streams to `res` until it closes; false (nothing written) when maxClients streams are open. */
-  open(res: ServerResponse, filter?: DecisionFilter): boolean {
-    if (this.clients.size >= this.maxClients) return false;
+  /**
+   * Streams to `res` (of a peer at `address`) until it closes; when maxClients streams are open
+   * (after ending the stalled ones) or maxPerAddress from `address`, writes nothing and says why.
+   */
+  open(res: ServerResponse, filter: DecisionFilter | undefined, address: string): StreamRefusal | undefined {
+    this.evictStalled();
+    if (this.clients.size >= this.maxClients) return 'full';
+    let fromAddress = 0;
+    for (const c of this.clients) if (c.address === address) fromAddress++;
+    if (fromAddress >= this.maxPerAddress) return 'address';
     res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-store',
@@ -111,7 +150,7 @@ export class TraceStream {
       // Tells nginx in front not to buffer the stream.
       'x-accel-buffering': 'no',
     });
-    const client = new StreamClient(res, this, filter);
+    const client = new StreamClient(res, this, filter, address);
     this.clients.add(client);
     res.once('close', () => this.remove(client));
     client.send(sse('state', this.state()));
@@ -124,10 +163,24 @@ export class TraceStream {
         },
         state: () => this.broadcast(sse('state', this.state())),
       });
-      this.keepAlive = setInterval(() => this.broadcast(': keep-alive\n\n'), this.keepAliveMs);
+      this.keepAlive = setInterval(() => {
+        this.evictStalled();
+        this.broadcast(': keep-alive\n\n');
+      }, this.keepAliveMs);
       this.keepAlive.unref();
     }
-    return true;
+    return undefined;
+  }
+
+  /** Ends the streams whose client has not read for stallMs (their writes wait). */
+  evictStalled(): void {
+    const before = this.now() - this.stallMs;
+    for (const client of [...this.clients]) {
+      if (!client.stalledSince(before)) continue;
+      this.evicted++;
+      this.remove(client);
+      client.res.destroy();
+    }
   }
 
   /** Ends every stream (the broker is stopping). */

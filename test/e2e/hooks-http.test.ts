@@ -266,9 +266,11 @@ describe('HTTP interceptors', () => {
     assert.equal(counts('strict').overflows, 1);
   });
 
-  it('HEAD, 204 and 304 through a buffering hook carry no body', async () => {
+  it('HEAD, 204 and 304 through a buffering hook carry no body; the body hook is not called for them', async () => {
+    const calls = counts('reader').calls;
     const head = await call(origin, '/read/x', { method: 'HEAD' });
-    assert.deepEqual([head.status, head.body, head.headers['x-body-length']], [200, '', '0']);
+    assert.deepEqual([head.status, head.body, head.headers['x-body-length']], [200, '', undefined]);
+    assert.equal(counts('reader').calls, calls);
     const empty = await call(origin, '/strict/204');
     assert.deepEqual([empty.status, empty.body, empty.headers['content-length']], [204, '', undefined]);
     const notModified = await call(origin, '/strict/304');
@@ -367,5 +369,102 @@ describe('HTTP interceptors and retries', () => {
       await broker.close();
       await Promise.all([dead.close(), alive.close()]);
     }
+  });
+});
+
+describe('HTTP interceptors: the framing is the broker\'s', () => {
+  let backendServer: Awaited<ReturnType<typeof httpBackend>>;
+  let broker: Broker;
+  let port: number;
+  /** The docs' re-ranking example (docs/hooks.md), here for every method. */
+  const rerank: Interceptor = {
+    name: 'rerank-search',
+    match: { path: /^\/[^/]+\/_search$/ },
+    bufferResponse: { maxBytes: 10 << 20, onOverflow: 'passthrough' },
+    async onResponse(ctx) {
+      const r = JSON.parse(ctx.body!.toString());
+      r.hits.hits.reverse();
+      ctx.setBody(JSON.stringify(r));
+    },
+  };
+  const interceptors: Interceptor[] = [
+    rerank,
+    { name: 'header', match: { path: /^\/frame\/header/ }, onResponse: (ctx) => void ctx.headers.set('x-hooked', 'yes') },
+    { name: 'short', match: { path: /^\/frame\/short/ }, onResponse: (ctx) => void ctx.headers.set('content-length', '2') },
+    { name: 'two', match: { path: /^\/frame\/two/ }, onResponse: (ctx) => void ctx.headers.append('content-length', '3') },
+    { name: 'te', match: { path: /^\/frame\/te/ }, onResponse: (ctx) => void ctx.headers.set('transfer-encoding', 'chunked') },
+    {
+      name: 'crlf',
+      match: { path: /^\/frame\/crlf/ },
+      onResponse(ctx) {
+        // Past set(), which refuses it: straight into the array.
+        (ctx.headers.raw as string[]).push('x-evil', 'a\r\nset-cookie: pwned=1');
+      },
+    },
+  ];
+
+  before(async () => {
+    backendServer = await httpBackend((req, res) => {
+      if (req.url!.endsWith('/_search')) {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        return res.end(JSON.stringify(SEARCH_HITS));
+      }
+      if (req.url!.endsWith('/chunked')) {
+        res.write('01234');
+        return setTimeout(() => res.end('56789'), 5);
+      }
+      res.end('0123456789');
+    });
+    broker = createBroker({ port: 0, httpPort: 0, healthIntervalMs: 0, httpServers: [{ host: '127.0.0.1', port: backendServer.port, policy: 111 }], interceptors });
+    await broker.listen();
+    port = broker.httpAddress()!.port;
+  });
+
+  after(async () => {
+    await broker.close();
+    await backendServer.close();
+  });
+
+  /** Two requests for `path` on one kept-alive connection: the raw text and the responses. */
+  async function twice(path: string): Promise<{ text: string; responses: ReturnType<typeof splitResponses> }> {
+    const one = `GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`;
+    const raw = await rawRequest(port, one + one, { until: (t) => splitResponses(t).length === 2 });
+    return { text: raw.text, responses: splitResponses(raw.text) };
+  }
+
+  for (const [path, what] of [
+    ['/frame/short', 'Content-Length: 2 on a 10-byte body'],
+    ['/frame/two', 'a second Content-Length'],
+    ['/frame/te', 'Transfer-Encoding: chunked beside Content-Length'],
+    ['/frame/short/chunked', 'Content-Length: 2 on a chunked body'],
+    ['/frame/te/chunked', 'Transfer-Encoding on a chunked body'],
+    ['/frame/header', 'only another header'],
+  ] as const) {
+    it(`a header-only hook setting ${what}: one framing, the true one, and the next response intact`, async () => {
+      const { text, responses } = await twice(path);
+      assert.deepEqual(responses.map((r) => [r.status, r.body]), [[200, '0123456789'], [200, '0123456789']], text);
+      for (const head of text.split('\r\n\r\n').filter((part) => part.startsWith('HTTP/1.1'))) {
+        const lengths = head.match(/^content-length:/gim)?.length ?? 0;
+        const chunked = /^transfer-encoding:/im.test(head);
+        assert.ok(lengths + (chunked ? 1 : 0) === 1, `exactly one framing header: ${head}`);
+        if (lengths === 1) assert.match(head, /^content-length: 10$/im);
+      }
+    });
+  }
+
+  it('a hook leaving CR LF in a header value: 502 HOOK_FAILED, reason "Bad Gateway", nothing injected', async () => {
+    const raw = await rawRequest(port, 'GET /frame/crlf HTTP/1.1\r\nHost: x\r\n\r\n', { until: (t) => splitResponses(t).length === 1 });
+    assert.match(raw.text, /^HTTP\/1\.1 502 Bad Gateway\r\n/);
+    assert.doesNotMatch(raw.text, /pwned/);
+    assert.equal(JSON.parse(splitResponses(raw.text)[0]!.body).code, 'HOOK_FAILED');
+  });
+
+  it('the docs\' re-ranking example: GET re-ranked, HEAD answered 200 without calling it', async () => {
+    const get = await call(`http://127.0.0.1:${port}`, '/idx/_search');
+    assert.deepEqual(JSON.parse(get.body).hits.hits.map((h: { _id: string }) => h._id), ['c', 'b', 'a']);
+    const calls = broker.interceptors!.counters.of('rerank-search').calls;
+    const head = await call(`http://127.0.0.1:${port}`, '/idx/_search', { method: 'HEAD' });
+    assert.deepEqual([head.status, head.body], [200, '']);
+    assert.equal(broker.interceptors!.counters.of('rerank-search').calls, calls);
   });
 });

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { brokerStatus, get, httpBackend, startHttpBroker, tempDir, waitFor, writeServersConf, type HttpBroker } from '../helpers/http.js';
+import { brokerStatus, get, httpBackend, rawRequest, splitResponses, startHttpBroker, tempDir, waitFor, writeServersConf, type HttpBroker } from '../helpers/http.js';
 import { RawPeer } from '../helpers/wire.js';
 
 const dir = tempDir('hooks-workers-');
@@ -20,6 +20,7 @@ before(async () => {
     plugin,
     `export default [
       { name: 'inject', onRequest(ctx) { ctx.headers.set('x-injected', String(process.pid)); } },
+      { name: 'short', match: { path: /^\\/frame/ }, onResponse(ctx) { ctx.headers.set('content-length', '2'); ctx.headers.append('content-length', '3'); ctx.headers.set('transfer-encoding', 'chunked'); } },
       { name: 'canned', match: { policies: [444] }, onPacket(p, ctx) { ctx.answer('pong from ' + process.pid); } },
     ];\n`,
   );
@@ -53,6 +54,18 @@ test('each HTTP worker runs the plugin\'s hooks; the status page and metrics add
   assert.equal(status.hooks.canned.calls, 0);
   const metrics = await get(`${broker.origin}/_broker/metrics`);
   assert.match(metrics.body, /policy_broker_hook_calls_total\{hook="inject"\} 8/);
+});
+
+test('in a worker too, a hook cannot set the framing: one Content-Length, the true one, the next response intact', async () => {
+  const one = 'GET /frame HTTP/1.1\r\nHost: x\r\n\r\n';
+  const raw = await rawRequest(broker.httpPort, one + one, { until: (t) => splitResponses(t).length === 2 });
+  const responses = splitResponses(raw.text);
+  assert.equal(responses.length, 2, raw.text);
+  for (const r of responses) assert.match(r.body, /^injected=\d+$/);
+  for (const head of raw.text.split('\r\n\r\n').filter((part) => part.startsWith('HTTP/1.1'))) {
+    assert.equal(head.match(/^content-length:/gim)?.length, 1, head);
+    assert.doesNotMatch(head, /^transfer-encoding:/im);
+  }
 });
 
 test('the primary runs the plugin\'s packet hooks', async () => {

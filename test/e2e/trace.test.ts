@@ -165,3 +165,38 @@ test('with --workers the HTTP decisions made in the workers reach the trace, its
     for (const program of programs.reverse()) await program.stop();
   }
 });
+
+test('eight trace streams opened from one address and never read do not lock the operator out', { timeout: 30_000 }, async () => {
+  const { createBroker } = await import('../../broker/broker.js');
+  const { connect } = await import('node:net');
+  const broker = createBroker({ port: 0, httpPort: 0, healthIntervalMs: 0 });
+  await broker.listen();
+  const port = broker.httpAddress()!.port;
+  const sockets: Array<import('node:net').Socket> = [];
+  /** Opens a stream from `localAddress`; resolves with its status line. Never reads past it. */
+  const open = (localAddress: string) =>
+    new Promise<string>((resolve, reject) => {
+      const socket = connect({ port, host: '127.0.0.1', localAddress });
+      sockets.push(socket);
+      let text = '';
+      socket.on('error', reject);
+      socket.on('data', (data: Buffer) => {
+        text += data.toString('latin1');
+        const eol = text.indexOf('\r\n');
+        if (eol !== -1) {
+          socket.pause();
+          resolve(text.slice(0, eol));
+        }
+      });
+      socket.write('GET /_broker/trace/events HTTP/1.1\r\nHost: x\r\n\r\n');
+    });
+  try {
+    const fromOne: string[] = [];
+    for (let i = 0; i < 8; i++) fromOne.push(await open('127.0.0.1'));
+    assert.deepEqual(fromOne.map((line) => line.split(' ')[1]), ['200', '200', '503', '503', '503', '503', '503', '503']);
+    assert.equal((await open('127.0.0.2')).split(' ')[1], '200', 'the operator, from another address');
+  } finally {
+    for (const socket of sockets) socket.destroy();
+    await broker.close();
+  }
+});

@@ -141,6 +141,8 @@ describe('RedisStore', async () => {
     a.connection.cut = true;
     await a.store.resync();
     assert.equal(a.store.degraded, true);
+    // a cannot renew its session record: it expires, and only then may another broker take the id.
+    await waitFor('the record of 20 expires', async () => (await redis.command(['EXISTS', 't5:server:20'])) === 0, 4000);
     // While a is away, the server moves to b, and then leaves b.
     const moved = (await b.store.register(entry(20, 'b', { session: true }), { ttlMs: 2000 })).entry;
     assert.ok(moved.generation > s.generation);
@@ -173,5 +175,75 @@ describe('RedisStore', async () => {
     await b.store.resync();
     assert.deepEqual(await ids(a.store), ['30@a', '31@b']);
     assert.deepEqual(await ids(b.store), ['30@a', '31@b']);
+  });
+
+  it('an id another live broker keeps is DUPLICATE_ID, decided in Redis, whatever the registering broker\'s view', async () => {
+    const a = await broker(redis, 'a', 't7:');
+    const b = await broker(redis, 'b', 't7:');
+    await a.store.register(entry(40, 'a', { session: true }), { ttlMs: 2000 });
+    await a.store.register(entry(41, 'a'));
+    // b has not heard of them yet, or has: either way Redis decides. Same host, as a squatter on the server's host.
+    for (const [id, extra] of [[40, { session: true }], [41, { packetPort: 30_041 }], [41, { session: true }]] as const) {
+      await assert.rejects(
+        b.store.register(entry(id, 'b', extra), { ttlMs: 2000, isLive: () => false }),
+        (err: unknown) => err instanceof ProtocolError && err.code === ErrorCode.DUPLICATE_ID && /through another broker \(a\)/.test(err.message),
+      );
+    }
+    // The classic server restarting in place (same address, port and policy) may move.
+    assert.equal((await b.store.register(entry(41, 'b'))).entry.owner, 'b');
+    // Once a stops (its presence key goes), the id is free at once, its record not yet expired.
+    await a.store.close();
+    assert.equal(await redis.command(['EXISTS', 't7:server:40']), 1);
+    assert.equal((await b.store.register(entry(40, 'b', { session: true }), { ttlMs: 2000 })).entry.owner, 'b');
+  });
+
+  it('malformed data in Redis costs its own id only: registrations go on, no "Redis does not answer", logged once', async () => {
+    const warnings: string[] = [];
+    const errors: string[] = [];
+    const logger: Logger = {
+      error: (message, meta) => errors.push(`${message} ${JSON.stringify(meta)}`),
+      info: () => undefined,
+      debug: () => undefined,
+      warn: (message, meta) => warnings.push(`${message} ${JSON.stringify(meta)}`),
+    };
+    const a = await broker(redis, 'a', 't8:', logger);
+    const b = await broker(redis, 'b', 't8:');
+    await a.store.register(entry(304, 'a'));
+    await a.store.register(entry(305, 'a'));
+    // A bad generations value, a record with a bad generation, a record key of the wrong type,
+    // and a bad value for an id a owns (its next renewal meets it).
+    await redis.command(['HSET', 't8:generations', '300', 'rX', '304', 'zz']);
+    await redis.command(['HSET', 't8:server:302', 'g', 'zz', 'e', '{}']);
+    await redis.command(['SET', 't8:server:303', 'not a hash']);
+    await redis.command(['SADD', 't8:servers', '302', '303']);
+    for (const id of [300, 302, 303, 306]) await a.store.register(entry(id, 'a'));
+    await a.store.resync();
+    await a.store.resync();
+    assert.equal(a.store.degraded, false);
+    await waitFor('b sees every good registration', async () => (await ids(b.store)).join() === ['300@a', '302@a', '303@a', '304@a', '305@a', '306@a'].join(), 3000);
+    assert.deepEqual(errors, []);
+    assert.ok(!warnings.some((w) => w.includes('does not answer')), warnings.join('\n'));
+    const bad = warnings.filter((w) => w.includes('does not parse'));
+    assert.equal(new Set(bad).size, bad.length, `each logged once: ${bad.join('\n')}`);
+    assert.ok(bad.some((w) => w.includes('300')), bad.join('\n'));
+  });
+
+  it('a generation above 2^53 is bad data for its id only: the id registers, the next id gets a safe generation', async () => {
+    const warnings: string[] = [];
+    const logger: Logger = { error: () => undefined, info: () => undefined, debug: () => undefined, warn: (message, meta) => warnings.push(`${message} ${JSON.stringify(meta)}`) };
+    const a = await broker(redis, 'a', 't9:', logger);
+    const b = await broker(redis, 'b', 't9:');
+    await redis.command(['HSET', 't9:generations', '310', '9007199254740993', '312', String(Date.now() * 1000 + 3_600_000_000)]);
+    const e310 = (await a.store.register(entry(310, 'a'))).entry;
+    const e311 = (await a.store.register(entry(311, 'a'))).entry;
+    const e312 = (await a.store.register(entry(312, 'a'))).entry;
+    for (const e of [e310, e311, e312]) assert.ok(Number.isSafeInteger(e.generation), String(e.generation));
+    // 311 is not dragged along: its generation is this broker's clock, not another id's.
+    assert.ok(Math.abs(e311.generation - Date.now() * 1000) < 60_000_000, String(e311.generation));
+    // 312's last generation is an hour ahead (a broker whose clock is wrong): it follows it, and it is logged.
+    assert.ok(e312.generation > Date.now() * 1000 + 3_000_000_000);
+    assert.ok(warnings.some((w) => w.includes('far ahead') && w.includes('312')), warnings.join('\n'));
+    await waitFor('b sees all three', async () => (await ids(b.store)).join() === '310@a,311@a,312@a', 3000);
+    assert.equal(a.store.degraded, false);
   });
 });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { AddressInfo } from 'node:net';
 import { resolveBrokerOptions, type BrokerOptions } from '../../broker/options.js';
-import { RegistrationGuard, sourceKey, PER_CONNECTION_BURST } from '../../broker/packets/registration-guard.js';
+import { RegistrationGuard, sourceKey, PER_CONNECTION_BURST, REFUSED_BURST } from '../../broker/packets/registration-guard.js';
 import type { Registration } from '../../broker/protocol/packet-types.js';
 import { idClaimRefusal, portClaimRefusal } from '../../broker/registry/id-claim.js';
 import { Member, type MemberState } from '../../broker/routing/member.js';
@@ -70,6 +70,12 @@ describe('sourceKey', () => {
     assert.equal(sourceKey('10.0.0.1'), '10.0.0.1');
     assert.equal(sourceKey('2001:db8:1:2:aaaa::1'), sourceKey('2001:db8:1:2::ffff'));
     assert.notEqual(sourceKey('2001:db8:1:2::1'), sourceKey('2001:db8:1:3::1'));
+    // --ipv6-source-prefix: 128 counts each address, 48 a whole site.
+    assert.notEqual(sourceKey('2001:db8:1:2::1', 128), sourceKey('2001:db8:1:2::2', 128));
+    assert.equal(sourceKey('2001:db8:1:2::1', 48), sourceKey('2001:db8:1:3::1', 48));
+    assert.notEqual(sourceKey('2001:db8:1:2::1', 48), sourceKey('2001:db8:2:2::1', 48));
+    assert.equal(sourceKey('2001:db8:1:2:aaaa::1', 60), sourceKey('2001:db8:1:f::1', 60));
+    assert.notEqual(sourceKey('2001:db8:1:2::1', 60), sourceKey('2001:db8:1:12::1', 60));
   });
 });
 
@@ -128,6 +134,25 @@ describe('RegistrationGuard', () => {
   });
 });
 
+describe('refused registrations', () => {
+  it('peers without the secret never spend the budget of those that have it; past their own bucket they are not logged', () => {
+    const { g, advance } = guard({ registrationRate: 100, registrationSecret: 's3cret' });
+    // A flood without the secret from 127.0.0.2 (the same loopback source as the real servers).
+    const refusals = Array.from({ length: 2000 }, (_, i) => g.check({ host: '127.0.0.2' }, reg({ id: i, secret: 'guess' }))!);
+    assert.ok(refusals.every((r) => r.code === 'UNAUTHORIZED'));
+    assert.equal(refusals.filter((r) => r.quiet !== true).length, REFUSED_BURST, 'only a burst of them is logged');
+    // The authorised servers still have all of their budget.
+    let accepted = 0;
+    for (let c = 0; c < 100; c++) if (g.check({ host: `127.0.1.${c}` }, reg({ id: 5000 + c, secret: 's3cret' })) === undefined) accepted++;
+    assert.equal(accepted, 100);
+    advance(1000);
+    // A refused address in protected mode counts the same way.
+    const p = guard({ host: '0.0.0.0', registrationRate: 10 }).g;
+    for (let i = 0; i < 500; i++) assert.equal(p.check({ host: '192.0.2.1' }, reg())?.code, 'UNAUTHORIZED');
+    for (let i = 0; i < 10; i++) assert.equal(p.check({ host: `127.0.0.${i + 1}` }, reg()), undefined);
+  });
+});
+
 describe('id claims', () => {
   /** A registered server as the table holds it. */
   const record = (f: { id?: number; policy?: number; port?: number; session?: boolean; state?: MemberState; httpPort?: number }): Member => {
@@ -154,6 +179,11 @@ describe('id claims', () => {
     assert.ok(portClaimRefusal(servers, reg({ id: 101, policy: 222, listenport: 7000 }), '127.0.0.1'));
     assert.ok(portClaimRefusal(servers, reg({ id: 101, policy: 222, listenport: 7001, httpport: 8000 }), '127.0.0.1'));
     assert.equal(portClaimRefusal(servers, reg({ id: 101, policy: 111, listenport: 7000 }), '127.0.0.1'), undefined);
-    assert.equal(portClaimRefusal(servers, reg({ id: 101, policy: 222, listenport: 7000 }), '127.0.0.2'), undefined);
+    // A server listening on a wildcard address answers on every address of this host.
+    for (const local of ['127.0.0.2', '::1', '::ffff:127.0.0.1']) assert.ok(portClaimRefusal(servers, reg({ id: 101, policy: 222, listenport: 7000 }), local), local);
+    const remote = [record({ id: 100, policy: 111, port: 7000 })];
+    (remote[0]!.info as { host: string }).host = '192.0.2.10';
+    assert.ok(portClaimRefusal(remote, reg({ id: 101, policy: 222, listenport: 7000 }), '::ffff:192.0.2.10'));
+    assert.equal(portClaimRefusal(remote, reg({ id: 101, policy: 222, listenport: 7000 }), '192.0.2.11'), undefined);
   });
 });

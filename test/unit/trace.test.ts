@@ -116,6 +116,9 @@ class FakeResponse extends EventEmitter {
     this.ended = true;
     this.emit('close');
   }
+  destroy(): void {
+    this.end();
+  }
   drain(room: number): void {
     this.room = room;
     this.emit('drain');
@@ -133,7 +136,7 @@ describe('TraceStream', () => {
     tracer.packet(job(1), A, 'reply');
     const stream = new TraceStream(tracer);
     const res = new FakeResponse();
-    assert.equal(stream.open(asResponse(res)), true);
+    assert.equal(stream.open(asResponse(res), undefined, '10.0.0.1'), undefined);
     tracer.packet(job(2), B, 'reply');
     tracer.set({ on: false });
     assert.deepEqual(res.written.map((w) => w.split('\n')[0]), ['event: state', 'event: decision', 'event: decision', 'event: state']);
@@ -146,8 +149,8 @@ describe('TraceStream', () => {
     const stream = new TraceStream(tracer, { maxQueued: 10 });
     const slow = new FakeResponse(2); // the state event, then full
     const fast = new FakeResponse();
-    stream.open(asResponse(slow));
-    stream.open(asResponse(fast));
+    stream.open(asResponse(slow), undefined, '10.0.0.2');
+    stream.open(asResponse(fast), undefined, '10.0.0.3');
     for (let i = 0; i < 100; i++) tracer.packet(job(i), A, 'reply');
     assert.equal(fast.events('decision').length, 100, 'a slow client does not hold the others back');
     assert.equal(slow.events('decision').length, 1);
@@ -164,10 +167,10 @@ describe('TraceStream', () => {
     const only100 = new FakeResponse();
     const only222 = new FakeResponse();
     const staticOne = new FakeResponse();
-    stream.open(asResponse(all));
-    stream.open(asResponse(only100), { server: '100' });
-    stream.open(asResponse(only222), { policy: 222 });
-    stream.open(asResponse(staticOne), { server: '10.1.1.1:80' });
+    stream.open(asResponse(all), undefined, '10.0.0.4');
+    stream.open(asResponse(only100), { server: '100' }, '10.0.0.5');
+    stream.open(asResponse(only222), { policy: 222 }, '10.0.0.6');
+    stream.open(asResponse(staticOne), { server: '10.1.1.1:80' }, '10.0.0.7');
     tracer.packet(job(1), A, 'reply');
     tracer.packet(job(2), B, 'reply');
     tracer.packet({ ...job(3), policy: 222 }, { id: 200, host: '127.0.0.1', port: 4200 }, 'reply');
@@ -185,14 +188,43 @@ describe('TraceStream', () => {
     const stream = new TraceStream(tracer, { maxClients: 2 });
     const a = new FakeResponse();
     const b = new FakeResponse();
-    assert.equal(stream.open(asResponse(a)), true);
-    assert.equal(stream.open(asResponse(b)), true);
-    assert.equal(stream.open(asResponse(new FakeResponse())), false);
+    assert.equal(stream.open(asResponse(a), undefined, '10.0.0.8'), undefined);
+    assert.equal(stream.open(asResponse(b), undefined, '10.0.0.9'), undefined);
+    assert.equal(stream.open(asResponse(new FakeResponse()), undefined, '10.0.0.10'), 'full');
     assert.equal(tracer.listenerCount, 1);
     a.end();
     b.end();
     assert.equal(stream.clientCount, 0);
     assert.equal(tracer.listenerCount, 0);
+  });
+});
+
+describe('TraceStream under attack', () => {
+  it('one address holds at most maxPerAddress streams; others still get theirs', () => {
+    const stream = new TraceStream(new Tracer(undefined, { on: false, sample: 1 }));
+    const results = Array.from({ length: 8 }, () => stream.open(asResponse(new FakeResponse()), undefined, '127.0.0.1'));
+    assert.deepEqual(results, [undefined, undefined, 'address', 'address', 'address', 'address', 'address', 'address']);
+    assert.equal(stream.open(asResponse(new FakeResponse()), undefined, '127.0.0.2'), undefined, 'the operator from another address');
+    stream.close();
+  });
+
+  it('a stream whose client stopped reading is ended after stallMs, and its slot is free', () => {
+    let now = 0;
+    const tracer = new Tracer(undefined, { on: true, sample: 1 });
+    const stream = new TraceStream(tracer, { maxClients: 2, stallMs: 1000, now: () => now });
+    const silent = new FakeResponse(2); // the state event, then its client reads nothing
+    const reader = new FakeResponse();
+    assert.equal(stream.open(asResponse(silent), undefined, '10.0.0.1'), undefined);
+    assert.equal(stream.open(asResponse(reader), undefined, '10.0.0.2'), undefined);
+    tracer.packet(job(1), A, 'reply');
+    assert.equal(stream.open(asResponse(new FakeResponse()), undefined, '10.0.0.3'), 'full');
+    now += 1001;
+    const late = new FakeResponse();
+    assert.equal(stream.open(asResponse(late), undefined, '10.0.0.3'), undefined);
+    assert.equal(silent.ended, true);
+    assert.equal(reader.ended, false);
+    assert.equal(stream.evicted, 1);
+    stream.close();
   });
 });
 
@@ -213,7 +245,7 @@ describe('across --workers', () => {
     const relayed = new RelayedTrace({ on: false, sample: 1 }, (w) => watch.push(w));
     const stream = new TraceStream(relayed);
     const res = new FakeResponse();
-    stream.open(asResponse(res));
+    stream.open(asResponse(res), undefined, '10.0.0.11');
     const tracer = new Tracer(undefined, { on: true, sample: 1 });
     tracer.packet(job(9), A, 'reply');
     relayed.feed(tracer.recentDecisions());

@@ -1,7 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { brotliCompressSync, deflateRawSync, deflateSync, gzipSync } from 'node:zlib';
-import { decodeBody, headersForBody, headersWithoutBody, responseHasNoBody } from '../../../broker/hooks/body.js';
+import { decodeBody, headersForBody, responseHasNoBody } from '../../../broker/hooks/body.js';
+import { frameResponse, singleLength } from '../../../broker/hooks/framing.js';
 import { HeaderList } from '../../../broker/hooks/header-list.js';
 
 describe('body helpers', () => {
@@ -17,17 +18,32 @@ describe('body helpers', () => {
     assert.deepEqual(h.toObject(), { etag: '"x"', 'content-encoding': 'gzip', 'content-length': '5' });
   });
 
-  it('HEAD, 1xx, 204 and 304 carry no body; 204 has no length', () => {
+  it('HEAD, 1xx, 204 and 304 carry no body; 204 has no length, HEAD and 304 the backend\'s', () => {
     assert.equal(responseHasNoBody('HEAD', 200), true);
     assert.equal(responseHasNoBody('GET', 204), true);
     assert.equal(responseHasNoBody('GET', 304), true);
     assert.equal(responseHasNoBody('GET', 200), false);
     const h = new HeaderList(['content-length', '10']);
-    headersWithoutBody(h, 204);
+    frameResponse(h, { kind: 'none', status: 204 }, 10);
     assert.equal(h.has('content-length'), false);
-    const k = new HeaderList(['content-length', '10']);
-    headersWithoutBody(k, 304);
-    assert.equal(k.get('content-length'), '10');
+    const k = new HeaderList(['content-length', '2', 'content-length', '3', 'transfer-encoding', 'chunked']);
+    frameResponse(k, { kind: 'none', status: 304 }, 10);
+    assert.deepEqual(k.raw, ['content-length', '10']);
+  });
+
+  it('framing is the broker\'s: whatever a hook left, no Transfer-Encoding and at most one Content-Length, the true one', () => {
+    const hooked = () => new HeaderList(['X-A', '1', 'Content-Length', '2', 'content-length', '99', 'Transfer-Encoding', 'chunked']);
+    const whole = hooked();
+    frameResponse(whole, { kind: 'whole', length: 10, changed: false }, 10);
+    assert.deepEqual(whole.raw, ['X-A', '1', 'content-length', '10']);
+    const streamed = hooked();
+    frameResponse(streamed, { kind: 'stream' }, 10);
+    assert.deepEqual(streamed.raw, ['X-A', '1', 'content-length', '10']);
+    const unknown = hooked();
+    frameResponse(unknown, { kind: 'stream' }, undefined);
+    assert.deepEqual(unknown.raw, ['X-A', '1'], 'no length: Node sends it chunked');
+    assert.equal(singleLength(new HeaderList(['content-length', '5', 'content-length', '5'])), undefined);
+    assert.equal(singleLength(new HeaderList(['Content-Length', '5'])), 5);
   });
 
   const text = Buffer.from(JSON.stringify({ hits: Array.from({ length: 50 }, (_, i) => ({ id: i })) }));
