@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import type { MemberState } from '../routing/member.js';
 import type { Counters } from '../routing/counters.js';
 import type { HookCounts } from '../hooks/counters.js';
+import type { UpgradeFigures } from '../http/upgrade-counters.js';
 
 /** One HTTP backend (an Endpoint of the table, or a merged row with --workers). */
 export interface HttpBackendView {
@@ -50,6 +51,8 @@ export interface HttpSource {
   /** Requests being proxied now. */
   readonly inflight: number;
   address(): AddressInfo | undefined;
+  /** Upgrade requests and the tunnels (WebSockets) open now. */
+  upgradeFigures(): UpgradeFigures;
   /** The worker processes with --workers; absent in a single process. */
   workers?(): WorkerStatus[];
   /** With --workers, the workers' interceptor counters added up; absent in a single process. */
