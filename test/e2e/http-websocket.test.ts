@@ -24,6 +24,8 @@ before(async () => {
     { port: b.port },
     { port: c.port, policy: 222 },
     { port: await closedPort(), policy: 333 },
+    { port: await closedPort(), policy: 555 },
+    { port: a.port, policy: 555 },
   ]);
   broker = await startHttpBroker(['--servers', conf, '--health-interval', '0', '--http-keep-alive-timeout', '300', '--http-socket-timeout', '400', '--http-token', 'tok']);
   programs.push(broker.broker);
@@ -120,6 +122,30 @@ describe('WebSocket through the HTTP front end', () => {
     const s = await status();
     assert.ok(s.http.upgrades.refused.UNKNOWN_POLICY >= 1);
     assert.ok(s.http.upgrades.refused.UNAUTHORIZED >= 1);
+  });
+
+  test('a backend that fails before its 101 is retried on another, like a GET', async () => {
+    const before = (await status()).http.retries;
+    for (let i = 0; i < 4; i++) {
+      const ws = await mustOpen(wsOrigin, { ...auth, 'x-privacy-policy': '555' });
+      assert.equal((await ask(ws, 'name?')).data.toString(), 'a');
+      ws.close();
+      await closed(ws);
+    }
+    assert.ok((await status()).http.retries > before);
+  });
+
+  test('--http-upgrade-idle-timeout closes a WebSocket with no bytes either way', async () => {
+    const own = await startHttpBroker(['--servers', writeServersConf(temp.dir, [{ port: a.port }]), '--health-interval', '0', '--http-upgrade-idle-timeout', '300']);
+    programs.push(own.broker);
+    const ws = await mustOpen(`ws://127.0.0.1:${own.httpPort}`);
+    assert.equal((await ask(ws, 'x')).data.toString(), 'x');
+    const { code } = await closed(ws);
+    assert.equal(code, 1006);
+    const s = await brokerStatus(own.httpPort);
+    assert.equal(s.http.upgrades.open, 0);
+    assert.equal(s.http.upgrades.closed, 1);
+    await own.broker.stop();
   });
 
   test('a backend answering other than 101 has its answer relayed, and the connection closed', async () => {
