@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { chromiumMissing, launchChromium } from '../helpers/chromium.js';
-import { brokerStatus, startHttpBroker, startHttpPool } from '../helpers/http.js';
+import { brokerStatus, startHttpBroker, startHttpPool, waitFor } from '../helpers/http.js';
 import type { Program } from '../helpers/programs.js';
 
 /** Runs in the page: open a WebSocket to the page's origin, read the hello, echo text and bytes, close. */
@@ -60,6 +60,11 @@ test('headless Chromium exchanges WebSocket messages through the broker', { skip
     const status = await brokerStatus(broker.httpPort);
     assert.equal(status.http.upgrades.upgraded, 1);
     assert.ok(status.http.upgrades.bytesToBackend > 0);
+    // The dashboard's WebSockets card shows it.
+    await page.goto(`${broker.origin}/_broker/`);
+    await waitFor('the WebSockets card', async () => (await page.locator('#ws-upgraded').getAttribute('data-value')) === '1', 20_000, 100);
+    assert.equal(await page.locator('#websockets').isHidden(), false);
+    assert.deepEqual(problems, []);
   } finally {
     await context?.close().catch(() => undefined);
     for (const program of programs.reverse()) await program.stop();
