@@ -22,11 +22,14 @@ import {
 } from './packet-cases.js';
 import { registrySuite } from './registry.js';
 import { selectionSuite } from './selection.js';
+import { websocketSuite } from './websocket.js';
 import { appendOptimisation, readRun, writeReport, writeRun, type BenchRun } from './report.js';
 import type { RunRecord } from './results.js';
 
-const SUITES = ['packets', 'payloads', 'servers', 'connections', 'memory', 'soak', 'http', 'registry'] as const;
+const SUITES = ['packets', 'payloads', 'servers', 'connections', 'memory', 'soak', 'http', 'registry', 'websocket'] as const;
 type Suite = (typeof SUITES)[number];
+/** WebSockets of the websocket suite's throughput case. */
+const WEBSOCKET_CONNECTIONS = 64;
 /** Open files the harness and its children may need: the idle connections and some room. */
 const FD_LIMIT = 65536;
 
@@ -114,6 +117,7 @@ program.action(async (options: Options) => {
     log('  skipped: redis-server is missing (apt-get install redis-server)');
     return [];
   });
+  await runSuite('websocket', () => websocketSuite({ idle: timing.idleConnections, connections: WEBSOCKET_CONNECTIONS, durationMs: timing.durationMs, rounds: timing.rounds, log }));
   // The soak last: in full mode it is most of the time.
   await runSuite('soak', () => soakSuite(ctx, mode === 'full' ? `${timing.soakMs / 60000} minutes` : `short version: ${timing.soakMs / 1000} s`));
 
