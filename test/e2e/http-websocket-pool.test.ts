@@ -8,6 +8,8 @@ import { after, test } from 'node:test';
 import WebSocket from 'ws';
 import type { Program } from '../helpers/programs.js';
 import { brokerStatus, get, startHttpBroker, startHttpPool, waitFor, waitForLiveHttpServers } from '../helpers/http.js';
+import { readFileSync } from 'node:fs';
+import { makeTestCa } from '../helpers/certs.js';
 import { ask, closed, mustOpen } from '../helpers/ws.js';
 
 const programs: Program[] = [];
@@ -89,4 +91,26 @@ test('--workers: status and metrics add up the workers\' WebSockets', async () =
   assert.match(metrics.body, /^policy_broker_http_upgrades_total\{outcome="upgraded",code=""\} 20$/m);
   await Promise.all(sockets.map((ws) => (ws.close(), closed(ws))));
   await waitFor('the workers to report them closed', async () => (await brokerStatus(broker.httpPort)).http.upgrades.open === 0);
+});
+
+test('wss:// through an HTTPS broker (--tls-cert): the same tunnel inside TLS', async () => {
+  const ca = await makeTestCa();
+  try {
+    const broker = await startHttpBroker(['--tls-cert', ca.cert, '--tls-key', ca.key, '--health-interval', '0']);
+    programs.push(broker.broker);
+    const { pool, servers } = await startHttpPool(broker.port, ['--tls', '--ca', ca.ca, '--policy', '111', '--count', '1']);
+    programs.push(pool);
+    const ws = new WebSocket(`wss://127.0.0.1:${broker.httpPort}/secure`, { ca: readFileSync(ca.ca) });
+    const first = await new Promise<string>((resolve, reject) => {
+      ws.once('message', (data) => resolve(data.toString()));
+      ws.once('error', reject);
+    });
+    assert.equal(JSON.parse(first).server, servers[0]!.id);
+    const big = Buffer.alloc(256 * 1024, 3);
+    assert.deepEqual((await ask(ws, big)).data, big);
+    ws.close(1000, 'done');
+    assert.deepEqual(await closed(ws), { code: 1000, reason: 'done' });
+  } finally {
+    await ca.remove();
+  }
 });
