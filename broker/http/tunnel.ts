@@ -68,11 +68,17 @@ export class Tunnel {
 
   /** Relays `from` to `to` with backpressure; an end of `from` ends `to`. */
   private pump(from: Duplex, to: Duplex, count: (n: number) => void): void {
+    let waiting = false;
+    const resume = (): void => {
+      waiting = false;
+      from.resume();
+    };
     from.on('data', (chunk: Buffer) => {
       count(chunk.length);
-      if (!to.write(chunk)) {
+      if (!to.write(chunk) && !waiting) {
+        waiting = true;
         from.pause();
-        to.once('drain', () => from.resume());
+        to.once('drain', resume);
       }
     });
     from.once('end', () => {

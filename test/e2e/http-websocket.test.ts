@@ -80,6 +80,27 @@ describe('WebSocket through the HTTP front end', () => {
     assert.ok(after.http.upgrades.bytesToBackend > 0 && after.http.upgrades.bytesToClient > 0);
   });
 
+  test('nothing buffers the stream: a client that does not read holds the backend back, not the broker\'s memory', async () => {
+    const own = await startHttpBroker(['--servers', writeServersConf(temp.dir, [{ port: a.port }]), '--health-interval', '0']);
+    programs.push(own.broker);
+    const ws = await mustOpen(`ws://127.0.0.1:${own.httpPort}`);
+    const rssBefore = (await brokerStatus(own.httpPort)).memory.rss as number;
+    ws.pause();
+    ws.send('flood 120');
+    // 120 MiB sent by the backend; with the client not reading, most of it must wait in the backend.
+    await waitFor('the backend to be held back', () => a.buffered() > 60 << 20, 20_000, 20);
+    const rssHeld = (await brokerStatus(own.httpPort)).memory.rss as number;
+    assert.ok(rssHeld - rssBefore < 64 << 20, `broker RSS grew by ${Math.round((rssHeld - rssBefore) / 1048576)} MiB`);
+    // Reading again, everything arrives.
+    let received = 0;
+    ws.on('message', (data: Buffer) => (received += data.length));
+    ws.resume();
+    await waitFor('the 120 MiB to arrive', () => received === 120 << 20, 60_000, 20);
+    ws.close();
+    await closed(ws);
+    await own.broker.stop();
+  });
+
   test('the backend\'s close code and reason reach the client', async () => {
     const ws = await mustOpen(wsOrigin, auth);
     ws.send('close 4001 gone fishing');

@@ -13,6 +13,8 @@ export interface WsBackend {
   readonly handshakes: Array<Record<string, string | string[] | undefined>>;
   /** Its open WebSockets. */
   readonly open: () => number;
+  /** Bytes its WebSockets have queued and not yet handed to the kernel. */
+  readonly buffered: () => number;
   /** Resets every connection, as a backend that dies does, and stops listening. */
   kill(): void;
   close(): Promise<void>;
@@ -20,7 +22,8 @@ export interface WsBackend {
 
 /**
  * A WebSocket echo backend: text `name?` answers its name; `close CODE REASON` closes with that
- * code and reason; anything else (text or binary) comes back as it was sent.
+ * code and reason; `flood N` sends N binary messages of 1 MiB at once; anything else (text or
+ * binary) comes back as it was sent.
  * Plain HTTP requests get 200 with its name; `/refuse` upgrades get 403 with a body.
  */
 export async function wsBackend(name: string): Promise<WsBackend> {
@@ -47,6 +50,11 @@ export async function wsBackend(name: string): Promise<WsBackend> {
         if (text === 'name?') return ws.send(name);
         const close = text === undefined ? null : /^close (\d+) (.*)$/.exec(text);
         if (close !== null) return ws.close(Number(close[1]), close[2]);
+        const flood = text === undefined ? null : /^flood (\d+)$/.exec(text);
+        if (flood !== null) {
+          for (let i = 0; i < Number(flood[1]); i++) ws.send(Buffer.alloc(1 << 20, i));
+          return;
+        }
         ws.send(data, { binary: isBinary });
       });
     });
@@ -58,6 +66,7 @@ export async function wsBackend(name: string): Promise<WsBackend> {
     name,
     handshakes,
     open: () => wss.clients.size,
+    buffered: () => [...wss.clients].reduce((n, ws) => n + ws.bufferedAmount, 0),
     kill() {
       server.close();
       for (const socket of sockets) socket.destroy();
