@@ -13,6 +13,7 @@
  * socket over.
  */
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { headersForBody } from '../hooks/body.js';
@@ -120,7 +121,7 @@ export class UpgradeExchange implements Dispatcher.DispatchHandler, Routed<HttpE
       stats.countResponse(this.policy, endpoint.member.label, this.status, this.startedAt);
       this.traced(this.status, 'NOT_UPGRADED');
       this.finish();
-      this.socket.end();
+      this.closeAfterAnswer();
       return;
     }
     // The tunnel holds its backend while it is open: least-outstanding sees the WebSockets.
@@ -258,7 +259,7 @@ export class UpgradeExchange implements Dispatcher.DispatchHandler, Routed<HttpE
     this.services.upgrades.refused('HOOK_ANSWERED');
     this.traced(status, 'HOOK_ANSWERED');
     this.finish();
-    this.socket.end(Buffer.concat([Buffer.from(rawHead(status, undefined, headers.raw), 'latin1'), body]));
+    this.closeAfterAnswer(Buffer.concat([Buffer.from(rawHead(status, undefined, headers.raw), 'latin1'), body]));
   }
 
   /** Refused before the attempt policy saw it. */
@@ -274,10 +275,19 @@ export class UpgradeExchange implements Dispatcher.DispatchHandler, Routed<HttpE
     else this.services.upgrades.refused(code);
     this.traced(HTTP_ERROR_STATUS[code], code);
     this.finish();
+    if (!this.socket.writable) return void this.socket.destroy();
+    this.closeAfterAnswer(rawError(code, message, this.head.requestId));
+  }
+
+  /**
+   * Ends the client's connection after an answer: closed a grace after the answer is all out (a
+   * client that keeps its side open), or after the idle timeout if the client does not read it.
+   */
+  private closeAfterAnswer(last?: string | Buffer): void {
     const socket = this.socket;
-    if (!socket.writable) return void socket.destroy();
-    socket.end(rawError(code, message, this.head.requestId));
-    setTimeout(() => socket.destroy(), ERROR_CLOSE_GRACE_MS).unref();
+    socket.end(last);
+    socket.once('finish', () => setTimeout(() => socket.destroy(), ERROR_CLOSE_GRACE_MS).unref());
+    if (socket instanceof Socket && this.services.idleMs > 0) socket.setTimeout(this.services.idleMs, () => socket.destroy());
   }
 
   private finish(): void {
