@@ -10,7 +10,7 @@ import type { StatusSources } from './admin/status.js';
 import type { HttpFrontEnd } from './http/http-front-end.js';
 import { resolveBrokerOptions, type BrokerOptions } from './options.js';
 import { Interceptors } from './hooks/interceptors.js';
-import { PacketHooks } from './hooks/packet-hooks.js';
+import { PacketHooks } from './packets/packet-hooks.js';
 import { PacketRouter } from './packets/packet-router.js';
 import { PeerConnection, type PeerSettings } from './packets/peer-connection.js';
 import { Registrar } from './packets/registrar.js';
@@ -22,6 +22,8 @@ import { brokerId } from './registry/broker-id.js';
 import type { RegistryStore } from './registry/store.js';
 import { PolicyTable } from './routing/policy-table.js';
 import { Counters } from './routing/counters.js';
+import { ListenGroup } from './support/listen-group.js';
+import { listenPlan } from './support/reuse-port.js';
 import { listenerTls } from './support/tls-files.js';
 import { waitUntil } from './support/wait-until.js';
 import { Tracer } from './trace/tracer.js';
@@ -88,6 +90,8 @@ export function createBroker(input: Partial<BrokerOptions> = {}): Broker {
   // Packet hooks sit in front of the router: one call in (accept), one out (the answer port).
   const packetHooks = interceptors?.hasPackets === true ? new PacketHooks(interceptors, (client, packet) => router.accept(client, packet), log) : undefined;
   let server: Server | undefined;
+  /** The packet port's listening sockets, all handing their connections to `server`. */
+  let listeners: ListenGroup | undefined;
   // Listeners of this broker that run elsewhere (the HTTP workers of --workers), for the registration guard.
   const otherListeners: Array<() => AddressInfo | undefined> = [];
   const ownListeners = (): Array<AddressInfo | undefined> => [
@@ -168,20 +172,15 @@ export function createBroker(input: Partial<BrokerOptions> = {}): Broker {
         : process.getBuiltinModule('node:tls').createServer({ ...tls, noDelay: true, handshakeTimeout: options.headerTimeoutMs || 120_000 }, onConnection);
     srv.on('tlsClientError', (err: Error) => log.debug('TLS handshake failed', { error: err.message }));
     server = srv;
-    srv.maxConnections = options.maxConnections;
-    await new Promise<void>((resolve, reject) => {
-      srv.once('error', reject);
-      srv.listen(options.port, options.host, () => {
-        srv.off('error', reject);
-        resolve();
-      });
-    });
+    listeners = new ListenGroup(srv);
+    const plan = await listenPlan(options, log);
+    await listeners.listen({ port: options.port, host: options.host, ...plan, maxConnections: options.maxConnections, socketOptions: { noDelay: true } });
     srv.on('error', (err) => log.error('packet listener error', { error: err.message }));
     const interval = Math.min(SWEEP_MAX_INTERVAL_MS, Math.max(10, Math.floor(options.serverTimeoutMs / 4)));
     sweepTimer = setInterval(sweep, interval);
     sweepTimer.unref();
     const address = srv.address() as AddressInfo;
-    log.info('broker listening', { address: `${address.address}:${address.port}`, algorithm: options.algorithm });
+    log.info('broker listening', { address: `${address.address}:${address.port}`, algorithm: options.algorithm, listenSockets: listeners.sockets });
     const registration = { mode: registrar.guard.mode, who: registrar.guard.describe() };
     if (registrar.guard.mode === 'open') log.warn('registration mode', registration);
     else log.info('registration mode', registration);
@@ -196,7 +195,7 @@ export function createBroker(input: Partial<BrokerOptions> = {}): Broker {
         pages.start();
       } catch (err) {
         clearInterval(sweepTimer);
-        srv.close();
+        listeners.close();
         throw err;
       }
     }
@@ -229,7 +228,7 @@ export function createBroker(input: Partial<BrokerOptions> = {}): Broker {
     // Give the final answers a moment to flush before tearing down what is left.
     await new Promise((resolve) => setTimeout(resolve, 20));
     for (const conn of connections) conn.socket.destroy();
-    if (server !== undefined) await new Promise<void>((resolve) => server!.close(() => resolve()));
+    if (listeners !== undefined) await new Promise<void>((resolve) => listeners!.close(() => resolve()));
     log.info('broker stopped');
   }
 
@@ -254,7 +253,7 @@ export function createBroker(input: Partial<BrokerOptions> = {}): Broker {
       closing ??= (async () => {
         admin?.stop();
         // Stop accepting first; existing connections are still answered.
-        server?.close();
+        listeners?.close();
         await drain(http?.close(options.drainTimeoutMs));
       })();
       return closing;

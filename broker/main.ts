@@ -58,7 +58,8 @@ program.action(async (opts: Record<string, unknown>) => {
       process.stderr.write(`policy-broker: error: ${err.message}\n`);
       process.exit(err.code === 'UNREACHABLE' ? 1 : EXIT_USAGE);
     }
-    process.stderr.write(`policy-broker: error: cannot listen on ${String(opts.host)}:${String(opts.port)}: ${(err as Error).message}\n`);
+    // The error names the address (the packet or the HTTP port) that could not be bound.
+    process.stderr.write(`policy-broker: error: cannot listen: ${(err as Error).message}\n`);
     process.exit(1);
   }
   let stopping = false;

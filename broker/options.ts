@@ -34,6 +34,14 @@ export const BROKER_OPTIONS = {
   idleTimeoutMs: wholeNumber('--idle-timeout <ms>', 'close connections that send nothing and wait for nothing this long (0 = never)', 300 * SECOND, 0, DAY),
   headerTimeoutMs: wholeNumber('--header-timeout <ms>', 'close connections whose packet, once begun, is not complete this long (0 = never)', 10 * SECOND, 0, DAY),
   maxConnections: wholeNumber('--max-connections <n>', 'open connections at once', 20000, 1, 10_000_000),
+  /**
+   * Listening sockets per port (SO_REUSEPORT), for the packet and the HTTP port alike: a busy
+   * event loop accepts one connection per socket per turn (docs/benchmarks.md, "Bursts of
+   * connections"). Ignored, with a warning, on a Node without reusePort (before 22.12).
+   */
+  listenSockets: wholeNumber('--listen-sockets <n>', 'listening sockets per port, so bursts of new connections are accepted at once (SO_REUSEPORT; Node 22.12+)', 16, 1, 64),
+  /** The kernel caps it at net.core.somaxconn (4096 on Linux 5.4 and later). */
+  listenBacklog: wholeNumber('--listen-backlog <n>', 'connections the kernel queues per listening socket before they are accepted (capped by net.core.somaxconn)', 4096, 1, 65535),
   drainTimeoutMs: wholeNumber('--drain-timeout <ms>', 'how long shutdown waits for in-flight packets', 10 * SECOND, 0, HOUR),
   registrationSecret: optional(text('--registration-secret <secret>', 'servers must send this secret to register', '')),
   /** Empty: any address may register when a secret is set or the broker listens on loopback only, else loopback only (protected mode, registration-guard.ts). */

@@ -28,6 +28,7 @@ interface CliOptions {
   handler: HandlerName;
   delay: number;
   maxInflight: number;
+  weight?: number;
   secret?: string;
   tlsCert?: string;
   tlsKey?: string;
@@ -62,6 +63,7 @@ const program = new Command(NAME)
   .addOption(envOption(PREFIX, '--handler <name>', 'what a server computes from the payload').choices(HANDLER_NAMES).default(handler))
   .addOption(envOption(PREFIX, '--delay <ms>', 'simulated work per packet, in ms').argParser(integer(0, 3_600_000)).default(delayMs))
   .addOption(envOption(PREFIX, '--max-inflight <n>', 'packets a server handles at once per broker connection').argParser(integer(1, MAX_INFLIGHT)).default(maxInflight))
+  .addOption(envOption(PREFIX, '--weight <n>', 'share of the policy\'s packets and requests relative to other servers (1-1000; brokers without weights ignore it) (default: 1)').argParser(integer(1, 1000)))
   .addOption(envOption(PREFIX, '--secret <secret>', 'registration secret the broker requires'))
   .addOption(envOption(PREFIX, '--tls-cert <file>', 'PEM certificate: the servers listen with TLS (with --tls-key) and tell the broker so'))
   .addOption(envOption(PREFIX, '--tls-key <file>', 'PEM private key of --tls-cert'))
@@ -89,6 +91,7 @@ program.action(async (options: CliOptions) => {
     handler: options.handler,
     delayMs: options.delay,
     maxInflight: options.maxInflight,
+    weight: options.weight,
     secret: options.secret,
     tlsCert: options.tlsCert,
     tlsKey: options.tlsKey,

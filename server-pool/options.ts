@@ -39,6 +39,8 @@ export interface PacketServerOptions {
   maxInflight?: number;
   /** Shared secret the broker may require at registration. */
   secret?: string;
+  /** Share of its policy's packets and requests relative to the other servers' (1-1000), sent at registration; unset: not sent (1). */
+  weight?: number;
   /** PEM certificate file: with tlsKey, the listener speaks TLS and registers with `tls: true`. */
   tlsCert?: string;
   /** PEM private key file of tlsCert. */
@@ -107,6 +109,7 @@ export interface ResolvedServerOptions {
   delayMs: number;
   maxInflight: number;
   secret: string | undefined;
+  weight: number | undefined;
   /** Certificate and key of a TLS listener; undefined for plain TCP. */
   tls: SecureContextOptions | undefined;
   /** How to dial the broker with TLS; undefined for plain TCP. */
@@ -136,6 +139,7 @@ export function resolveServerOptions(options: PacketServerOptions): ResolvedServ
     delayMs: options.delayMs ?? SERVER_DEFAULTS.delayMs,
     maxInflight: options.maxInflight ?? SERVER_DEFAULTS.maxInflight,
     secret: options.secret,
+    weight: options.weight,
     tls: listenerTls(options.tlsCert, options.tlsKey),
     brokerTls: options.brokerTls === undefined || options.brokerTls === false ? undefined : options.brokerTls === true ? {} : options.brokerTls,
     http: options.http ?? false,
@@ -155,6 +159,7 @@ export function resolveServerOptions(options: PacketServerOptions): ResolvedServ
   checkInteger('port', resolved.port, 0, 65535);
   checkInteger('delayMs', resolved.delayMs, 0);
   checkInteger('maxInflight', resolved.maxInflight, 1, MAX_INFLIGHT);
+  if (resolved.weight !== undefined) checkInteger('weight', resolved.weight, 1, 1000);
   if (resolved.httpPort !== undefined) checkInteger('httpPort', resolved.httpPort, resolved.http ? 0 : 1, 65535);
   checkInteger('reconnectMinMs', resolved.reconnectMinMs, 1);
   checkInteger('reconnectMaxMs', resolved.reconnectMaxMs, resolved.reconnectMinMs);

@@ -195,6 +195,7 @@ export class PacketServer extends EventEmitter<PacketServerEvents> {
       session: true,
     };
     if (this.settings.secret !== undefined) packet.secret = this.settings.secret;
+    if (this.settings.weight !== undefined) packet.weight = this.settings.weight;
     if (this.settings.tls !== undefined) packet.tls = true;
     const httpPort = this.httpPort;
     if (httpPort !== undefined) packet.httpport = httpPort;

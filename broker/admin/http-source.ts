@@ -4,26 +4,12 @@
  * workers (cluster/merged-http.ts). Read-only shapes: the pages never change what they read.
  */
 import type { AddressInfo } from 'node:net';
-import type { MemberState } from '../routing/member.js';
+import type { HttpBackendView } from '../http/backend-view.js';
 import type { Counters } from '../routing/counters.js';
 import type { HookCounts } from '../hooks/counters.js';
 import type { UpgradeFigures } from '../http/upgrade-counters.js';
 
-/** One HTTP backend (an Endpoint of the table, or a merged row with --workers). */
-export interface HttpBackendView {
-  readonly policy: number;
-  /** The registered server's id; undefined for a static backend. */
-  readonly id: number | undefined;
-  readonly source: 'registered' | 'static';
-  /** `host:port`. */
-  readonly address: string;
-  readonly state: MemberState;
-  /** Requests on it now. */
-  readonly outstanding: number;
-  readonly served: number;
-  readonly failures: number;
-  readonly lastError: string | undefined;
-}
+export type { HttpBackendView } from '../http/backend-view.js';
 
 /** One worker process of --workers, as the status page lists it. */
 export interface WorkerStatus {

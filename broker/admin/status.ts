@@ -66,6 +66,8 @@ export interface ServerStatus {
   /** The broker that took its registration (a shared registry's brokers each own some). */
   owner: string | null;
   maxInflight: number;
+  /** Its share of its policy's packets relative to the others' (1-1000). */
+  weight: number;
   outstanding: number;
   served: number;
   failures: number;
@@ -77,6 +79,7 @@ export interface HttpServerStatus {
   source: 'registered' | 'static';
   address: string;
   state: string;
+  weight: number;
   inflight: number;
   served: number;
   failures: number;
@@ -125,6 +128,7 @@ export function statusReport(src: StatusSources): Record<string, unknown> {
       session: m.info.session,
       owner: ownerOf(m.info),
       maxInflight: m.info.maxInflight,
+      weight: e.weight,
       outstanding: e.outstanding,
       served: e.served,
       failures: e.failures,
@@ -138,6 +142,7 @@ export function statusReport(src: StatusSources): Record<string, unknown> {
         source: b.source,
         address: b.address,
         state: b.state,
+        weight: b.weight,
         inflight: b.outstanding,
         served: b.served,
         failures: b.failures,

@@ -49,6 +49,7 @@ export interface BackendSnapshot {
   source: 'registered' | 'static';
   address: string;
   state: MemberState;
+  weight: number;
   outstanding: number;
   served: number;
   failures: number;
@@ -94,6 +95,7 @@ export function snapshotBackends(backends: Iterable<HttpBackendView>): BackendSn
     source: b.source,
     address: b.address,
     state: b.state,
+    weight: b.weight,
     outstanding: b.outstanding,
     served: b.served,
     failures: b.failures,

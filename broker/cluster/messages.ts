@@ -14,7 +14,8 @@ import type { RegistryEvent, ServerInfo } from './registry-mirror.js';
 
 export type ToWorker =
   /** The registry now. */
-  | { t: 'welcome'; servers: ServerInfo[] }
+  /** httpPort: the port every worker binds with SO_REUSEPORT (claimed by the primary); absent: cluster's shared socket. */
+  | { t: 'welcome'; servers: ServerInfo[]; httpPort?: number }
   | { t: 'registry'; event: RegistryEvent }
   | { t: 'admin-answer'; seq: number; answer: AdminAnswer }
   /** The trace was switched (and once after welcome). */

@@ -1,7 +1,8 @@
 /**
  * The primary process of --workers N (node:cluster). It runs the packet broker exactly as one
  * process does (packet listener, registrations, registry, router: all here, once), forks N
- * workers that serve HTTP on the shared --http-port (each accepts on the one shared socket),
+ * workers that serve HTTP on the shared --http-port (each on SO_REUSEPORT sockets of its own,
+ * or on the one socket cluster shares where the runtime has no reusePort),
  * keeps every worker's registry mirror in step, and answers the
  * admin pages the workers relay, from its own packet figures and the merged HTTP figures of
  * the workers. A worker that dies is forked again, after a backoff, at most
@@ -18,6 +19,8 @@ import { MergedHttpView } from './merged-http.js';
 import { isMessage, type FromWorker, type ToWorker } from './messages.js';
 import { RegistryBroadcaster, registrySnapshot } from './registry-mirror.js';
 import { DecisionBatcher } from './trace-relay.js';
+import { claimPort } from '../support/listen-group.js';
+import { listenPlan } from '../support/reuse-port.js';
 
 /** The first re-fork waits this long; each further one within a minute twice as long, up to MAX_BACKOFF_MS. */
 const RESTART_BACKOFF_MS = 100;
@@ -49,6 +52,8 @@ export class BrokerCluster {
   private readonly forkTimers = new Set<NodeJS.Timeout>();
   private readonly loopMark = newLoopMark();
   private startup: Startup | undefined;
+  /** The HTTP port every worker binds with SO_REUSEPORT; undefined where cluster shares one socket. */
+  private sharedHttpPort: number | undefined;
   private closing: Promise<void> | undefined;
   /**
    * Set as close() begins. Not `closing`: that is assigned only once close()'s body reaches its
@@ -99,6 +104,11 @@ export class BrokerCluster {
     // the primary's time from packets, and a connection being handed to a worker as it dies
     // stays open, unanswered, until the client gives up (see docs/http.md).
     if (process.env.NODE_CLUSTER_SCHED_POLICY === undefined) cluster.schedulingPolicy = cluster.SCHED_NONE;
+    // With SO_REUSEPORT every worker binds --listen-sockets sockets of its own on the port, so
+    // that each accepts a burst at its own pace; the primary claims the port first (port 0
+    // becomes a real one, and a port in use fails here, as it would without workers).
+    const plan = await listenPlan(this.options, this.log);
+    if (plan.reusePort && plan.sockets > 1) this.sharedHttpPort = await claimPort(this.options.httpPort!, this.options.httpHost ?? this.options.host);
     for (let i = 0; i < this.count; i++) this.fork();
     try {
       await listening;
@@ -168,7 +178,7 @@ export class BrokerCluster {
     if (!isMessage<FromWorker>(message)) return;
     switch (message.t) {
       case 'hello':
-        this.send(worker, { t: 'welcome', servers: registrySnapshot(this.broker.table) });
+        this.send(worker, { t: 'welcome', servers: registrySnapshot(this.broker.table), ...(this.sharedHttpPort !== undefined && { httpPort: this.sharedHttpPort }) });
         this.send(worker, { t: 'trace-state', settings: this.broker.trace.settings() });
         this.subscribed.add(worker);
         return;

@@ -86,16 +86,17 @@ export function runWorker(input: Partial<BrokerOptions>): void {
     send({ t: 'admin', seq: n, path, url: req.url ?? '', authorized, method: req.method ?? 'GET' });
   };
 
-  const start = async (servers: readonly ServerInfo[]): Promise<void> => {
+  const start = async (servers: readonly ServerInfo[], sharedPort: number | undefined): Promise<void> => {
     applySnapshot(table, servers);
-    // Every worker listens on the same --http-port; cluster shares one socket between them (with
-    // port 0 too: the workers get the port the first one was given).
+    // Every worker listens on the same --http-port: with SO_REUSEPORT each binds its own
+    // sockets on the port the primary claimed (sharedPort); without it cluster shares one
+    // socket between them (with port 0 too: the workers get the port the first one was given).
     const options = { ...base, logger: log };
     const interceptors = options.interceptors.length > 0 ? new Interceptors(options.interceptors, log) : undefined;
     front = new HttpFrontEnd(table, options, log, admin, tracer, listenerTls(options), interceptors);
     let address;
     try {
-      address = await front.listen();
+      address = await front.listen(sharedPort);
     } catch (err) {
       send({ t: 'failed', message: (err as Error).message }, () => process.exit(1));
       return;
@@ -121,7 +122,7 @@ export function runWorker(input: Partial<BrokerOptions>): void {
     if (!isMessage<ToWorker>(message)) return;
     switch (message.t) {
       case 'welcome':
-        if (front === undefined) void start(message.servers);
+        if (front === undefined) void start(message.servers, message.httpPort);
         return;
       case 'registry':
         applyEvent(table, message.event);

@@ -45,7 +45,7 @@ export class Backends implements TableObserver {
     }
     this.statics = options.httpServers.map((entry) => {
       const info = { id: undefined, policy: entry.policy ?? options.httpPolicy, host: entry.host, packetPort: undefined, httpPort: entry.port };
-      const member = new Member({ ...info, maxInflight: 1, session: false, tls: false, registeredAt: Date.now(), generation: 0 });
+      const member = new Member({ ...info, maxInflight: 1, session: false, tls: false, registeredAt: Date.now(), generation: 0, weight: entry.weight ?? 1 });
       table.add(member);
       return member;
     });

@@ -16,7 +16,9 @@ import type { Logger } from '../support/logger.js';
 import type { Interceptors } from '../hooks/interceptors.js';
 import { SecretCheck } from '../support/secret.js';
 import { AttemptPolicy } from '../routing/attempts.js';
-import type { HttpBackendView } from '../admin/http-source.js';
+import type { HttpBackendView } from './backend-view.js';
+import { ListenGroup } from '../support/listen-group.js';
+import { listenPlan } from '../support/reuse-port.js';
 import { waitUntil } from '../support/wait-until.js';
 import { Exchange, type ExchangeServices } from './exchange.js';
 import { HttpTransport } from './http-transport.js';
@@ -43,6 +45,8 @@ export class HttpFrontEnd {
   private readonly services: ExchangeServices;
   private readonly requests = new InFlight();
   private server: Server | HttpsServer | undefined;
+  /** The HTTP port's listening sockets, all handing their connections to `server`. */
+  private listeners: ListenGroup | undefined;
   /** Client connections as the HTTP server sees them (TLS sockets once their handshake is done). */
   private readonly connections = new Map<Socket, Pipeline>();
   /** With TLS: the TCP connections under the TLS ones, including those still in their handshake. */
@@ -113,8 +117,12 @@ export class HttpFrontEnd {
     return this.connections.size;
   }
 
-  /** Starts listening and checking backends; resolves with the bound address. */
-  async listen(): Promise<AddressInfo> {
+  /**
+   * Starts listening and checking backends; resolves with the bound address. `sharedPort` is
+   * for the --workers workers: the port every worker binds with SO_REUSEPORT, which the
+   * primary has claimed.
+   */
+  async listen(sharedPort?: number): Promise<AddressInfo> {
     if (this.server !== undefined) throw new Error('the HTTP front end is already listening');
     const o = this.options;
     // The same options for HTTP and HTTPS (node:https reads every one of them like node:http).
@@ -149,14 +157,10 @@ export class HttpFrontEnd {
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, early: Buffer) => this.onUpgrade(req, socket, early));
     server.on('connect', (_req: IncomingMessage, socket: Duplex) => this.refuseRaw(socket, HttpErrorCode.METHOD_NOT_ALLOWED, 'CONNECT is not served: this is a reverse proxy'));
     this.server = server;
-    const host = o.httpHost ?? o.host;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(o.httpPort, host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+    this.listeners = new ListenGroup(server);
+    const plan = await listenPlan(o, this.log);
+    const port = sharedPort ?? o.httpPort ?? 0;
+    await this.listeners.listen({ port, host: o.httpHost ?? o.host, ...plan, shared: sharedPort !== undefined, socketOptions: { noDelay: true } });
     server.on('error', (err) => this.log.error('HTTP listener error', { error: err.message }));
     this.backendSide.health.start();
     const address = server.address() as AddressInfo;
@@ -165,6 +169,7 @@ export class HttpFrontEnd {
       defaultPolicy: o.httpPolicy,
       staticServers: o.httpServers.length,
       tls: this.tls !== undefined,
+      listenSockets: this.listeners.sockets,
     });
     return address;
   }
@@ -281,7 +286,7 @@ export class HttpFrontEnd {
   private async shutDown(drainMs: number): Promise<void> {
     this.accepting = false;
     const server = this.server;
-    const closed = server === undefined ? Promise.resolve() : new Promise<void>((resolve) => server.close(() => resolve()));
+    const closed = new Promise<void>((resolve) => (this.listeners === undefined ? resolve() : this.listeners.close(() => resolve())));
     server?.closeIdleConnections();
     await this.backendSide.health.stop();
     // Upgraded connections (WebSockets) run on up to the drain window too, then close.

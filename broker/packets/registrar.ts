@@ -143,6 +143,7 @@ export class Registrar {
       maxInflight: reg.maxInflight,
       session: reg.session,
       tls: reg.tls ?? false,
+      ...(reg.weight !== undefined && { weight: reg.weight }),
       owner: this.owner,
     };
     let registered: Registered | Promise<Registered>;

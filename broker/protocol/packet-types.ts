@@ -42,6 +42,8 @@ export interface Registration {
   httpport?: number;
   /** True when the server's listenport speaks TLS: the broker dials it with TLS. */
   tls?: boolean;
+  /** Its share of its policy's packets and requests relative to the others', 1-1000 (absent: 1). */
+  weight?: number;
   /**
    * True when the server keeps this connection open as its session: the broker removes it
    * when the connection closes. Classic servers close it at once and omit this.
@@ -112,6 +114,7 @@ export interface RegistrationPacket {
   secret?: string;
   httpport?: number;
   tls?: true;
+  weight?: number;
 }
 
 /** Any other packet, answering a packet that was not type 0 (e.g. a type 4 for a registration). */

@@ -60,6 +60,7 @@ function validateFields(f: Fields, seq: Seq | undefined): InboundPacket {
       if (f.secret !== undefined) packet.secret = requireString(f, 'secret', MAX_SECRET_LENGTH);
       if (f.httpport !== undefined) packet.httpport = requireInteger(f, 'httpport', 1, 65535);
       if (f.tls !== undefined) packet.tls = requireBoolean(f, 'tls');
+      if (f.weight !== undefined) packet.weight = requireInteger(f, 'weight', 1, 1000);
       return packet;
     }
     case PacketType.REPLY: {

@@ -23,6 +23,7 @@ export function encodeEntry(entry: ServerEntry): string {
     tls: entry.tls,
     registeredAt: entry.registeredAt,
     owner: entry.owner,
+    ...(entry.weight !== undefined && { weight: entry.weight }),
   };
   return JSON.stringify(stored);
 }
@@ -55,7 +56,8 @@ export function decodeEntry(id: string, generation: string, json: string, draini
     check(v, 'session', isBoolean) ??
     check(v, 'tls', isBoolean) ??
     check(v, 'registeredAt', (x) => Number.isSafeInteger(x)) ??
-    check(v, 'owner', (x) => typeof x === 'string' && x.length > 0 && x.length <= 200);
+    check(v, 'owner', (x) => typeof x === 'string' && x.length > 0 && x.length <= 200) ??
+    check(v, 'weight', optional((x) => Number.isInteger(x) && (x as number) >= 1 && (x as number) <= 1000));
   if (problem !== undefined) return problem;
   if (v.packetPort === undefined && v.httpPort === undefined) return 'entry has neither a packet port nor an HTTP port';
   const s = v as unknown as Stored;
@@ -70,6 +72,7 @@ export function decodeEntry(id: string, generation: string, json: string, draini
     tls: s.tls,
     registeredAt: s.registeredAt,
     owner: s.owner,
+    ...(s.weight !== undefined && { weight: s.weight }),
     generation: gen,
     draining: draining === '1',
   };

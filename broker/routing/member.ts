@@ -42,6 +42,18 @@ export interface MemberInfo {
   readonly registeredAt: number;
   /** Bumped by the store on each registration of the id: an event about an older one is stale. */
   readonly generation: number;
+  /** Its share relative to the other members of its policy, 1-1000 (absent: 1). */
+  readonly weight?: number;
+}
+
+export const MIN_WEIGHT = 1;
+export const MAX_WEIGHT = 1000;
+
+/** Why `weight` is not a weight (a whole number from 1 to 1000), or undefined when it is. */
+export function weightProblem(weight: unknown): string | undefined {
+  return Number.isInteger(weight) && (weight as number) >= MIN_WEIGHT && (weight as number) <= MAX_WEIGHT
+    ? undefined
+    : `weight must be a whole number from ${MIN_WEIGHT} to ${MAX_WEIGHT}, got ${JSON.stringify(weight)}`;
 }
 
 /** One protocol of one member: what a strategy picks, and the only copy of its outstanding count. */
@@ -77,6 +89,11 @@ export class Endpoint implements Selectable {
     return this.member.info.policy;
   }
 
+  /** The member's weight: both its endpoints share it. */
+  get weight(): number {
+    return this.member.weight;
+  }
+
   get source(): 'registered' | 'static' {
     return this.member.source;
   }
@@ -95,8 +112,11 @@ export class Member {
   present = true;
   /** How counters and metrics name it: the id, or the HTTP address of a static backend. */
   readonly label: string;
+  /** Its share in its policy; changed only by PolicyTable.setWeight (which tells the strategies). */
+  weight: number;
 
   constructor(readonly info: MemberInfo) {
+    this.weight = info.weight ?? 1;
     this.packets = info.packetPort === undefined ? undefined : new Endpoint(this, 'packets', info.packetPort);
     this.http = info.httpPort === undefined ? undefined : new Endpoint(this, 'http', info.httpPort);
     this.label = info.id === undefined ? (this.http?.address ?? info.host) : String(info.id);

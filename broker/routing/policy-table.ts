@@ -4,7 +4,7 @@
  * selectable endpoints; the table keeps every strategy in step with states and outstanding
  * counts. It is the only place an outstanding count changes (acquire, release).
  */
-import { PROTOCOLS, type Endpoint, type Member, type MemberState, type Protocol } from './member.js';
+import { PROTOCOLS, weightProblem, type Endpoint, type Member, type MemberState, type Protocol } from './member.js';
 import { createStrategy, type SelectionStrategy, type StrategyName } from './strategies/index.js';
 
 /** The members of one policy, and per protocol the selectable endpoints and how many there are. */
@@ -78,6 +78,20 @@ export class PolicyTable {
     if (!endpoint.member.present) return;
     this.refresh(endpoint.member);
     for (const o of this.observers) o.stateChanged?.(endpoint, from);
+  }
+
+  /** Gives a member a new weight (1-1000); the strategies follow it from the next pick. */
+  setWeight(member: Member, weight: number): void {
+    const problem = weightProblem(weight);
+    if (problem !== undefined) throw new RangeError(problem);
+    if (member.weight === weight) return;
+    member.weight = weight;
+    const group = this.groups.get(member.policy);
+    if (group === undefined || !member.present) return;
+    for (const protocol of PROTOCOLS) {
+      const endpoint = member.endpoint(protocol);
+      if (endpoint?.inSelection === true) group.selectors[protocol].weightChanged(endpoint);
+    }
   }
 
   /** The endpoint of `protocol` for the next request of `policy`, chosen by the strategy. */

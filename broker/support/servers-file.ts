@@ -1,7 +1,8 @@
 /**
  * servers.conf: static HTTP backends in the classic format,
  * `{"backend_servers":[{"ip":"127.0.0.1","port":8001},…]}`, each entry optionally with a
- * `policy` (entries without one serve the default HTTP policy, --http-policy).
+ * `policy` (entries without one serve the default HTTP policy, --http-policy) and a `weight`
+ * (1-1000, default 1: its share of its policy's requests, as nginx's `server … weight=`).
  */
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
@@ -12,6 +13,8 @@ export interface StaticBackend {
   port: number;
   /** undefined: the default HTTP policy. */
   policy?: number | undefined;
+  /** 1-1000; undefined: 1. */
+  weight?: number | undefined;
 }
 
 /** A servers.conf that cannot be used; the message names the file and the entry. */
@@ -38,7 +41,7 @@ export function parseServersConf(text: string, source = 'servers.conf'): StaticB
   return list.map((entry: unknown, i): StaticBackend => {
     const where = `${source}: backend_servers[${i}]`;
     if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) throw new ServersFileError(`${where}: expected an object`);
-    const { ip, host, port, policy } = entry as Record<string, unknown>;
+    const { ip, host, port, policy, weight } = entry as Record<string, unknown>;
     const address = ip ?? host;
     if (typeof address !== 'string' || address.trim() === '') throw new ServersFileError(`${where}: "ip" must be an address`);
     const trimmed = address.trim();
@@ -50,10 +53,15 @@ export function parseServersConf(text: string, source = 'servers.conf'): StaticB
       policyNumber = wholeNumber(policy);
       if (policyNumber === undefined || policyNumber < 0) throw new ServersFileError(`${where}: "policy" must be a whole number`);
     }
+    let weightNumber: number | undefined;
+    if (weight !== undefined && weight !== null) {
+      weightNumber = wholeNumber(weight);
+      if (weightNumber === undefined || weightNumber < 1 || weightNumber > 1000) throw new ServersFileError(`${where}: "weight" must be a whole number from 1 to 1000`);
+    }
     const key = `${trimmed}:${portNumber} for policy ${policyNumber ?? '(default)'}`;
     if (seen.has(key)) throw new ServersFileError(`${where}: ${key} is listed twice`);
     seen.add(key);
-    return { host: trimmed, port: portNumber, policy: policyNumber };
+    return { host: trimmed, port: portNumber, policy: policyNumber, ...(weightNumber !== undefined && { weight: weightNumber }) };
   });
 }
 

@@ -12,7 +12,7 @@ import type { Dispatcher } from 'undici';
 import { ResponseTap, type ResponseSink } from '../../broker/hooks/http-response.js';
 import { Interceptors } from '../../broker/hooks/interceptors.js';
 import type { Interceptor } from '../../broker/hooks/interceptor.js';
-import { PacketHooks } from '../../broker/hooks/packet-hooks.js';
+import { PacketHooks } from '../../broker/packets/packet-hooks.js';
 import type { AnswerPort, Job } from '../../broker/packets/job.js';
 import { encodeReply } from '../../broker/protocol/encode.js';
 import type { ClientPacket } from '../../broker/protocol/packet-types.js';

@@ -20,13 +20,15 @@ import {
   type BrokerVariant,
   type PacketContext,
 } from './packet-cases.js';
+import { burstSuite } from './bursts.js';
+import { writeBurstReport } from './bursts-report.js';
 import { registrySuite } from './registry.js';
 import { selectionSuite } from './selection.js';
 import { websocketSuite } from './websocket.js';
 import { appendOptimisation, readRun, writeReport, writeRun, type BenchRun } from './report.js';
 import type { RunRecord } from './results.js';
 
-const SUITES = ['packets', 'payloads', 'servers', 'connections', 'memory', 'soak', 'http', 'registry', 'websocket'] as const;
+const SUITES = ['packets', 'payloads', 'servers', 'connections', 'memory', 'soak', 'http', 'bursts', 'registry', 'websocket'] as const;
 type Suite = (typeof SUITES)[number];
 /** WebSockets of the websocket suite's throughput case. */
 const WEBSOCKET_CONNECTIONS = 64;
@@ -112,6 +114,18 @@ program.action(async (options: Options) => {
   await runSuite('connections', () => connectionSuite(ctx));
   await runSuite('memory', () => idleMemorySuite(ctx));
   await runSuite('http', () => httpSuite({ timing, log, missing: env.missing, brokerHttp: env.brokerHttp, brokerWorkers: env.brokerWorkers, variants }));
+  await runSuite('bursts', async () => {
+    for (const tool of ['wrk', 'nginx']) {
+      if (env.missing.has(tool)) {
+        log(`  skipped: ${tool} is missing`);
+        return [];
+      }
+    }
+    const burstRecords = await burstSuite({ rounds: timing.sideRounds, log });
+    const machine = `${env.machine.cpuModel} x${env.machine.cores}`;
+    log(`  written: ${writeBurstReport(burstRecords, { startedAt: startedAt.toISOString(), commit: env.commit, machine, loadBefore: env.machine.loadAverage })}`);
+    return burstRecords;
+  });
   await runSuite('registry', async () => {
     if (!env.missing.has('redis-server')) return registrySuite({ mode, rounds: timing.rounds, log });
     log('  skipped: redis-server is missing (apt-get install redis-server)');

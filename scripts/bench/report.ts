@@ -23,6 +23,7 @@ import {
   type Timing,
 } from './config.js';
 import type { Environment } from './environment.js';
+import { burstsSection } from './bursts-report.js';
 import { find, pairedRatio, summarize, type CaseSummary, type RunRecord } from './results.js';
 
 export interface BenchRun {
@@ -70,6 +71,7 @@ const PARTIAL_FILE = path.join(REPO_ROOT, 'test-output', 'bench', 'last.json');
 const OPTIMISATIONS_FILE = path.join(DOCS, 'benchmarks-optimisations.json');
 /** The assignment's wrk -c1000 over a stock nginx (scripts/bench/assignment-c1000.sh), kept by hand: not a suite of this harness. */
 const ASSIGNMENT_FILE = path.join(DOCS, 'benchmarks-c1000.md');
+const BURSTS_FILE = path.join(DOCS, 'benchmarks-bursts.json');
 const REPORT_FILE = path.join(DOCS, 'benchmarks.md');
 const README = path.join(REPO_ROOT, 'README.md');
 const README_START = '<!-- bench:start -->';
@@ -414,6 +416,7 @@ export function renderReport(run: BenchRun): string {
   }
   push(...registrySection(run, s));
   if (existsSync(ASSIGNMENT_FILE)) push(readFileSync(ASSIGNMENT_FILE, 'utf8').trimEnd(), '');
+  push(...burstsSection(existsSync(BURSTS_FILE) ? (JSON.parse(readFileSync(BURSTS_FILE, 'utf8')) as { startedAt: string; records: RunRecord[] }) : undefined));
   push(...lossesSection(run, s), ...optimisationsSection(), '## Commands', '', commands(run), '');
   return out.join('\n');
 }

@@ -1,3 +1,4 @@
+import { uniformWeights } from './smooth-weights.js';
 import type { Selectable, SelectionStrategy, StrategyName } from './strategy.js';
 
 /**
@@ -8,20 +9,29 @@ import type { Selectable, SelectionStrategy, StrategyName } from './strategy.js'
 export abstract class OrderedMembers<T extends Selectable> implements SelectionStrategy<T> {
   abstract readonly name: StrategyName;
   protected readonly members: T[] = [];
+  /** True while every member has the same weight. */
+  protected uniform = true;
 
   get size(): number {
     return this.members.length;
   }
 
   add(member: T): void {
-    if (!this.members.includes(member)) this.members.push(member);
+    if (this.members.includes(member)) return;
+    this.members.push(member);
+    this.membershipChanged();
   }
 
   remove(member: T): void {
     const index = this.members.indexOf(member);
     if (index === -1) return;
     this.members.splice(index, 1);
-    this.removedAt(index);
+    this.removedAt(index, member);
+    this.membershipChanged();
+  }
+
+  weightChanged(member: T): void {
+    if (this.members.includes(member)) this.membershipChanged();
   }
 
   abstract pick(): T | undefined;
@@ -29,5 +39,10 @@ export abstract class OrderedMembers<T extends Selectable> implements SelectionS
   outstandingChanged(): void {}
 
   /** Lets a subclass keep its cursor right when the member at `index` leaves. */
-  protected removedAt(_index: number): void {}
+  protected removedAt(_index: number, _member: T): void {}
+
+  /** After a member joined or left, or a weight changed (rare: registrations, the runtime API). */
+  protected membershipChanged(): void {
+    this.uniform = uniformWeights(this.members);
+  }
 }

@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Interceptors } from '../../../broker/hooks/interceptors.js';
 import type { Interceptor } from '../../../broker/hooks/interceptor.js';
-import { PacketHooks } from '../../../broker/hooks/packet-hooks.js';
+import { PacketHooks } from '../../../broker/packets/packet-hooks.js';
 import type { AnswerPort, Job } from '../../../broker/packets/job.js';
 import { encodeReply } from '../../../broker/protocol/encode.js';
 import type { ClientPacket } from '../../../broker/protocol/packet-types.js';

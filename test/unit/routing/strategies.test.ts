@@ -12,9 +12,10 @@ import { mulberry32 } from '../../../scripts/lib/sim-plan.js';
 interface Member {
   readonly name: string;
   outstanding: number;
+  weight: number;
 }
 
-const member = (name: string, outstanding = 0): Member => ({ name, outstanding });
+const member = (name: string, outstanding = 0, weight = 1): Member => ({ name, outstanding, weight });
 const names = (picked: Array<Member | undefined>): string[] => picked.map((m) => m?.name ?? '-');
 const pickN = (s: SelectionStrategy<Member>, n: number): string[] => names(Array.from({ length: n }, () => s.pick()));
 

@@ -5,16 +5,16 @@
  * router is unchanged and still gives each packet exactly one answer; a hook that answers or
  * drops a packet gives that one answer instead, and the router never sees the packet.
  */
-import type { AnswerPort, Job } from '../packets/job.js';
+import type { AnswerPort, Job } from './job.js';
 import { ErrorCode } from '../protocol/error-codes.js';
 import { encodeError, encodeReply } from '../protocol/encode.js';
 import type { ClientPacket } from '../protocol/packet-types.js';
 import type { Logger } from '../support/logger.js';
-import { describeFailure, isThenable, logFailure, runChain, type CallOutcome, type ChainFailure } from './call.js';
-import type { Hook } from './check.js';
-import { checkPolicy, PacketHookContext, ReplyHookContext, type PacketVerdict } from './contexts.js';
-import type { Interceptors } from './interceptors.js';
-import type { ReplyView } from './interceptor.js';
+import { describeFailure, isThenable, logFailure, runChain, type CallOutcome, type ChainFailure } from '../hooks/call.js';
+import type { Hook } from '../hooks/check.js';
+import { checkPolicy, PacketHookContext, ReplyHookContext, type PacketVerdict } from '../hooks/contexts.js';
+import type { Interceptors } from '../hooks/interceptors.js';
+import type { ReplyView } from '../hooks/interceptor.js';
 
 /** The router's entry: routes a packet and answers `client` once. */
 export type Route = (client: AnswerPort, packet: ClientPacket) => void;
