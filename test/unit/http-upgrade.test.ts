@@ -7,6 +7,7 @@ import { describe, it } from 'node:test';
 import { rawError, rawHead } from '../../broker/http/raw-response.js';
 import { mergeUpgradeFigures, UpgradeCounters } from '../../broker/http/upgrade-counters.js';
 import { upgradeToken } from '../../broker/http/upgrades.js';
+import { matchesRequest, resolveInterceptors } from '../../broker/hooks/check.js';
 
 describe('upgrade requests', () => {
   it('only websocket is proxied as an upgrade; other tokens go as plain requests', () => {
@@ -64,5 +65,19 @@ describe('upgrade requests', () => {
     const snap = one.snapshot();
     one.refused('NO_SERVER');
     assert.equal(snap.totals.refused.NO_SERVER, 1);
+  });
+
+  it('interceptors capture upgrade requests only with match.upgrades: true', () => {
+    const [plain, all, upgrades] = resolveInterceptors([
+      { name: 'plain', onRequest() {} },
+      { name: 'all', match: { upgrades: false }, onRequest() {} },
+      { name: 'upgrades', match: { upgrades: true, policies: [111] }, onRequest() {} },
+    ]);
+    assert.equal(matchesRequest(plain!, 'GET', '/', 111, true), false);
+    assert.equal(matchesRequest(all!, 'GET', '/', 111, true), false);
+    assert.equal(matchesRequest(upgrades!, 'GET', '/', 111, true), true);
+    assert.equal(matchesRequest(upgrades!, 'GET', '/', 222, true), false);
+    assert.equal(matchesRequest(plain!, 'GET', '/', 111, false), true);
+    assert.throws(() => resolveInterceptors([{ name: 'bad', match: { upgrades: 'yes' as unknown as boolean }, onRequest() {} }]), /match\.upgrades must be true or false/);
   });
 });
