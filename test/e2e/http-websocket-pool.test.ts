@@ -93,6 +93,32 @@ test('--workers: status and metrics add up the workers\' WebSockets', async () =
   await waitFor('the workers to report them closed', async () => (await brokerStatus(broker.httpPort)).http.upgrades.open === 0);
 });
 
+test('--workers drain: a WebSocket runs on through --drain-timeout, then closes; the broker exits 0', async () => {
+  const broker = await startHttpBroker(['--workers', '2', '--health-interval', '0', '--drain-timeout', '1500']);
+  programs.push(broker.broker);
+  const { pool } = await startHttpPool(broker.port, ['--policy', '111', '--count', '1']);
+  programs.push(pool);
+  await waitFor('both workers with the server', async () => {
+    const s = await brokerStatus(broker.httpPort);
+    return s.workers.length === 2 && s.workers.every((w: any) => w.backends === 1);
+  });
+  const ws = await mustOpen(`ws://127.0.0.1:${broker.httpPort}/`);
+  await new Promise((resolve) => ws.once('message', resolve));
+  const end = closed(ws);
+  broker.broker.child.kill('SIGTERM');
+  // New connections are refused (or find nobody listening) while the open one still echoes.
+  await waitFor('the drain to have begun', async () => {
+    try {
+      return (await get(`${broker.origin}/`)).status === 503;
+    } catch {
+      return true;
+    }
+  });
+  assert.equal((await ask(ws, 'draining')).data.toString(), 'draining');
+  assert.equal((await end).code, 1006);
+  assert.equal(await broker.broker.exited, 0);
+});
+
 test('wss:// through an HTTPS broker (--tls-cert): the same tunnel inside TLS', async () => {
   const ca = await makeTestCa();
   try {
