@@ -82,6 +82,7 @@ export const BROKER_OPTIONS = {
   httpHeadersTimeoutMs: wholeNumber('--http-headers-timeout <ms>', 'time a client has to send a request head', 10 * SECOND, 1, HOUR),
   httpKeepAliveTimeoutMs: wholeNumber('--http-keep-alive-timeout <ms>', 'idle time before a keep-alive client connection is closed', 5 * SECOND, 1, HOUR),
   httpSocketTimeoutMs: wholeNumber('--http-socket-timeout <ms>', 'close a client connection with no bytes either way this long (0 = never)', 60 * SECOND, 0, DAY),
+  httpUpgradeIdleTimeoutMs: wholeNumber('--http-upgrade-idle-timeout <ms>', 'close an upgraded connection (WebSocket) with no bytes either way this long (0 = never)', 10 * 60 * SECOND, 0, DAY),
   trustForwarded: flag('--trust-forwarded', 'pass the client\'s Forwarded and X-Real-IP headers on (behind a proxy that sets them); else they are removed'),
   upstreamTimeoutMs: wholeNumber('--upstream-timeout <ms>', 'time a backend has for its response head, and the longest gap in its body', 30 * SECOND, 1, DAY),
   upstreamConnectTimeoutMs: wholeNumber('--upstream-connect-timeout <ms>', 'time to connect to a backend', 5 * SECOND, 1, HOUR),

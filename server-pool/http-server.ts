@@ -13,6 +13,7 @@
  * - ?hold=NAME on any path  answers once /release?hold=NAME is requested on this server (tests
  *                           hold a request in flight for exactly as long as they need)
  * - /release?hold=NAME      answers the requests held under NAME: 200 {"released":N}
+ * - a WebSocket handshake on any path: an echo naming the server (ws-echo.ts)
  */
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -21,6 +22,7 @@ import { hostname } from 'node:os';
 import { pipeline } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../broker/support/logger.js';
+import { WebSocketEcho } from './ws-echo.js';
 
 export interface WhoamiSettings {
   serverId: number;
@@ -41,10 +43,13 @@ export class WhoamiHttpServer {
   private readonly idHeaders: string[];
   /** Requests held by ?hold=NAME, by name, until /release?hold=NAME. */
   private readonly held = new Map<string, Array<() => void>>();
+  /** Its WebSockets. */
+  readonly webSockets: WebSocketEcho;
 
   constructor(private readonly settings: WhoamiSettings) {
     this.idHeaders = ['x-server-id', String(settings.serverId), 'x-policy', String(settings.policy)];
     this.server = createServer({ noDelay: true }, (req, res) => this.onRequest(req, res));
+    this.webSockets = new WebSocketEcho(this.server, settings);
     this.server.on('clientError', (err, socket) => {
       settings.logger.debug('bad HTTP request', { id: settings.serverId, error: err.message });
       socket.destroy();
@@ -69,6 +74,8 @@ export class WhoamiHttpServer {
     this.server.close(() => {
       closed = true;
     });
+    // The server's own count waits for upgraded sockets too: they go first, going away (1001).
+    this.webSockets.closeAll();
     const deadline = Date.now() + graceMs;
     while (!closed && Date.now() < deadline) {
       this.server.closeIdleConnections();

@@ -8,6 +8,7 @@ import type { HttpBackendView } from '../http/backend-view.js';
 import type { ReloadCounts } from '../http/static-backends.js';
 import type { Counters } from '../routing/counters.js';
 import type { HookCounts } from '../hooks/counters.js';
+import type { UpgradeFigures } from '../http/upgrade-counters.js';
 
 export type { HttpBackendView } from '../http/backend-view.js';
 
@@ -37,6 +38,8 @@ export interface HttpSource {
   /** Requests being proxied now. */
   readonly inflight: number;
   address(): AddressInfo | undefined;
+  /** Upgrade requests and the tunnels (WebSockets) open now. */
+  upgradeFigures(): UpgradeFigures;
   /** The worker processes with --workers; absent in a single process. */
   workers?(): WorkerStatus[];
   /** Reloads of servers.conf so far; absent with --workers (each worker reloads its own). */

@@ -187,6 +187,7 @@ export class BrokerMetrics {
     this.gauge('http_server_requests_in_flight', 'Requests being proxied to each backend.', ['policy', 'server'], (emit) => {
       for (const b of http.backends()) emit({ policy: String(b.policy), server: b.id === undefined ? b.address : String(b.id) }, b.outstanding);
     });
+    this.defineUpgradeMetrics();
     const workers = http.workers?.bind(http);
     if (workers !== undefined) {
       this.gauge('http_workers', 'HTTP worker processes (--workers), listening or starting.', [], (emit) => emit({}, workers().length));
@@ -197,6 +198,27 @@ export class BrokerMetrics {
         for (const w of workers()) emit({ worker: String(w.id), pid: String(w.pid) }, w.connections);
       });
     }
+  }
+
+  /** Upgrade requests (WebSockets) and their tunnels: outcomes, open ones, bytes relayed. */
+  private defineUpgradeMetrics(): void {
+    const figures = () => this.src.http!.upgradeFigures();
+    this.counter('http_upgrades_total', 'Upgrade requests (WebSocket handshakes) by outcome: upgraded (101 relayed), not_upgraded (another answer relayed), failed (backends failed before a 101), refused (answered by the broker, by code).', ['outcome', 'code'], (emit) => {
+      const t = figures().totals;
+      emit({ outcome: 'upgraded', code: '' }, t.upgraded);
+      emit({ outcome: 'not_upgraded', code: '' }, t.notUpgraded);
+      emit({ outcome: 'failed', code: '' }, t.failed);
+      for (const [code, n] of Object.entries(t.refused)) emit({ outcome: 'refused', code }, n ?? 0);
+    });
+    this.gauge('http_websockets_open', 'Upgraded connections (WebSockets) open now, by policy and backend.', ['policy', 'server'], (emit) => {
+      for (const o of figures().open) emit({ policy: String(o.policy), server: o.server }, o.open);
+    });
+    this.counter('http_upgraded_closed_total', 'Upgraded connections closed, by either side, idle, or the drain.', [], (emit) => emit({}, figures().totals.closed));
+    this.counter('http_upgraded_bytes_total', 'Bytes relayed through upgraded connections, by direction (to_backend, to_client).', ['direction'], (emit) => {
+      const t = figures().totals;
+      emit({ direction: 'to_backend' }, t.bytesToBackend);
+      emit({ direction: 'to_client' }, t.bytesToClient);
+    });
   }
 
   /** Per interceptor (docs/hooks.md); no series without interceptors. */

@@ -8,6 +8,7 @@ import { FORGOTTEN_POLICY, type Counters } from '../routing/counters.js';
 import type { LatencyHistogram } from '../support/latency-histogram.js';
 import { mergeCounts, type HookCounts } from '../hooks/counters.js';
 import type { HttpSource } from './http-source.js';
+import type { UpgradeFigures } from '../http/upgrade-counters.js';
 
 /** What the status page reads. */
 export interface StatusSources {
@@ -235,6 +236,14 @@ function httpSection(http: HttpSource): Record<string, unknown> {
     clientAborts: s.dropped,
     truncated: s.truncated,
     errors: { ...s.errors },
+    upgrades: upgradesSection(http.upgradeFigures()),
     ...(http.reloads !== undefined && { reloads: { ...http.reloads } }),
   };
+}
+
+/** Upgrade requests by outcome, bytes relayed, and the tunnels (WebSockets) open by policy and backend. */
+function upgradesSection(f: UpgradeFigures): Record<string, unknown> {
+  const t = f.totals;
+  const open = f.open.reduce((sum, o) => sum + o.open, 0);
+  return { open, upgraded: t.upgraded, notUpgraded: t.notUpgraded, failed: t.failed, refused: { ...t.refused }, closed: t.closed, bytesToBackend: t.bytesToBackend, bytesToClient: t.bytesToClient, openByServer: f.open };
 }

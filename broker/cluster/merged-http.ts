@@ -12,6 +12,7 @@ import type { HttpBackendView, HttpSource, WorkerStatus } from '../admin/http-so
 import { Counters } from '../routing/counters.js';
 import type { MemberState } from '../routing/member.js';
 import { RecentErrors, type ErrorEvent } from '../support/recent-errors.js';
+import { mergeUpgradeFigures, type UpgradeFigures } from '../http/upgrade-counters.js';
 
 /** How often a worker reports to the primary. */
 export const REPORT_INTERVAL_MS = 500;
@@ -62,6 +63,8 @@ export interface WorkerReport {
   rss: number;
   stats: StatsSnapshot;
   backends: BackendSnapshot[];
+  /** Its upgrades and open tunnels (WebSockets). */
+  upgrades: UpgradeFigures;
   /** The worker's interceptor counters (docs/hooks.md), when it has interceptors. */
   hooks?: Record<string, HookCounts>;
 }
@@ -164,6 +167,8 @@ export class MergedHttpView implements HttpSource {
   private readonly live = new Map<number, WorkerEntry>();
   private retiredStats: StatsSnapshot[] = [];
   private retiredHooks: Record<string, HookCounts> = {};
+  /** Exited workers' upgrade totals (their tunnels closed with them). */
+  private retiredUpgrades: UpgradeFigures = mergeUpgradeFigures([]);
   private readonly retiredBackends = new Map<string, { served: number; failures: number }>();
   private httpAddress: AddressInfo | undefined;
   private merged: { stats: Counters; backends: HttpBackendView[] } | undefined;
@@ -201,6 +206,7 @@ export class MergedHttpView implements HttpSource {
     // Folded into one snapshot, so that restarts do not grow the list.
     this.retiredStats = [snapshotStats(mergeStats([...this.retiredStats, last.stats]))];
     if (last.hooks !== undefined) this.retiredHooks = mergeCounts([this.retiredHooks, last.hooks]);
+    this.retiredUpgrades = mergeUpgradeFigures([this.retiredUpgrades, { totals: last.upgrades.totals, open: [] }]);
     for (const b of last.backends) {
       const key = backendKey(b);
       const totals = this.retiredBackends.get(key) ?? { served: 0, failures: 0 };
@@ -225,6 +231,11 @@ export class MergedHttpView implements HttpSource {
 
   address(): AddressInfo | undefined {
     return this.httpAddress;
+  }
+
+  upgradeFigures(): UpgradeFigures {
+    const reports = [...this.live.values()].flatMap((w) => (w.report === undefined ? [] : [w.report.upgrades]));
+    return mergeUpgradeFigures([this.retiredUpgrades, ...reports]);
   }
 
   hookCounts(): Record<string, HookCounts> {

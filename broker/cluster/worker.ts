@@ -55,6 +55,7 @@ export function runWorker(input: Partial<BrokerOptions>): void {
     rss: process.memoryUsage.rss(),
     stats: snapshotStats(front!.stats),
     backends: snapshotBackends(front!.backends()),
+    upgrades: front!.upgradeFigures(),
     ...(front!.interceptors !== undefined && { hooks: front!.interceptors.counters.snapshot() }),
   });
 

@@ -36,7 +36,7 @@ export interface Hook {
 
 const HOOK_NAMES = ['onRequest', 'onResponse', 'onPacket', 'onReply'] as const;
 const KNOWN_KEYS = new Set(['name', 'match', 'bufferRequest', 'bufferResponse', 'timeoutMs', 'failMode', ...HOOK_NAMES]);
-const MATCH_KEYS = new Set(['path', 'methods', 'policies', 'packetTypes']);
+const MATCH_KEYS = new Set(['path', 'methods', 'policies', 'packetTypes', 'upgrades']);
 
 /** Whether `value` looks like an interceptor at all (an object with a name and a hook). */
 export function isInterceptorLike(value: unknown): boolean {
@@ -112,6 +112,7 @@ function checkMatch(where: string, match: unknown): void {
   if (m.packetTypes !== undefined && !(Array.isArray(m.packetTypes) && m.packetTypes.every((x) => x === 0 || x === 2))) {
     throw new InterceptorError(`${where}: match.packetTypes must list 0 (client packets) and/or 2 (replies)`);
   }
+  if (m.upgrades !== undefined && typeof m.upgrades !== 'boolean') throw new InterceptorError(`${where}: match.upgrades must be true or false`);
 }
 
 function bufferLimit(where: string, field: string, value: BufferLimit | undefined, used: boolean): Required<BufferLimit> | undefined {
@@ -129,9 +130,10 @@ function bufferLimit(where: string, field: string, value: BufferLimit | undefine
   return { maxBytes: value.maxBytes, onOverflow };
 }
 
-/** Whether the hook captures an HTTP request (decided on the request as the client sent it). */
-export function matchesRequest(hook: Hook, method: string, path: string, policy: number): boolean {
+/** Whether the hook captures an HTTP request (decided on the request as the client sent it); upgrades only with match.upgrades. */
+export function matchesRequest(hook: Hook, method: string, path: string, policy: number, upgrade = false): boolean {
   const m = hook.def.match;
+  if (upgrade && m?.upgrades !== true) return false;
   if (m === undefined) return true;
   if (m.methods !== undefined && !m.methods.includes(method)) return false;
   if (m.policies !== undefined && !m.policies.includes(policy)) return false;

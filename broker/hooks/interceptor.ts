@@ -17,6 +17,12 @@ export interface InterceptorMatch {
   policies?: readonly number[];
   /** Packet types seen: 0 = client packets (onPacket), 2 = their replies (onReply). Default both. */
   packetTypes?: readonly number[];
+  /**
+   * Upgrade requests (WebSocket handshakes): false (default) leaves them alone; true captures
+   * them too (when the other fields match). Only onRequest runs for them: the 101 and what
+   * follows are never held or buffered.
+   */
+  upgrades?: boolean;
 }
 
 /** Buffering of a body for a hook that reads or replaces it. */

@@ -33,12 +33,12 @@ export class Interceptors {
     return this.packetHooks.length > 0;
   }
 
-  /** The run for a request some interceptor captures; undefined when none does. */
-  forRequest(method: string, target: string, policy: number, headers: readonly string[], requestId: string, clientAddress: string): HttpHookRun | undefined {
+  /** The run for a request some interceptor captures; undefined when none does. `upgrade`: a WebSocket handshake. */
+  forRequest(method: string, target: string, policy: number, headers: readonly string[], requestId: string, clientAddress: string, upgrade = false): HttpHookRun | undefined {
     const q = target.indexOf('?');
     const path = q === -1 ? target : target.slice(0, q);
     let matched: Hook[] | undefined;
-    for (const hook of this.httpHooks) if (matchesRequest(hook, method, path, policy)) (matched ??= []).push(hook);
+    for (const hook of this.httpHooks) if (matchesRequest(hook, method, path, policy, upgrade)) (matched ??= []).push(hook);
     if (matched === undefined) return undefined;
     return new HttpHookRun(matched, this.counters, this.log, method, path, q === -1 ? '' : target.slice(q + 1), policy, headers, requestId, clientAddress);
   }

@@ -14,7 +14,6 @@ import type { BrokerOptions } from '../options.js';
 import type { PolicyTable } from '../routing/policy-table.js';
 import type { Logger } from '../support/logger.js';
 import type { Interceptors } from '../hooks/interceptors.js';
-import { normalizeHost } from '../support/net-address.js';
 import { SecretCheck } from '../support/secret.js';
 import { AttemptPolicy } from '../routing/attempts.js';
 import type { HttpBackendView } from './backend-view.js';
@@ -24,15 +23,17 @@ import { waitUntil } from '../support/wait-until.js';
 import { Exchange, type ExchangeServices } from './exchange.js';
 import { HttpTransport } from './http-transport.js';
 import { InFlight, Pipeline } from './pipeline.js';
-import { forwardRequestHeaders, type ForwardSettings } from './headers.js';
+import type { ForwardSettings } from './headers.js';
 import { Backends } from './backends.js';
 import type { ReloadCounts, ReloadResult } from './static-backends.js';
 import { serversFileOf } from '../support/servers-file.js';
-import { cameBack, loopMark, viaEntry } from './loop-marker.js';
+import { loopMark, viaEntry } from './loop-marker.js';
 import { HttpErrorCode, rawErrorResponse, sendError } from './http-errors.js';
 import { Counters } from '../routing/counters.js';
-import { originForm, requestPolicy } from './request-target.js';
 import type { Tracer } from '../trace/tracer.js';
+import { admit, type AdmissionSettings } from './admission.js';
+import { Upgrades } from './upgrades.js';
+import type { UpgradeFigures } from './upgrade-counters.js';
 
 /** Answers the requests under the admin prefix; `path` is what follows the prefix, without the query. */
 export type AdminHandler = (req: IncomingMessage, res: ServerResponse, path: string, authorized: boolean) => void;
@@ -57,7 +58,9 @@ export class HttpFrontEnd {
   /** This broker's mark in the Via header of what it proxies (loop-marker.ts). */
   private readonly mark: string;
   private readonly token: SecretCheck | undefined;
-  private readonly adminStem: string;
+  private readonly admission: AdmissionSettings;
+  /** Upgrade requests (WebSockets) and their tunnels. */
+  readonly upgrades: Upgrades;
   private closing: Promise<void> | undefined;
 
   constructor(
@@ -82,7 +85,7 @@ export class HttpFrontEnd {
       trustForwarded: options.trustForwarded,
     };
     this.token = options.httpToken === undefined ? undefined : new SecretCheck(`Bearer ${options.httpToken}`);
-    this.adminStem = options.adminPrefix.slice(0, -1);
+    this.admission = { options, table, forward: this.forward, mark: this.mark, token: this.token, interceptors };
     this.backendSide = new Backends(table, options, upstreamAuthorization, this.stats, log);
     this.services = {
       attempts: new AttemptPolicy(table, new HttpTransport(this.stats, trace), options.maxAttempts),
@@ -93,6 +96,7 @@ export class HttpFrontEnd {
       timeouts: options,
       trace,
     };
+    this.upgrades = new Upgrades({ ...this.services, upgradeIdleMs: options.httpUpgradeIdleTimeoutMs, maxAttempts: options.maxAttempts }, this.requests, log);
   }
 
   /** Requests being proxied now. */
@@ -103,6 +107,11 @@ export class HttpFrontEnd {
   /** The HTTP backends, registered and static, as the admin pages show them. */
   backends(): Iterable<HttpBackendView> {
     return this.table.endpoints('http');
+  }
+
+  /** Upgrade requests and the tunnels (WebSockets) open now. */
+  upgradeFigures(): UpgradeFigures {
+    return this.upgrades.counters.snapshot();
   }
 
   /** Open client connections. */
@@ -147,6 +156,7 @@ export class HttpFrontEnd {
       server.on('secureConnection', (socket: Socket) => this.onConnection(socket));
     }
     server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => this.onClientError(err, socket));
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, early: Buffer) => this.onUpgrade(req, socket, early));
     server.on('connect', (_req: IncomingMessage, socket: Duplex) => this.refuseRaw(socket, HttpErrorCode.METHOD_NOT_ALLOWED, 'CONNECT is not served: this is a reverse proxy'));
     this.server = server;
     this.listeners = new ListenGroup(server);
@@ -209,35 +219,26 @@ export class HttpFrontEnd {
     this.stats.received++;
     const connection = this.connections.get(req.socket as Socket);
     connection?.responded(res);
-    if (req.httpVersionMajor !== 1) return this.reject(res, HttpErrorCode.VERSION_NOT_SUPPORTED, 'only HTTP/1.0 and HTTP/1.1 are served', undefined, true);
-    if (connection === undefined || connection.overLimit) {
-      return this.reject(res, HttpErrorCode.TOO_MANY_CONNECTIONS, `more than ${this.options.httpMaxConnections} client connections are open`, undefined, true);
-    }
-    const path = originForm(req.url ?? '');
-    if (path === undefined) return this.reject(res, HttpErrorCode.BAD_REQUEST, 'the request target must be a path (or an absolute http URL)', undefined, true);
-    if (path.startsWith(this.options.adminPrefix) || path === this.adminStem) return this.answerAdmin(req, res, path);
-    if (cameBack(req.headers.via, this.mark)) {
-      return this.reject(res, HttpErrorCode.LOOP_DETECTED, 'this request was proxied back to the broker that sent it (a backend is the broker itself)', undefined, true);
-    }
-    const clientAddress = normalizeHost(req.socket.remoteAddress ?? '');
-    const head = forwardRequestHeaders(req.rawHeaders, clientAddress, req.httpVersionMinor >= 1, this.forward);
-    if ('bad' in head) return this.reject(res, HttpErrorCode.BAD_REQUEST, head.bad, undefined, true);
-    const close = head.hasBody;
-    if (!this.accepting) return this.reject(res, HttpErrorCode.SHUTTING_DOWN, 'the broker is shutting down', head.requestId, true);
-    if (this.token !== undefined && !this.token.matches(head.authorization)) {
-      return this.reject(res, HttpErrorCode.UNAUTHORIZED, 'this broker needs Authorization: Bearer <token>', head.requestId, close);
-    }
-    const policy = requestPolicy(head.policy, this.options.httpPolicy);
-    if (policy === undefined) return this.reject(res, HttpErrorCode.BAD_REQUEST, `X-Privacy-Policy must be a whole number, got "${head.policy}"`, head.requestId, close);
-    // Captured requests may be answered by a hook, or sent to another policy: the attempt policy checks.
-    const hooks = this.interceptors?.forRequest(req.method!, path, policy, head.headers, head.requestId, clientAddress);
-    if (hooks === undefined && !this.table.knows(policy, 'http')) return this.reject(res, HttpErrorCode.UNKNOWN_POLICY, `no HTTP server for policy ${policy}`, head.requestId, close);
-    if (this.requests.count >= this.options.httpMaxInflight) {
-      return this.reject(res, HttpErrorCode.OVERLOADED, `${this.options.httpMaxInflight} requests are already in flight`, head.requestId, close);
-    }
-    const exchange = new Exchange(this.services, connection, req, res, policy, head, path);
-    exchange.hooks = hooks;
-    connection.add(exchange);
+    const state = { overLimit: connection === undefined || connection.overLimit, accepting: this.accepting, inflight: this.requests.count, upgrade: false };
+    const decision = admit(req, this.admission, state);
+    if (decision.kind === 'admin') return this.answerAdmin(req, res, decision.path);
+    if (decision.kind === 'refuse') return this.reject(res, decision.code, decision.message, decision.requestId, decision.close);
+    const exchange = new Exchange(this.services, connection!, req, res, decision.policy, decision.head, decision.path);
+    exchange.hooks = decision.hooks;
+    connection!.add(exchange);
+  }
+
+  /** An Upgrade request (Connection: upgrade): admitted as a request is, then handed to Upgrades. */
+  private onUpgrade(req: IncomingMessage, socket: Duplex, early: Buffer): void {
+    this.stats.received++;
+    const connection = this.connections.get(socket as Socket);
+    // Behind a response still being written, a raw answer would corrupt it: drop the connection.
+    if (connection?.busy === true) return void socket.destroy();
+    const state = { overLimit: connection === undefined || connection.overLimit, accepting: this.accepting, inflight: this.requests.count, upgrade: true };
+    const decision = admit(req, this.admission, state);
+    if (decision.kind === 'admin') return this.upgrades.refuse(socket, HttpErrorCode.NOT_FOUND, 'the broker\'s own pages do not upgrade', undefined);
+    if (decision.kind === 'refuse') return this.upgrades.refuse(socket, decision.code, decision.message, decision.requestId);
+    this.upgrades.start(req, socket, early, decision);
   }
 
   private answerAdmin(req: IncomingMessage, res: ServerResponse, path: string): void {
@@ -300,7 +301,11 @@ export class HttpFrontEnd {
     const closed = new Promise<void>((resolve) => (this.listeners === undefined ? resolve() : this.listeners.close(() => resolve())));
     server?.closeIdleConnections();
     await this.backendSide.health.stop();
-    if (!(await waitUntil(() => this.requests.count === 0, drainMs))) this.log.warn('HTTP drain timed out; closing the rest', { inflight: this.requests.count });
+    // Upgraded connections (WebSockets) run on up to the drain window too, then close.
+    if (!(await waitUntil(() => this.requests.count === 0 && this.upgrades.open === 0, drainMs))) {
+      this.log.warn('HTTP drain timed out; closing the rest', { inflight: this.requests.count, upgraded: this.upgrades.open });
+    }
+    this.upgrades.closeAll();
     server?.closeAllConnections();
     for (const socket of this.connections.keys()) socket.destroy();
     for (const socket of this.tcpSockets) socket.destroy();

@@ -37,6 +37,11 @@ export class Pipeline implements ExchangeOwner {
     return this.responses.find((res) => !res.closed)?.headersSent === true;
   }
 
+  /** True while a request of the connection is proxied or its response not all written. */
+  get busy(): boolean {
+    return this.exchanges.length > 0 || this.responses.some((res) => !res.writableFinished);
+  }
+
   /** Queues a request; it starts at once when nothing is ahead of it. */
   add(exchange: Exchange): void {
     this.exchanges.push(exchange);

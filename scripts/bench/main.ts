@@ -24,11 +24,14 @@ import { burstSuite } from './bursts.js';
 import { writeBurstReport } from './bursts-report.js';
 import { registrySuite } from './registry.js';
 import { selectionSuite } from './selection.js';
+import { websocketSuite } from './websocket.js';
 import { appendOptimisation, readRun, writeReport, writeRun, type BenchRun } from './report.js';
 import type { RunRecord } from './results.js';
 
-const SUITES = ['packets', 'payloads', 'servers', 'connections', 'memory', 'soak', 'http', 'bursts', 'registry'] as const;
+const SUITES = ['packets', 'payloads', 'servers', 'connections', 'memory', 'soak', 'http', 'bursts', 'registry', 'websocket'] as const;
 type Suite = (typeof SUITES)[number];
+/** WebSockets of the websocket suite's throughput case. */
+const WEBSOCKET_CONNECTIONS = 64;
 /** Open files the harness and its children may need: the idle connections and some room. */
 const FD_LIMIT = 65536;
 
@@ -128,6 +131,7 @@ program.action(async (options: Options) => {
     log('  skipped: redis-server is missing (apt-get install redis-server)');
     return [];
   });
+  await runSuite('websocket', () => websocketSuite({ idle: timing.idleConnections, connections: WEBSOCKET_CONNECTIONS, durationMs: timing.durationMs, rounds: timing.rounds, log }));
   // The soak last: in full mode it is most of the time.
   await runSuite('soak', () => soakSuite(ctx, mode === 'full' ? `${timing.soakMs / 60000} minutes` : `short version: ${timing.soakMs / 1000} s`));
 

@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import { mergeStats, MergedHttpView, mergeBackends, snapshotStats, type BackendSnapshot, type WorkerReport } from '../../broker/cluster/merged-http.js';
 import { HttpErrorCode } from '../../broker/http/http-errors.js';
 import { Counters } from '../../broker/routing/counters.js';
+import { UpgradeCounters } from '../../broker/http/upgrade-counters.js';
 
 /** One thing a front end counts. */
 type Event =
@@ -65,8 +66,8 @@ function comparable(stats: Counters) {
   return { received, replied, rerouted, dropped, truncated, errors: { ...stats.errors }, policies, recent: stats.recentErrors.list().length };
 }
 
-function report(stats: Counters, backends: BackendSnapshot[] = []): WorkerReport {
-  return { connections: 1, inflight: 2, rss: 3, stats: snapshotStats(stats), backends };
+function report(stats: Counters, backends: BackendSnapshot[] = [], upgrades = new UpgradeCounters().snapshot()): WorkerReport {
+  return { connections: 1, inflight: 2, rss: 3, stats: snapshotStats(stats), backends, upgrades };
 }
 
 describe('merged HTTP figures', () => {

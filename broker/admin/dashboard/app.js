@@ -13,7 +13,10 @@
  * @typedef {{ replied: number, errors: Record<string, number>, latencyMs: { p50: number | null, p99: number | null } }} PolicyCounters
  * @typedef {{ policy: number, servers: ServerStatus[], httpServers: HttpServerStatus[], packets: PolicyCounters & { rerouted: number }, http: PolicyCounters | null }} PolicyStatus
  * @typedef {{ id: number, pid: number, listening: boolean, connections: number, inflight: number, requests: number, proxied: number, rss: number }} WorkerStatus
- * @typedef {{ address: HostPort | null, requests: number, errors: Record<string, number> }} HttpSection
+ * @typedef {{ policy: number, server: string, open: number }} OpenTunnels
+ * @typedef {{ open: number, upgraded: number, notUpgraded: number, failed: number, refused: Record<string, number>, closed: number,
+ *   bytesToBackend: number, bytesToClient: number, openByServer: OpenTunnels[] }} UpgradesSection
+ * @typedef {{ address: HostPort | null, requests: number, errors: Record<string, number>, upgrades?: UpgradesSection }} HttpSection
  * @typedef {{ calls: number, errors: number, timeouts: number, failedClosed: number, answered: number, overflows: number, policyChanges: number, totalMs: number }} HookCounts
  * @typedef {{ status: string, pid: number, uptimeMs: number, memory: { rss: number }, algorithm: string,
  *   packet: { address: HostPort | null, outstanding: number, received: number, replied: number, rerouted: number, errors: Record<string, number> },
@@ -188,6 +191,7 @@
     renderPolicies(status);
     renderWorkers(status);
     renderHooks(status);
+    renderWebSockets(status);
     renderErrors(errors);
   }
 
@@ -713,6 +717,52 @@
       tr.append(el('td', 'n', c.calls === 0 ? '–' : fmt1.format((c.totalMs * 1000) / c.calls) + ' µs'));
       body.append(tr);
     }
+  }
+
+  // WebSockets (upgraded connections, docs/http.md): the totals, and one row per policy and backend with some open.
+
+  /** @param {Status} s */
+  function renderWebSockets(s) {
+    const u = s.http?.upgrades;
+    const refused = u === undefined ? 0 : Object.values(u.refused).reduce((a, b) => a + b, 0);
+    const seen = u !== undefined && u.upgraded + u.notUpgraded + u.failed + refused > 0;
+    $('#websockets').hidden = !seen;
+    if (u === undefined || !seen) return;
+    /** @type {Array<[string, number, string]>} */
+    const totals = [
+      ['open', u.open, fmt.format(u.open)],
+      ['upgraded', u.upgraded, fmt.format(u.upgraded)],
+      ['refused', refused, fmt.format(refused)],
+      ['failed', u.failed, fmt.format(u.failed)],
+      ['not-upgraded', u.notUpgraded, fmt.format(u.notUpgraded)],
+      ['bytes-to-backend', u.bytesToBackend, bytes(u.bytesToBackend)],
+      ['bytes-to-client', u.bytesToClient, bytes(u.bytesToClient)],
+    ];
+    for (const [id, value, text] of totals) {
+      const node = $('#ws-' + id);
+      node.textContent = text;
+      node.dataset.value = String(value);
+    }
+    const body = $('#websockets-body');
+    body.replaceChildren();
+    for (const o of u.openByServer) {
+      const tr = el('tr');
+      tr.dataset.policy = String(o.policy);
+      tr.dataset.server = o.server;
+      tr.append(el('td', 'id', String(o.policy)), el('td', 'id', o.server));
+      const td = el('td', 'n', fmt.format(o.open));
+      td.dataset.field = 'open';
+      td.dataset.value = String(o.open);
+      tr.append(td);
+      body.append(tr);
+    }
+  }
+
+  /** @param {number} n bytes */
+  function bytes(n) {
+    if (n < 1024) return fmt.format(n) + ' B';
+    if (n < 1024 * 1024) return fmt1.format(n / 1024) + ' KiB';
+    return fmt1.format(n / 1024 / 1024) + ' MiB';
   }
 
   // Errors
