@@ -89,7 +89,7 @@ export interface HttpServerStatus {
 }
 
 /** Answers given for one policy since the broker started, and the latency of the replies. */
-export interface PolicyCounters {
+export interface PolicyAnswers {
   /** Replies (packets) or relayed responses (HTTP). */
   replied: number;
   /** Error answers by code. */
@@ -103,9 +103,9 @@ export interface PolicyStatus {
   servers: ServerStatus[];
   httpServers: HttpServerStatus[];
   /** Packet answers for the policy (rerouted: jobs moved to another server). */
-  packets: PolicyCounters & { rerouted: number };
+  packets: PolicyAnswers & { rerouted: number };
   /** HTTP answers for the policy; null without the HTTP front end. */
-  http: PolicyCounters | null;
+  http: PolicyAnswers | null;
 }
 
 /** The status report, as served at <prefix>status. */
@@ -155,7 +155,7 @@ export function statusReport(src: StatusSources): Record<string, unknown> {
   }
   // Every policy that ever had a server keeps its counters, also once its servers are gone.
   // Counters of gone policies past the cap are summed under FORGOTTEN_POLICY (stats.ts): shown apart.
-  const forgotten: { policies: number; packets: (PolicyCounters & { rerouted: number }) | null; http: PolicyCounters | null } = {
+  const forgotten: { policies: number; packets: (PolicyAnswers & { rerouted: number }) | null; http: PolicyAnswers | null } = {
     policies: src.stats.forgottenPolicies,
     packets: null,
     http: null,
@@ -197,7 +197,7 @@ export function statusReport(src: StatusSources): Record<string, unknown> {
   };
 }
 
-function counters(p: { replied: number; errors: Partial<Record<string, number>>; latency: LatencyHistogram } | undefined): PolicyCounters {
+function counters(p: { replied: number; errors: Partial<Record<string, number>>; latency: LatencyHistogram } | undefined): PolicyAnswers {
   if (p === undefined) return { replied: 0, errors: {}, latencyMs: { p50: null, p99: null, mean: null } };
   const h = p.latency;
   return {

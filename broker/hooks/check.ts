@@ -38,13 +38,6 @@ const HOOK_NAMES = ['onRequest', 'onResponse', 'onPacket', 'onReply'] as const;
 const KNOWN_KEYS = new Set(['name', 'match', 'bufferRequest', 'bufferResponse', 'timeoutMs', 'failMode', ...HOOK_NAMES]);
 const MATCH_KEYS = new Set(['path', 'methods', 'policies', 'packetTypes', 'upgrades']);
 
-/** Whether `value` looks like an interceptor at all (an object with a name and a hook). */
-export function isInterceptorLike(value: unknown): boolean {
-  if (typeof value !== 'object' || value === null) return false;
-  const v = value as Record<string, unknown>;
-  return typeof v.name === 'string' && HOOK_NAMES.some((h) => typeof v[h] === 'function');
-}
-
 /** Checks and resolves a list of interceptors; names must be unique. */
 export function resolveInterceptors(list: readonly unknown[]): Hook[] {
   if (!Array.isArray(list)) throw new InterceptorError('interceptors must be an array');
