@@ -142,8 +142,15 @@ export const SERVER_CHECKS: ReadonlyArray<Check<ServerContext>> = [
     points: 2,
     async run(context, scope) {
       const seen: string[] = [];
-      for (const junk of ['this is not json\n', '{"type":0,"srcid":1,"privPoliId":111,"payload":42,"rid":1}\n']) {
-        const connection = await dial(context, scope);
+      const junks = ['this is not json\n', '{"type":0,"srcid":1,"privPoliId":111,"payload":42,"rid":1}\n'];
+      for (const [i, junk] of junks.entries()) {
+        let connection: PacketConnection;
+        try {
+          connection = await dial(context, scope);
+        } catch (err) {
+          if (i === 0) throw err;
+          return fail(`after malformed packet ${i} (${JSON.stringify(junks[i - 1])}) the server is gone (answers: ${seen.join(', ')}): ${(err as Error).message}`);
+        }
         connection.write(junk);
         const received = await connection.next(Math.min(1000, context.settings.answerTimeoutMs));
         connection.destroy();
@@ -153,7 +160,7 @@ export const SERVER_CHECKS: ReadonlyArray<Check<ServerContext>> = [
         const connection = await dial(context, scope);
         await exchange(context, connection, payload('after-malformed'));
       } catch (err) {
-        return fail(`after not JSON and a payload that is a number (answers: ${seen.join(', ')}) the next packet failed: ${(err as Error).message}`);
+        return fail(`after not JSON and a payload that is a number (answers: ${seen.join(', ')}; the last was ${JSON.stringify(junks[1])}) the next packet failed: ${(err as Error).message}`);
       }
       return pass(`not JSON and a payload that is a number (answers: ${seen.join(', ')}); the next packet was answered`);
     },

@@ -107,6 +107,7 @@ describe('policy-grade', () => {
       'proxy-backend-per-request': /reached the backends over \d+ connections: a new backend connection per request\?/,
       'proxy-ignore-body': /the backend got body ""/,
       'proxy-negative-length': /"GET \/ HTTP\/1\.1\\r\\nHost: grader\\r\\nContent-Length: -5\\r\\n\\r\\n"\) was answered 200/,
+      'server-die-on-malformed': /malformed packet 1 \("this is not json\\n"\) the server is gone.*the submission exited \(code 1\)/,
       'server-swap-ids': /destid "\d+", expected the packet's srcid/,
       'server-no-rid': /rid missing, expected \d+ \(the server declared maxInflight 4/,
     };
