@@ -26,13 +26,15 @@ class SimulationFailure extends Error {}
 
 const program = new Command(NAME)
   .usage('[options]')
+  // One line per paragraph: commander wraps it to the terminal; line breaks of our own would
+  // be wrapped again, mid-sentence.
   .description(
-    `Starts a broker, servers and clients on 127.0.0.1, waits until each is ready, runs the clients,
-prints who served whom and how fast, and stops everything. Exit code 0 when every packet got a
-verified reply, 1 when anything was lost, answered with an error or failed verification,
-2 on a bad option. Defaults are the classic lab: servers 100 and 300 in policy 111, 200 and
-400 in policy 222, 15 clients with random policies. Runs on Linux, macOS and Windows
-(npm run simulate -- OPTIONS); scripts/simulate.sh runs the same.`,
+    [
+      'Starts a broker, servers and clients on 127.0.0.1, waits until each is ready, runs the clients, prints who served whom and how fast, and stops everything.',
+      'Exit code 0 when every packet got a verified reply, 1 when anything was lost, answered with an error or failed verification, 2 on a bad option.',
+      'Defaults are the classic lab: servers 100 and 300 in policy 111, 200 and 400 in policy 222, 15 clients with random policies.',
+      'Runs on Linux, macOS and Windows (npm run simulate -- OPTIONS); scripts/simulate.sh runs the same.',
+    ].join('\n\n'),
   )
   .option('--policies <list>', 'comma-separated policies (default 111,222)')
   .option('--servers-per-policy <n>', 'servers in each policy (default 2); ids are 100, 200, ... taken in turn by the policies, as in the classic lab')

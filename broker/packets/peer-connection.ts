@@ -102,6 +102,11 @@ export class PeerConnection implements AnswerPort, FrameSink {
     return normalizeHost(this.socket.remoteAddress ?? '');
   }
 
+  /** The peer's port: with the host, names this connection among the client's (the trace shows it). */
+  get port(): number | undefined {
+    return this.socket.remotePort;
+  }
+
   answer(_job: Job, line: string): void {
     this.inflight--;
     if (this.closed) return;

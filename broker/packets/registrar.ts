@@ -19,6 +19,9 @@ import { idClaimRefusal, portClaimRefusal, type SessionOwner } from '../registry
 import { RegistrationGuard, sourceKey, type Refusal } from './registration-guard.js';
 import type { PeerConnection } from './peer-connection.js';
 
+/** Why a session server is taken out when its session connection closes without a leave. */
+export const SESSION_LOST = 'session connection lost without a leave';
+
 /** A session server's registration connection, and its heartbeats. */
 interface Session {
   readonly conn: PeerConnection;
@@ -110,13 +113,17 @@ export class Registrar {
     if (member !== undefined) this.router.drainServer(member, 'left');
   }
 
-  /** A connection closed: the session servers it carried leave. */
+  /**
+   * A connection closed: the session servers it carried leave. A server that left sent a leave
+   * first (its session is gone already), so one still here closed without one: killed, crashed
+   * or cut off. The reason says so, and the log tells it from a graceful leave ("left").
+   */
   closed(conn: PeerConnection): void {
     for (const [id, session] of this.sessions) {
       if (session.conn !== conn) continue;
       this.sessions.delete(id);
       const member = this.member(id, session);
-      if (member !== undefined) this.router.drainServer(member, 'session closed');
+      if (member !== undefined) this.router.drainServer(member, SESSION_LOST);
     }
   }
 

@@ -32,6 +32,8 @@ export interface PacketDecision extends DecisionBase {
   kind: 'packet';
   /** The client's address. */
   client: string;
+  /** The client connection's port: several connections may share a srcid, this tells them apart. */
+  clientPort: number | null;
   srcid: number;
   seq: number | string | null;
 }

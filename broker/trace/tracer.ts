@@ -24,8 +24,8 @@ export interface TraceListener {
 
 /** What the packet path holds when a packet gets its outcome (its Job). */
 export interface TracedPacket {
-  /** The client connection; its `host` (a PeerConnection has one) is the address traced. */
-  readonly client: { readonly closed: boolean; readonly host?: string };
+  /** The client connection; its `host` and `port` (a PeerConnection has them) are traced. */
+  readonly client: { readonly closed: boolean; readonly host?: string; readonly port?: number | undefined };
   readonly srcid: number;
   readonly seq?: number | string | undefined;
   readonly policy: number;
@@ -123,6 +123,7 @@ export class Tracer {
       kind: 'packet',
       at: Date.now(),
       client: job.client.host ?? '',
+      clientPort: job.client.port ?? null,
       srcid: job.srcid,
       seq: job.seq ?? null,
       policy: job.policy,

@@ -24,3 +24,15 @@ export async function atOnce<T>(connections: T[], steps: number, step: (connecti
   );
   return result;
 }
+
+/**
+ * Opens `count` connections at once; all of them, or how many failed and the first reason
+ * (a server that accepts one client at a time leaves the others in its listen queue, or drops them).
+ */
+export async function connectAll<T>(count: number, open: () => Promise<T>): Promise<T[] | { refused: number; first: string }> {
+  const settled = await Promise.allSettled(Array.from({ length: count }, open));
+  const failed = settled.filter((result): result is PromiseRejectedResult => result.status === 'rejected');
+  if (failed.length === 0) return settled.map((result) => (result as PromiseFulfilledResult<T>).value);
+  const reason: unknown = failed[0]!.reason;
+  return { refused: failed.length, first: `"${reason instanceof Error ? reason.message : String(reason)}"` };
+}

@@ -1,15 +1,15 @@
 /**
- * A class's submissions graded one after another from a manifest, into a CSV and a JSON summary.
- * The manifest (JSON):
+ * A class's submissions graded one after another, into a CSV and a JSON summary. They come from
+ * a folder with one sub-folder per student and one command for all (loadFolder), or a manifest (JSON):
  *   {"kind":"broker","submissions":[{"name":"alice","command":"python3 broker.py {port}","port":9001,"cwd":"alice"}]}
  * `kind` may be set per submission; `port` defaults to a free one; `cwd` is relative to the
  * manifest's folder. A submission that cannot be graded gets a row with its error, not a crash.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { freePort } from '../bench/processes.js';
 import { CheckSelectionError, selectChecks } from './check.js';
-import { checksOf, grade, type GradeRequest } from './grade.js';
+import { checksOf, grade, TargetError, type GradeRequest } from './grade.js';
 import { KINDS, type GradeSettings, type Kind } from './options.js';
 import { batchCsv, type BatchEntry } from './report.js';
 
@@ -79,6 +79,37 @@ export function loadManifest(file: string, defaultKind?: Kind): ManifestEntry[] 
   return parseManifest(text, path.dirname(path.resolve(file)), defaultKind, file);
 }
 
+/**
+ * A class as a folder: every sub-folder (hidden ones aside) is a student, named by the folder,
+ * graded with the same command run in it. The kind comes from the subcommand.
+ */
+export function loadFolder(dir: string, kind: Kind | undefined, command: string | undefined): ManifestEntry[] {
+  if (kind === undefined) throw new ManifestError(`--batch ${dir} is a folder: name the kind too (policy-grade broker --batch ${dir} --start '…')`);
+  if (command === undefined || command.trim() === '') throw new ManifestError(`--batch ${dir} is a folder: give the command each student's folder runs with --start (e.g. --start 'python3 broker.py {port}')`);
+  let names: string[];
+  try {
+    names = readdirSync(dir, { withFileTypes: true })
+      .filter((entry) => entry.isDirectory() && !entry.name.startsWith('.'))
+      .map((entry) => entry.name)
+      .sort();
+  } catch (err) {
+    throw new ManifestError(`cannot read ${dir}: ${(err as Error).message}`);
+  }
+  if (names.length === 0) throw new ManifestError(`${dir} has no sub-folders: one folder per student is expected`);
+  return names.map((name) => ({ name, kind, command, port: undefined, cwd: path.resolve(dir, name) }));
+}
+
+/** --batch PATH: a folder of students (with the --start command) or a manifest file. */
+export function loadBatch(source: string, kind: Kind | undefined, command: string | undefined): ManifestEntry[] {
+  let folder = false;
+  try {
+    folder = statSync(source).isDirectory();
+  } catch {
+    // loadManifest says it cannot be read
+  }
+  return folder ? loadFolder(source, kind, command) : loadManifest(source, kind);
+}
+
 export interface BatchOptions {
   settings: GradeSettings;
   only?: string[];
@@ -104,10 +135,13 @@ export async function runBatch(entries: ManifestEntry[], options: BatchOptions):
     const request: GradeRequest = { kind: entry.kind, command: entry.command, cwd: entry.cwd, settings: options.settings, only: options.only, skip: options.skip };
     if (entry.kind !== 'server') request.target = { host: '127.0.0.1', port: entry.port ?? (await freePort()) };
     let result: BatchEntry;
+    const started = Date.now();
     try {
-      result = { name: entry.name, kind: entry.kind, grade: await grade(request) };
+      const graded = await grade(request);
+      result = { name: entry.name, kind: entry.kind, grade: graded, durationMs: Date.now() - started, output: graded.output };
     } catch (err) {
-      result = { name: entry.name, kind: entry.kind, error: err instanceof Error ? err.message : String(err) };
+      const output = err instanceof TargetError ? err.output : undefined;
+      result = { name: entry.name, kind: entry.kind, error: err instanceof Error ? err.message : String(err), durationMs: Date.now() - started, output };
     }
     results.push(result);
     options.onDone?.(result);
@@ -121,7 +155,12 @@ export function batchSummary(entries: BatchEntry[]): Record<string, unknown> {
     submissions: entries.length,
     fullMarks: entries.filter((entry) => entry.grade !== undefined && entry.grade.score === entry.grade.max).length,
     ungraded: entries.filter((entry) => entry.grade === undefined).length,
-    results: entries.map((entry) => ({ name: entry.name, kind: entry.kind, ...(entry.grade === undefined ? { error: entry.error } : { score: entry.grade.score, max: entry.grade.max, grade: entry.grade }) })),
+    results: entries.map((entry) => ({
+      name: entry.name,
+      kind: entry.kind,
+      durationMs: entry.durationMs,
+      ...(entry.grade === undefined ? { error: entry.error, output: entry.output } : { score: entry.grade.score, max: entry.grade.max, grade: entry.grade }),
+    })),
   };
 }
 

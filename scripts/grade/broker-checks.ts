@@ -2,12 +2,14 @@
  * The checks of a broker speaking the classic protocol (docs/grading.md says why each matters).
  * The grader's own servers are registered before the first check: A1 and A2 in POLICY_A, B1 in
  * POLICY_B. Clients send classic packets (numbers as strings, no newline) unless a check says
- * otherwise. Order matters: the checks that may break the target come last.
+ * otherwise, or the framing probe found that the broker needs a newline after each (then every
+ * check but the framing one adds it). Order matters: the checks that may break the target come last.
  */
 import { sha1Hex } from '../../broker/support/sha1.js';
-import { atOnce } from './at-once.js';
+import { atOnce, connectAll } from './at-once.js';
 import { balanceFloor, isBalanced } from './balance.js';
 import { fail, pass, type Check, type Scope } from './check.js';
+import { newlineDiagnosis, type Framing } from './framing-probe.js';
 import type { GraderServer } from './grader-server.js';
 import { GRADER_SRCID, POLICY_A, POLICY_B, UNKNOWN_POLICY, type GradeSettings } from './options.js';
 import { describe, numberField, PacketConnection, type Received } from './packet-connection.js';
@@ -19,7 +21,12 @@ export interface BrokerContext {
   servers: { a1: GraderServer; a2: GraderServer; b1: GraderServer };
   /** What the target answered to each server's registration, by server id. */
   registrations: Map<number, Received>;
+  /** What the framing probe found before the checks. */
+  framing: Framing;
 }
+
+/** What ends a client packet in every check but the framing one: nothing, or the newline the broker needs. */
+const eol = (context: BrokerContext) => (context.framing.kind === 'newline' ? '\n' : '');
 
 type PolicyField = 'privPoliId' | 'privPolyId';
 
@@ -50,19 +57,19 @@ async function client(context: BrokerContext, scope: Scope): Promise<PacketConne
   return scope.own(await PacketConnection.open(context.host, context.port, context.settings.answerTimeoutMs));
 }
 
-/** Sends one packet on `connection` and returns the answer, or throws saying what went wrong. */
-async function ask(context: BrokerContext, connection: PacketConnection, policy: number, tag: string, field: PolicyField = 'privPoliId'): Promise<Record<string, unknown>> {
+/** Sends one packet on `connection`, checks its answer, and returns the payload it sent; throws saying what went wrong. */
+async function ask(context: BrokerContext, connection: PacketConnection, policy: number, tag: string, field: PolicyField = 'privPoliId'): Promise<string> {
   const srcid = nextSrcid++;
   const text = payload(tag);
-  connection.write(classicPacket(srcid, policy, text, field));
+  connection.write(classicPacket(srcid, policy, text, field) + eol(context));
   const answer = await connection.nextPacket(context.settings.answerTimeoutMs, `packet to policy ${policy}`);
   const wrong = wrongAnswer(answer, srcid, text);
   if (wrong !== null) throw new Error(`packet to policy ${policy}: ${wrong}`);
-  return answer;
+  return text;
 }
 
 /** One packet on a fresh connection. */
-async function askOnce(context: BrokerContext, scope: Scope, policy: number, tag: string, field: PolicyField = 'privPoliId'): Promise<Record<string, unknown>> {
+async function askOnce(context: BrokerContext, scope: Scope, policy: number, tag: string, field: PolicyField = 'privPoliId'): Promise<string> {
   const connection = await client(context, scope);
   try {
     return await ask(context, connection, policy, tag, field);
@@ -72,14 +79,27 @@ async function askOnce(context: BrokerContext, scope: Scope, policy: number, tag
 }
 
 
-/** Answers counted by the id of the server that sent them (the reply's srcid). */
-function countBy(answers: Array<Record<string, unknown>>): Map<number, number> {
-  const counts = new Map<number, number>();
-  for (const answer of answers) {
-    const id = numberField(answer, 'srcid') ?? -1;
-    counts.set(id, (counts.get(id) ?? 0) + 1);
+/**
+ * Which of the grader's servers received each of these payloads (and so answered it), counted
+ * per server: who served a packet is seen at the servers, whatever the reply says.
+ */
+function servedBy(context: BrokerContext, payloads: string[], since: Map<GraderServer, number>): Map<GraderServer, number> {
+  const wanted = new Set(payloads);
+  const counts = new Map<GraderServer, number>();
+  for (const server of Object.values(context.servers)) {
+    const n = server.received.slice(since.get(server) ?? 0).filter((receipt) => typeof receipt.payload === 'string' && wanted.has(receipt.payload)).length;
+    if (n > 0) counts.set(server, n);
   }
   return counts;
+}
+
+/** Where each server's received packets start now, to count what a check sends. */
+const receiptMarks = (context: BrokerContext) => new Map(Object.values(context.servers).map((server) => [server, server.received.length]));
+
+/** "server 4821 (policy 111): 150, server 977 (policy 222): 3" */
+function perServer(counts: Map<GraderServer, number>, servers: GraderServer[]): string {
+  const shown = [...new Set([...servers, ...counts.keys()])];
+  return shown.map((server) => `server ${server.id} (policy ${server.policy}): ${fmt(counts.get(server) ?? 0)}`).join(', ');
 }
 
 const fmt = (n: number) => n.toLocaleString('en-US');
@@ -112,7 +132,7 @@ export const BROKER_CHECKS: ReadonlyArray<Check<BrokerContext>> = [
         const srcid = nextSrcid++;
         const text = payloads[i] ?? payload('answers');
         const policy = i % 2 === 0 ? POLICY_A : POLICY_B;
-        connection.write(classicPacket(srcid, policy, text));
+        connection.write(classicPacket(srcid, policy, text) + eol(context));
         const answer = await connection.nextPacket(context.settings.answerTimeoutMs, `packet ${i + 1}`);
         connection.destroy();
         const wrong = wrongAnswer(answer, srcid, text);
@@ -127,6 +147,7 @@ export const BROKER_CHECKS: ReadonlyArray<Check<BrokerContext>> = [
     name: 'classic framing',
     points: 2,
     async run(context, scope) {
+      if (context.framing.kind === 'newline') return fail(newlineDiagnosis(context.framing, context.settings.answerTimeoutMs));
       const before = context.servers.a1.received.length + context.servers.a2.received.length + context.servers.b1.received.length;
       for (const field of ['privPoliId', 'privPolyId'] as const) {
         for (const policy of [POLICY_A, POLICY_B]) await askOnce(context, scope, policy, `framing-${field}`, field);
@@ -148,11 +169,12 @@ export const BROKER_CHECKS: ReadonlyArray<Check<BrokerContext>> = [
       const { a1, a2 } = context.servers;
       const count = context.settings.balanceCount;
       const connection = await client(context, scope);
-      const answers: Array<Record<string, unknown>> = [];
-      for (let i = 0; i < count; i++) answers.push(await ask(context, connection, POLICY_A, 'round-robin'));
-      const counts = countBy(answers);
-      const shares = [a1, a2].map((server) => counts.get(server.id) ?? 0);
-      const detail = `${fmt(count)} packets on one connection over 2 servers: ${shares.map(fmt).join(' / ')}`;
+      const since = receiptMarks(context);
+      const payloads: string[] = [];
+      for (let i = 0; i < count; i++) payloads.push(await ask(context, connection, POLICY_A, 'round-robin'));
+      const counts = servedBy(context, payloads, since);
+      const shares = [a1, a2].map((server) => counts.get(server) ?? 0);
+      const detail = `${fmt(count)} packets to policy ${POLICY_A} on one connection, served by ${perServer(counts, [a1, a2])}`;
       return isBalanced(shares, count) ? pass(detail) : fail(`${detail} (each should get at least ${fmt(balanceFloor(count, shares.length))}: balanced per connection?)`);
     },
   },
@@ -188,7 +210,8 @@ export const BROKER_CHECKS: ReadonlyArray<Check<BrokerContext>> = [
       const { concurrentClients: clients, perClientCount: each, answerTimeoutMs } = context.settings;
       // Every client connects first and stays connected until all are done: a broker that serves
       // one connection at a time cannot answer the second while the first is open.
-      const connections = await Promise.all(Array.from({ length: clients }, () => client(context, scope)));
+      const connections = await connectAll(clients, () => client(context, scope));
+      if (!Array.isArray(connections)) return fail(`${clients} clients connecting at once: ${connections.refused} of them got ${connections.first}: one client at a time? (a serial server's listen queue, 5 with socketserver.TCPServer, holds only a few waiting clients)`);
       const { done: answered, failures } = await atOnce(connections, each, (connection, c) => ask(context, connection, c % 2 === 0 ? POLICY_A : POLICY_B, 'concurrent'));
       const detail = `${clients} clients × ${each} packets at once: ${fmt(answered)} of ${fmt(clients * each)} answered`;
       if (failures.length === 0) return pass(detail);
@@ -230,7 +253,7 @@ export const BROKER_CHECKS: ReadonlyArray<Check<BrokerContext>> = [
     points: 1,
     async run(context, scope) {
       const connection = await client(context, scope);
-      connection.write(classicPacket(nextSrcid++, UNKNOWN_POLICY, payload('unknown')));
+      connection.write(classicPacket(nextSrcid++, UNKNOWN_POLICY, payload('unknown')) + eol(context));
       const received = await connection.next(context.settings.answerTimeoutMs);
       connection.destroy();
       let how: string;
@@ -253,7 +276,7 @@ export const BROKER_CHECKS: ReadonlyArray<Check<BrokerContext>> = [
       let inFlight: Received | undefined;
       for (let i = 0; i < 20 && inFlight === undefined; i++) {
         const connection = await client(context, scope);
-        connection.write(classicPacket(nextSrcid++, POLICY_A, payload('killed')));
+        connection.write(classicPacket(nextSrcid++, POLICY_A, payload('killed')) + eol(context));
         const received = await connection.next(answerTimeoutMs);
         connection.destroy();
         if (a2.isDead) inFlight = received;
@@ -263,21 +286,23 @@ export const BROKER_CHECKS: ReadonlyArray<Check<BrokerContext>> = [
       if (inFlight.kind !== 'packet') return fail(`the packet in flight on killed server ${a2.id}: ${describe(inFlight, answerTimeoutMs)}`);
       const rerouted = numberField(inFlight.packet, 'type') === 2;
       const connection = await client(context, scope);
-      const answers: Array<Record<string, unknown>> = [];
+      const since = receiptMarks(context);
+      const served: string[] = [];
       const errors: string[] = [];
       for (let i = 0; i < count; i++) {
         const srcid = nextSrcid++;
         const text = payload('after-kill');
-        connection.write(classicPacket(srcid, POLICY_A, text));
+        connection.write(classicPacket(srcid, POLICY_A, text) + eol(context));
         const received = await connection.next(answerTimeoutMs);
         if (received.kind !== 'packet') return fail(`packet ${i + 1} of ${count} after the kill: ${describe(received, answerTimeoutMs)}`);
         const wrong = wrongAnswer(received.packet, srcid, text);
-        if (wrong === null) answers.push(received.packet);
+        if (wrong === null) served.push(text);
         else errors.push(`packet ${i + 1}: ${wrong}`);
       }
-      // The broker may fail a packet or two while it learns the server is gone; after that, A1 serves.
+      // The broker may fail a packet or two while it learns the server is gone; after that, every packet is served.
       const lateErrors = errors.filter((error) => Number(/packet (\d+)/.exec(error)?.[1]) > count / 2);
-      const detail = `in-flight packet ${rerouted ? 're-routed' : `answered with an error (${String(inFlight.packet.code ?? 'type 3')})`}; ${count} later packets: ${answers.length} served by ${a1.id}, ${errors.length} errors`;
+      // Who served them is read at the grader's servers, not taken on trust (isolation is another check's business).
+      const detail = `in-flight packet ${rerouted ? 're-routed' : `answered with an error (${String(inFlight.packet.code ?? 'type 3')})`}; ${count} later packets: served by ${perServer(servedBy(context, served, since), [a1])}; ${errors.length} errors`;
       return lateErrors.length === 0 ? pass(detail) : fail(`${detail} (${lateErrors[0]})`);
     },
   },
@@ -287,22 +312,26 @@ export const BROKER_CHECKS: ReadonlyArray<Check<BrokerContext>> = [
     points: 2,
     async run(context, scope) {
       const seen: string[] = [];
-      try {
-        for (const junk of ['this is not json\n', '{"type":"0","srcid":"one","privPoliId":"111","payload":"x"}', '{"type":"0","srcid":"1","privPoliId":"111","payload":']) {
-          const connection = await client(context, scope);
-          connection.write(junk);
-          if (junk.endsWith(':')) connection.socket.end();
-          const received = await connection.next(context.settings.answerTimeoutMs);
-          connection.destroy();
-          seen.push(received.kind === 'packet' ? `type ${String(received.packet.type)}${typeof received.packet.code === 'string' ? ` ${received.packet.code}` : ''}` : received.kind);
+      const junks = ['this is not json\n', '{"type":"0","srcid":"one","privPoliId":"111","payload":"x"}', '{"type":"0","srcid":"1","privPoliId":"111","payload":'];
+      const sent = (i: number) => `malformed packet ${i + 1} (${JSON.stringify(junks[i])})`;
+      for (const [i, junk] of junks.entries()) {
+        let connection: PacketConnection;
+        try {
+          connection = await client(context, scope);
+        } catch (err) {
+          if (i === 0) throw err;
+          return fail(`after ${sent(i - 1)} the broker is gone (answers: ${seen.join(', ')}): ${(err as Error).message}`);
         }
-      } catch (err) {
-        return fail(`after malformed packet ${seen.length} (answers: ${seen.join(', ')}) the broker is gone: ${(err as Error).message}`);
+        connection.write(junk);
+        if (junk.endsWith(':')) connection.socket.end();
+        const received = await connection.next(context.settings.answerTimeoutMs);
+        connection.destroy();
+        seen.push(received.kind === 'packet' ? `type ${String(received.packet.type)}${typeof received.packet.code === 'string' ? ` ${received.packet.code}` : ''}` : received.kind);
       }
       try {
         await askOnce(context, scope, POLICY_B, 'after-malformed');
       } catch (err) {
-        return fail(`after 3 malformed packets (answers: ${seen.join(', ')}) the next client was not served: ${(err as Error).message}`);
+        return fail(`after 3 malformed packets (answers: ${seen.join(', ')}; the last was ${sent(2)}) the next client was not served: ${(err as Error).message}`);
       }
       return pass(`not JSON, a srcid that is not a number, a packet cut short (answers: ${seen.join(', ')}); the next client was served`);
     },

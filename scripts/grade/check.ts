@@ -39,6 +39,8 @@ export const fail = (detail: string): Outcome => ({ passed: false, detail });
 
 /** One row of a grade. */
 export interface CheckResult {
+  /** The check's stable id (as --only takes it): what a gradebook keys on. */
+  id: string;
   name: string;
   passed: boolean;
   /** Points earned: all of the check's points or none. */
@@ -55,6 +57,10 @@ export interface Grade {
   score: number;
   max: number;
   checks: CheckResult[];
+  /** How long grading took, start to end, in ms. */
+  durationMs?: number;
+  /** The last lines a submission the grader started printed (bounded), when it printed any. */
+  output?: string;
 }
 
 /** Sums the checks into a grade. */
@@ -69,8 +75,8 @@ export function gradeOf(target: string, kind: Kind, checks: CheckResult[]): Grad
 }
 
 /** The result row of a check that ran to an outcome. */
-export function resultOf(check: Pick<Check<unknown>, 'name' | 'points'>, outcome: Outcome): CheckResult {
-  return { name: check.name, passed: outcome.passed, points: outcome.passed ? check.points : 0, max: check.points, detail: outcome.detail };
+export function resultOf(check: Pick<Check<unknown>, 'id' | 'name' | 'points'>, outcome: Outcome): CheckResult {
+  return { id: check.id, name: check.name, passed: outcome.passed, points: outcome.passed ? check.points : 0, max: check.points, detail: outcome.detail };
 }
 
 /** A check could not be chosen: the message lists the ones that exist. */

@@ -13,7 +13,9 @@ import { GraderBackend } from './grader-backend.js';
 import { GraderBroker, type ReceivedRegistration } from './grader-broker.js';
 import { GraderServer } from './grader-server.js';
 import { HTTP_CHECKS, warmUp, type HttpContext } from './http-checks.js';
-import { CONNECT_TIMEOUT_MS, POLICY_A, POLICY_B, SERVER_IDS, type GradeSettings, type Kind } from './options.js';
+import { classicPacket } from './broker-checks.js';
+import { probeFraming } from './framing-probe.js';
+import { CONNECT_TIMEOUT_MS, POLICY_A, POLICY_B, randomServerIds, type GradeSettings, type Kind } from './options.js';
 import { acceptsConnections, type Received } from './packet-connection.js';
 import { runChecks } from './runner.js';
 import { SERVER_CHECKS, type ServerContext } from './server-checks.js';
@@ -45,10 +47,20 @@ export interface GradeRequest {
 
 /** The target cannot be graded at all. */
 export class TargetError extends Error {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    /** What a submission the grader started printed last (bounded), if anything. */
+    readonly output?: string,
+  ) {
     super(message);
     this.name = 'TargetError';
   }
+}
+
+/** What one grading run shares between its steps: what to undo, and the submission it started. */
+interface Run {
+  cleanup: Array<() => unknown>;
+  submission?: Submission;
 }
 
 /** The checks of a kind, for --only/--skip and the docs. */
@@ -59,21 +71,28 @@ export function checksOf(kind: Kind): ReadonlyArray<Pick<Check<unknown>, 'id' | 
 export async function grade(request: GradeRequest): Promise<Grade> {
   // A misspelt --only or --skip fails before anything is started.
   selectChecks(checksOf(request.kind), request.only, request.skip);
-  const cleanup: Array<() => unknown> = [];
+  const run: Run = { cleanup: [] };
+  const started = Date.now();
   try {
-    if (request.kind === 'broker') return await gradeBroker(request, cleanup);
-    if (request.kind === 'server') return await gradeServer(request, cleanup);
-    return await gradeHttpProxy(request, cleanup);
+    const result = request.kind === 'broker' ? await gradeBroker(request, run) : request.kind === 'server' ? await gradeServer(request, run) : await gradeHttpProxy(request, run);
+    result.durationMs = Date.now() - started;
+    const output = run.submission?.output.text();
+    if (output !== undefined && output !== '') result.output = output;
+    return result;
+  } catch (err) {
+    if (err instanceof TargetError && err.output === undefined && run.submission !== undefined) throw new TargetError(err.message, run.submission.output.text());
+    throw err;
   } finally {
-    for (const step of cleanup.reverse()) await step();
+    for (const step of run.cleanup.reverse()) await step();
   }
 }
 
 /** Starts the command, if any, and waits until `ready` says it is up. */
-async function startSubmission(request: GradeRequest, values: Record<string, string | number>, what: string, ready: (submission: Submission) => Promise<unknown>, cleanup: Array<() => unknown>): Promise<void> {
+async function startSubmission(request: GradeRequest, values: Record<string, string | number>, what: string, ready: (submission: Submission) => Promise<unknown>, run: Run): Promise<void> {
   if (request.command === undefined) return;
   const submission = Submission.start(fillPlaceholders(request.command, values), request.cwd);
-  cleanup.push(() => submission.stop());
+  run.submission = submission;
+  run.cleanup.push(() => submission.stop());
   try {
     await submission.waitFor(what, ready(submission), request.settings.startTimeoutMs);
   } catch (err) {
@@ -98,16 +117,17 @@ function label(address: Address): string {
   return `${address.host}:${address.port}`;
 }
 
-async function gradeBroker(request: GradeRequest, cleanup: Array<() => unknown>): Promise<Grade> {
+async function gradeBroker(request: GradeRequest, run: Run): Promise<Grade> {
   const target = requireTarget(request);
-  await startSubmission(request, { host: target.host, port: target.port }, `listen on ${label(target)}`, listening(target, request.settings.startTimeoutMs), cleanup);
+  await startSubmission(request, { host: target.host, port: target.port }, `listen on ${label(target)}`, listening(target, request.settings.startTimeoutMs), run);
   await requireReachable(target);
+  const ids = randomServerIds();
   const servers = {
-    a1: await GraderServer.start(SERVER_IDS.a1, POLICY_A),
-    a2: await GraderServer.start(SERVER_IDS.a2, POLICY_A),
-    b1: await GraderServer.start(SERVER_IDS.b1, POLICY_B),
+    a1: await GraderServer.start(ids.a1, POLICY_A),
+    a2: await GraderServer.start(ids.a2, POLICY_A),
+    b1: await GraderServer.start(ids.b1, POLICY_B),
   };
-  for (const server of Object.values(servers)) cleanup.push(() => server.close());
+  for (const server of Object.values(servers)) run.cleanup.push(() => server.close());
   const registrations = new Map<number, Received>();
   const answerMs = Math.min(1000, request.settings.answerTimeoutMs);
   await Promise.all(
@@ -115,11 +135,19 @@ async function gradeBroker(request: GradeRequest, cleanup: Array<() => unknown>)
       registrations.set(server.id, await server.register(target.host, target.port, answerMs).catch((): Received => ({ kind: 'closed' })));
     }),
   );
-  const context: BrokerContext = { ...target, settings: request.settings, servers, registrations };
-  return finish(request, label(target), BROKER_CHECKS, context, target);
+  let probeSrcid = 1;
+  const framing = await probeFraming({
+    ...target,
+    answerTimeoutMs: request.settings.answerTimeoutMs,
+    servers: Object.values(servers),
+    packet: () => classicPacket(probeSrcid++, POLICY_A, 'framing-probe'),
+  });
+  const context: BrokerContext = { ...target, settings: request.settings, servers, registrations, framing };
+  return finish(request, label(target), BROKER_CHECKS, context, target, run);
 }
 
-async function gradeHttpProxy(request: GradeRequest, cleanup: Array<() => unknown>): Promise<Grade> {
+async function gradeHttpProxy(request: GradeRequest, run: Run): Promise<Grade> {
+  const cleanup = run.cleanup;
   const target = requireTarget(request);
   let addresses: Address[];
   let serversFile = request.serversFile;
@@ -145,15 +173,16 @@ async function gradeHttpProxy(request: GradeRequest, cleanup: Array<() => unknow
     serversFile = path.join(dir, 'servers.conf');
     writeFileSync(serversFile, JSON.stringify({ backend_servers: backends.map((backend) => ({ ip: backend.address.host, port: backend.address.port })) }) + '\n');
   }
-  await startSubmission(request, { host: target.host, port: target.port, servers: serversFile }, `listen on ${label(target)}`, listening(target, request.settings.startTimeoutMs), cleanup);
+  await startSubmission(request, { host: target.host, port: target.port, servers: serversFile }, `listen on ${label(target)}`, listening(target, request.settings.startTimeoutMs), run);
   await requireReachable(target);
   const context: HttpContext = { ...target, settings: request.settings, backends };
   // Not an error when it fails: the checks then say what is wrong.
   await warmUp(context, request.settings.startTimeoutMs);
-  return finish(request, label(target), HTTP_CHECKS, context, target);
+  return finish(request, label(target), HTTP_CHECKS, context, target, run);
 }
 
-async function gradeServer(request: GradeRequest, cleanup: Array<() => unknown>): Promise<Grade> {
+async function gradeServer(request: GradeRequest, run: Run): Promise<Grade> {
+  const cleanup = run.cleanup;
   let registration: ReceivedRegistration | undefined;
   let address: Address;
   let checks: ReadonlyArray<Check<ServerContext>> = SERVER_CHECKS;
@@ -174,13 +203,14 @@ async function gradeServer(request: GradeRequest, cleanup: Array<() => unknown>)
     if (request.command === undefined) {
       registration = await waitRegistration(broker, request.settings.startTimeoutMs);
     } else {
-      await startSubmission(request, values, `register with ${label(at)}`, () => broker.registered.then((r) => (registration = r)), cleanup);
+      await startSubmission(request, values, `register with ${label(at)}`, () => broker.registered.then((r) => (registration = r)), run);
     }
     const result = registration!.result;
     address = { host: registration!.host, port: result.ok ? result.packet.listenport : 0 };
     if (!result.ok) {
       // An unusable registration still earns a grade: the first check fails, the rest cannot run.
       const results: CheckResult[] = selectChecks(SERVER_CHECKS, request.only, request.skip).map((check) => ({
+        id: check.id,
         name: check.name,
         passed: false,
         points: 0,
@@ -195,7 +225,7 @@ async function gradeServer(request: GradeRequest, cleanup: Array<() => unknown>)
     if (!up) throw new TargetError(`the server registered listenport ${address.port}, but nothing listens on ${label(address)}`);
   }
   const context: ServerContext = { ...address, settings: request.settings, registration };
-  return finish(request, label(address), checks, context, address);
+  return finish(request, label(address), checks, context, address, run);
 }
 
 async function waitRegistration(broker: GraderBroker, timeoutMs: number): Promise<ReceivedRegistration> {
@@ -217,12 +247,23 @@ function requireTarget(request: GradeRequest): Address {
   return request.target;
 }
 
-async function finish<C>(request: GradeRequest, target: string, all: ReadonlyArray<Check<C>>, context: C, address: Address): Promise<Grade> {
+async function finish<C>(request: GradeRequest, target: string, all: ReadonlyArray<Check<C>>, context: C, address: Address, run: Run): Promise<Grade> {
   const checks = selectChecks(all, request.only, request.skip);
+  const submission = run.submission;
   const results = await runChecks(checks, context, {
     checkTimeoutMs: request.settings.checkTimeoutMs,
     reachable: () => acceptsConnections(address.host, address.port, CONNECT_TIMEOUT_MS),
+    explain: submission === undefined ? undefined : () => deathNote(submission),
     onResult: request.onResult,
   });
   return gradeOf(target, request.kind, results);
+}
+
+/** "; the submission exited (code 1); it printed: Traceback … | ValueError: …", once it has exited (waited for briefly). */
+async function deathNote(submission: Submission): Promise<string> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([submission.exited, new Promise((resolve) => (timer = setTimeout(resolve, 1000)))]);
+  clearTimeout(timer);
+  const how = submission.exitDescription;
+  return how === undefined ? '' : `; the submission ${how}${submission.printed()}`;
 }

@@ -4,6 +4,7 @@
  * X-Request-ID as a header, keeps connections alive, and records which connection each graded
  * request came on. It can die on its next graded request, to test failover with a request in
  * flight. Requests outside /grade/ (a proxy's health checks) are answered and not recorded.
+ * A request body is read (up to 64 KiB) and named in the answer as `body`.
  */
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -14,7 +15,11 @@ export interface Arrival {
   requestId: string | undefined;
   /** Which of this backend's connections the request came on (0, 1, …). */
   connection: number;
+  method: string;
 }
+
+/** The most of a request body a backend reads (the grader's own are a few bytes). */
+const MAX_REQUEST_BODY = 64 * 1024;
 
 /** Graded requests carry paths under this prefix. */
 export const GRADED_PREFIX = '/grade/';
@@ -82,17 +87,24 @@ export class GraderBackend {
     const header = req.headers['x-request-id'];
     const requestId = Array.isArray(header) ? header.join(', ') : header;
     if (path.startsWith(GRADED_PREFIX)) {
-      this.arrivals.push({ path, requestId, connection: this.sockets.get(req.socket) ?? -1 });
+      this.arrivals.push({ path, requestId, connection: this.sockets.get(req.socket) ?? -1, method: req.method ?? '' });
       if (this.dieOnNext) {
         this.kill();
         return;
       }
     }
-    req.resume();
-    const body = JSON.stringify({ backend: this.name, path, requestId: requestId ?? null });
-    const headers: Record<string, string | number> = { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), 'X-Backend': this.name };
-    if (requestId !== undefined) headers['X-Request-ID'] = requestId;
-    res.writeHead(200, headers);
-    res.end(body);
+    const parts: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= MAX_REQUEST_BODY) parts.push(chunk);
+    });
+    req.on('end', () => {
+      const body = JSON.stringify({ backend: this.name, path, requestId: requestId ?? null, method: req.method, body: Buffer.concat(parts).toString('utf8') });
+      const headers: Record<string, string | number> = { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), 'X-Backend': this.name };
+      if (requestId !== undefined) headers['X-Request-ID'] = requestId;
+      res.writeHead(200, headers);
+      res.end(body);
+    });
   }
 }

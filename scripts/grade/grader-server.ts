@@ -18,6 +18,11 @@ export interface Receipt {
   text: string;
 }
 
+/** Receipts kept per server: more than any check sends, few enough that a flooding broker costs little memory. */
+const MAX_RECEIPTS = 200_000;
+/** Characters of a frame kept in a receipt, for the detail of a check. */
+const KEPT_TEXT = 200;
+
 export class GraderServer {
   readonly received: Receipt[] = [];
   /** Frames that were not JSON objects: a broker that forwards garbage, or several packets glued together. */
@@ -25,6 +30,9 @@ export class GraderServer {
   private readonly sockets = new Set<Socket>();
   private dieOnNext = false;
   private dead = false;
+  /** What ends each reply: nothing (classic), or a newline for a broker that reads replies by line. */
+  private eol = '';
+  private readonly connections = new Set<PacketConnection>();
 
   private constructor(
     readonly id: number,
@@ -60,6 +68,15 @@ export class GraderServer {
     }
   }
 
+  /**
+   * Ends replies with a newline from now on (or stops); switching on also writes one to every
+   * open connection, ending the reply a line-reading broker may be waiting on.
+   */
+  useNewline(on: boolean): void {
+    this.eol = on ? '\n' : '';
+    if (on) for (const connection of this.connections) connection.write('\n');
+  }
+
   /** The next packet this server receives is not answered: the server dies on it, like a crashed process. */
   dieOnNextPacket(): void {
     this.dieOnNext = true;
@@ -86,12 +103,14 @@ export class GraderServer {
     this.sockets.add(socket);
     socket.on('close', () => this.sockets.delete(socket));
     const connection = PacketConnection.accepted(socket);
+    this.connections.add(connection);
+    socket.on('close', () => this.connections.delete(connection));
     const loop = async (): Promise<void> => {
       for (;;) {
         const received = await connection.next(2 ** 31 - 1);
         if (received.kind === 'closed' || received.kind === 'timeout') return;
         if (received.kind === 'unparsable') {
-          this.unparsable.push(received.text);
+          if (this.unparsable.length < 100) this.unparsable.push(received.text.slice(0, KEPT_TEXT));
           continue;
         }
         this.answer(connection, received.packet, received.text);
@@ -102,7 +121,7 @@ export class GraderServer {
 
   private answer(connection: PacketConnection, packet: Record<string, unknown>, text: string): void {
     const policy = numberField(packet, 'privPoliId') ?? numberField(packet, 'privPolyId');
-    this.received.push({ policy, payload: packet.payload, text });
+    if (this.received.length < MAX_RECEIPTS) this.received.push({ policy, payload: typeof packet.payload === 'string' ? packet.payload.slice(0, 2000) : null, text: text.slice(0, KEPT_TEXT) });
     if (this.dieOnNext) {
       this.kill();
       return;
@@ -111,7 +130,7 @@ export class GraderServer {
     const hash = sha1Hex(payload);
     const reply: Record<string, unknown> = { type: '2', srcid: String(this.id), destid: packet.srcid, payloadsize: String(hash.length), payload: hash };
     if (packet.rid !== undefined) reply.rid = packet.rid;
-    connection.write(JSON.stringify(reply));
+    connection.write(JSON.stringify(reply) + this.eol);
   }
 
   /** Closes the listener and every connection. */

@@ -4,7 +4,7 @@
  * X-Privacy-Policy, so a policy-aware proxy uses its default policy. The checks that may break
  * the target come last.
  */
-import { atOnce } from './at-once.js';
+import { atOnce, connectAll } from './at-once.js';
 import { balanceFloor, isBalanced } from './balance.js';
 import { fail, pass, type Check, type Scope } from './check.js';
 import { GRADED_PREFIX, type GraderBackend } from './grader-backend.js';
@@ -29,10 +29,12 @@ async function connection(context: HttpContext, scope: Scope): Promise<HttpConne
 }
 
 /** What a grader backend put in its body: which backend answered which path. */
-function answeredBy(response: Response): { backend: string; path: string; requestId: string | null } | undefined {
+function answeredBy(response: Response): { backend: string; path: string; requestId: string | null; method: string; body: string } | undefined {
   try {
-    const body = JSON.parse(response.body.toString('utf8')) as { backend?: unknown; path?: unknown; requestId?: unknown };
-    if (typeof body.backend === 'string' && typeof body.path === 'string') return { backend: body.backend, path: body.path, requestId: typeof body.requestId === 'string' ? body.requestId : null };
+    const body = JSON.parse(response.body.toString('utf8')) as { backend?: unknown; path?: unknown; requestId?: unknown; method?: unknown; body?: unknown };
+    if (typeof body.backend === 'string' && typeof body.path === 'string') {
+      return { backend: body.backend, path: body.path, requestId: typeof body.requestId === 'string' ? body.requestId : null, method: String(body.method), body: typeof body.body === 'string' ? body.body : '' };
+    }
   } catch {
     // not a grader backend's answer
   }
@@ -63,6 +65,12 @@ async function getEach(context: HttpContext, conn: HttpConnection, count: number
 /** Requests counted per backend, in the order of context.backends. */
 function spread(context: HttpContext, names: string[]): number[] {
   return context.backends.map((backend) => names.filter((name) => name === backend.name).length);
+}
+
+/** "b1: 100, b2: 0, b3: 200" */
+function perBackend(context: HttpContext, names: string[]): string {
+  const counts = spread(context, names);
+  return context.backends.map((backend, i) => `${backend.name}: ${fmt(counts[i]!)}`).join(', ');
 }
 
 /** Graded arrivals at all backends from index `since` on (per backend), with their connection keys. */
@@ -123,20 +131,54 @@ export const HTTP_CHECKS: ReadonlyArray<Check<HttpContext>> = [
   },
   {
     id: 'keep-alive',
-    name: 'persistent connections',
+    name: 'persistent client connections',
     points: 2,
     async run(context, scope) {
       const count = 12;
       const conn = await connection(context, scope);
-      const since = marks(context);
       const answers = await getEach(context, conn, count, () => `${GRADED_PREFIX}keep-alive/${tag('k')}`);
       const closing = answers.findIndex(({ response }) => /\bclose\b/i.test(response.headers.connection ?? ''));
       if (closing !== -1 && closing < count - 1) return fail(`response ${closing + 1} of ${count} says Connection: close: the client connection is not kept alive`);
-      const arrivals = arrivalsSince(context, since);
-      const upstream = new Set(arrivals.map((arrival) => `${arrival.backend}#${arrival.connection}`)).size;
-      const detail = `${count} requests on one client connection, all answered on it; ${upstream} backend connections carried them`;
-      // A proxy that reuses its backend connections needs about one per backend, not one per request.
-      return upstream <= count / 2 ? pass(detail) : fail(`${detail}: a new backend connection per request?`);
+      return pass(`${count} requests on one client connection, all answered on it`);
+    },
+  },
+  {
+    id: 'backend-reuse',
+    name: 'backend connections reused',
+    points: 1,
+    async run(context, scope) {
+      const count = 12;
+      const conn = await connection(context, scope);
+      const since = marks(context);
+      await getEach(context, conn, count, () => `${GRADED_PREFIX}backend-reuse/${tag('u')}`);
+      const upstream = new Set(arrivalsSince(context, since).map((arrival) => `${arrival.backend}#${arrival.connection}`)).size;
+      const detail = `${count} requests one after another reached the backends over ${upstream} connections`;
+      // A proxy that keeps its backend connections open needs about one per backend, not one per request.
+      return upstream <= count / 2 ? pass(detail) : fail(`${detail}: a new backend connection per request? (keep the proxy's connections to its backends open and reuse them)`);
+    },
+  },
+  {
+    id: 'post-body',
+    name: 'request body forwarded',
+    points: 2,
+    async run(context, scope) {
+      const conn = await connection(context, scope);
+      const path = `${GRADED_PREFIX}post/${tag('b')}`;
+      const body = 'hello=world';
+      conn.write(`POST ${path} HTTP/1.1\r\nHost: grader\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+      const response = await conn.nextResponse(context.settings.answerTimeoutMs, `POST ${path} with an ${body.length}-byte body`);
+      const answer = answeredBy(response);
+      if (response.status !== 200 || answer === undefined) return fail(`POST with a body: HTTP ${response.status} ${response.body.toString('utf8').slice(0, 80)}`);
+      if (answer.method !== 'POST' || answer.path !== path) return fail(`POST ${path}: the backend got ${answer.method} ${answer.path}`);
+      if (answer.body !== body) return fail(`POST with body "${body}" (Content-Length ${body.length}): the backend got body ${JSON.stringify(answer.body.slice(0, 60))}`);
+      if (!conn.open) return fail('the proxy closed the client connection after a POST (the same connection should carry the next request)');
+      const next = `${GRADED_PREFIX}after-post/${tag('a')}`;
+      try {
+        await get(context, conn, next);
+      } catch (err) {
+        return fail(`after a POST with body "${body}", a GET on the same connection: ${(err as Error).message} (a proxy that does not read the body by its Content-Length takes it for the start of the next request: "${body}GET …")`);
+      }
+      return pass(`a POST's ${body.length}-byte body reached the backend, and the GET after it on the same connection was answered`);
     },
   },
   {
@@ -148,7 +190,7 @@ export const HTTP_CHECKS: ReadonlyArray<Check<HttpContext>> = [
       const conn = await connection(context, scope);
       const names = (await getEach(context, conn, count, (i) => `${GRADED_PREFIX}balance/${i}`)).map((answer) => answer.backend);
       const shares = spread(context, names);
-      const detail = `${fmt(count)} requests on one connection over ${context.backends.length} backends: ${shares.map(fmt).join(' / ')}`;
+      const detail = `${fmt(count)} requests on one connection over ${context.backends.length} backends: ${perBackend(context, names)}`;
       return isBalanced(shares, count) ? pass(detail) : fail(`${detail} (each should get at least ${fmt(balanceFloor(count, shares.length))}: balanced per connection?)`);
     },
   },
@@ -168,7 +210,7 @@ export const HTTP_CHECKS: ReadonlyArray<Check<HttpContext>> = [
         if (received.kind !== 'response') return fail(`${count} requests in one write: ${i} answered, then ${describeHttp(received, context.settings.answerTimeoutMs)}`);
         const answer = answeredBy(received.response);
         if (received.response.status !== 200 || answer === undefined) return fail(`response ${i + 1} of ${count}: HTTP ${received.response.status}, not a backend's answer`);
-        if (answer.path !== `${base}${i}`) return fail(`response ${i + 1} of ${count} answers ${answer.path.slice(base.length)}: out of order`);
+        if (answer.path !== `${base}${i}`) return fail(`response ${i + 1} of ${count} is the answer to request ${Number(answer.path.slice(base.length)) + 1} of ${count}: out of order (HTTP/1.1 answers pipelined requests in the order they came)`);
       }
       return pass(`${count} requests in one write: all answered, in order`);
     },
@@ -179,10 +221,13 @@ export const HTTP_CHECKS: ReadonlyArray<Check<HttpContext>> = [
     points: 2,
     async run(context, scope) {
       const { concurrentClients: clients, perClientCount: each } = context.settings;
-      const conns = await Promise.all(Array.from({ length: clients }, () => connection(context, scope)));
+      const conns = await connectAll(clients, () => connection(context, scope));
+      if (!Array.isArray(conns)) return fail(`${clients} clients connecting at once: ${conns.refused} of them got ${conns.first}: one client at a time? (a serial server's listen queue holds only a few waiting clients)`);
       const { done: answered, failures } = await atOnce(conns, each, (conn, c, i) => get(context, conn, `${GRADED_PREFIX}concurrent/${c}/${i}`));
       const detail = `${clients} clients × ${each} requests at once: ${fmt(answered)} of ${fmt(clients * each)} answered`;
-      return failures.length === 0 ? pass(detail) : fail(`${detail}; ${failures.length} clients failed (${failures[0]})`);
+      if (failures.length === 0) return pass(detail);
+      const stalled = failures.some((failure) => /no response within/.test(failure));
+      return fail(`${detail}; ${failures.length} clients failed (${failures[0]})${stalled ? ': one client at a time?' : ''}`);
     },
   },
   {
@@ -216,7 +261,7 @@ export const HTTP_CHECKS: ReadonlyArray<Check<HttpContext>> = [
           return fail(`request ${i + 1} of ${count} after the kill failed: ${(err as Error).message}`);
         }
       }
-      return pass(`the request in flight on ${victim.name} was answered 200 by another backend; ${count} later requests all 200 (${context.backends.map((b, i) => `${b.name} ${spread(context, names)[i]}`).join(', ')})`);
+      return pass(`the request in flight on ${victim.name} was answered 200 by another backend; ${count} later requests all 200 (${perBackend(context, names)})`);
     },
   },
   {
@@ -225,15 +270,23 @@ export const HTTP_CHECKS: ReadonlyArray<Check<HttpContext>> = [
     points: 2,
     async run(context, scope) {
       const seen: string[] = [];
-      for (const junk of ['THIS IS NOT HTTP\r\n\r\n', 'GET / HTTP/1.1\r\nHost: grader\r\nBad Header Line\r\n\r\n', 'GET / HTTP/1.1\r\nHost: grader\r\nContent-Length: -5\r\n\r\n']) {
-        const conn = await connection(context, scope);
+      const junks = ['THIS IS NOT HTTP\r\n\r\n', 'GET / HTTP/1.1\r\nHost: grader\r\nBad Header Line\r\n\r\n', 'GET / HTTP/1.1\r\nHost: grader\r\nContent-Length: -5\r\n\r\n'];
+      for (const [i, junk] of junks.entries()) {
+        const conn = await connection(context, scope).catch((err: Error) => err);
+        if (conn instanceof Error) {
+          if (i === 0) throw conn;
+          return fail(`after malformed request ${i} (${JSON.stringify(junks[i - 1])}) the proxy is gone (answers: ${seen.join(', ')}): ${conn.message}`);
+        }
         conn.write(junk);
         const received = await conn.next(context.settings.answerTimeoutMs);
         conn.destroy();
         seen.push(received.kind === 'response' ? String(received.response.status) : received.kind);
+        if (received.kind === 'response' && received.response.status < 300) {
+          return fail(`malformed request ${i + 1} (${JSON.stringify(junk)}) was answered ${received.response.status}: a request the proxy cannot frame must be refused (400) or the connection closed, never passed on`);
+        }
       }
       const conn = await connection(context, scope).catch((err: Error) => err);
-      if (conn instanceof Error) return fail(`after 3 malformed requests (answers: ${seen.join(', ')}) the proxy is gone: ${conn.message}`);
+      if (conn instanceof Error) return fail(`after 3 malformed requests (answers: ${seen.join(', ')}; the last was ${JSON.stringify(junks[2])}) the proxy is gone: ${conn.message}`);
       try {
         await get(context, conn, `${GRADED_PREFIX}after-malformed/${tag('m')}`);
       } catch (err) {

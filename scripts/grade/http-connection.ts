@@ -11,13 +11,21 @@ import { ResponseParser, type Response } from './response-parser.js';
 export type HttpReceived = { kind: 'response'; response: Response } | { kind: 'error'; message: string } | { kind: 'closed' } | { kind: 'timeout' };
 type Item = { kind: 'response'; response: Response } | { kind: 'error'; message: string };
 
+/** Responses no check has asked for yet: a check pipelines at most a few hundred. */
+const MAX_UNREAD = 10_000;
+
 export class HttpConnection {
-  private readonly inbox = new Inbox<Item>();
+  private readonly inbox: Inbox<Item>;
 
   private constructor(readonly socket: Socket) {
+    this.inbox = new Inbox<Item>(MAX_UNREAD, () => socket.destroy());
     const parser = new ResponseParser(
       (response) => this.inbox.deliver({ kind: 'response', response }),
-      (message) => this.inbox.deliver({ kind: 'error', message }),
+      (message) => {
+        // Nothing after an unreadable response can be framed: stop reading (and buffering) at once.
+        this.inbox.deliver({ kind: 'error', message });
+        socket.destroy();
+      },
     );
     socket.on('data', (chunk: Buffer) => parser.push(chunk));
     socket.on('error', () => undefined);
@@ -69,7 +77,7 @@ export function describeHttp(received: HttpReceived, timeoutMs: number): string 
     case 'closed':
       return 'connection closed without a response';
     case 'error':
-      return `unreadable response (${received.message})`;
+      return /too large/.test(received.message) ? received.message : `unreadable response (${received.message})`;
     case 'response':
       return `HTTP ${received.response.status}`;
   }

@@ -1,7 +1,9 @@
 /**
  * A queue of what a connection received, read one item at a time with a bounded wait: the
  * item, "closed" once the connection is gone and the queue empty, or "timeout". Shared by the
- * packet and HTTP connections of the grader.
+ * packet and HTTP connections of the grader. Bounded: past `capacity` unread items the inbox
+ * stops taking more and reports "overflow" once (the connection then closes), so a peer that
+ * floods answers no one asked for cannot grow the grader's memory.
  */
 
 export type Next<T> = { kind: 'item'; item: T } | { kind: 'closed' } | { kind: 'timeout' };
@@ -11,12 +13,21 @@ export class Inbox<T> {
   private waiter: ((next: Next<T>) => void) | null = null;
   private closed = false;
 
+  constructor(
+    private readonly capacity = 10_000,
+    private readonly onOverflow: () => void = () => undefined,
+  ) {}
+
   /** Queues an item, or hands it to the reader waiting for one. */
   deliver(item: T): void {
+    if (this.closed) return;
     const waiter = this.waiter;
     if (waiter !== null) {
       this.waiter = null;
       waiter({ kind: 'item', item });
+    } else if (this.items.length >= this.capacity) {
+      this.close();
+      this.onOverflow();
     } else {
       this.items.push(item);
     }

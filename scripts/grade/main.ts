@@ -9,7 +9,7 @@ import { ServersFileError } from '../../broker/support/servers-file.js';
 import { envOption, EXIT_USAGE, hostPort, integer, parseOrExit } from '../../broker/support/cli.js';
 import { PACKAGE_VERSION } from '../../broker/support/version.js';
 import { freePort } from '../bench/processes.js';
-import { batchSummary, loadManifest, ManifestError, runBatch, writeBatch } from './batch.js';
+import { batchSummary, loadBatch, ManifestError, runBatch, writeBatch } from './batch.js';
 import { CheckSelectionError, parseCheckList, type CheckResult, type Grade } from './check.js';
 import { checksOf, grade, TargetError, type GradeRequest } from './grade.js';
 import { EXIT, GRADE_DEFAULTS, KINDS, type GradeSettings, type Kind } from './options.js';
@@ -46,7 +46,7 @@ function commonOptions(): Option[] {
   return [
     envOption(PREFIX, '--start <command>', 'shell command that starts the submission; {port}, {host}, {servers}, {broker} are filled in'),
     envOption(PREFIX, '--cwd <dir>', 'working directory of --start'),
-    envOption(PREFIX, '--batch <manifest.json>', 'grade every submission of a manifest, one after another (see docs/grading.md)'),
+    envOption(PREFIX, '--batch <dir|manifest.json>', "grade a class one after another: a folder with one sub-folder per student (each run with --start), or a manifest (docs/grading.md)"),
     envOption(PREFIX, '--out <dir>', 'with --batch: folder for grades.csv and grades.json').default('.'),
     envOption(PREFIX, '--json', 'also print the grade as one JSON object on the last line'),
     envOption(PREFIX, '--only <checks>', 'run only these checks (ids or names, comma-separated)').argParser(parseCheckList).default([]),
@@ -111,7 +111,7 @@ async function gradeOne(kind: Kind, options: CliOptions): Promise<number> {
 }
 
 async function gradeBatch(kind: Kind | undefined, options: CliOptions): Promise<number> {
-  const entries = loadManifest(options.batch!, kind);
+  const entries = loadBatch(options.batch!, kind, options.start);
   mkdirSync(options.out, { recursive: true });
   const results = await runBatch(entries, {
     settings: settingsOf(options),
@@ -130,7 +130,11 @@ async function gradeBatch(kind: Kind | undefined, options: CliOptions): Promise<
 async function act(kind: Kind | undefined, options: CliOptions): Promise<void> {
   try {
     if (options.batch !== undefined) process.exitCode = await gradeBatch(kind, options);
-    else if (kind === undefined) throw new InvalidArgumentError('name a kind (broker, server, http-proxy) or give --batch');
+    else if (kind === undefined) {
+      const given = (['target', 'servers', 'listen'] as const).find((name) => options[name] !== undefined);
+      if (given !== undefined) throw new InvalidArgumentError(`--${given} belongs to a subcommand, which is missing: policy-grade ${given === 'servers' ? 'http-proxy' : given === 'listen' ? 'server' : '{broker,server,http-proxy}'} --${given} …`);
+      throw new InvalidArgumentError('name a kind (broker, server, http-proxy) or give --batch');
+    }
     else process.exitCode = await gradeOne(kind, options);
   } catch (err) {
     const usage = err instanceof InvalidArgumentError || err instanceof CheckSelectionError || err instanceof ManifestError || err instanceof ServersFileError || err instanceof TargetError;
@@ -152,6 +156,10 @@ const program = new Command(NAME)
   .exitOverride()
   .configureOutput({ writeErr: () => undefined });
 for (const option of commonOptions()) program.addOption(option);
+// The subcommands' own options, accepted before the subcommand too, and named when it is missing.
+program.addOption(new Option('--target <host:port>').argParser(hostPort).hideHelp());
+program.addOption(new Option('--listen <host:port>').argParser(hostPort).hideHelp());
+program.addOption(new Option('--servers <file>').hideHelp());
 // A word that is no subcommand lands here, and is named in the error instead of "too many arguments".
 program.argument('[kind]').action((kind: string | undefined, options: CliOptions) => {
   if (kind !== undefined) program.error(`unknown kind "${kind}"; the kinds are ${KINDS.join(', ')}`);
@@ -183,7 +191,11 @@ for (const [command, kind] of [
   [httpProxy, 'http-proxy'],
 ] as const) {
   for (const option of commonOptions()) command.addOption(option);
-  command.action((options: CliOptions) => act(kind, options));
+  // `policy-grade --target X broker` puts --target before the subcommand: it still counts.
+  command.action((options: CliOptions) => {
+    const before = program.opts<CliOptions>();
+    return act(kind, { ...options, target: options.target ?? before.target, servers: options.servers ?? before.servers, listen: options.listen ?? before.listen });
+  });
 }
 
 await parseOrExit(program);

@@ -40,10 +40,18 @@ export const GRADE_DEFAULTS: GradeSettings = {
 export const POLICY_A = 111;
 export const POLICY_B = 222;
 export const UNKNOWN_POLICY = 999;
-/** Ids of the grader's own servers: A1 and A2 in POLICY_A, B1 in POLICY_B. */
-export const SERVER_IDS = { a1: 901, a2: 902, b1: 903 } as const;
-/** The client id the grader's packets carry (srcid); each client connection adds its index. */
-export const GRADER_SRCID = 7000;
+/**
+ * Ids of the grader's own servers (A1 and A2 in POLICY_A, B1 in POLICY_B): three distinct ids,
+ * random per run, so that a submission cannot recognise the grader's servers by their ids.
+ */
+export function randomServerIds(random: () => number = Math.random): { a1: number; a2: number; b1: number } {
+  const ids = new Set<number>();
+  while (ids.size < 3) ids.add(100 + Math.floor(random() * 9900));
+  const [a1, a2, b1] = [...ids] as [number, number, number];
+  return { a1, a2, b1 };
+}
+/** The first client id (srcid) of the grader's packets: random per run too; each packet takes the next. */
+export const GRADER_SRCID = 10_000 + Math.floor(Math.random() * 80_000);
 
 /** How long the grader waits for a TCP connection to the target, in ms. */
 export const CONNECT_TIMEOUT_MS = 2_000;

@@ -15,14 +15,22 @@ export type Received = Frame | { kind: 'closed' } | { kind: 'timeout' };
 
 /** Answers of graded programs are small; a longer frame is reported as unparsable. */
 const MAX_FRAME_BYTES = 1024 * 1024;
+const TOO_LARGE = `answer too large (a frame over ${MAX_FRAME_BYTES} bytes)`;
+/** Frames no check has asked for yet: a check pipelines at most a few hundred. */
+const MAX_UNREAD = 10_000;
 
 export class PacketConnection {
-  private readonly inbox = new Inbox<Frame>();
+  private readonly inbox: Inbox<Frame>;
 
   private constructor(readonly socket: Socket) {
+    this.inbox = new Inbox<Frame>(MAX_UNREAD, () => socket.destroy());
     const decoder = new FrameDecoder(MAX_FRAME_BYTES, {
       frame: (text) => this.deliver(parseFrame(text)),
-      oversized: () => this.deliver({ kind: 'unparsable', text: `(a frame over ${MAX_FRAME_BYTES} bytes)` }),
+      oversized: () => {
+        // The decoder skips the rest of the frame without buffering it; the grader stops reading too.
+        this.deliver({ kind: 'unparsable', text: TOO_LARGE });
+        socket.destroy();
+      },
     });
     socket.on('data', (chunk: Buffer) => decoder.push(chunk));
     socket.on('error', () => undefined);
@@ -74,7 +82,7 @@ export function describe(received: Received, timeoutMs: number): string {
     case 'closed':
       return 'connection closed without an answer';
     case 'unparsable':
-      return `not a JSON object: ${received.text.slice(0, 80)}`;
+      return received.text === TOO_LARGE ? TOO_LARGE : `not a JSON object: ${received.text.slice(0, 80)}`;
     case 'packet':
       return received.text.slice(0, 120);
   }

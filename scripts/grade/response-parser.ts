@@ -3,6 +3,10 @@
  * proxy. It frames bodies by Content-Length, by chunked encoding, or by the end of the
  * connection, skips interim (1xx) responses, and reports anything it cannot frame as an error
  * instead of guessing. Enough for grading; not a general client.
+ *
+ * Bounded: a head over 64 KiB or a body over `maxBodyBytes` (1 MiB by default) is an error
+ * ("response too large") and nothing more is buffered, whatever Content-Length says or however
+ * long the peer keeps sending.
  */
 
 export interface Response {
@@ -15,14 +19,16 @@ export interface Response {
 const HEAD_END = Buffer.from('\r\n\r\n');
 const CRLF = Buffer.from('\r\n');
 const MAX_HEAD_BYTES = 64 * 1024;
+/** The largest body the grader reads; its own backends' answers are a few hundred bytes. */
+export const MAX_BODY_BYTES = 1024 * 1024;
 
 type State =
   | { phase: 'head' }
-  | { phase: 'length'; response: Response; remaining: number; parts: Buffer[] }
-  | { phase: 'chunk-size'; response: Response; parts: Buffer[] }
-  | { phase: 'chunk-data'; response: Response; remaining: number; parts: Buffer[] }
-  | { phase: 'trailers'; response: Response; parts: Buffer[] }
-  | { phase: 'until-close'; response: Response; parts: Buffer[] }
+  | { phase: 'length'; response: Response; remaining: number; parts: Buffer[]; size: number }
+  | { phase: 'chunk-size'; response: Response; parts: Buffer[]; size: number }
+  | { phase: 'chunk-data'; response: Response; remaining: number; parts: Buffer[]; size: number }
+  | { phase: 'trailers'; response: Response; parts: Buffer[]; size: number }
+  | { phase: 'until-close'; response: Response; parts: Buffer[]; size: number }
   | { phase: 'broken' };
 
 export class ResponseParser {
@@ -32,11 +38,17 @@ export class ResponseParser {
   constructor(
     private readonly onResponse: (response: Response) => void,
     private readonly onError: (message: string) => void,
+    private readonly maxBodyBytes = MAX_BODY_BYTES,
   ) {}
 
   push(chunk: Buffer): void {
     if (this.state.phase === 'broken') return;
     this.buffer = this.buffer.length === 0 ? chunk : Buffer.concat([this.buffer, chunk]);
+    if (this.state.phase === 'head' && this.buffer.length > MAX_HEAD_BYTES + this.maxBodyBytes) {
+      // Pipelined heads and bodies queue here at most this long before they are read.
+      this.fail('response too large');
+      return;
+    }
     while (this.step()) {
       // each step consumes bytes or changes state
     }
@@ -64,7 +76,7 @@ export class ResponseParser {
       case 'length': {
         if (this.buffer.length === 0 && state.remaining > 0) return false;
         const take = Math.min(state.remaining, this.buffer.length);
-        state.parts.push(this.buffer.subarray(0, take));
+        if (!this.keep(state, this.buffer.subarray(0, take))) return false;
         this.buffer = this.buffer.subarray(take);
         state.remaining -= take;
         if (state.remaining > 0) return false;
@@ -77,21 +89,22 @@ export class ResponseParser {
         const size = parseInt(this.buffer.toString('latin1', 0, eol).split(';')[0]!.trim(), 16);
         this.buffer = this.buffer.subarray(eol + 2);
         if (!Number.isSafeInteger(size) || size < 0) return this.fail('bad chunk size');
-        this.state = size === 0 ? { phase: 'trailers', response: state.response, parts: state.parts } : { phase: 'chunk-data', response: state.response, remaining: size, parts: state.parts };
+        const { response, parts } = state;
+        this.state = size === 0 ? { phase: 'trailers', response, parts, size: state.size } : { phase: 'chunk-data', response, remaining: size, parts, size: state.size };
         return true;
       }
       case 'chunk-data': {
         if (state.remaining > 0) {
           const take = Math.min(state.remaining, this.buffer.length);
           if (take === 0) return false;
-          state.parts.push(this.buffer.subarray(0, take));
+          if (!this.keep(state, this.buffer.subarray(0, take))) return false;
           this.buffer = this.buffer.subarray(take);
           state.remaining -= take;
           if (state.remaining > 0) return false;
         }
         if (this.buffer.length < 2) return false;
         this.buffer = this.buffer.subarray(2);
-        this.state = { phase: 'chunk-size', response: state.response, parts: state.parts };
+        this.state = { phase: 'chunk-size', response: state.response, parts: state.parts, size: state.size };
         return true;
       }
       case 'trailers': {
@@ -103,7 +116,7 @@ export class ResponseParser {
       }
       case 'until-close':
         if (this.buffer.length === 0) return false;
-        state.parts.push(this.buffer);
+        if (!this.keep(state, this.buffer)) return false;
         this.buffer = Buffer.alloc(0);
         return false;
       case 'broken':
@@ -137,14 +150,23 @@ export class ResponseParser {
       return true;
     }
     if (/\bchunked\b/i.test(headers['transfer-encoding'] ?? '')) {
-      this.state = { phase: 'chunk-size', response, parts: [] };
+      this.state = { phase: 'chunk-size', response, parts: [], size: 0 };
     } else if (headers['content-length'] !== undefined) {
       const length = Number(headers['content-length']);
       if (!Number.isSafeInteger(length) || length < 0) return this.fail(`bad Content-Length: ${headers['content-length']}`);
-      this.state = { phase: 'length', response, remaining: length, parts: [] };
+      if (length > this.maxBodyBytes) return this.fail(`response too large (Content-Length ${length}, over ${this.maxBodyBytes} bytes)`);
+      this.state = { phase: 'length', response, remaining: length, parts: [], size: 0 };
     } else {
-      this.state = { phase: 'until-close', response, parts: [] };
+      this.state = { phase: 'until-close', response, parts: [], size: 0 };
     }
+    return true;
+  }
+
+  /** Keeps body bytes, or fails once the body would outgrow the limit. */
+  private keep(state: { parts: Buffer[]; size: number }, bytes: Buffer): boolean {
+    state.size += bytes.length;
+    if (state.size > this.maxBodyBytes) return this.fail(`response too large (a body over ${this.maxBodyBytes} bytes)`);
+    state.parts.push(bytes);
     return true;
   }
 
@@ -156,6 +178,7 @@ export class ResponseParser {
 
   private fail(message: string): false {
     this.state = { phase: 'broken' };
+    this.buffer = Buffer.alloc(0);
     this.onError(message);
     return false;
   }

@@ -10,6 +10,11 @@ export interface RunOptions {
   checkTimeoutMs: number;
   /** Whether the target still accepts connections; asked after a failed check. */
   reachable(): Promise<boolean>;
+  /**
+   * Asked when a failed check left the target unreachable: what the submission said as it died
+   * ("; it exited (code 1); it printed: Traceback …"), added to that check's detail.
+   */
+  explain?: () => Promise<string>;
   /** Called as each check ends, for progress on a terminal. */
   onResult?: (result: CheckResult) => void;
 }
@@ -21,9 +26,12 @@ export async function runChecks<C>(checks: readonly Check<C>[], context: C, opti
   let reachable = true;
   for (const check of checks) {
     const result = reachable ? await runOne(check, context, options.checkTimeoutMs) : resultOf(check, { passed: false, detail: NOT_REACHABLE });
+    if (!result.passed && reachable) {
+      reachable = await options.reachable();
+      if (!reachable && options.explain !== undefined) result.detail += await options.explain();
+    }
     results.push(result);
     options.onResult?.(result);
-    if (!result.passed && reachable) reachable = await options.reachable();
   }
   return results;
 }

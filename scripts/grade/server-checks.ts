@@ -32,18 +32,34 @@ async function dial(context: ServerContext, scope: Scope): Promise<PacketConnect
   return scope.own(await PacketConnection.open(context.host, context.port, context.settings.answerTimeoutMs));
 }
 
-/** Sends one packet as the broker forwards it and checks the reply; throws saying what was wrong. */
-async function exchange(context: ServerContext, connection: PacketConnection, text: string): Promise<void> {
-  const { id, policy, maxInflight } = registered(context);
+/** A field as a student can act on it: its value, or "missing". */
+function shown(reply: Record<string, unknown>, field: string): string {
+  return reply[field] === undefined ? `${field} missing` : `${field} ${JSON.stringify(reply[field])}`;
+}
+
+/**
+ * Sends one packet as the broker forwards it; returns the reply once it is a type 2 whose payload
+ * is the SHA-1 of the packet's (what policy-broker itself needs to route it back), or throws
+ * saying what was wrong. The other fields are the reply-fields check's business: one bug, one check.
+ */
+async function exchange(context: ServerContext, connection: PacketConnection, text: string): Promise<{ reply: Record<string, unknown>; srcid: number; rid: number }> {
+  const { policy } = registered(context);
   const rid = nextRid++;
   const srcid = GRADER_SRCID + (rid % 1000);
   connection.write(encodeForward(srcid, policy, text, rid));
   const reply = await connection.nextPacket(context.settings.answerTimeoutMs, `packet "${text.slice(0, 20)}"`);
   if (numberField(reply, 'type') !== 2) throw new Error(`answered type ${String(reply.type)}, not a reply (type 2)`);
   if (reply.payload !== sha1Hex(text)) throw new Error(`reply payload ${JSON.stringify(reply.payload).slice(0, 50)} is not the SHA-1 of "${text.slice(0, 20)}"`);
-  if (numberField(reply, 'destid') !== srcid) throw new Error(`reply destid ${String(reply.destid)}, expected the packet's srcid ${srcid}`);
-  if (id !== undefined && numberField(reply, 'srcid') !== id) throw new Error(`reply srcid ${String(reply.srcid)}, expected the registered id ${id}`);
-  if (maxInflight > 1 && numberField(reply, 'rid') !== rid) throw new Error(`reply rid ${String(reply.rid)}, expected ${rid} (the server declared maxInflight ${maxInflight})`);
+  return { reply, srcid, rid };
+}
+
+/** Why a reply's addressing fields are wrong, or null: destid the packet's srcid, srcid the registered id, rid echoed when declared. */
+export function wrongFields(reply: Record<string, unknown>, expected: { srcid: number; rid: number; id?: number; maxInflight: number }): string | null {
+  const problems: string[] = [];
+  if (numberField(reply, 'destid') !== expected.srcid) problems.push(`${shown(reply, 'destid')}, expected the packet's srcid ${expected.srcid}`);
+  if (expected.id !== undefined && numberField(reply, 'srcid') !== expected.id) problems.push(`${shown(reply, 'srcid')}, expected the registered id ${expected.id}`);
+  if (expected.maxInflight > 1 && numberField(reply, 'rid') !== expected.rid) problems.push(`${shown(reply, 'rid')}, expected ${expected.rid} (the server declared maxInflight ${expected.maxInflight}, so the broker matches replies by rid)`);
+  return problems.length === 0 ? null : problems.join('; ');
 }
 
 const payload = (tag: string) => `grade-${tag}-${nextPayload++}`;
@@ -64,7 +80,7 @@ export const SERVER_CHECKS: ReadonlyArray<Check<ServerContext>> = [
   {
     id: 'answers',
     name: 'answers correct (SHA-1)',
-    points: 3,
+    points: 2,
     async run(context, scope) {
       const texts = ['', 'hello', 'grüße ✓', 'x'.repeat(1000), payload('answers')];
       for (const text of texts) {
@@ -72,7 +88,21 @@ export const SERVER_CHECKS: ReadonlyArray<Check<ServerContext>> = [
         await exchange(context, connection, text);
         connection.destroy();
       }
-      return pass(`${texts.length} packets (empty, UTF-8 and 1 KB payloads among them), one per connection: every reply is the SHA-1 of its payload${registered(context).id === undefined ? '' : ', from the registered id'}, to the packet's srcid`);
+      return pass(`${texts.length} packets (empty, UTF-8 and 1 KB payloads among them), one per connection: every reply is a type 2 carrying the SHA-1 of its payload`);
+    },
+  },
+  {
+    id: 'reply-fields',
+    name: 'reply fields (destid, srcid, rid)',
+    points: 1,
+    async run(context, scope) {
+      const { id, maxInflight } = registered(context);
+      const connection = await dial(context, scope);
+      const { reply, srcid, rid } = await exchange(context, connection, payload('fields'));
+      const wrong = wrongFields(reply, { srcid, rid, id, maxInflight });
+      if (wrong !== null) return fail(`a reply's ${wrong}: ${JSON.stringify(reply).slice(0, 160)}`);
+      const fields = [`destid the packet's srcid`, ...(id === undefined ? [] : ['srcid the registered id']), ...(maxInflight > 1 ? ['rid echoed'] : [])];
+      return pass(`${fields.join(', ')}`);
     },
   },
   {
@@ -112,8 +142,15 @@ export const SERVER_CHECKS: ReadonlyArray<Check<ServerContext>> = [
     points: 2,
     async run(context, scope) {
       const seen: string[] = [];
-      for (const junk of ['this is not json\n', '{"type":0,"srcid":1,"privPoliId":111,"payload":42,"rid":1}\n']) {
-        const connection = await dial(context, scope);
+      const junks = ['this is not json\n', '{"type":0,"srcid":1,"privPoliId":111,"payload":42,"rid":1}\n'];
+      for (const [i, junk] of junks.entries()) {
+        let connection: PacketConnection;
+        try {
+          connection = await dial(context, scope);
+        } catch (err) {
+          if (i === 0) throw err;
+          return fail(`after malformed packet ${i} (${JSON.stringify(junks[i - 1])}) the server is gone (answers: ${seen.join(', ')}): ${(err as Error).message}`);
+        }
         connection.write(junk);
         const received = await connection.next(Math.min(1000, context.settings.answerTimeoutMs));
         connection.destroy();
@@ -123,7 +160,7 @@ export const SERVER_CHECKS: ReadonlyArray<Check<ServerContext>> = [
         const connection = await dial(context, scope);
         await exchange(context, connection, payload('after-malformed'));
       } catch (err) {
-        return fail(`after not JSON and a payload that is a number (answers: ${seen.join(', ')}) the next packet failed: ${(err as Error).message}`);
+        return fail(`after not JSON and a payload that is a number (answers: ${seen.join(', ')}; the last was ${JSON.stringify(junks[1])}) the next packet failed: ${(err as Error).message}`);
       }
       return pass(`not JSON and a payload that is a number (answers: ${seen.join(', ')}); the next packet was answered`);
     },

@@ -15,7 +15,7 @@ import { Pool } from 'undici';
 import { sha1 } from '../helpers/classic.js';
 import { clients, trackedLoad } from '../helpers/fault.js';
 import { chromiumMissing, launchChromium } from '../helpers/chromium.js';
-import { brokerStatus, startHttpBroker, startHttpPool, waitFor, waitForLiveHttpServers } from '../helpers/http.js';
+import { brokerStatus, get, httpBackend, startHttpBroker, startHttpPool, tempDir, waitFor, waitForLiveHttpServers, writeServersConf } from '../helpers/http.js';
 import { REPO_ROOT, start, type Program } from '../helpers/programs.js';
 
 const SCREENSHOT = path.join(REPO_ROOT, 'test-output', 'dashboard.png');
@@ -313,6 +313,11 @@ if (missing !== undefined && process.env.CI) {
       }
       const shown = (await rows()).reverse();
       assert.deepEqual(shown.map((r) => r.server), repliedBy, 'each row names the server that answered');
+      // Each row names the client connection (address:port), not only its srcid: one connection here.
+      const connections = (await page.evaluate(`[...document.querySelectorAll('#trace-body tr[data-kind]')].map((tr) => tr.dataset.connection)`)) as string[];
+      assert.equal(new Set(connections).size, 1, JSON.stringify(connections));
+      assert.match(connections[0]!, /^127\.0\.0\.1:\d+$/);
+      assert.match((await page.locator('#trace-body tr[data-kind] td:nth-child(3)').first().textContent())!, /^127\.0\.0\.1:\d+ srcid 9/);
       assert.ok(shown.every((r, i) => r.policy === 111 && r.outcome === 'reply' && (i === 0 || r.server !== shown[i - 1]!.server)), `round-robin: ${JSON.stringify(shown)}`);
 
       // Filters: by server, then by policy.
@@ -351,6 +356,35 @@ if (missing !== undefined && process.env.CI) {
       assert.deepEqual(problems, []);
     }),
   );
+  test('an HTTP-only broker (lab 3): Servers up counts its backends, no "no servers registered", and the HTTP tile counts proxied requests only', { skip: missing, timeout: 120_000 }, () =>
+    withChromium(async (programs, browser) => {
+      const backends = await Promise.all([0, 1].map(() => httpBackend((_req, res) => res.end('ok'))));
+      const dir = tempDir('pb-dash-http-');
+      try {
+        const broker = await startHttpBroker(['--servers', writeServersConf(dir.dir, backends.map((b) => ({ port: b.port })))]);
+        programs.push(broker.broker);
+        const context = await browser();
+        const { page, problems } = await openPage(context);
+        await page.goto(`${broker.origin}/_broker/`);
+        const number = async (selector: string) => Number(await page.locator(selector).getAttribute('data-value'));
+        const updates = async () => Number(await page.evaluate('document.body.dataset.updates'));
+        await waitFor('both backends counted up', async () => (await number('#servers-up')) === 2);
+        assert.equal(await page.locator('#servers-up').textContent(), '2 / 2');
+        assert.equal(await page.locator('section[data-policy] td.none:visible').count(), 0, 'no "no servers registered" line while backends serve');
+        for (let i = 0; i < 5; i++) assert.equal((await get(`${broker.origin}/tile-${i}`)).status, 200);
+        await waitFor('five proxied requests on the tile', async () => (await number('#http-requests')) === 5);
+        // The page keeps polling /_broker/status; its own requests never count.
+        const seen = await updates();
+        await waitFor('three more polls', async () => (await updates()) >= seen + 3);
+        assert.equal(await number('#http-requests'), 5);
+        assert.deepEqual(problems, []);
+      } finally {
+        for (const backend of backends) await backend.close();
+        dir.remove();
+      }
+    }),
+  );
+
   test('with --workers the dashboard lists each worker process, with the figures of /_broker/status', { skip: missing, timeout: 120_000 }, () =>
     withChromium(async (programs, browser) => {
       const broker = await startHttpBroker(['--workers', '2']);

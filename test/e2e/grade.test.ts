@@ -5,7 +5,7 @@
  * Counts are small (the checks' sizes are options) so the whole file runs in well under a minute.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -40,11 +40,11 @@ describe('policy-grade', () => {
   });
 
   it('our HTTP front end gets full marks, started against the grader\'s servers.conf', async () => {
-    assertFullMarks(await grade(['http-proxy', '--start', `${BROKER} --port 0 --http-port {port} --servers {servers}`, '--json', ...SMALL]), 'http-proxy', 8);
+    assertFullMarks(await grade(['http-proxy', '--start', `${BROKER} --port 0 --http-port {port} --servers {servers}`, '--json', ...SMALL]), 'http-proxy', 10);
   });
 
   it('our server pool gets full marks, registering with the grader acting as a broker', async () => {
-    assertFullMarks(await grade(['server', '--start', `${POOL} --broker {broker} --policy 111 --count 1`, '--json', ...SMALL]), 'server', 5);
+    assertFullMarks(await grade(['server', '--start', `${POOL} --broker {broker} --policy 111 --count 1`, '--json', ...SMALL]), 'server', 6);
   });
 
   it('http-proxy --servers FILE: the grader runs its backends at the instructor\'s addresses', async () => {
@@ -53,8 +53,8 @@ describe('policy-grade', () => {
     const file = path.join(dir, 'servers.conf');
     writeFileSync(file, JSON.stringify({ backend_servers: [{ ip: '127.0.0.1', port: await freePort() }, { ip: '127.0.0.1', port: String(await freePort()) }] }));
     const result = await grade(['http-proxy', '--servers', file, '--start', `${BROKER} --port 0 --http-port {port} --servers {servers}`, '--json', ...SMALL]);
-    assertFullMarks(result, 'http-proxy', 8);
-    assert.match(result.json.checks.find((check: any) => check.name === 'balanced per request').detail, /over 2 backends: \d+ \/ \d+$/);
+    assertFullMarks(result, 'http-proxy', 10);
+    assert.match(result.json.checks.find((check: any) => check.id === 'balance').detail, /over 2 backends: b1: \d+, b2: \d+$/);
   });
 
   it('server --target dials a running server\'s port directly; the registration is not graded', async () => {
@@ -66,7 +66,7 @@ describe('policy-grade', () => {
     });
     const { servers } = await pool.ready;
     const result = await grade(['server', '--target', `127.0.0.1:${servers[0].port}`, '--json', ...SMALL]);
-    assertFullMarks(result, 'server', 4);
+    assertFullMarks(result, 'server', 5);
     assert.ok(!result.json.checks.some((check: any) => check.name === 'registration well formed'));
   });
 
@@ -82,26 +82,71 @@ describe('policy-grade', () => {
       'broker-serial': ['several clients at the same time'],
       'broker-drop-dead': ['server killed mid-run'],
       'broker-die-on-malformed': ['malformed packet survived'],
+      'broker-readline': ['classic framing'],
+      'broker-serial-backlog': ['several clients at the same time'],
       'proxy-correct': [],
       'proxy-per-connection': ['balanced per request'],
       'proxy-no-pipelining': ['pipelined requests in order'],
       'proxy-drop-request-id': ['X-Request-ID preserved'],
+      'proxy-backend-per-request': ['backend connections reused'],
+      'proxy-ignore-body': ['request body forwarded'],
+      'proxy-negative-length': ['malformed request survived'],
       'server-correct': [],
       'server-die-on-malformed': ['malformed packet survived'],
+      'server-swap-ids': ['reply fields (destid, srcid, rid)'],
+      'server-no-rid': ['reply fields (destid, srcid, rid)'],
+    };
+    /** What the failed check's detail must say, to teach: the diagnosis of each flaw. */
+    const diagnosis: Record<string, RegExp> = {
+      'broker-per-connection': /served by server \d+ \(policy 111\): \d+, server \d+ \(policy 111\): \d+ .*balanced per connection\?/,
+      'broker-serial': /one client at a time\?/,
+      'broker-die-on-malformed': /malformed packet 1 \("this is not json\\n"\).*the submission exited \(code 1\); it printed: .*JSONDecodeError/,
+      'broker-readline': /no newline after it.*followed by "\\n" was answered.*readline\(\)\?/,
+      'broker-serial-backlog': /clients connecting at once: \d+ of them got "no connection .*one client at a time\?/,
+      'proxy-no-pipelining': /\d+ answered, then/,
+      'proxy-backend-per-request': /reached the backends over \d+ connections: a new backend connection per request\?/,
+      'proxy-ignore-body': /the backend got body ""/,
+      'proxy-negative-length': /"GET \/ HTTP\/1\.1\\r\\nHost: grader\\r\\nContent-Length: -5\\r\\n\\r\\n"\) was answered 200/,
+      'server-die-on-malformed': /malformed packet 1 \("this is not json\\n"\) the server is gone.*the submission exited \(code 1\)/,
+      'server-swap-ids': /destid "\d+", expected the packet's srcid/,
+      'server-no-rid': /rid missing, expected \d+ \(the server declared maxInflight 4/,
     };
     const summary = JSON.parse(readFileSync(path.join(out, 'grades.json'), 'utf8'));
     assert.deepEqual(result.json, JSON.parse(JSON.stringify(summary)));
     assert.equal(summary.submissions, Object.keys(expected).length);
     assert.equal(summary.ungraded, 0);
     assert.equal(summary.fullMarks, 3);
+    const killed = summary.results.find((entry: any) => entry.name === 'broker-cross-policy').grade.checks.find((check: any) => check.id === 'server-killed');
+    // Who served the packets after the kill is read at the servers: a cross-policy broker's are named.
+    assert.match(killed.detail, /served by server \d+ \(policy 111\): \d+, server \d+ \(policy 222\): \d+/);
     for (const entry of summary.results) {
       const failed = entry.grade.checks.filter((check: any) => !check.passed).map((check: any) => check.name);
       assert.deepEqual(failed, expected[entry.name], `${entry.name}: ${JSON.stringify(entry.grade.checks.filter((check: any) => !check.passed))}`);
       assert.equal(entry.score, entry.max - entry.grade.checks.filter((check: any) => !check.passed).reduce((sum: number, check: any) => sum + check.max, 0));
+      if (diagnosis[entry.name] !== undefined) assert.match(entry.grade.checks.find((check: any) => !check.passed).detail, diagnosis[entry.name]!, entry.name);
+      assert.ok(entry.grade.checks.every((check: any) => typeof check.id === 'string'));
+      assert.equal(typeof entry.durationMs, 'number');
     }
     const csv = readFileSync(path.join(out, 'grades.csv'), 'utf8').trimEnd().split('\n');
     assert.equal(csv.length, 1 + Object.keys(expected).length);
-    assert.match(csv.find((line) => line.startsWith('broker-serial,'))!, /^broker-serial,broker,127\.0\.0\.1:\d+,20,22,no,several clients at the same time,$/);
+    assert.match(csv[0]!, /^name,kind,target,score,max,passed,duration_s,failed_checks,broker\/registration,.*,http-proxy\/forwards,.*,server\/reply-fields,.*,feedback,error$/);
+    assert.match(csv.find((line) => line.startsWith('broker-serial,'))!, /^broker-serial,broker,127\.0\.0\.1:\d+,20,22,no,[\d.]+,several clients at the same time,2,2,2,3,3,0,2,1,3,2,,.*,several clients at the same time: /);
+  });
+
+  it('--batch DIR: a folder with one sub-folder per student, each run with the --start command', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'grade-class-'));
+    after(() => rmSync(dir, { recursive: true, force: true }));
+    for (const [name, flaw] of [['alice', ''], ['bob', ' --flaw per-connection']]) {
+      mkdirSync(path.join(dir, name));
+      writeFileSync(path.join(dir, name, 'run.sh'), `exec python3 ${path.join(FIXTURES, 'broker.py')} "$1"${flaw}\n`);
+    }
+    const out = path.join(dir, 'grades');
+    const result = await grade(['broker', '--batch', dir, '--start', 'sh run.sh {port}', '--out', out, '--only', 'registration,round-robin', '--json', ...SMALL]);
+    assert.equal(result.code, 1, result.stderr);
+    assert.deepEqual(result.json.results.map((entry: any) => [entry.name, entry.score, entry.max]), [['alice', 5, 5], ['bob', 2, 5]]);
+    const csv = readFileSync(path.join(out, 'grades.csv'), 'utf8').trimEnd().split('\n');
+    assert.equal(csv[0], 'name,kind,target,score,max,passed,duration_s,failed_checks,registration,round-robin,feedback,error');
+    assert.match(csv[2]!, /^bob,broker,.*,2,0,"round-robin per packet: .*balanced per connection\?/);
   });
 
   it('--only and --skip choose the checks; the score counts only those', async () => {
@@ -142,5 +187,8 @@ describe('policy-grade', () => {
     assert.equal(dies.code, 1, dies.stderr);
     assert.equal(dies.json.checks[0].passed, false);
     assert.deepEqual(dies.json.checks.slice(1).map((check: any) => check.detail), Array(9).fill('not reachable'));
+    const noKind = await grade(['--target', '127.0.0.1:1']);
+    assert.equal(noKind.code, 2);
+    assert.match(noKind.stderr, /--target belongs to a subcommand, which is missing/);
   });
 });

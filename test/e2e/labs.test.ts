@@ -7,7 +7,10 @@
  * The markup is described in test/helpers/handout.ts.
  *
  * Each lab runs in a temp dir that stands for the clone (dist/, node_modules/, package.json,
- * examples/ and scripts/ linked in), with its fixed ports replaced by free ones. Screenshots go
+ * examples/ and scripts/ linked in). A handout whose ports come from one BASE (an `sh env`
+ * block) runs on a base of its own whose ports are free, its env block before every block, as
+ * in every terminal a student opens; one with fixed ports has them replaced by free ones. Two
+ * copies of lab 2 run at once on two bases, as two students on one machine would. Screenshots go
  * to a temp dir; with UPDATE_LAB_SCREENSHOTS=1 they replace the committed ones in docs/labs/img/.
  * LAB=NAME runs only the handouts whose file name contains NAME; LAB_VERBOSE=1 prints each
  * step's time and output.
@@ -24,7 +27,7 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { makeTempDir } from '../../scripts/lib/platform.js';
 import { chromiumMissing, launchChromium } from '../helpers/chromium.js';
 import { freePort } from '../helpers/classic.js';
-import { optionsUsed, parseHandout, substitutePorts, type Step } from '../helpers/handout.js';
+import { expandVariables, optionsUsed, parseHandout, substitutePorts, withBase, type Step } from '../helpers/handout.js';
 import { REPO_ROOT, run } from '../helpers/programs.js';
 import { runScript } from '../helpers/scripts.js';
 
@@ -43,7 +46,8 @@ const STEP_TIMEOUT_MS = 40_000;
 const READY_TIMEOUT_MS = 20_000;
 const EXPECT_TIMEOUT_MS = 15_000;
 const UPDATE_SCREENSHOTS = process.env.UPDATE_LAB_SCREENSHOTS === '1';
-const ENV = { ...process.env, PATH: `${process.env.PATH ?? ''}:/usr/sbin:/sbin`, NO_COLOR: '1' };
+const ENV: Record<string, string | undefined> = { ...process.env, PATH: `${process.env.PATH ?? ''}:/usr/sbin:/sbin`, NO_COLOR: '1' };
+delete ENV.BASE;
 
 /** One shell script run by bash in its own process group, its output kept. */
 class Shell {
@@ -124,6 +128,55 @@ function portAccepts(port: number): Promise<boolean> {
   });
 }
 
+/** A handout's env block with the base of this run, and the variables it sets. */
+interface LabEnv {
+  prelude: string;
+  variables: Map<string, string>;
+}
+
+/** Runs an env block in bash and returns what it exports (the variables new or changed). */
+async function exportsOf(script: string): Promise<Map<string, string>> {
+  const child = spawn('bash', ['-ec', `${script}\nenv -0`], { env: ENV, stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout!.setEncoding('utf8').on('data', (text: string) => (out += text));
+  const [code] = (await once(child, 'close')) as [number];
+  assert.equal(code, 0, `the env block fails:\n${script}`);
+  const variables = new Map<string, string>();
+  for (const entry of out.split('\0')) {
+    const eq = entry.indexOf('=');
+    if (eq <= 0) continue;
+    const [name, value] = [entry.slice(0, eq), entry.slice(eq + 1)];
+    if (ENV[name] !== value) variables.set(name, value);
+  }
+  return variables;
+}
+
+/** Bases taken by labs running now, so that two copies at once never share one. */
+const basesInUse = new Set<number>();
+
+/** A base (a multiple of 100, 10000 to 31900) whose every port the env block derives is free now. */
+async function chooseBase(script: string): Promise<{ base: number; env: LabEnv }> {
+  let taken = '';
+  // Screenshots for the handouts show the handout's own base when its ports are free here.
+  const own = Number(/^\s*(?:export\s+)?BASE=(\d+)/m.exec(script)?.[1]);
+  for (let tries = 0; tries < 50; tries++) {
+    // Below the ephemeral range (32768 up), where the kernel picks the ports of outgoing connections.
+    const base = UPDATE_SCREENSHOTS && tries === 0 ? own : 10_000 + 100 * Math.floor(Math.random() * 220);
+    if (basesInUse.has(base)) continue;
+    const prelude = withBase(script, base);
+    const variables = await exportsOf(prelude);
+    // Each port once: two binds of one port at once would make it look taken.
+    const ports = [...new Set(variables.values())].filter((value) => /^\d+$/.test(value) && Number(value) >= 1024 && Number(value) < 65536).map(Number);
+    const free = await Promise.all(ports.map((port) => portIsFree(port)));
+    if (free.every(Boolean)) {
+      basesInUse.add(base);
+      return { base, env: { prelude, variables } };
+    }
+    taken = ports.filter((_, i) => !free[i]).join(', ');
+  }
+  return assert.fail(`no base with all its ports free (last: ${taken} taken)`);
+}
+
 class LabRun {
   private readonly background = new Map<string, Shell>();
   private last: Shell | undefined;
@@ -134,11 +187,18 @@ class LabRun {
     private readonly dir: string,
     private readonly ports: Map<number, number>,
     private readonly shots: Screenshots,
+    private readonly env: LabEnv | undefined,
   ) {}
+
+  /** A directive's text with the env block's $NAMEs and the fixed ports replaced. */
+  private sub(text: string): string {
+    return substitutePorts(this.env === undefined ? text : expandVariables(text, this.env.variables), this.ports);
+  }
 
   private write(script: string): string {
     const file = path.join(this.dir, `.step-${++this.scriptCount}.sh`);
-    writeFileSync(file, substitutePorts(script, this.ports));
+    // What every terminal runs first, then the block.
+    writeFileSync(file, (this.env === undefined ? '' : `${this.env.prelude}\n`) + substitutePorts(script, this.ports));
     return file;
   }
 
@@ -162,12 +222,12 @@ class LabRun {
         const shell = new Shell(this.write(step.script), this.dir);
         this.background.set(step.name, shell);
         const ready = step.ready;
-        const port = /^port:(\d+)$/.exec(ready);
+        const port = /^port:(\d+|\$\w+)$/.exec(ready);
         const check =
           ready === 'none'
             ? () => true
             : port !== null
-              ? () => portAccepts(Number(substitutePorts(port[1]!, this.ports)))
+              ? () => portAccepts(Number(this.sub(port[1]!)))
               : ready === 'json'
                 ? () => /"ready":true/.test(shell.output)
                 : assert.fail(`${this.where(step)}: unknown ready=${ready}`);
@@ -181,11 +241,12 @@ class LabRun {
       }
       case 'cleanup':
       case 'manual':
+      case 'env':
         return;
       case 'expect': {
         const shell = step.name === undefined ? this.last : this.background.get(step.name);
         assert.ok(shell !== undefined, `${this.where(step)}: expect: no ${step.name ?? 'previous step'}`);
-        const pattern = new RegExp(substitutePorts(step.pattern.source, this.ports), step.pattern.flags);
+        const pattern = new RegExp(this.sub(step.pattern.source), step.pattern.flags);
         if (step.name === undefined) assert.match(shell.output, pattern, `${this.where(step)}: the step's output`);
         else await waitUntil(`${this.where(step)}: ${step.name}'s output to match ${pattern}`, () => pattern.test(shell.output), EXPECT_TIMEOUT_MS, () => shell.tail());
         return;
@@ -207,7 +268,7 @@ class LabRun {
         return;
       }
       case 'open':
-        await this.shots.open(this.where(step), substitutePorts(step.url, this.ports));
+        await this.shots.open(this.where(step), this.sub(step.url));
         return;
       case 'screenshot':
         await this.screenshot(step);
@@ -216,7 +277,7 @@ class LabRun {
   }
 
   private async screenshot(step: Extract<Step, { kind: 'screenshot' }>): Promise<void> {
-    const sub = (text: string | undefined) => (text === undefined ? undefined : substitutePorts(text, this.ports));
+    const sub = (text: string | undefined) => (text === undefined ? undefined : this.sub(text));
     await this.shots.take(this.where(step), step.file, { url: sub(step.url), element: step.element, wait: sub(step.wait) });
   }
 
@@ -249,10 +310,15 @@ class Screenshots {
   /** The page a lab opened (`open`), which later screenshots without a URL show. */
   private page: Page | undefined;
 
-  constructor(private readonly dir: string) {}
+  /** `off`: no browser at all (labs run side by side share no page); open and screenshot do nothing. */
+  constructor(
+    private readonly dir: string,
+    private readonly off = false,
+  ) {}
 
   /** Whether Chromium can be used; fails under CI when it cannot. */
   private usable(): boolean {
+    if (this.off) return false;
     if (chromiumMissing === undefined) return true;
     if (process.env.CI) assert.fail(chromiumMissing);
     return false;
@@ -343,8 +409,12 @@ async function runHandout(t: TestContext, file: string, help: Map<string, string
   const ports = new Map<number, number>();
   // Screenshots for the handouts show the handout's own ports when they are free here.
   for (const port of handout.ports) ports.set(port, UPDATE_SCREENSHOTS && (await portIsFree(port)) ? port : await freePort());
+  const envStep = handout.steps.find((step) => step.kind === 'env');
+  assert.ok(envStep === undefined || handout.ports.length === 0, `${name}: ports come from the env block's BASE, not from lab: ports`);
+  const chosen = envStep === undefined ? undefined : await chooseBase(envStep.script);
+  if (chosen !== undefined) t.diagnostic(`${name}: BASE=${chosen.base}`);
   const dir = labDir();
-  const lab = new LabRun(name, dir, ports, shots);
+  const lab = new LabRun(name, dir, ports, shots, chosen?.env);
   const started = Date.now();
   // Cleanup blocks run first too: what an earlier, failed run may have left (namespaces).
   await lab.cleanUp(handout.steps);
@@ -358,6 +428,7 @@ async function runHandout(t: TestContext, file: string, help: Map<string, string
     await lab.finish();
     await lab.cleanUp(handout.steps);
     rmSync(dir, { recursive: true, force: true });
+    if (chosen !== undefined) basesInUse.delete(chosen.base);
   }
   t.diagnostic(`${name}: ${handout.steps.length} steps in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   // Images are checked last, so that UPDATE_LAB_SCREENSHOTS=1 can make new ones first.
@@ -374,5 +445,18 @@ test('every command of every lab handout runs as written', { timeout: 150_000 },
   } finally {
     await shots.close();
     rmSync(shotDir, { recursive: true, force: true });
+  }
+});
+
+test('two copies of lab 2 at once, on two bases, as two students on one machine', { timeout: 120_000, concurrency: 2 }, async (t) => {
+  if (process.env.LAB !== undefined && !'2-failure.md'.includes(process.env.LAB)) return t.skip('LAB chooses another handout');
+  const help = await knownOptions();
+  const file = path.join(LABS_DIR, '2-failure.md');
+  const dir = makeTempDir('policy-broker-lab-shots-');
+  try {
+    // Each kills its own server 300 by the PID it saved: the other copy's servers never notice.
+    await Promise.all([1, 2].map((copy) => t.test(`copy ${copy}`, (sub) => runHandout(sub, file, help, new Screenshots(dir, true)))));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -63,3 +63,20 @@ test('a classic server that is gone gets a line for its removal', async () => {
   assert.equal(typeof last.reason, 'string', JSON.stringify(events));
   assert.ok(events.length >= 3, JSON.stringify(events));
 });
+
+test('a session server killed with SIGKILL is logged as its session lost, never as "left"', async () => {
+  const b = await startHttpBroker(['--log-format', 'json'], { logLevel: 'info' });
+  try {
+    const pool = start('pool', ['--broker', `127.0.0.1:${b.port}`, '--policy', '111', '--ids', '100']);
+    await pool.ready;
+    await pool.stop('SIGKILL');
+    await waitFor('server 100 gone', async () => (await serverCount(b.httpPort)) === 0);
+  } finally {
+    await b.broker.stop();
+  }
+  const events = eventsOf(b.broker.stderr(), 100);
+  // Whichever the broker notices first, the data link's reset or the session's close, the log
+  // says the connection was lost, and no line reads as a graceful leave.
+  assert.ok(events.some((e) => e.message === 'server connection lost' || e.reason === 'session connection lost without a leave'), JSON.stringify(events));
+  assert.ok(!events.some((e) => e.reason === 'left' || e.reason === 'session closed'), JSON.stringify(events));
+});

@@ -18,6 +18,11 @@ test('simulate --help prints its usage; a bad option exits 2; simulate.sh passes
   for (const option of ['--policies', '--servers-per-policy', '--clients', '--packets', '--algorithm', '--kill-one-server-after', '--json']) {
     assert.ok(help.stdout.includes(option), option);
   }
+  // The description wraps at sentence ends or word breaks only: no line of it ends mid-sentence
+  // on a short fragment ("runs the clients,\nprints who …" was one).
+  const description = help.stdout.slice(help.stdout.indexOf('\n\n') + 2, help.stdout.indexOf('Options:'));
+  for (const line of description.split('\n').filter((l) => l.trim() !== '')) assert.ok(line.length <= 80, line);
+  assert.ok(!/clients,\nprints/.test(description), description);
   const bad = await runScript(SIMULATE, ['--clients', 'many']);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /--clients/);

@@ -12,10 +12,15 @@
  *                                  its syntax and the options it gives our programs are checked
  *   ```sh cleanup                  runs before the lab (what an earlier run left) and after it,
  *                                  whatever happened; its errors are ignored
+ *   ```sh env                      what every terminal of the lab runs first (the ports, from
+ *                                  one `BASE=N` a student chooses): the test runs it before
+ *                                  every later block, with BASE set to a base of its own, and
+ *                                  expands $NAME in the directives below with its variables
  *
  * and HTML comments (invisible once rendered) add checks between them:
  *
  *   <!-- lab: ports 2100 8080 -->              these port numbers become free ports in the test
+ *                                              (handouts without an env block)
  *   <!-- lab: expect /regex/ -->               the previous step's output matches
  *   <!-- lab: expect NAME /regex/ -->          background NAME's output comes to match
  *   <!-- lab: exited NAME [code=N] -->         background NAME ends, with code N (default 0)
@@ -35,6 +40,7 @@ export type Step =
   | { kind: 'background'; line: number; script: string; name: string; ready: string }
   | { kind: 'manual'; line: number; script: string }
   | { kind: 'cleanup'; line: number; script: string }
+  | { kind: 'env'; line: number; script: string }
   | { kind: 'expect'; line: number; name: string | undefined; pattern: RegExp }
   | { kind: 'exited'; line: number; name: string; code: number }
   | { kind: 'stop'; line: number; name: string }
@@ -107,6 +113,10 @@ function shellStep(line: number, info: string, script: string): Step {
   }
   if (attrs.has('manual')) return { kind: 'manual', line, script };
   if (attrs.has('cleanup')) return { kind: 'cleanup', line, script };
+  if (attrs.has('env')) {
+    if (!/^\s*(?:export\s+)?BASE=\d+/m.test(script)) throw new Error(`line ${line}: an env block sets BASE=N`);
+    return { kind: 'env', line, script };
+  }
   if (words.length > 0) throw new Error(`line ${line}: unknown words after sh: ${info}`);
   return { kind: 'run', line, script };
 }
@@ -153,4 +163,14 @@ export function optionsUsed(script: string): Array<[string, string]> {
     }
   }
   return used;
+}
+
+/** The env block's script with its BASE set to `base` instead of the handout's. */
+export function withBase(script: string, base: number): string {
+  return script.replace(/^(\s*(?:export\s+)?BASE=)\d+/m, `$1${base}`);
+}
+
+/** `$NAME` and `${NAME}` replaced by the variables' values; unknown names are left alone. */
+export function expandVariables(text: string, variables: Map<string, string>): string {
+  return text.replace(/\$(?:\{([A-Z_][A-Z0-9_]*)\}|([A-Z_][A-Z0-9_]*))/g, (whole, braced: string | undefined, bare: string | undefined) => variables.get((braced ?? bare)!) ?? whole);
 }

@@ -1,9 +1,15 @@
 import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, it } from 'node:test';
 import { balanceFloor, isBalanced } from '../../scripts/grade/balance.js';
-import { parseManifest, ManifestError } from '../../scripts/grade/batch.js';
+import { loadBatch, parseManifest, ManifestError } from '../../scripts/grade/batch.js';
 import { CheckSelectionError, gradeOf, parseCheckList, resultOf, selectChecks, type Check, type Scope } from '../../scripts/grade/check.js';
 import { Inbox } from '../../scripts/grade/inbox.js';
+import { randomServerIds } from '../../scripts/grade/options.js';
+import { OutputTail } from '../../scripts/grade/output-tail.js';
+import { wrongFields } from '../../scripts/grade/server-checks.js';
 import { batchCsv, formatBatch, formatGrade } from '../../scripts/grade/report.js';
 import { ResponseParser, type Response } from '../../scripts/grade/response-parser.js';
 import { NOT_REACHABLE, runChecks } from '../../scripts/grade/runner.js';
@@ -18,7 +24,7 @@ const checks = [
 describe('grade scoring', () => {
   it('a passed check earns its points, a failed one none; the grade sums both', () => {
     const rows = [resultOf(checks[0]!, { passed: true, detail: 'ok' }), resultOf(checks[1]!, { passed: false, detail: 'no' })];
-    assert.deepEqual(rows[1], { name: 'second check', passed: false, points: 0, max: 3, detail: 'no' });
+    assert.deepEqual(rows[1], { id: 'b', name: 'second check', passed: false, points: 0, max: 3, detail: 'no' });
     const grade = gradeOf('127.0.0.1:1', 'broker', rows);
     assert.equal(grade.score, 2);
     assert.equal(grade.max, 5);
@@ -95,17 +101,25 @@ describe('grade report', () => {
     assert.equal(lines[5], 'score 2/5: 1 of 2 checks failed');
   });
 
-  it('the CSV names failed checks, quotes what needs it, and keeps ungraded submissions', () => {
+  it('the CSV has a points column per check and a feedback column, quotes what needs it, and keeps ungraded submissions', () => {
     const csv = batchCsv([
-      { name: 'alice', kind: 'broker', grade },
-      { name: 'bob, "the" builder', kind: 'broker', error: 'exited (code 1)' },
+      { name: 'alice', kind: 'broker', grade, durationMs: 1234 },
+      { name: 'bob, "the" builder', kind: 'broker', error: 'exited (code 1)', durationMs: 50 },
     ]);
     assert.deepEqual(csv.trimEnd().split('\n'), [
-      'name,kind,target,score,max,passed,failed_checks,error',
-      'alice,broker,127.0.0.1:2200,2,5,no,second check,',
-      '"bob, ""the"" builder",broker,,0,,no,,exited (code 1)',
+      'name,kind,target,score,max,passed,duration_s,failed_checks,a,b,feedback,error',
+      'alice,broker,127.0.0.1:2200,2,5,no,1.2,second check,2,0,second check: lost 3,',
+      '"bob, ""the"" builder",broker,,0,,no,0.1,,,,,exited (code 1)',
     ]);
     assert.match(formatBatch([{ name: 'alice', kind: 'broker', grade }]), /alice\s+broker\s+2\/5\s+second check/);
+  });
+
+  it('a batch of several kinds names each points column kind/id, empty where the kind has no such check', () => {
+    const proxy = gradeOf('127.0.0.1:8080', 'http-proxy', [resultOf({ id: 'a', name: 'first check', points: 2 }, { passed: true, detail: '' })]);
+    const [header, alice, carol] = batchCsv([{ name: 'alice', kind: 'broker', grade }, { name: 'carol', kind: 'http-proxy', grade: proxy }]).trimEnd().split('\n');
+    assert.equal(header, 'name,kind,target,score,max,passed,duration_s,failed_checks,broker/a,broker/b,http-proxy/a,feedback,error');
+    assert.match(alice!, /,2,0,,second check: lost 3,$/);
+    assert.match(carol!, /,,,2,,$/);
   });
 });
 
@@ -184,5 +198,83 @@ describe('grade inbox', () => {
     assert.deepEqual(await inbox.next(10), { kind: 'timeout' });
     inbox.close();
     assert.deepEqual(await inbox.next(10), { kind: 'closed' });
+  });
+});
+
+describe('grade bounds: nothing a target sends grows the grader without limit', () => {
+  it('a body over the limit is "response too large", by Content-Length, chunked or until close', () => {
+    const cases = [
+      'HTTP/1.1 200 OK\r\nContent-Length: 999999999999\r\n\r\nxx',
+      `HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n${'10\r\n0123456789abcdef\r\n'.repeat(10)}`,
+      `HTTP/1.0 200 OK\r\n\r\n${'y'.repeat(200)}`,
+    ];
+    for (const text of cases) {
+      const errors: string[] = [];
+      const parser = new ResponseParser(() => assert.fail('no response expected'), (message) => errors.push(message), 100);
+      parser.push(Buffer.from(text));
+      parser.push(Buffer.from('more bytes after the error are ignored'));
+      assert.equal(errors.length, 1, text.slice(0, 40));
+      assert.match(errors[0]!, /^response too large/);
+    }
+    const ok: Response[] = [];
+    new ResponseParser((r) => ok.push(r), (message) => assert.fail(message), 100).push(Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n' + 'z'.repeat(100)));
+    assert.equal(ok[0]!.body.length, 100);
+  });
+
+  it('an inbox past its capacity stops taking items, says closed once read, and reports the overflow once', async () => {
+    let overflows = 0;
+    const inbox = new Inbox<number>(3, () => overflows++);
+    for (let i = 0; i < 10; i++) inbox.deliver(i);
+    assert.equal(overflows, 1);
+    const read = [];
+    for (let i = 0; i < 4; i++) read.push(await inbox.next(10));
+    assert.deepEqual(read.map((next) => (next.kind === 'item' ? next.item : next.kind)), [0, 1, 2, 'closed']);
+  });
+
+  it('the output tail keeps only the last bytes, whole lines first, and counts them all', () => {
+    const tail = new OutputTail(64);
+    for (let i = 0; i < 1000; i++) tail.push(Buffer.from(`line ${i}\n`));
+    tail.push(Buffer.from('Traceback (most recent call last):\nValueError: boom\n'));
+    assert.ok(tail.text().length <= 64);
+    assert.deepEqual(tail.lastLines(2), ['Traceback (most recent call last):', 'ValueError: boom']);
+    assert.ok(tail.total > 6000);
+    const huge = new OutputTail(10);
+    huge.push(Buffer.alloc(1_000_000, 'a'));
+    assert.equal(huge.text(), 'a'.repeat(10));
+    assert.equal(huge.total, 1_000_000);
+  });
+});
+
+describe('grade feedback pieces', () => {
+  it('server ids are three distinct ids, different from run to run', () => {
+    const runs = Array.from({ length: 20 }, () => randomServerIds());
+    for (const ids of runs) assert.equal(new Set(Object.values(ids)).size, 3);
+    assert.ok(new Set(runs.map((ids) => ids.a1)).size > 1);
+  });
+
+  it('reply fields: each wrong field named once, a missing one as "missing"', () => {
+    const expected = { srcid: 7001, rid: 5, id: 300, maxInflight: 4 };
+    assert.equal(wrongFields({ destid: 7001, srcid: '300', rid: 5 }, expected), null);
+    const wrong = wrongFields({ destid: 300, srcid: 7001 }, expected)!;
+    assert.match(wrong, /destid 300, expected the packet's srcid 7001/);
+    assert.match(wrong, /srcid 7001, expected the registered id 300/);
+    assert.match(wrong, /rid missing, expected 5/);
+    assert.doesNotMatch(wrong, /undefined/);
+  });
+
+  it('--batch DIR: one submission per sub-folder, named by it, run there with the --start command', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'grade-class-'));
+    try {
+      for (const name of ['bob', 'alice', '.git']) mkdirSync(path.join(dir, name));
+      writeFileSync(path.join(dir, 'notes.txt'), '');
+      assert.deepEqual(loadBatch(dir, 'broker', 'python3 broker.py {port}'), [
+        { name: 'alice', kind: 'broker', command: 'python3 broker.py {port}', port: undefined, cwd: path.join(dir, 'alice') },
+        { name: 'bob', kind: 'broker', command: 'python3 broker.py {port}', port: undefined, cwd: path.join(dir, 'bob') },
+      ]);
+      assert.throws(() => loadBatch(dir, 'broker', undefined), /is a folder: give the command .* --start/);
+      assert.throws(() => loadBatch(dir, undefined, 'x'), /is a folder: name the kind/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

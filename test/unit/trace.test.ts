@@ -17,7 +17,7 @@ const A = { id: 100, host: '127.0.0.1', port: 4100 };
 const B = { id: 300, host: '127.0.0.1', port: 4300 };
 
 function job(seq: number, attempts = 1): TracedPacket {
-  return { client: { closed: false, host: '10.0.0.7' }, srcid: 7, seq, policy: 111, attempts, startedAt: performance.now() - 2 };
+  return { client: { closed: false, host: '10.0.0.7', port: 50007 }, srcid: 7, seq, policy: 111, attempts, startedAt: performance.now() - 2 };
 }
 
 function collect(tracer: Tracer): Decision[] {
@@ -37,7 +37,7 @@ describe('Tracer', () => {
     assert.equal(seen.length, 2);
     const [first, second] = seen as PacketDecision[];
     assert.deepEqual({ ...first!, at: 0, ms: 0 }, {
-      kind: 'packet', at: 0, ms: 0, client: '10.0.0.7', srcid: 7, seq: 3, policy: 111, server: 300, address: '127.0.0.1:4300', attempt: 2,
+      kind: 'packet', at: 0, ms: 0, client: '10.0.0.7', clientPort: 50007, srcid: 7, seq: 3, policy: 111, server: 300, address: '127.0.0.1:4300', attempt: 2,
       reroutes: [{ server: 100, address: '127.0.0.1:4100', reason: 'UNAVAILABLE' }], outcome: 'reply',
     });
     assert.ok(first!.ms >= 2, `ms ${first!.ms}`);

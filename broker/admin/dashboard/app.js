@@ -29,7 +29,7 @@
  * @typedef {{ color: string, dash?: boolean, label: string }} LegendItem
  * @typedef {{ server: number | null, address: string, reason: string }} Reroute
  * @typedef {{ kind: 'packet' | 'http', at: number, policy: number, server: number | null, address: string | null, attempt: number,
- *   reroutes: Reroute[], outcome: string, ms: number, client?: string, srcid?: number, seq?: number | string | null,
+ *   reroutes: Reroute[], outcome: string, ms: number, client?: string, clientPort?: number | null, srcid?: number, seq?: number | string | null,
  *   requestId?: string, method?: string, path?: string, status?: number }} Decision
  * @typedef {{ on: boolean, sample: number, dropped?: number }} TraceState
  */
@@ -252,15 +252,20 @@
     const top = Object.entries(p.errors).sort((a, b) => b[1] - a[1])[0];
     setText($('#packets-errors-sub'), top ? top[0] + ' ' + fmt.format(top[1]) : 'none');
     setNum($('#packets-rerouted'), p.rerouted);
+    // Packet servers and HTTP backends alike: an HTTP-only broker (lab 3) has only backends.
     let up = 0, all = 0;
-    for (const pol of s.policies) for (const srv of pol.servers) { all++; if (srv.state === 'up') up++; }
+    for (const pol of s.policies) for (const srv of [...pol.servers, ...pol.httpServers]) { all++; if (srv.state === 'up') up++; }
     setNum($('#servers-up'), up, fmt.format(up) + ' / ' + fmt.format(all));
     setText($('#servers-sub'), s.policies.length + (s.policies.length === 1 ? ' policy' : ' policies'));
     const httpTile = $('#tile-http');
     httpTile.hidden = !s.http;
     if (s.http) {
-      setNum($('#http-requests'), s.http.requests);
-      setText($('#http-sub'), rate(recentRate('http')) + '/s · ' + fmt.format(sum(s.http.errors)) + ' errors');
+      // Requests answered for a policy (proxied or refused), not every request the port got:
+      // the dashboard's own page loads and status polls are not the traffic it shows.
+      let answered = 0, errors = 0;
+      for (const pol of s.policies) if (pol.http) { answered += pol.http.replied + sum(pol.http.errors); errors += sum(pol.http.errors); }
+      setNum($('#http-requests'), answered);
+      setText($('#http-sub'), rate(recentRate('http')) + '/s · ' + fmt.format(errors) + ' errors');
     }
   }
 
@@ -634,6 +639,9 @@
       c.f.errors.parentElement?.classList.toggle('bad', errs > 0);
       setNum(c.f.rerouted, p.packets.rerouted);
       setText(c.f.latency, ms(p.packets.latencyMs.p50) + ' / ' + ms(p.packets.latencyMs.p99));
+      // A policy served over HTTP only has no packet table, and no "no servers registered" line.
+      const packetTable = c.packet.body.parentElement;
+      if (packetTable) packetTable.hidden = p.servers.length === 0 && p.httpServers.length > 0;
       const servers = [...p.servers].sort((a, b) => a.id - b.id);
       const total = servers.reduce((a, srv) => a + srv.served, 0);
       fillRows(c.packet, servers, (srv) => String(srv.id), 'packet', (row, srv) => {
@@ -864,11 +872,21 @@
     setText($('#trace-state'), state.on ? 'trace on' + sampling : 'trace off');
   }
 
+  /**
+   * When the broker decided (the packet or request arrived): its outcome time less its duration.
+   * Decisions are published when they end, so a slow one comes after faster ones made later.
+   * @param {Decision} d
+   */
+  const decidedAt = (d) => d.at - d.ms;
+
   /** @param {Decision} d */
   function addDecision(d) {
     received++;
     $('#trace').dataset.events = String(received);
-    decisions.push(d);
+    // Kept in decision order: insert before the later-decided ones already here (usually none or few).
+    let i = decisions.length;
+    while (i > 0 && decidedAt(/** @type {Decision} */ (decisions[i - 1])) > decidedAt(d)) i--;
+    decisions.splice(i, 0, d);
     if (decisions.length > KEPT) decisions = decisions.slice(-KEPT);
     const key = serverKey(d);
     if (!tracePolicies.has(d.policy)) { tracePolicies.add(d.policy); fillFilter($('#trace-policy'), [...tracePolicies].sort((a, b) => a - b).map(String)); }
@@ -935,7 +953,10 @@
     const t = new Date(d.at);
     tr.append(el('td', 'time', t.toLocaleTimeString([], { hour12: false }) + '.' + String(t.getMilliseconds()).padStart(3, '0')));
     tr.append(el('td', 'kind', d.kind));
-    tr.append(el('td', '', d.kind === 'packet' ? d.client + ' srcid ' + d.srcid + (d.seq === null || d.seq === undefined ? '' : ' seq ' + d.seq) : d.method + ' ' + d.path));
+    // A packet names its client connection (address:port): several connections may share a srcid.
+    const connection = d.kind === 'packet' ? d.client + (d.clientPort === null || d.clientPort === undefined ? '' : ':' + d.clientPort) : '';
+    tr.append(el('td', '', d.kind === 'packet' ? connection + ' srcid ' + d.srcid + (d.seq === null || d.seq === undefined ? '' : ' seq ' + d.seq) : d.method + ' ' + d.path));
+    if (d.kind === 'packet') tr.dataset.connection = connection;
     tr.append(el('td', 'n', String(d.policy)));
     const where = el('td', 'id');
     where.append(el('span', '', d.server === null ? (d.address ? 'static' : '–') : String(d.server)), el('div', 'addr', d.address || ''));
