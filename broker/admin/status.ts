@@ -82,6 +82,7 @@ export interface HttpServerStatus {
   address: string;
   state: string;
   weight: number;
+  admin: string;
   inflight: number;
   served: number;
   failures: number;
@@ -146,6 +147,7 @@ export function statusReport(src: StatusSources): Record<string, unknown> {
         address: b.address,
         state: b.state,
         weight: b.weight,
+        admin: b.admin,
         inflight: b.outstanding,
         served: b.served,
         failures: b.failures,

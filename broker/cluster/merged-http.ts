@@ -10,7 +10,7 @@ import { mergeCounts, type HookCounts } from '../hooks/counters.js';
 import type { AddressInfo } from 'node:net';
 import type { HttpBackendView, HttpSource, WorkerStatus } from '../admin/http-source.js';
 import { Counters } from '../routing/counters.js';
-import type { MemberState } from '../routing/member.js';
+import type { AdminMode, MemberState } from '../routing/member.js';
 import { RecentErrors, type ErrorEvent } from '../support/recent-errors.js';
 import { mergeUpgradeFigures, type UpgradeFigures } from '../http/upgrade-counters.js';
 
@@ -50,6 +50,7 @@ export interface BackendSnapshot {
   address: string;
   state: MemberState;
   weight: number;
+  admin: AdminMode;
   outstanding: number;
   served: number;
   failures: number;
@@ -96,6 +97,7 @@ export function snapshotBackends(backends: Iterable<HttpBackendView>): BackendSn
     address: b.address,
     state: b.state,
     weight: b.weight,
+    admin: b.admin,
     outstanding: b.outstanding,
     served: b.served,
     failures: b.failures,

@@ -1,5 +1,5 @@
 /** What the admin pages read of one HTTP backend; the front end's endpoints have this shape. */
-import type { MemberState } from '../routing/member.js';
+import type { AdminMode, MemberState } from '../routing/member.js';
 
 /** One HTTP backend (an Endpoint of the table, or a merged row with --workers). */
 export interface HttpBackendView {
@@ -12,6 +12,8 @@ export interface HttpBackendView {
   readonly state: MemberState;
   /** Its share of its policy's requests relative to the others' (1-1000). */
   readonly weight: number;
+  /** What the operator asked (the runtime API): enabled, drain or disabled. */
+  readonly admin: AdminMode;
   /** Requests on it now. */
   readonly outstanding: number;
   readonly served: number;

@@ -97,6 +97,11 @@ export class Endpoint implements Selectable {
     return this.member.info.policy;
   }
 
+  /** What the operator asked of the member (both endpoints share it). */
+  get admin(): AdminMode {
+    return this.member.admin;
+  }
+
   /** The member's weight: both its endpoints share it. */
   get weight(): number {
     return this.member.weight;

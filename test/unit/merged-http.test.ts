@@ -117,7 +117,7 @@ describe('merged HTTP figures', () => {
     view.started(2, 1002);
     for (let i = 0; i < 5; i++) count(a, { kind: 'response', policy: 1, server: '100', status: 200, ms: 1 });
     for (let i = 0; i < 3; i++) count(b, { kind: 'response', policy: 1, server: '100', status: 200, ms: 1 });
-    const backend = (served: number): BackendSnapshot => ({ policy: 1, id: 100, source: 'registered', address: 'h:80', state: 'up', weight: 1, outstanding: 1, served, failures: 0, lastError: null });
+    const backend = (served: number): BackendSnapshot => ({ policy: 1, id: 100, source: 'registered', address: 'h:80', state: 'up', weight: 1, admin: 'enabled', outstanding: 1, served, failures: 0, lastError: null });
     view.report(1, report(a, [backend(5)]));
     view.report(2, report(b, [backend(3)]));
     assert.equal(view.stats.received, 8);
@@ -136,7 +136,7 @@ describe('merged HTTP figures', () => {
   });
 
   it('shows a backend in the state all workers agree on, else the worst one', () => {
-    const b = (state: BackendSnapshot['state'], lastError: string | null = null): BackendSnapshot => ({ policy: 1, id: null, source: 'static', address: 'h:80', state, weight: 1, outstanding: 0, served: 1, failures: 0, lastError });
+    const b = (state: BackendSnapshot['state'], lastError: string | null = null): BackendSnapshot => ({ policy: 1, id: null, source: 'static', address: 'h:80', state, weight: 1, admin: 'enabled', outstanding: 0, served: 1, failures: 0, lastError });
     assert.equal(mergeBackends([[b('up')], [b('up')]], new Map())[0]!.state, 'up');
     const mixed = mergeBackends([[b('up')], [b('down', 'refused')], [b('connecting')]], new Map())[0]!;
     assert.equal(mixed.state, 'down');

@@ -8,8 +8,8 @@
 
 /**
  * @typedef {{ host: string, port: number }} HostPort
- * @typedef {{ id: number, host: string, port: number, state: string, outstanding: number, served: number, failures: number }} ServerStatus
- * @typedef {{ id: number | null, address: string, state: string, inflight: number, served: number, failures: number, lastError: string | null }} HttpServerStatus
+ * @typedef {{ id: number, host: string, port: number, state: string, admin?: string, weight?: number, outstanding: number, served: number, failures: number }} ServerStatus
+ * @typedef {{ id: number | null, address: string, state: string, admin?: string, weight?: number, inflight: number, served: number, failures: number, lastError: string | null }} HttpServerStatus
  * @typedef {{ replied: number, errors: Record<string, number>, latencyMs: { p50: number | null, p99: number | null } }} PolicyCounters
  * @typedef {{ policy: number, servers: ServerStatus[], httpServers: HttpServerStatus[], packets: PolicyCounters & { rerouted: number }, http: PolicyCounters | null }} PolicyStatus
  * @typedef {{ id: number, pid: number, listening: boolean, connections: number, inflight: number, requests: number, proxied: number, rss: number }} WorkerStatus
@@ -415,7 +415,7 @@
   /**
    * @typedef {{ tr: HTMLElement, id: HTMLElement, address: HTMLElement, state: HTMLElement, outstanding: HTMLElement,
    *   served: HTMLElement, rate: HTMLElement | null, failures: HTMLElement, fill: HTMLElement, pct: HTMLElement,
-   *   goneAt?: number }} ServerRow
+   *   weight: HTMLElement, action: HTMLButtonElement, goneAt?: number }} ServerRow
    * @typedef {{ body: HTMLElement, rows: Map<string, ServerRow> }} RowGroup
    * @typedef {ReturnType<typeof makeCard>} PolicyCard
    */
@@ -454,9 +454,9 @@
       rerouted: chip('re-routed', 'rerouted'),
       latency: chip('p50 / p99', 'latency'),
     };
-    const packetTable = table(['Server', 'State', 'In flight', 'Served', 'Rate /s', 'Failures', 'Share']);
+    const packetTable = table(['Server', 'State', 'In flight', 'Served', 'Rate /s', 'Failures', 'Share', '']);
     const httpTitle = el('h3', '', 'HTTP backends');
-    const httpTable = table(['Server', 'State', 'In flight', 'Served', 'Failures', 'Share']);
+    const httpTable = table(['Server', 'State', 'In flight', 'Served', 'Failures', 'Share', '']);
     card.append(h2, chips, packetTable.table, httpTitle, httpTable.table);
     /** @type {RowGroup} */
     const packet = { body: packetTable.body, rows: new Map() };
@@ -515,9 +515,16 @@
     const fill = el('div', 'fill');
     track.append(fill);
     const pct = el('span', 'pct');
-    bar.append(track, pct);
+    const weight = el('span', 'weight');
+    bar.append(track, pct, weight);
     share.append(bar);
-    return { tr, id, address, state, outstanding, served, rate, failures, fill, pct };
+    // Drain / enable through the runtime API (api/servers/KEY), with the admin token asked for once.
+    const action = /** @type {HTMLButtonElement} */ (el('button', 'admin-action', 'Drain'));
+    action.type = 'button';
+    action.dataset.server = key;
+    action.addEventListener('click', () => void toggleAdmin(action));
+    cell('act').append(action);
+    return { tr, id, address, state, outstanding, served, rate, failures, fill, pct, weight, action };
   }
 
   /**
@@ -580,7 +587,7 @@
     if (!group.rows.size && !empty) {
       const tr = el('tr');
       const td = /** @type {HTMLTableCellElement} */ (el('td', 'none', 'no servers registered for this policy'));
-      td.colSpan = 7;
+      td.colSpan = 8;
       tr.append(td);
       group.body.append(tr);
     } else if (group.rows.size && empty) {
@@ -606,6 +613,53 @@
     setText(node, state);
     const cls = 'state ' + state;
     if (node.className !== cls) node.className = cls;
+  }
+
+  /**
+   * Shows a row's weight (when not 1) and what the operator asked (drain, disabled), and what
+   * its button does next.
+   * @param {ServerRow} row
+   * @param {{ state: string, admin?: string, weight?: number }} srv
+   */
+  function setAdmin(row, srv) {
+    const admin = srv.admin || 'enabled';
+    setState(row.state, admin === 'enabled' ? srv.state : admin);
+    setText(row.weight, srv.weight !== undefined && srv.weight !== 1 ? 'w' + srv.weight : '');
+    row.action.dataset.admin = admin;
+    setText(row.action, admin === 'enabled' ? 'Drain' : 'Enable');
+  }
+
+  /**
+   * Drains an enabled server or enables a drained or disabled one (PATCH api/servers/KEY). The
+   * runtime API wants the admin token: asked for once, kept for the session.
+   * @param {HTMLButtonElement} button
+   */
+  async function toggleAdmin(button) {
+    const key = button.dataset.server || '';
+    const state = button.dataset.admin === 'enabled' ? 'drain' : 'up';
+    /** @param {string | null} t */
+    const send = (t) =>
+      fetch(base + 'api/servers/' + encodeURIComponent(key), {
+        method: 'PATCH',
+        cache: 'no-store',
+        headers: { 'content-type': 'application/json', ...(t ? { authorization: 'Bearer ' + t } : {}) },
+        body: JSON.stringify({ state }),
+      });
+    let adminToken = null;
+    try { adminToken = sessionStorage.getItem('policy-broker-admin-token'); } catch (e) { /* no storage */ }
+    button.disabled = true;
+    try {
+      let res = await send(adminToken || token);
+      if (res.status === 401) {
+        adminToken = window.prompt('Admin token (--admin-token, else --http-token) to ' + state + ' server ' + key);
+        if (adminToken === null) return;
+        try { sessionStorage.setItem('policy-broker-admin-token', adminToken); } catch (e) { /* no storage */ }
+        res = await send(adminToken);
+      }
+      if (!res.ok) window.alert(state + ' ' + key + ': HTTP ' + res.status + ' ' + ((await res.json().catch(() => null))?.message || ''));
+    } finally {
+      button.disabled = false;
+    }
   }
 
   /** @param {Status} s */
@@ -647,7 +701,7 @@
       fillRows(c.packet, servers, (srv) => String(srv.id), 'packet', (row, srv) => {
         setText(row.id, String(srv.id));
         setText(row.address, srv.host + ':' + srv.port);
-        setState(row.state, srv.state);
+        setAdmin(row, srv);
         setNum(row.outstanding, srv.outstanding);
         setNum(row.served, srv.served);
         const r = serverRate(p.policy, srv.id);
@@ -661,7 +715,7 @@
       fillRows(c.http, hs, (b) => (b.id === null ? b.address : String(b.id)), 'http', (row, b) => {
         setText(row.id, b.id === null ? 'static' : String(b.id));
         setText(row.address, b.address);
-        setState(row.state, b.state);
+        setAdmin(row, b);
         row.state.title = b.lastError || '';
         setNum(row.outstanding, b.inflight);
         setNum(row.served, b.served);
