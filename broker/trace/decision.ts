@@ -14,6 +14,11 @@ export interface Reroute {
 interface DecisionBase {
   /** When it ended (ms since the epoch). */
   at: number;
+  /**
+   * When it arrived and was first routed (ms since the epoch, to the microsecond, from the
+   * process's monotonic clock): what orders the decisions of one process as they were made.
+   */
+  decidedAt: number;
   policy: number;
   /** The server that answered, or the last one tried; null when none was picked. */
   server: number | null;

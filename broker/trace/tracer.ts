@@ -133,6 +133,7 @@ export class Tracer {
       reroutes,
       outcome,
       ms: sinceMs(job.startedAt),
+      decidedAt: epochMs(job.startedAt),
     });
   }
 
@@ -154,6 +155,7 @@ export class Tracer {
       status: r.status,
       outcome: r.outcome,
       ms: sinceMs(r.startedAt),
+      decidedAt: epochMs(r.startedAt),
     });
   }
 
@@ -173,6 +175,11 @@ export class Tracer {
     if (this.sample < 1 && this.random() >= this.sample) return undefined;
     return trail ?? [];
   }
+}
+
+/** A performance.now() time as ms since the epoch, to the microsecond. */
+function epochMs(monotonic: number): number {
+  return Math.round((performance.timeOrigin + monotonic) * 1000) / 1000;
 }
 
 function sinceMs(startedAt: number): number {

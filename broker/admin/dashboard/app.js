@@ -29,7 +29,7 @@
  * @typedef {{ color: string, dash?: boolean, label: string }} LegendItem
  * @typedef {{ server: number | null, address: string, reason: string }} Reroute
  * @typedef {{ kind: 'packet' | 'http', at: number, policy: number, server: number | null, address: string | null, attempt: number,
- *   reroutes: Reroute[], outcome: string, ms: number, client?: string, clientPort?: number | null, srcid?: number, seq?: number | string | null,
+ *   reroutes: Reroute[], outcome: string, ms: number, decidedAt?: number, client?: string, clientPort?: number | null, srcid?: number, seq?: number | string | null,
  *   requestId?: string, method?: string, path?: string, status?: number }} Decision
  * @typedef {{ on: boolean, sample: number, dropped?: number }} TraceState
  */
@@ -927,11 +927,12 @@
   }
 
   /**
-   * When the broker decided (the packet or request arrived): its outcome time less its duration.
-   * Decisions are published when they end, so a slow one comes after faster ones made later.
+   * When the broker decided (the packet or request arrived), as the broker's monotonic clock
+   * gave it (a broker before decidedAt: its outcome time less its duration). Decisions are
+   * published when they end, so a slow one comes after faster ones made later.
    * @param {Decision} d
    */
-  const decidedAt = (d) => d.at - d.ms;
+  const decidedAt = (d) => (d.decidedAt !== undefined ? d.decidedAt : d.at - d.ms);
 
   /** @param {Decision} d */
   function addDecision(d) {
