@@ -64,8 +64,8 @@ class HookAbort extends Error {
   }
 }
 
-/** The reason given to undici when the client has gone. */
-class ClientGone extends Error {
+/** The reason given to undici when the client has gone (an exchange's or an upgrade's). */
+export class ClientGone extends Error {
   constructor() {
     super('the client closed the connection');
   }

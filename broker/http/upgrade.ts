@@ -25,6 +25,7 @@ import type { PolicyTable } from '../routing/policy-table.js';
 import { describeError } from '../support/describe-error.js';
 import type { Tracer } from '../trace/tracer.js';
 import { forwardResponseHeaders, type ForwardedHead } from './headers.js';
+import { ClientGone } from './exchange.js';
 import type { HealthMonitor } from './health.js';
 import { HTTP_ERROR_STATUS, HttpErrorCode } from './http-errors.js';
 import type { HttpJob } from './http-transport.js';
@@ -52,13 +53,6 @@ export interface UpgradeServices {
 
 /** How long a socket answered with an error may linger for its answer to be read. */
 const ERROR_CLOSE_GRACE_MS = 1000;
-
-/** The reason given to undici when the client has gone. */
-class ClientGone extends Error {
-  constructor() {
-    super('the client closed the connection');
-  }
-}
 
 export class UpgradeExchange implements Dispatcher.DispatchHandler, Routed<HttpErrorCode>, HttpJob {
   attempts = 0;

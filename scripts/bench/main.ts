@@ -21,6 +21,7 @@ import {
   type PacketContext,
 } from './packet-cases.js';
 import { burstSuite } from './bursts.js';
+import { buildRef, compareRatios, formatCompare } from './compare.js';
 import { writeBurstReport } from './bursts-report.js';
 import { registrySuite } from './registry.js';
 import { selectionSuite } from './selection.js';
@@ -45,6 +46,7 @@ interface Options {
   install: boolean;
   reportOnly: boolean;
   rounds?: number;
+  compare?: string;
 }
 
 const program = new Command('bench')
@@ -78,6 +80,7 @@ const program = new Command('bench')
     if (!Number.isSafeInteger(n) || n < 1) throw new Error(`--rounds wants a whole number of at least 1, got "${v}"`);
     return n;
   })
+  .option('--compare <ref>', 'the regression gate: build git ref REF in a temporary worktree, run it side by side with this build (packets and HTTP suites), exit 1 on a loss beyond 5 % in a headline ratio not measured on a busy machine')
   .option('--no-install', 'do not apt-get install missing peers')
   .option('--report-only', 'only rebuild docs/benchmarks.md and the README block from docs/benchmarks.json', false);
 
@@ -94,8 +97,10 @@ program.action(async (options: Options) => {
   };
   const missing = ensureAptPeers(options.install, log);
   const env = describeEnvironment(missing);
-  const variants = options.variant;
-  const suites = new Set<Suite>(options.only ?? (variants.length > 0 ? ['packets'] : SUITES));
+  const built = options.compare === undefined ? undefined : buildRef(options.compare, log);
+  process.on('exit', () => built?.remove());
+  const variants = built === undefined ? options.variant : [...options.variant, { name: built.name, dist: built.dist }];
+  const suites = new Set<Suite>(options.only ?? (built !== undefined ? ['packets', 'http'] : variants.length > 0 ? ['packets'] : SUITES));
   const ctx: PacketContext = { timing, variants, natsAvailable: !env.missing.has('nats-server'), log };
   const startedAt = new Date();
   log(`bench (${mode}) on ${env.machine.cpuModel} x${env.machine.cores}, node ${env.machine.node}, load ${env.machine.loadAverage.join(' ')}`);
@@ -145,11 +150,16 @@ program.action(async (options: Options) => {
     records,
   };
   if (options.record !== undefined) appendOptimisation(run, options.record, options.note ?? '', options.recordSuite);
+  if (built !== undefined) {
+    const lines = compareRatios(records, built.name);
+    log(formatCompare(lines, built.name));
+    if (lines.some((l) => l.verdict === 'loss')) process.exitCode = 1;
+  }
   const complete = options.only === undefined && variants.length === 0;
   const where = writeRun(run, complete);
   if (complete) writeReport(run);
   log(`done in ${run.durationS} s; raw runs in ${where}`);
-  process.exit(0);
+  process.exit(process.exitCode ?? 0);
 });
 
 /**

@@ -8,7 +8,7 @@
 import { sha1Hex } from '../../broker/support/sha1.js';
 import { atOnce, connectAll } from './at-once.js';
 import { balanceFloor, isBalanced } from './balance.js';
-import { fail, pass, type Check, type Scope } from './check.js';
+import { fail, killer, pass, type Check, type Scope } from './check.js';
 import { newlineDiagnosis, type Framing } from './framing-probe.js';
 import type { GraderServer } from './grader-server.js';
 import { GRADER_SRCID, POLICY_A, POLICY_B, UNKNOWN_POLICY, type GradeSettings } from './options.js';
@@ -320,7 +320,9 @@ export const BROKER_CHECKS: ReadonlyArray<Check<BrokerContext>> = [
           connection = await client(context, scope);
         } catch (err) {
           if (i === 0) throw err;
-          return fail(`after ${sent(i - 1)} the broker is gone (answers: ${seen.join(', ')}): ${(err as Error).message}`);
+          // A dying process may still accept a connection or two while it exits: the packet
+          // that killed it is the first one whose connection closed without an answer.
+          return fail(`after ${sent(killer(seen, i))} the broker is gone (answers: ${seen.join(', ')}): ${(err as Error).message}`);
         }
         connection.write(junk);
         if (junk.endsWith(':')) connection.socket.end();
@@ -337,3 +339,4 @@ export const BROKER_CHECKS: ReadonlyArray<Check<BrokerContext>> = [
     },
   },
 ];
+

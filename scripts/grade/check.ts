@@ -105,3 +105,9 @@ export function selectChecks<C extends Pick<Check<unknown>, 'id' | 'name'>>(all:
 export function parseCheckList(value: string, previous: string[] = []): string[] {
   return [...previous, ...value.split(',').map((part) => part.trim()).filter((part) => part !== '')];
 }
+
+/** Which of the junk packets sent so far (`seen`: their answers) most likely killed the peer: the first closed without an answer, else the last. */
+export function killer(seen: readonly string[], sentCount: number): number {
+  const closed = seen.indexOf('closed');
+  return closed === -1 ? sentCount - 1 : closed;
+}

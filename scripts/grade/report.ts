@@ -85,7 +85,12 @@ export function formatBatch(entries: BatchEntry[]): string {
   return textTable(['submission', 'kind', 'score', 'failed'], rows) + '\n';
 }
 
+/**
+ * One CSV field. Text that a spreadsheet would read as a formula (=, +, -, @, or a tab or CR
+ * first: OWASP's "CSV injection") gets a leading apostrophe: names, feedback and captured output
+ * come from students' submissions.
+ */
 function csvField(value: string | number): string {
-  const text = String(value);
+  const text = typeof value === 'string' && /^[=+\-@\t\r]/.test(value) ? `'${value}` : String(value);
   return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }

@@ -6,7 +6,7 @@
  */
 import { encodeForward } from '../../broker/protocol/encode.js';
 import { sha1Hex } from '../../broker/support/sha1.js';
-import { fail, pass, type Check, type Scope } from './check.js';
+import { fail, killer, pass, type Check, type Scope } from './check.js';
 import type { ReceivedRegistration } from './grader-broker.js';
 import { GRADER_SRCID, POLICY_A, type GradeSettings } from './options.js';
 import { numberField, PacketConnection } from './packet-connection.js';
@@ -149,7 +149,8 @@ export const SERVER_CHECKS: ReadonlyArray<Check<ServerContext>> = [
           connection = await dial(context, scope);
         } catch (err) {
           if (i === 0) throw err;
-          return fail(`after malformed packet ${i} (${JSON.stringify(junks[i - 1])}) the server is gone (answers: ${seen.join(', ')}): ${(err as Error).message}`);
+          const k = killer(seen, i);
+          return fail(`after malformed packet ${k + 1} (${JSON.stringify(junks[k])}) the server is gone (answers: ${seen.join(', ')}): ${(err as Error).message}`);
         }
         connection.write(junk);
         const received = await connection.next(Math.min(1000, context.settings.answerTimeoutMs));

@@ -101,15 +101,17 @@ describe('grade report', () => {
     assert.equal(lines[5], 'score 2/5: 1 of 2 checks failed');
   });
 
-  it('the CSV has a points column per check and a feedback column, quotes what needs it, and keeps ungraded submissions', () => {
+  it('the CSV has a points column per check and a feedback column, quotes what needs it, neutralises formulas, and keeps ungraded submissions', () => {
     const csv = batchCsv([
       { name: 'alice', kind: 'broker', grade, durationMs: 1234 },
       { name: 'bob, "the" builder', kind: 'broker', error: 'exited (code 1)', durationMs: 50 },
+      { name: '=HYPERLINK("http://x","y")', kind: 'broker', error: '@SUM(1)', durationMs: 50 },
     ]);
     assert.deepEqual(csv.trimEnd().split('\n'), [
       'name,kind,target,score,max,passed,duration_s,failed_checks,a,b,feedback,error',
       'alice,broker,127.0.0.1:2200,2,5,no,1.2,second check,2,0,second check: lost 3,',
       '"bob, ""the"" builder",broker,,0,,no,0.1,,,,,exited (code 1)',
+      `"'=HYPERLINK(""http://x"",""y"")",broker,,0,,no,0.1,,,,,'@SUM(1)`,
     ]);
     assert.match(formatBatch([{ name: 'alice', kind: 'broker', grade }]), /alice\s+broker\s+2\/5\s+second check/);
   });
@@ -276,5 +278,14 @@ describe('grade feedback pieces', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('which malformed packet killed a submission', () => {
+  it('is the first whose connection closed without an answer, else the last sent: a dying process may still accept a connection', async () => {
+    const { killer } = await import('../../scripts/grade/check.js');
+    assert.equal(killer(['closed', 'closed'], 2), 0);
+    assert.equal(killer(['type 3', 'closed'], 2), 1);
+    assert.equal(killer(['type 3', 'type 3'], 2), 1);
   });
 });
