@@ -45,6 +45,8 @@ export interface TracedRequest {
   readonly status: number;
   readonly outcome: string;
   readonly startedAt: number;
+  /** The W3C traceparent the backend was sent, if any. */
+  readonly traceparent?: string | undefined;
 }
 
 /** Decisions kept for a dashboard that opens its stream now. */
@@ -153,6 +155,7 @@ export class Tracer {
       status: r.status,
       outcome: r.outcome,
       ms: sinceMs(r.startedAt),
+      ...(r.traceparent !== undefined && { traceparent: r.traceparent }),
     });
   }
 
