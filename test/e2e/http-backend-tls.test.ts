@@ -14,6 +14,7 @@ import path from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import { after, before, test } from 'node:test';
 import { makeTestCa, type TestCa } from '../helpers/certs.js';
+import { FakeServer } from '../helpers/wire.js';
 import { get, httpBackend, httpServersOf, startHttpBroker, tempDir, waitFor, type HttpBroker } from '../helpers/http.js';
 
 interface Seen {
@@ -133,6 +134,18 @@ test('a plain-HTTP backend listed with "tls": true is a 502 (the handshake fails
   const ok = await ask(passive, 6);
   assert.equal(ok.status, 200, ok.body);
   assert.equal(ok.body, 'plain');
+});
+
+test('a registered server announcing httptls has its httpport reached over HTTPS', async () => {
+  const server = await FakeServer.start({ id: 700, policy: 7, brokerPort: passive.port, heartbeatMs: 200, fields: { httpport: good.port, httptls: true } });
+  try {
+    const before = good.seen.length;
+    const res = await ask(passive, 7, '/registered');
+    assert.equal(res.status, 200, res.body);
+    assert.equal(good.seen.slice(before).find((s) => s.path === '/registered')?.encrypted, true);
+  } finally {
+    server.kill();
+  }
 });
 
 test('health checks go over HTTPS with the same checks: the good backend is up, the untrusted and misnamed ones down', async () => {
