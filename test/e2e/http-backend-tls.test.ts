@@ -14,7 +14,9 @@ import path from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import { after, before, test } from 'node:test';
 import { makeTestCa, type TestCa } from '../helpers/certs.js';
+import { WebSocketServer } from 'ws';
 import { FakeServer } from '../helpers/wire.js';
+import { ask as askWs, mustOpen } from '../helpers/ws.js';
 import { get, httpBackend, httpServersOf, startHttpBroker, tempDir, waitFor, type HttpBroker } from '../helpers/http.js';
 
 interface Seen {
@@ -33,6 +35,13 @@ async function httpsBackend(name: string, ca: TestCa): Promise<{ server: HttpsSe
     res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
     res.end(body);
   });
+  // A WebSocket handshake opens an echo (wss:// from the broker).
+  const wss = new WebSocketServer({ noServer: true });
+  server.on('upgrade', (req, socket, head) => {
+    seen.push({ path: req.url ?? '', encrypted: (req.socket as TLSSocket).encrypted === true, servername: (req.socket as TLSSocket).servername });
+    wss.handleUpgrade(req, socket, head, (ws) => ws.on('message', (data, binary) => ws.send(data, { binary })));
+  });
+  server.on('close', () => wss.close());
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   return { server, port: (server.address() as AddressInfo).port, seen };
@@ -97,6 +106,16 @@ test('a "tls": true backend is reached over HTTPS, its certificate verified agai
   assert.ok(seen, 'the backend saw the request');
   assert.equal(seen.encrypted, true);
   assert.equal(seen.servername, false, 'no SNI to an IP address');
+});
+
+test('a WebSocket to a "tls": true backend goes over TLS (wss:// to the backend)', async () => {
+  const ws = await mustOpen(`ws://127.0.0.1:${passive.httpPort}/socket`, { 'x-privacy-policy': '1' });
+  try {
+    assert.equal((await askWs(ws, 'over tls')).data.toString(), 'over tls');
+    assert.equal(good.seen.find((s) => s.path === '/socket')?.encrypted, true);
+  } finally {
+    ws.terminate();
+  }
 });
 
 test('a certificate of another CA is a 502 naming the backend, and a log line naming it', async () => {
