@@ -17,6 +17,7 @@ import { makeTestCa, type TestCa } from '../helpers/certs.js';
 import { WebSocketServer } from 'ws';
 import { FakeServer } from '../helpers/wire.js';
 import { ask as askWs, mustOpen } from '../helpers/ws.js';
+import { run } from '../helpers/programs.js';
 import { get, httpBackend, httpServersOf, startHttpBroker, tempDir, waitFor, type HttpBroker } from '../helpers/http.js';
 
 interface Seen {
@@ -182,4 +183,10 @@ test('health checks go over HTTPS with the same checks: the good backend is up, 
   const res = await ask(checked, 2);
   assert.equal(res.status, 503, res.body);
   await waitFor('the health check log line', () => checked.broker.stderr().split('\n').find((line) => line.includes('TLS to HTTP server failed') && line.includes(`127.0.0.1:${untrusted.port}`)));
+});
+
+test('a --backend-ca that cannot be read stops the broker at start with one line naming it, exit 2', async () => {
+  const out = await run('broker', ['--port', '0', '--http-port', '0', '--backend-ca', path.join(dir.dir, 'missing.pem')], { timeoutMs: 20_000 });
+  assert.equal(out.code, 2, out.stderr);
+  assert.match(out.stderr, /policy-broker: error: option backendCa: cannot read .*missing\.pem/);
 });
