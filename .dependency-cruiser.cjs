@@ -3,7 +3,8 @@
  * `npm test`). Imports run downwards only; a layer may import any layer below it:
  *
  *   main.ts, index.ts          the CLI and the library's entry
- *   cluster/                   --workers: supervision and IPC, built on the composition root
+ *   cluster/, ctl/             --workers: supervision and IPC, built on the composition root;
+ *                              `policy-broker ctl`, a client of the runtime API
  *   broker.ts                  createBroker(), the composition root
  *   admin/                     status, metrics, dashboard: read the table, counters, front ends
  *   packets/, http/            the front ends (I/O): translate sockets and requests into attempts
@@ -23,7 +24,7 @@ const LAYERS = [
   ['^broker/(packets|http)/'],
   ['^broker/admin/'],
   ['^broker/broker\\.ts$'],
-  ['^broker/cluster/'],
+  ['^broker/(cluster|ctl)/'],
   ['^broker/(main|index)\\.ts$'],
 ].map((paths) => paths.join('|'));
 

@@ -24,7 +24,7 @@ import { PolicyTable } from './routing/policy-table.js';
 import { Counters } from './routing/counters.js';
 import { ListenGroup } from './support/listen-group.js';
 import { listenPlan } from './support/reuse-port.js';
-import { listenerTls } from './support/tls-files.js';
+import { checkBackendCa, listenerTls } from './support/tls-files.js';
 import { isLoopbackAddress } from './support/address-list.js';
 import { ServersFileError } from './support/servers-file.js';
 import type { ReloadResult } from './http/static-backends.js';
@@ -77,6 +77,7 @@ export function createBroker(input: Partial<BrokerOptions> = {}): Broker {
   const options = resolveBrokerOptions(input);
   const log = options.logger;
   const tls = listenerTls(options);
+  checkBackendCa(options);
   const id = brokerId();
   // With --registry the servers are shared through Redis (connected by listen()); else in memory.
   const shared = options.registry === undefined ? undefined : new RedisStore({

@@ -4,6 +4,7 @@ import cluster from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import { Command, InvalidArgumentError, type Option } from 'commander';
 import { createBroker } from './broker.js';
+import { ctlCommand } from './ctl/command.js';
 import { loadPlugins, PluginError } from './hooks/plugin.js';
 import { RegistryError } from './registry/registry-url.js';
 import type { OptionSpec } from './option-spec.js';
@@ -30,6 +31,8 @@ program.addOption(
   envOption(ENV, '--workers <n>', 'HTTP worker processes (needs --http-port; "auto" = one per CPU; 0 = HTTP in this process)').argParser(workers).default(0),
 );
 for (const option of loggingOptions(ENV)) program.addOption(option);
+// `policy-broker ctl …` operates a running broker; the broker's own options go before it, if any.
+program.enablePositionalOptions().addCommand(ctlCommand());
 
 program.action(async (opts: Record<string, unknown>) => {
   // Commander checked both against their choices.

@@ -83,6 +83,10 @@ export const BROKER_OPTIONS = {
   httpKeepAliveTimeoutMs: wholeNumber('--http-keep-alive-timeout <ms>', 'idle time before a keep-alive client connection is closed', 5 * SECOND, 1, HOUR),
   httpSocketTimeoutMs: wholeNumber('--http-socket-timeout <ms>', 'close a client connection with no bytes either way this long (0 = never)', 60 * SECOND, 0, DAY),
   httpUpgradeIdleTimeoutMs: wholeNumber('--http-upgrade-idle-timeout <ms>', 'close an upgraded connection (WebSocket) with no bytes either way this long (0 = never)', 10 * 60 * SECOND, 0, DAY),
+  /** Read once at start; replaces Node's CAs for HTTPS backends (as --server-ca for TLS servers). */
+  backendCa: optional(text('--backend-ca <file>', 'PEM CA that certificates of HTTPS backends ("tls": true in servers.conf, httptls in a registration) must chain to (default: Node\'s CAs)', '')),
+  /** W3C Trace Context (trace/traceparent.ts): a valid one always goes on unchanged. */
+  traceparent: oneOf('--traceparent <mode>', 'W3C traceparent to backends: generate (one made when absent or invalid) or pass (left as the client sent it)', 'generate', ['generate', 'pass'] as const),
   trustForwarded: flag('--trust-forwarded', 'pass the client\'s Forwarded and X-Real-IP headers on (behind a proxy that sets them); else they are removed'),
   upstreamTimeoutMs: wholeNumber('--upstream-timeout <ms>', 'time a backend has for its response head, and the longest gap in its body', 30 * SECOND, 1, DAY),
   upstreamConnectTimeoutMs: wholeNumber('--upstream-connect-timeout <ms>', 'time to connect to a backend', 5 * SECOND, 1, HOUR),

@@ -22,6 +22,7 @@ import { DecisionBatcher } from './trace-relay.js';
 import { claimPort } from '../support/listen-group.js';
 import { loadServersFile, serversFileOf, ServersFileError } from '../support/servers-file.js';
 import { listenPlan } from '../support/reuse-port.js';
+import { checkBackendCa } from '../support/tls-files.js';
 
 /** The first re-fork waits this long; each further one within a minute twice as long, up to MAX_BACKOFF_MS. */
 const RESTART_BACKOFF_MS = 100;
@@ -72,6 +73,7 @@ export class BrokerCluster {
     if (options.httpPort === undefined) {
       throw new OptionError('workers', '--workers needs --http-port: the workers serve HTTP (packets stay in one process)');
     }
+    checkBackendCa(options);
     this.options = options;
     this.log = options.logger;
     const broker = createBroker({ ...options, httpPort: undefined, httpServers: [] });

@@ -7,6 +7,7 @@ import type { BrokerOptions } from '../options.js';
 import type { Endpoint, Member, MemberState } from '../routing/member.js';
 import type { PolicyTable, TableObserver } from '../routing/policy-table.js';
 import type { Logger } from '../support/logger.js';
+import { BackendTls } from './backend-tls.js';
 import { HealthMonitor } from './health.js';
 import { StaticBackends } from './static-backends.js';
 import { Upstreams } from './upstream.js';
@@ -29,17 +30,17 @@ export class Backends implements TableObserver {
     counters: TableObserver,
     private readonly log: Logger,
   ) {
+    const tls = new BackendTls(options.backendCa);
     this.upstreams = new Upstreams({
       connections: options.upstreamConnections,
       headersTimeout: options.upstreamTimeoutMs,
       bodyTimeout: options.upstreamTimeoutMs,
-      connect: { timeout: options.upstreamConnectTimeoutMs },
       strictContentLength: true,
       maxHeaderSize: UPSTREAM_MAX_HEADER_BYTES,
-    });
+    }, tls, options.upstreamConnectTimeoutMs);
     const o = options;
     const health = { path: o.healthPath, intervalMs: o.healthIntervalMs, timeoutMs: o.healthTimeoutMs, rise: o.healthRise, fall: o.healthFall, maxFails: o.maxFails, failTimeoutMs: o.failTimeoutMs, authorization };
-    this.health = new HealthMonitor(table, health, log);
+    this.health = new HealthMonitor(table, health, log, tls);
     for (const observer of [this.upstreams, counters, this.health, this] as TableObserver[]) {
       for (const member of table.members()) observer.added?.(member);
       table.observe(observer);

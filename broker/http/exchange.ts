@@ -311,7 +311,7 @@ export class Exchange implements Dispatcher.DispatchHandler, Routed<HttpErrorCod
     }
     if (err instanceof HookAbort) return attempts.failed(this, endpoint, { code: err.code, message: err.message, retry: false });
     const failure = classify(err, endpoint, this.services.timeouts);
-    if (failure.verdict === 'failure' || failure.verdict === 'overload') health.passiveFailure(endpoint, failure.message, failure.verdict);
+    if (failure.verdict !== 'stale' && failure.verdict !== 'none') health.passiveFailure(endpoint, failure.message, failure.verdict);
     else if (failure.verdict === 'none' && failure.code !== HttpErrorCode.BAD_REQUEST) endpoint.failures++;
     attempts.failed(this, endpoint, { code: failure.code, message: failure.message, retry: this.retryable(failure) });
   }
@@ -352,7 +352,7 @@ export class Exchange implements Dispatcher.DispatchHandler, Routed<HttpErrorCod
 
   /** Tells the trace how the request ended (only called while it is on). */
   private traced(status: number, outcome: string): void {
-    const r = { requestId: this.head.requestId, method: this.req.method ?? '', path: this.dispatchOptions.path, policy: this.policy, server: this.endpoint, attempts: this.attempts, status, outcome, startedAt: this.startedAt };
+    const r = { requestId: this.head.requestId, method: this.req.method ?? '', path: this.dispatchOptions.path, policy: this.policy, server: this.endpoint, attempts: this.attempts, status, outcome, startedAt: this.startedAt, traceparent: this.head.traceparent };
     this.services.trace.http(this, r);
   }
 

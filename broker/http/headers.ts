@@ -1,11 +1,13 @@
 /**
  * Header rewriting, as a proxy must do it, with no I/O: hop-by-hop headers dropped in both
  * directions (with those the Connection header names), X-Forwarded-For/Proto/Host added,
- * X-Request-ID kept or generated, Authorization replaced when the broker has its own token.
+ * X-Request-ID kept or generated, Authorization replaced when the broker has its own token, a
+ * W3C traceparent kept when valid, else (with `traceparent: 'generate'`) made.
  * Headers stay flat arrays ([name, value, name, value, …]) from Node's parser to undici and
  * back, in their order and spelling.
  */
 import { randomUUID } from 'node:crypto';
+import { isTraceparent, newTraceparent } from '../trace/traceparent.js';
 
 /** What the rewriting needs to know beyond the request itself. */
 export interface ForwardSettings {
@@ -19,6 +21,12 @@ export interface ForwardSettings {
   via: string;
   /** --trust-forwarded: the client's Forwarded and X-Real-IP go on; else they are removed (a client could forge them). */
   trustForwarded: boolean;
+  /**
+   * --traceparent. generate: a request without a valid traceparent gets a new one (and its
+   * tracestate is dropped, as the W3C says of a restarted trace). pass (or unset): the
+   * client's headers go on as they came.
+   */
+  traceparent?: 'generate' | 'pass';
 }
 
 /** The head of a request as it goes to a backend. */
@@ -31,6 +39,8 @@ export interface ForwardedHead {
   policy: string | undefined;
   /** The client's Authorization header, for the broker's token check. */
   authorization: string | undefined;
+  /** The valid traceparent sent to the backend (the client's or a new one), for the trace. */
+  traceparent: string | undefined;
 }
 
 /** Why a request cannot be forwarded; it is answered 400 and its connection closed. */
@@ -90,6 +100,10 @@ export function forwardRequestHeaders(
   let policy: string | undefined;
   let authorization: string | undefined;
   let hasBody = false;
+  let traceparent: string | undefined;
+  /** traceparent and tracestate headers seen. */
+  let traceHeaders = 0;
+  let traceparents = 0;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
     const value = raw[i + 1]!;
@@ -123,6 +137,16 @@ export function forwardRequestHeaders(
       case 'x-request-id':
         if (requestId === undefined && REQUEST_ID_PATTERN.test(value)) requestId = value;
         break;
+      case 'traceparent':
+        traceparents++;
+        traceparent = value;
+        traceHeaders++;
+        out.push(name, value);
+        break;
+      case 'tracestate':
+        traceHeaders++;
+        out.push(name, value);
+        break;
       case 'via':
         via = via === undefined ? value : `${via}, ${value}`;
         break;
@@ -144,7 +168,14 @@ export function forwardRequestHeaders(
   }
   if (hosts > 1) return { bad: 'more than one Host header' };
   if (hosts === 0 && http11) return { bad: 'no Host header' };
-  const headers = connection === undefined ? out : dropListed(out, connection);
+  let headers = connection === undefined ? out : dropListed(out, connection);
+  // Two traceparent headers are as invalid as a malformed one.
+  if (traceparent !== undefined && (traceparents > 1 || !isTraceparent(traceparent))) traceparent = undefined;
+  if (traceparent === undefined && settings.traceparent === 'generate') {
+    if (traceHeaders > 0) headers = dropTraceContext(headers);
+    traceparent = newTraceparent();
+    headers.push('traceparent', traceparent);
+  }
   requestId ??= randomUUID();
   headers.push(
     'x-forwarded-for',
@@ -158,7 +189,7 @@ export function forwardRequestHeaders(
   );
   if (host !== undefined) headers.push('x-forwarded-host', host);
   if (settings.upstreamAuthorization !== undefined) headers.push('authorization', settings.upstreamAuthorization);
-  return { headers, requestId, hasBody, policy, authorization };
+  return { headers, requestId, hasBody, policy, authorization, traceparent };
 }
 
 /**
@@ -195,6 +226,16 @@ export function connectionTokens(value: string): string[] {
     if (token !== '' && token !== 'close' && token !== 'keep-alive') tokens.push(token);
   }
   return tokens;
+}
+
+/** The headers without traceparent and tracestate (a trace the broker starts again). */
+function dropTraceContext(headers: string[]): string[] {
+  const kept: string[] = [];
+  for (let i = 0; i < headers.length; i += 2) {
+    const lower = headers[i]!.toLowerCase();
+    if (lower !== 'traceparent' && lower !== 'tracestate') kept.push(headers[i]!, headers[i + 1]!);
+  }
+  return kept;
 }
 
 /** Drops from a flat header list the headers that the Connection header names. */

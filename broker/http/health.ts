@@ -9,13 +9,15 @@
  * request pool, so a busy backend is not failed for its queue); see healthProbe() for which
  * path and which answers pass. --health-fall failures in a row take a backend out,
  * --health-rise passes in a row bring it back. With active checks off, a backend taken out by
- * failed requests comes back after --fail-timeout.
+ * failed requests comes back after --fail-timeout. An HTTPS backend is checked over HTTPS, with
+ * the same certificate checks as its requests (backend-tls.ts); a TLS failure is logged.
  */
-import { Agent } from 'undici';
+import { Pool } from 'undici';
 import { describeError } from '../support/describe-error.js';
 import type { Logger } from '../support/logger.js';
 import type { Endpoint, Member } from '../routing/member.js';
 import type { PolicyTable, TableObserver } from '../routing/policy-table.js';
+import { BackendTls, tlsFailure } from './backend-tls.js';
 import type { Verdict } from './upstream-failure.js';
 
 export interface HealthSettings {
@@ -77,7 +79,8 @@ export class HealthMonitor implements TableObserver {
   private readonly streaks = new Map<Endpoint, { passes: number; fails: number }>();
   /** Failed requests in a row per HTTP endpoint, and when the first of them failed. */
   private readonly passiveFails = new Map<Endpoint, { count: number; since: number }>();
-  private readonly agent: Agent;
+  /** One connection per backend for its checks, HTTP or HTTPS as its requests. */
+  private readonly checkers = new Map<Endpoint, Pool>();
   private readonly headers: Record<string, string>;
   private readonly probe: HealthProbe;
   private stopped = false;
@@ -86,9 +89,9 @@ export class HealthMonitor implements TableObserver {
     private readonly table: PolicyTable,
     private readonly settings: HealthSettings,
     private readonly log: Logger,
+    /** How each backend is reached: plain HTTP unless it is an HTTPS backend. */
+    private readonly tls = new BackendTls(undefined),
   ) {
-    const t = settings.timeoutMs;
-    this.agent = new Agent({ connections: 1, pipelining: 1, headersTimeout: t, bodyTimeout: t, connect: { timeout: t } });
     this.probe = healthProbe(settings.path);
     this.headers = { 'user-agent': 'policy-broker-health-check' };
     if (settings.authorization !== undefined) this.headers.authorization = settings.authorization;
@@ -108,7 +111,9 @@ export class HealthMonitor implements TableObserver {
     if (this.timer !== undefined) clearInterval(this.timer);
     for (const timer of this.reviveTimers.values()) clearTimeout(timer);
     this.reviveTimers.clear();
-    await this.agent.destroy().catch(() => undefined);
+    const checkers = [...this.checkers.values()];
+    this.checkers.clear();
+    await Promise.all(checkers.map((checker) => checker.destroy().catch(() => undefined)));
   }
 
   /** A request was answered: the backend's failures are no longer in a row. */
@@ -121,6 +126,8 @@ export class HealthMonitor implements TableObserver {
    * see upstream-failure.ts): out after --max-fails in a row within --fail-timeout.
    */
   passiveFailure(backend: Endpoint, reason: string, verdict: Exclude<Verdict, 'stale' | 'none'> = 'failure'): void {
+    // Once per new reason: a backend failing every request would otherwise log each one.
+    if (verdict === 'tls' && backend.lastError !== reason) this.log.warn('TLS to HTTP server failed', this.named(backend, reason));
     backend.failures++;
     backend.lastError = reason;
     this.streak(backend).passes = 0;
@@ -155,6 +162,24 @@ export class HealthMonitor implements TableObserver {
     this.reviveTimers.delete(backend);
     this.streaks.delete(backend);
     this.passiveFails.delete(backend);
+    const checker = this.checkers.get(backend);
+    this.checkers.delete(backend);
+    checker?.destroy().catch(() => undefined);
+  }
+
+  private named(backend: Endpoint, reason: string): Record<string, unknown> {
+    return { id: backend.id, policy: backend.policy, address: backend.address, source: backend.source, reason };
+  }
+
+  /** The backend's check connection, made on its first check. */
+  private checker(backend: Endpoint): Pool {
+    let checker = this.checkers.get(backend);
+    if (checker === undefined) {
+      const t = this.settings.timeoutMs;
+      checker = new Pool(this.tls.origin(backend), { connections: 1, pipelining: 1, headersTimeout: t, bodyTimeout: t, connect: this.tls.connect(backend, t) });
+      this.checkers.set(backend, checker);
+    }
+    return checker;
   }
 
   private streak(backend: Endpoint): { passes: number; fails: number } {
@@ -177,8 +202,7 @@ export class HealthMonitor implements TableObserver {
     let passed = false;
     let outcome: string;
     try {
-      const { statusCode, body } = await this.agent.request({
-        origin: `http://${backend.address}`,
+      const { statusCode, body } = await this.checker(backend).request({
         path: this.probe.path,
         method: 'GET',
         headers: this.headers,
@@ -188,7 +212,9 @@ export class HealthMonitor implements TableObserver {
       passed = this.probe.passes(statusCode);
       outcome = this.probe.explain(statusCode);
     } catch (err) {
-      outcome = `health check failed: ${describeError(err)}`;
+      const tls = tlsFailure(err as Error);
+      outcome = tls === undefined ? `health check failed: ${describeError(err)}` : `health check failed: TLS to ${backend.address}: ${tls.text}`;
+      if (tls !== undefined && backend.lastError !== outcome && backend.member.present) this.log.warn('TLS to HTTP server failed', this.named(backend, outcome));
     } finally {
       this.checking.delete(backend);
     }

@@ -82,7 +82,7 @@ export class HttpFrontEnd {
       dropClientAuthorization: options.httpToken !== undefined,
       forwardedProto: tls === undefined ? 'http' : 'https',
       via: viaEntry(this.mark),
-      trustForwarded: options.trustForwarded,
+      trustForwarded: options.trustForwarded, traceparent: options.traceparent,
     };
     this.token = options.httpToken === undefined ? undefined : new SecretCheck(`Bearer ${options.httpToken}`);
     this.admission = { options, table, forward: this.forward, mark: this.mark, token: this.token, interceptors };

@@ -61,7 +61,7 @@ export class StaticBackends {
         continue;
       }
       const info = { id: undefined, policy: entry.policy ?? this.defaultPolicy, host: entry.host, packetPort: undefined, httpPort: entry.port };
-      const added = new Member({ ...info, maxInflight: 1, session: false, tls: false, registeredAt: Date.now(), generation: 0, weight });
+      const added = new Member({ ...info, maxInflight: 1, session: false, tls: false, registeredAt: Date.now(), generation: 0, weight, ...tlsOf(entry) });
       this.members.set(key, added);
       this.table.add(added);
       result.added++;
@@ -105,7 +105,13 @@ export class StaticBackends {
     this.table.remove(member);
   }
 
+  /** A change of tls or servername makes another member (another connection pool). */
   private key(entry: StaticBackend): string {
-    return `${entry.host}:${entry.port} ${entry.policy ?? this.defaultPolicy}`;
+    return `${entry.host}:${entry.port} ${entry.policy ?? this.defaultPolicy}${entry.tls === true ? ` tls ${entry.servername ?? ''}` : ''}`;
   }
+}
+
+function tlsOf(entry: StaticBackend): { httpTls?: true; httpServername?: string } {
+  if (entry.tls !== true) return {};
+  return entry.servername === undefined ? { httpTls: true } : { httpTls: true, httpServername: entry.servername };
 }

@@ -211,7 +211,7 @@ export class UpgradeExchange implements Dispatcher.DispatchHandler, Routed<HttpE
       return;
     }
     const failure = classify(err, endpoint, this.services.timeouts);
-    if (failure.verdict === 'failure' || failure.verdict === 'overload') health.passiveFailure(endpoint, failure.message, failure.verdict);
+    if (failure.verdict !== 'stale' && failure.verdict !== 'none') health.passiveFailure(endpoint, failure.message, failure.verdict);
     else if (failure.verdict === 'none' && failure.code !== HttpErrorCode.BAD_REQUEST) endpoint.failures++;
     // Retried like a GET: it has no body, so it can be sent again unless it was refused as bad.
     const retry = failure.code !== HttpErrorCode.BAD_REQUEST && (failure.unsent || failure.passive);
@@ -293,7 +293,7 @@ export class UpgradeExchange implements Dispatcher.DispatchHandler, Routed<HttpE
   /** One trace line per upgrade decision (only while the trace is on). */
   private traced(status: number, outcome: string): void {
     if (!this.services.trace.on) return;
-    const r = { requestId: this.head.requestId, method: this.req.method ?? '', path: String(this.dispatchOptions.path), policy: this.policy, server: this.endpoint, attempts: this.attempts, status, outcome, startedAt: this.startedAt };
+    const r = { requestId: this.head.requestId, method: this.req.method ?? '', path: String(this.dispatchOptions.path), policy: this.policy, server: this.endpoint, attempts: this.attempts, status, outcome, startedAt: this.startedAt, traceparent: this.head.traceparent };
     this.services.trace.http(this, r);
   }
 }

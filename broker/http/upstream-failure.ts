@@ -5,6 +5,7 @@
  */
 import type { Endpoint } from '../routing/member.js';
 import { describeError } from '../support/describe-error.js';
+import { tlsFailure } from './backend-tls.js';
 import { HttpErrorCode } from './http-errors.js';
 
 /**
@@ -16,9 +17,11 @@ import { HttpErrorCode } from './http-errors.js';
  * - 'stale': it closed a keep-alive connection that had served before, as the request went
  *   out and before any answer (its idle timeout or its connection limit): not a failure;
  *   nginx and HAProxy retry such a request too.
+ * - 'tls': the TLS handshake with an HTTPS backend failed, or its certificate was not accepted:
+ *   counts as a failure, and is logged naming the backend (health.ts).
  * - 'none': not the backend's fault (the request, or the broker closing the pool).
  */
-export type Verdict = 'failure' | 'overload' | 'stale' | 'none';
+export type Verdict = 'failure' | 'overload' | 'tls' | 'stale' | 'none';
 
 export interface UpstreamFailure {
   code: HttpErrorCode;
@@ -69,6 +72,10 @@ export function classify(err: Error, backend: Endpoint | undefined, t: UpstreamT
   const code = codeOf(err) ?? '';
   const id = backend?.member.id;
   const who = backend === undefined ? 'the server' : id === undefined ? `server ${backend.address}` : `server ${id} (${backend.address})`;
+  const tls = tlsFailure(err);
+  if (tls !== undefined) {
+    return { code: HttpErrorCode.BAD_GATEWAY, message: `TLS to ${who} failed: ${tls.text}`, verdict: 'tls', passive: true, unsent: true };
+  }
   if (code === 'UND_ERR_CONNECT_TIMEOUT') {
     return { code: HttpErrorCode.GATEWAY_TIMEOUT, message: `${who} did not accept a connection within ${t.upstreamConnectTimeoutMs} ms`, verdict: 'failure', passive: true, unsent: true };
   }

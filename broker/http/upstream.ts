@@ -10,6 +10,7 @@
 import { Pool, type Dispatcher } from 'undici';
 import type { Endpoint, Member } from '../routing/member.js';
 import type { TableObserver } from '../routing/policy-table.js';
+import type { BackendTls } from './backend-tls.js';
 
 /** What the HTTP front end needs of a backend's connections. */
 export interface Upstream {
@@ -35,7 +36,13 @@ export function createUpstream(origin: string, options: UpstreamOptions): Pool {
 export class Upstreams implements TableObserver {
   private readonly pools = new Map<Endpoint, Upstream>();
 
-  constructor(private readonly options: UpstreamOptions) {}
+  constructor(
+    private readonly options: UpstreamOptions,
+    /** HTTP or HTTPS, per endpoint (backend-tls.ts). */
+    private readonly tls: BackendTls,
+    /** Time to connect (to an HTTPS backend: and to finish the handshake). */
+    private readonly connectTimeoutMs: number,
+  ) {}
 
   /** The pool of an endpoint in the table. */
   get(endpoint: Endpoint): Upstream {
@@ -43,7 +50,10 @@ export class Upstreams implements TableObserver {
   }
 
   added(member: Member): void {
-    if (member.http !== undefined) this.pools.set(member.http, createUpstream(`http://${member.http.address}`, this.options));
+    if (member.http !== undefined) {
+      const connect = this.tls.connect(member.http, this.connectTimeoutMs);
+      this.pools.set(member.http, createUpstream(this.tls.origin(member.http), { ...this.options, connect }));
+    }
   }
 
   removed(member: Member): void {

@@ -153,6 +153,7 @@ export class Registrar {
       session: reg.session,
       tls: reg.tls ?? false,
       ...(reg.weight !== undefined && { weight: reg.weight }),
+      ...(reg.httptls === true && reg.httpport !== undefined && { httpTls: true }),
       owner: this.owner,
     };
     let registered: Registered | Promise<Registered>;

@@ -44,6 +44,8 @@ export interface Registration {
   tls?: boolean;
   /** Its share of its policy's packets and requests relative to the others', 1-1000 (absent: 1). */
   weight?: number;
+  /** True when the server's httpport speaks HTTPS: the broker reaches it with TLS, certificate verified. */
+  httptls?: boolean;
   /**
    * True when the server keeps this connection open as its session: the broker removes it
    * when the connection closes. Classic servers close it at once and omit this.
@@ -115,6 +117,7 @@ export interface RegistrationPacket {
   httpport?: number;
   tls?: true;
   weight?: number;
+  httptls?: true;
 }
 
 /** Any other packet, answering a packet that was not type 0 (e.g. a type 4 for a registration). */

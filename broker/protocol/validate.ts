@@ -61,6 +61,7 @@ function validateFields(f: Fields, seq: Seq | undefined): InboundPacket {
       if (f.httpport !== undefined) packet.httpport = requireInteger(f, 'httpport', 1, 65535);
       if (f.tls !== undefined) packet.tls = requireBoolean(f, 'tls');
       if (f.weight !== undefined) packet.weight = requireInteger(f, 'weight', 1, 1000);
+      if (f.httptls !== undefined) packet.httptls = requireBoolean(f, 'httptls');
       return packet;
     }
     case PacketType.REPLY: {

@@ -24,6 +24,7 @@ export function encodeEntry(entry: ServerEntry): string {
     registeredAt: entry.registeredAt,
     owner: entry.owner,
     ...(entry.weight !== undefined && { weight: entry.weight }),
+    ...(entry.httpTls === true && { httpTls: true }),
   };
   return JSON.stringify(stored);
 }
@@ -57,7 +58,8 @@ export function decodeEntry(id: string, generation: string, json: string, draini
     check(v, 'tls', isBoolean) ??
     check(v, 'registeredAt', (x) => Number.isSafeInteger(x)) ??
     check(v, 'owner', (x) => typeof x === 'string' && x.length > 0 && x.length <= 200) ??
-    check(v, 'weight', optional((x) => Number.isInteger(x) && (x as number) >= 1 && (x as number) <= 1000));
+    check(v, 'weight', optional((x) => Number.isInteger(x) && (x as number) >= 1 && (x as number) <= 1000)) ??
+    check(v, 'httpTls', optional(isBoolean));
   if (problem !== undefined) return problem;
   if (v.packetPort === undefined && v.httpPort === undefined) return 'entry has neither a packet port nor an HTTP port';
   const s = v as unknown as Stored;
@@ -73,6 +75,7 @@ export function decodeEntry(id: string, generation: string, json: string, draini
     registeredAt: s.registeredAt,
     owner: s.owner,
     ...(s.weight !== undefined && { weight: s.weight }),
+    ...(s.httpTls === true && { httpTls: true }),
     generation: gen,
     draining: draining === '1',
   };

@@ -52,6 +52,10 @@ export interface MemberInfo {
   readonly generation: number;
   /** Its share relative to the other members of its policy, 1-1000 (absent: 1). */
   readonly weight?: number;
+  /** True when the broker reaches its HTTP port over HTTPS (certificate verified). */
+  readonly httpTls?: boolean;
+  /** With httpTls: the SNI name its certificate must carry (absent: its address). */
+  readonly httpServername?: string;
 }
 
 export const MIN_WEIGHT = 1;

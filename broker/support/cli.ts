@@ -67,6 +67,8 @@ export async function parseOrExit(program: Command, argv: string[] = process.arg
   } catch (err) {
     if (err instanceof CommanderError) {
       if (err.exitCode === 0) process.exit(0);
+      // A command called without its subcommand: its help went to stderr.
+      if (err.code === 'commander.help') process.exit(EXIT_USAGE);
       const message = err.message.replace(/^error: /, '');
       process.stderr.write(`${program.name()}: error: ${message}\n`);
       process.exit(EXIT_USAGE);

@@ -2,7 +2,9 @@
  * servers.conf: static HTTP backends in the classic format,
  * `{"backend_servers":[{"ip":"127.0.0.1","port":8001},…]}`, each entry optionally with a
  * `policy` (entries without one serve the default HTTP policy, --http-policy) and a `weight`
- * (1-1000, default 1: its share of its policy's requests, as nginx's `server … weight=`).
+ * (1-1000, default 1: its share of its policy's requests, as nginx's `server … weight=`), and
+ * `"tls": true` to reach it over HTTPS (its certificate verified; `"servername"` the name sent as
+ * SNI and checked in its certificate, else its address).
  */
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
@@ -15,7 +17,14 @@ export interface StaticBackend {
   policy?: number | undefined;
   /** 1-1000; undefined: 1. */
   weight?: number | undefined;
+  /** Reached over HTTPS; undefined: plain HTTP. */
+  tls?: boolean | undefined;
+  /** With tls: the SNI name, and the name its certificate must carry (else its address). */
+  servername?: string | undefined;
 }
+
+/** A DNS name, as SNI carries it (no IP address: SNI names hosts only). */
+const HOSTNAME = /^(?=.{1,253}$)(?!\d+(?:\.\d+){3}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
 
 /** A servers.conf that cannot be used; the message names the file and the entry. */
 export class ServersFileError extends Error {
@@ -41,7 +50,7 @@ export function parseServersConf(text: string, source = 'servers.conf'): StaticB
   return list.map((entry: unknown, i): StaticBackend => {
     const where = `${source}: backend_servers[${i}]`;
     if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) throw new ServersFileError(`${where}: expected an object`);
-    const { ip, host, port, policy, weight } = entry as Record<string, unknown>;
+    const { ip, host, port, policy, weight, tls, servername } = entry as Record<string, unknown>;
     const address = ip ?? host;
     if (typeof address !== 'string' || address.trim() === '') throw new ServersFileError(`${where}: "ip" must be an address`);
     const trimmed = address.trim();
@@ -58,10 +67,16 @@ export function parseServersConf(text: string, source = 'servers.conf'): StaticB
       weightNumber = wholeNumber(weight);
       if (weightNumber === undefined || weightNumber < 1 || weightNumber > 1000) throw new ServersFileError(`${where}: "weight" must be a whole number from 1 to 1000`);
     }
+    if (tls !== undefined && tls !== null && typeof tls !== 'boolean') throw new ServersFileError(`${where}: "tls" must be true or false`);
+    if (servername !== undefined && servername !== null) {
+      if (typeof servername !== 'string' || !HOSTNAME.test(servername)) throw new ServersFileError(`${where}: "servername" must be a host name`);
+      if (tls !== true) throw new ServersFileError(`${where}: "servername" needs "tls": true`);
+    }
     const key = `${trimmed}:${portNumber} for policy ${policyNumber ?? '(default)'}`;
     if (seen.has(key)) throw new ServersFileError(`${where}: ${key} is listed twice`);
     seen.add(key);
-    return { host: trimmed, port: portNumber, policy: policyNumber, ...(weightNumber !== undefined && { weight: weightNumber }) };
+    return { host: trimmed, port: portNumber, policy: policyNumber, ...(weightNumber !== undefined && { weight: weightNumber }),
+      ...(tls === true && { tls: true }), ...(typeof servername === 'string' && { servername }) };
   });
 }
 

@@ -21,6 +21,14 @@ export function listenerTls(options: { tlsCert: string | undefined; tlsKey: stri
   return { cert: readPem('tlsCert', options.tlsCert), key: readPem('tlsKey', options.tlsKey) };
 }
 
+/**
+ * Checks now that --backend-ca can be read (a usage error at start, naming the option), where the
+ * HTTP front end, made later (by listen(), or in each --workers worker), reads it again.
+ */
+export function checkBackendCa(options: { backendCa: string | undefined }): void {
+  if (options.backendCa !== undefined) readPem('backendCa', options.backendCa);
+}
+
 /** How the broker dials servers that registered with `tls: true`: their certificate is verified. */
 export function serverTls(options: { serverCa: string | undefined }): ConnectionOptions {
   return options.serverCa === undefined ? {} : { ca: readPem('serverCa', options.serverCa) };

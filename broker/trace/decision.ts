@@ -50,6 +50,8 @@ export interface HttpDecision extends DecisionBase {
   path: string;
   /** The status the client got (0: the connection was cut after the response head). */
   status: number;
+  /** The W3C traceparent sent to the backend (the client's or one the broker made), if any. */
+  traceparent?: string;
 }
 
 export type Decision = PacketDecision | HttpDecision;
@@ -71,5 +73,6 @@ export function describeDecision(d: Decision): string {
   const where = d.server === null && d.address === null ? 'no server' : `server ${d.server ?? 'static'} (${d.address ?? '?'}) attempt ${d.attempt}`;
   const after = d.reroutes.map((r) => ` after server ${r.server ?? 'static'} (${r.address}) ${r.reason}`).join(',');
   const outcome = d.kind === 'http' ? `${d.status === 0 ? 'cut' : d.status}${d.outcome === 'ok' ? '' : ` ${d.outcome}`}` : d.outcome;
-  return `${who} → policy ${d.policy} → ${where}${after} → ${outcome} ${d.ms} ms`;
+  const trace = d.kind === 'http' && d.traceparent !== undefined ? ` traceparent ${d.traceparent}` : '';
+  return `${who} → policy ${d.policy} → ${where}${after} → ${outcome} ${d.ms} ms${trace}`;
 }

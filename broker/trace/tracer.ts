@@ -45,6 +45,8 @@ export interface TracedRequest {
   readonly status: number;
   readonly outcome: string;
   readonly startedAt: number;
+  /** The W3C traceparent the backend was sent, if any. */
+  readonly traceparent?: string | undefined;
 }
 
 /** Decisions kept for a dashboard that opens its stream now. */
@@ -156,6 +158,7 @@ export class Tracer {
       outcome: r.outcome,
       ms: sinceMs(r.startedAt),
       decidedAt: epochMs(r.startedAt),
+      ...(r.traceparent !== undefined && { traceparent: r.traceparent }),
     });
   }
 

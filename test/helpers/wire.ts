@@ -98,6 +98,8 @@ export interface FakeServerOptions {
   listenport?: number;
   /** Register from this local address (e.g. 127.0.0.2). */
   localAddress?: string;
+  /** More registration fields (e.g. httpport, httptls). */
+  fields?: Record<string, unknown>;
 }
 
 /**
@@ -133,6 +135,7 @@ export class FakeServer {
       maxInflight: options.maxInflight ?? 1,
       session: options.session ?? true,
       ...(options.secret === undefined ? {} : { secret: options.secret }),
+      ...options.fields,
     });
     await server.registration.lines(1);
     if (options.heartbeatMs !== undefined) {

@@ -62,3 +62,22 @@ describe('request target and policy', () => {
     for (const bad of ['', 'abc', '1.5', '-1', '1, 2', '1'.repeat(16)]) assert.equal(requestPolicy(bad, 111), undefined, bad);
   });
 });
+
+describe('parseServersConf: TLS to backends', () => {
+  it('reads "tls" and "servername"', () => {
+    const text = JSON.stringify({ backend_servers: [{ ip: '127.0.0.1', port: 8443, tls: true, servername: 'api.example' }, { ip: '127.0.0.1', port: 8444, tls: true }, { ip: '127.0.0.1', port: 8001, tls: false }] });
+    assert.deepEqual(parseServersConf(text), [
+      { host: '127.0.0.1', port: 8443, policy: undefined, tls: true, servername: 'api.example' },
+      { host: '127.0.0.1', port: 8444, policy: undefined, tls: true },
+      { host: '127.0.0.1', port: 8001, policy: undefined },
+    ]);
+  });
+
+  it('refuses a "tls" that is not a boolean, a servername that is no host name or comes without "tls": true', () => {
+    const conf = (entry: object) => JSON.stringify({ backend_servers: [{ ip: '127.0.0.1', port: 8443, ...entry }] });
+    assert.throws(() => parseServersConf(conf({ tls: 'yes' })), /backend_servers\[0\]: "tls" must be true or false/);
+    assert.throws(() => parseServersConf(conf({ tls: true, servername: 'not a name' })), /"servername" must be a host name/);
+    assert.throws(() => parseServersConf(conf({ tls: true, servername: '10.0.0.1' })), /"servername" must be a host name/);
+    assert.throws(() => parseServersConf(conf({ servername: 'api.example' })), /"servername" needs "tls": true/);
+  });
+});

@@ -166,6 +166,12 @@ describe('decodePacket: type 1 (registration)', () => {
     assert.equal((decode({ ...registration, secret: 'x'.repeat(1024) }) as { secret: string }).secret.length, 1024);
   });
 
+  it('keeps httptls (its httpport speaks HTTPS), a boolean, and refuses anything else there', () => {
+    assert.equal((decode({ ...registration, httpport: 8443, httptls: true }) as { httptls?: boolean }).httptls, true);
+    assert.equal('httptls' in decode(registration), false);
+    for (const value of ['true', 1, null, {}]) assertRefused({ ...registration, httptls: value }, ErrorCode.BAD_PACKET);
+  });
+
   it('keeps tls, a boolean, and refuses anything else there', () => {
     assert.equal((decode({ ...registration, tls: true }) as { tls?: boolean }).tls, true);
     assert.equal((decode({ ...registration, tls: false }) as { tls?: boolean }).tls, false);

@@ -130,6 +130,9 @@ describe('registry records', () => {
   it('round-trips an entry, and says why a bad one does not parse', () => {
     const e = entry(7, 1733300000000123, { httpPort: 8080, draining: true });
     assert.deepEqual(decodeEntry('7', generationText(e.generation), encodeEntry(e), '1'), e);
+    const https = entry(8, 2, { httpPort: 8443, httpTls: true });
+    assert.deepEqual(decodeEntry('8', '2', encodeEntry(https), ''), https, 'httpTls (a registration\'s httptls) round-trips');
+    assert.match(String(decodeEntry('8', '2', JSON.stringify({ ...JSON.parse(encodeEntry(https)), httpTls: 'yes' }), '')), /httpTls/);
     assert.equal(generationText(1733300000000123), '1733300000000123');
     assert.match(String(decodeEntry('7', '12', '{', '')), /not JSON/);
     assert.match(String(decodeEntry('7', '1.5e3', encodeEntry(e), '')), /generation/);
