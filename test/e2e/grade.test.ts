@@ -102,7 +102,9 @@ describe('policy-grade', () => {
       'broker-serial': /one client at a time\?/,
       'broker-die-on-malformed': /malformed packet 1 \("this is not json\\n"\).*the submission exited \(code 1\); it printed: .*JSONDecodeError/,
       'broker-readline': /no newline after it.*followed by "\\n" was answered.*readline\(\)\?/,
-      'broker-serial-backlog': /clients connecting at once: \d+ of them got "no connection .*one client at a time\?/,
+      // Whether the listen queue of 2 refuses some of the clients or only holds them depends on
+      // the kernel's SYN retries and the machine's load: either way the hint is the same.
+      'broker-serial-backlog': /(clients connecting at once: \d+ of them got "no connection .*|clients stalled .*)one client at a time\?/,
       'proxy-no-pipelining': /\d+ answered, then/,
       'proxy-backend-per-request': /reached the backends over \d+ connections: a new backend connection per request\?/,
       'proxy-ignore-body': /the backend got body ""/,
