@@ -88,7 +88,10 @@ export function createBroker(input: Partial<BrokerOptions> = {}): Broker {
   });
   const store: RegistryStore = shared ?? new MemoryStore();
   const table = new PolicyTable(options.algorithm);
-  const unfollow = followStore(store, table);
+  // A session server whose record expired (its broker died) stays as long again while its link
+  // is up: it is registering through another broker, and then keeps its link (membership.ts).
+  const expiryGraceMs = shared === undefined ? 0 : Math.max(options.heartbeatMs * options.heartbeatMisses, 2 * options.registryResyncMs);
+  const unfollow = followStore(store, table, { expiryGraceMs });
   const stats = new Counters('packets');
   // Per-policy and per-server counters follow the table (and outlive removed servers).
   table.observe(stats);

@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { MemoryStore } from '../../../broker/registry/memory-store.js';
 import { followStore } from '../../../broker/registry/membership.js';
-import type { NewEntry } from '../../../broker/registry/store.js';
+import type { NewEntry, RegistryStore, ServerEntry, StoreEvent } from '../../../broker/registry/store.js';
 import { PolicyTable } from '../../../broker/routing/policy-table.js';
 import { Member } from '../../../broker/routing/member.js';
 
@@ -115,3 +115,88 @@ describe('membership: a server registering again', () => {
     assert.throws(() => table.renew(member, { ...info, generation: 2 }));
   });
 });
+
+/** A shared store as the table sees it: only its events (a record expiring is one the memory store never sends). */
+function sharedStore(graceMs: number): { table: PolicyTable; send: (event: StoreEvent) => void; stop: () => void } {
+  let listener: (event: StoreEvent) => void = () => {};
+  const store = { watch: (l: (event: StoreEvent) => void) => ((listener = l), () => {}) } as unknown as RegistryStore;
+  const table = new PolicyTable();
+  const stop = followStore(store, table, { expiryGraceMs: graceMs });
+  return { table, send: (event) => listener(event), stop };
+}
+
+const record = (generation: number, extra: Partial<ServerEntry> = {}): ServerEntry => ({ ...entry(), generation, registeredAt: 0, draining: false, ...extra });
+
+describe('membership: a session record that expires while this broker reaches the server', () => {
+  it('stays through the grace, and its registration through another broker renews it', (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    const { table, send } = sharedStore(600);
+    send({ kind: 'added', entry: record(1), replaced: undefined });
+    const member = table.get(1)!;
+    table.setState(member.packets!, 'up');
+    send({ kind: 'removed', entry: record(1), reason: { kind: 'expired' } });
+    assert.equal(table.get(1), member, 'held');
+    assert.equal(table.pick(111, 'packets'), member.packets);
+    t.mock.timers.tick(500);
+    send({ kind: 'added', entry: record(2, { owner: 'broker-b' }), replaced: undefined });
+    assert.equal(table.get(1), member, 'renewed');
+    assert.equal(member.info.generation, 2);
+    t.mock.timers.tick(1000);
+    assert.equal(table.get(1), member, 'no longer held: the grace no longer applies');
+  });
+
+  it('leaves when the grace ends', (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    const { table, send } = sharedStore(600);
+    send({ kind: 'added', entry: record(1), replaced: undefined });
+    table.setState(table.get(1)!.packets!, 'up');
+    send({ kind: 'removed', entry: record(1), reason: { kind: 'expired' } });
+    t.mock.timers.tick(599);
+    assert.ok(table.get(1) !== undefined);
+    t.mock.timers.tick(1);
+    assert.equal(table.get(1), undefined);
+  });
+
+  it('leaves at once when its link is not up, when it goes down meanwhile, or when it is not a session', (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    const { table, send } = sharedStore(600);
+    send({ kind: 'added', entry: record(1), replaced: undefined });
+    send({ kind: 'removed', entry: record(1), reason: { kind: 'expired' } });
+    assert.equal(table.get(1), undefined, 'connecting: never reached');
+    send({ kind: 'added', entry: record(2), replaced: undefined });
+    table.setState(table.get(1)!.packets!, 'up');
+    send({ kind: 'removed', entry: record(2), reason: { kind: 'expired' } });
+    table.setState(table.get(1)!.packets!, 'down');
+    assert.equal(table.get(1), undefined, 'went down while held');
+    send({ kind: 'added', entry: record(3, { session: false }), replaced: undefined });
+    table.setState(table.get(1)!.packets!, 'up');
+    send({ kind: 'removed', entry: record(3, { session: false }), reason: { kind: 'expired' } });
+    assert.equal(table.get(1), undefined, 'a classic record');
+    send({ kind: 'added', entry: record(4), replaced: undefined });
+    table.setState(table.get(1)!.packets!, 'up');
+    send({ kind: 'removed', entry: record(4), reason: { kind: 'left', detail: 'left' } });
+    assert.equal(table.get(1), undefined, 'a removal that is not an expiry');
+  });
+
+  it('without a grace (one broker, the memory store), an expiry removes at once', () => {
+    const { table, send } = sharedStore(0);
+    send({ kind: 'added', entry: record(1), replaced: undefined });
+    table.setState(table.get(1)!.packets!, 'up');
+    send({ kind: 'removed', entry: record(1), reason: { kind: 'expired' } });
+    assert.equal(table.get(1), undefined);
+  });
+
+  it('a registration at another endpoint replaces a held member', (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    const { table, send, stop } = sharedStore(600);
+    send({ kind: 'added', entry: record(1), replaced: undefined });
+    const old = table.get(1)!;
+    table.setState(old.packets!, 'up');
+    send({ kind: 'removed', entry: record(1), reason: { kind: 'expired' } });
+    send({ kind: 'added', entry: record(2, { packetPort: 2999 }), replaced: undefined });
+    assert.notEqual(table.get(1), old);
+    assert.equal(old.present, false);
+    stop();
+  });
+});
+
