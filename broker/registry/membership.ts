@@ -39,8 +39,10 @@ class Membership implements TableObserver {
     if (event.kind === 'added') {
       const current = this.table.get(event.entry.id);
       if (current === undefined) this.table.add(new Member(event.entry));
-      else if (current.info.generation >= event.entry.generation) return;
-      else if (sameEndpoint(current.info, event.entry)) this.table.renew(current, event.entry);
+      else if (current.info.generation >= event.entry.generation) {
+        // A held record written back under its generation (its owner renewed it late): it stays.
+        if (current.info.generation === event.entry.generation) this.release(current);
+      } else if (sameEndpoint(current.info, event.entry)) this.table.renew(current, event.entry);
       else this.table.add(new Member(event.entry));
       return;
     }

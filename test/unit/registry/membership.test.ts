@@ -145,6 +145,18 @@ describe('membership: a session record that expires while this broker reaches th
     assert.equal(table.get(1), member, 'no longer held: the grace no longer applies');
   });
 
+  it('stays for good when its owner writes the same generation back (it renewed the record late)', (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    const { table, send } = sharedStore(600);
+    send({ kind: 'added', entry: record(1), replaced: undefined });
+    const member = table.get(1)!;
+    table.setState(member.packets!, 'up');
+    send({ kind: 'removed', entry: record(1), reason: { kind: 'expired' } });
+    send({ kind: 'added', entry: record(1), replaced: undefined });
+    t.mock.timers.tick(1000);
+    assert.equal(table.get(1), member);
+  });
+
   it('leaves when the grace ends', (t) => {
     t.mock.timers.enable({ apis: ['setTimeout'] });
     const { table, send } = sharedStore(600);
