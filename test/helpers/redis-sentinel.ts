@@ -28,8 +28,6 @@ export interface TestSentinels {
   command(port: number, args: string[]): Promise<unknown>;
 }
 
-const REDIS_ARGS = ['--save', '', '--appendonly', 'no'];
-
 /** Starts a primary, a replica and three Sentinels monitoring them under `name`; ready when all three Sentinels see the replica and each other. */
 export async function startSentinels(name = 'registry', downAfterMs = 1000): Promise<TestSentinels> {
   const dir = mkdtempSync(path.join(tmpdir(), 'policy-broker-sentinel-'));
@@ -40,6 +38,8 @@ export async function startSentinels(name = 'registry', downAfterMs = 1000): Pro
     rmSync(dir, { recursive: true, force: true });
   };
   after(stopAll);
+  // A replica writes the RDB it loads into its directory: the temporary one, not the cwd.
+  const REDIS_ARGS = ['--save', '', '--appendonly', 'no', '--dir', dir];
   const primary = await freePort();
   nodes.set(primary, await launch(primary, REDIS_ARGS));
   const replica = await freePort();
