@@ -18,6 +18,8 @@ import { followStore } from './registry/membership.js';
 import { MemoryStore } from './registry/memory-store.js';
 import { RedisStore } from './registry/redis-store.js';
 import { parseRegistryUrl } from './registry/registry-url.js';
+import type { RedisConnection } from './registry/redis-connection.js';
+import type { SentinelConnection } from './registry/sentinel-connection.js';
 import { brokerId } from './registry/broker-id.js';
 import type { RegistryStore } from './registry/store.js';
 import { PolicyTable } from './routing/policy-table.js';
@@ -89,7 +91,10 @@ export function createBroker(input: Partial<BrokerOptions> = {}): Broker {
   });
   const store: RegistryStore = shared ?? new MemoryStore();
   const table = new PolicyTable(options.algorithm);
-  const unfollow = followStore(store, table);
+  // A session server whose record expired (its broker died) stays as long again while its link
+  // is up: it is registering through another broker, and then keeps its link (membership.ts).
+  const expiryGraceMs = shared === undefined ? 0 : Math.max(options.heartbeatMs * options.heartbeatMisses, 2 * options.registryResyncMs);
+  const unfollow = followStore(store, table, { expiryGraceMs });
   const stats = new Counters('packets');
   // Per-policy and per-server counters follow the table (and outlive removed servers).
   table.observe(stats);
@@ -137,24 +142,30 @@ export function createBroker(input: Partial<BrokerOptions> = {}): Broker {
             degraded: shared.degraded,
             degradedSince: shared.degradedSinceMs ?? null,
             pendingWrites: shared.pendingWrites,
+            primary: registryConnection?.primary() ?? null,
             brokers: shared.brokers(),
           },
   };
 
   const peerSettings: PeerSettings = { router: packetHooks ?? router, registrar, open: connections, stats, maxPacketBytes: options.maxPacketBytes, maxInflight: options.maxClientInflight };
 
-  let registryConnection: { close(): Promise<void> } | undefined;
+  let registryConnection: RedisConnection | SentinelConnection | undefined;
 
   /** Connects to Redis (the client is loaded only with --registry) and loads the shared view. */
   async function connectRegistry(redisStore: RedisStore): Promise<void> {
-    const { RedisConnection } = await import('./registry/redis-connection.js');
     const url = parseRegistryUrl(options.registry!);
-    const connection = await RedisConnection.open(url, {
-      connectTimeoutMs: options.registryWaitMs,
-      commandTimeoutMs: Math.max(250, options.registryResyncMs),
-      logger: log,
-      name: `policy-broker/${id}`,
-    });
+    const settings = { connectTimeoutMs: options.registryWaitMs, commandTimeoutMs: Math.max(250, options.registryResyncMs), logger: log, name: `policy-broker/${id}` };
+    let connection: RedisConnection | SentinelConnection;
+    if (url.sentinel === undefined) {
+      const { RedisConnection } = await import('./registry/redis-connection.js');
+      connection = await RedisConnection.open(url, settings);
+    } else {
+      const { SentinelConnection } = await import('./registry/sentinel-connection.js');
+      const sentinel = await SentinelConnection.open(url, settings);
+      // A promoted replica may lack the last writes the old primary acknowledged: write back now.
+      sentinel.onPrimaryChange = () => void redisStore.resync();
+      connection = sentinel;
+    }
     registryConnection = connection;
     await redisStore.start(connection);
     log.info('shared registry connected', { url: url.display, prefix: options.registryPrefix, brokerId: id, servers: (await redisStore.list()).length });

@@ -105,7 +105,7 @@ export const BROKER_OPTIONS = {
   // The registry shared with other brokers (docs/scale-out.md): in memory unless registry is set.
 
   /** redis://[user:password@]host:port[/db] (or rediss://): share the registry through Redis. */
-  registry: optional(text('--registry <url>', 'share servers with other brokers through Redis: redis://[user:password@]host:port[/db] or rediss:// (default: in memory, this broker only)', '', registryUrlProblem)),
+  registry: optional(text('--registry <url>', 'share servers with other brokers through Redis: redis://[user:password@]host:port[/db] or rediss://, or through Redis Sentinel: redis+sentinel://[user:password@]host:port,host:port,.../MASTER_NAME (default: in memory, this broker only)', '', registryUrlProblem)),
   /** Prefix of every Redis key: brokers with the same one share servers. */
   registryPrefix: text('--registry-prefix <prefix>', 'prefix of the Redis keys; brokers with the same prefix share servers', 'policy-broker:', printable('must be')),
   /** Period of the full resync with Redis, the renewal of owned records and the broker key. */

@@ -66,6 +66,12 @@ export class BrokerMetrics {
     this.gauge('registry_degraded', '1 while the shared registry (Redis) does not answer: routing goes on from the last view.', [], (emit) => emit({}, shared().degraded ? 1 : 0));
     this.gauge('registry_pending_writes', 'Removals and drains made while Redis did not answer, not yet written back.', [], (emit) => emit({}, shared().pendingWrites));
     this.gauge('registry_brokers', 'Brokers sharing the registry, this one included, as last seen.', [], (emit) => emit({}, shared().brokers.length));
+    this.gauge('registry_primary', 'The Redis primary in use (with Sentinel, the one they named): 1 for its address.', ['address'], (emit) => {
+      const primary = shared().primary;
+      if (primary !== null) emit({ address: primary.address }, 1);
+    });
+    this.gauge('registry_primary_changes', 'Times the primary in use changed (Sentinel failovers followed) since the broker started.', [], (emit) => emit({}, shared().primary?.changes ?? 0));
+    this.gauge('registry_primary_since_seconds', 'When the primary in use became so (Unix time, seconds).', [], (emit) => emit({}, (shared().primary?.since ?? 0) / 1000));
   }
 
   get contentType(): string {

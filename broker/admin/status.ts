@@ -52,6 +52,8 @@ export type RegistryStatus =
       degradedSince: number | null;
       /** Removals and drains made while degraded, not yet written to Redis. */
       pendingWrites: number;
+      /** The Redis written to (with Sentinel: the primary they named), since when, and how many times it changed. */
+      primary: { address: string; since: number; changes: number } | null;
       /** The brokers that share the registry, this one included. */
       brokers: Array<{ id: string; packet: string | null; http: string | null; startedAt: number; owns: number; degraded: boolean }>;
     };

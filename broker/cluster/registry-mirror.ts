@@ -6,7 +6,7 @@
  * worker the whole table once (a snapshot), then every change as an event, in order, over the
  * worker's IPC channel. Pure: plain data in and out, no I/O.
  */
-import { Member, type Endpoint, type MemberInfo, type MemberState } from '../routing/member.js';
+import { Member, sameEndpoint, type Endpoint, type MemberInfo, type MemberState } from '../routing/member.js';
 import type { PolicyTable, TableObserver } from '../routing/policy-table.js';
 
 /** What a worker needs of one registered server (counters stay with the primary): as plain data. */
@@ -14,6 +14,8 @@ export type ServerInfo = MemberInfo & { state: MemberState };
 
 export type RegistryEvent =
   | { kind: 'added'; server: ServerInfo }
+  /** The same server registered again: the member stays (PolicyTable.renew). */
+  | { kind: 'renewed'; server: ServerInfo }
   | { kind: 'removed'; id: number; generation: number }
   | { kind: 'state'; id: number; state: MemberState };
 
@@ -33,6 +35,10 @@ export class RegistryBroadcaster implements TableObserver {
 
   added(member: Member): void {
     if (member.packets !== undefined) this.emit({ kind: 'added', server: serverInfo(member) });
+  }
+
+  renewed(member: Member): void {
+    if (member.packets !== undefined) this.emit({ kind: 'renewed', server: serverInfo(member) });
   }
 
   removed(member: Member): void {
@@ -56,6 +62,15 @@ export function applyEvent(mirror: PolicyTable, event: RegistryEvent): void {
     case 'added':
       add(mirror, event.server);
       return;
+    case 'renewed': {
+      const member = mirror.get(event.server.id!);
+      if (member === undefined || !sameEndpoint(member.info, event.server)) add(mirror, event.server);
+      else {
+        mirror.renew(member, event.server);
+        mirror.setState(member.packets!, event.server.state);
+      }
+      return;
+    }
     case 'removed': {
       // A server registering again is added before its old registration leaves.
       const member = mirror.get(event.id);

@@ -133,6 +133,18 @@ export class PacketRouter implements LinkEvents, Transport<Job, ErrorCode>, Tabl
     else this.forget(link, ErrorCode.UNAVAILABLE);
   }
 
+  /**
+   * The same server registered again (e.g. it moved to another broker): its link and what it
+   * holds stay. An endpoint that was draining takes work again, up at once if its link is.
+   */
+  renewed(member: Member): void {
+    const endpoint = member.packets;
+    const link = endpoint === undefined ? undefined : this.links.get(endpoint);
+    if (link === undefined) return;
+    if (endpoint!.state === 'connecting' && link.isConnected) this.table.setState(endpoint!, 'up');
+    link.resume();
+  }
+
   /** Drained by the operator: its queued packets go elsewhere; disabled: as after a failure, its in-flight ones too. */
   adminChanged(member: Member): void {
     const link = member.packets === undefined ? undefined : this.links.get(member.packets);

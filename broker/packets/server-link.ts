@@ -54,7 +54,6 @@ export class ServerLink {
   /** While a probe is unanswered: when it was written; else 0. */
   private probeSentAt = 0;
   private redialTimer: NodeJS.Timeout | undefined;
-  private readonly maxInflight: number;
 
   constructor(
     /** The server's packet endpoint in the policy table. */
@@ -64,8 +63,16 @@ export class ServerLink {
     private readonly events: LinkEvents,
     /** For a server that registered with `tls: true`: how to dial it with TLS. */
     private readonly tls?: ConnectionOptions,
-  ) {
-    this.maxInflight = endpoint.member.info.maxInflight;
+  ) {}
+
+  /** Packets written at once: the registration's, read each time (a server registering again may change it). */
+  private get maxInflight(): number {
+    return this.endpoint.member.info.maxInflight;
+  }
+
+  /** Writes what the queue holds up to the window (after the window grew). */
+  resume(): void {
+    this.pump();
   }
 
   get isConnected(): boolean {

@@ -51,16 +51,59 @@ export interface RegistryConnection {
 const RETRY_MS = 250;
 const MAX_RETRY_MS = 1000;
 
+/** The Redis a connection writes to, and since when (a Sentinel failover changes it). */
+export interface PrimaryInfo {
+  /** host:port */
+  readonly address: string;
+  /** When it became the one in use (ms since the epoch). */
+  readonly since: number;
+  /** How many times it changed since the broker started. */
+  readonly changes: number;
+}
+
+/**
+ * Runs a script through `send` by its SHA, or by its text when Redis does not know it yet
+ * (NOSCRIPT); an error reply becomes a ScriptError.
+ */
+export async function runScript(
+  send: (command: string[]) => Promise<unknown>,
+  shas: Map<string, string>,
+  script: string,
+  keys: readonly string[],
+  args: readonly string[],
+): Promise<unknown> {
+  let sha = shas.get(script);
+  if (sha === undefined) {
+    sha = sha1Hex(script);
+    shas.set(script, sha);
+  }
+  try {
+    try {
+      return await send(['EVALSHA', sha, String(keys.length), ...keys, ...args]);
+    } catch (err) {
+      if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
+      return await send(['EVAL', script, String(keys.length), ...keys, ...args]);
+    }
+  } catch (err) {
+    if (err instanceof ErrorReply) throw new ScriptError(err.message);
+    throw err;
+  }
+}
+
 export class RedisConnection implements RegistryConnection {
   private readonly shas = new Map<string, string>();
   private closed = false;
+  private readonly current: PrimaryInfo;
 
   private constructor(
     private readonly client: Client,
     private readonly subscriber: Client,
     private readonly options: ConnectionOptions,
     readonly display: string,
-  ) {}
+    address: string,
+  ) {
+    this.current = { address, since: Date.now(), changes: 0 };
+  }
 
   /** Connects (both connections) within `connectTimeoutMs`, or rejects with a RegistryError. */
   static async open(url: RegistryUrl, options: ConnectionOptions): Promise<RedisConnection> {
@@ -73,7 +116,8 @@ export class RedisConnection implements RegistryConnection {
       client.destroy();
       throw err;
     }
-    return new RedisConnection(client, subscriber, options, url.display);
+    const { hostname, port } = new URL(url.url);
+    return new RedisConnection(client, subscriber, options, url.display, `${hostname}:${port || 6379}`);
   }
 
   /** True while the command connection is up (calls may still time out on a paused Redis). */
@@ -82,24 +126,14 @@ export class RedisConnection implements RegistryConnection {
   }
 
   /** Runs a script (by its SHA once Redis knows it); rejects after `commandTimeoutMs`. */
-  async run(script: string, keys: readonly string[], args: readonly string[]): Promise<unknown> {
-    let sha = this.shas.get(script);
-    if (sha === undefined) {
-      sha = sha1Hex(script);
-      this.shas.set(script, sha);
-    }
+  run(script: string, keys: readonly string[], args: readonly string[]): Promise<unknown> {
     const options = { timeout: this.options.commandTimeoutMs, rejectInFlight: true };
-    try {
-      try {
-        return await this.client.sendCommand(['EVALSHA', sha, String(keys.length), ...keys, ...args], options);
-      } catch (err) {
-        if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
-        return await this.client.sendCommand(['EVAL', script, String(keys.length), ...keys, ...args], options);
-      }
-    } catch (err) {
-      if (err instanceof ErrorReply) throw new ScriptError(err.message);
-      throw err;
-    }
+    return runScript((command) => this.client.sendCommand(command, options), this.shas, script, keys, args);
+  }
+
+  /** The Redis in use: the URL's, since the connection was opened. */
+  primary(): PrimaryInfo {
+    return this.current;
   }
 
   /** Calls `listener` with each message on `channel`, resubscribed after a reconnection. */
@@ -130,7 +164,7 @@ async function connectOne(url: RegistryUrl, options: ConnectionOptions, deadline
       reconnectStrategy: (retries: number, cause: Error) => {
         lastError = cause.message;
         const code = classifyFailure(cause);
-        if (starting && (code !== 'UNREACHABLE' || Date.now() >= deadline)) return new RegistryError(code, describe(code, url, cause));
+        if (starting && (code !== 'UNREACHABLE' || Date.now() >= deadline)) return new RegistryError(code, describeFailure(code, url, cause));
         return Math.min(MAX_RETRY_MS, RETRY_MS * (retries + 1));
       },
     },
@@ -154,14 +188,14 @@ async function connectOne(url: RegistryUrl, options: ConnectionOptions, deadline
     if (original instanceof RegistryError) throw original;
     if (err instanceof RegistryError) throw err;
     const code = classifyFailure(err);
-    throw new RegistryError(code, describe(code, url, new Error(lastError || (err instanceof Error ? err.message : String(err)))));
+    throw new RegistryError(code, describeFailure(code, url, new Error(lastError || (err instanceof Error ? err.message : String(err)))));
   } finally {
     starting = false;
     clearTimeout(timer);
   }
 }
 
-function describe(code: RegistryErrorCode, url: RegistryUrl, cause: Error): string {
+export function describeFailure(code: RegistryErrorCode, url: RegistryUrl, cause: Error): string {
   switch (code) {
     case 'AUTH':
       return `registry ${url.display}: Redis refused the credentials (${cause.message.split('.')[0]})`;

@@ -58,6 +58,15 @@ export interface MemberInfo {
   readonly httpServername?: string;
 }
 
+/**
+ * Whether two registrations describe the same server at the same endpoints (id, policy, host,
+ * ports, tls): a registration of it again (e.g. moving to another broker) renews the member and
+ * keeps its links; anything else is a new member.
+ */
+export function sameEndpoint(a: MemberInfo, b: MemberInfo): boolean {
+  return a.id === b.id && a.policy === b.policy && a.host === b.host && a.packetPort === b.packetPort && a.httpPort === b.httpPort && a.tls === b.tls;
+}
+
 export const MIN_WEIGHT = 1;
 export const MAX_WEIGHT = 1000;
 
@@ -133,8 +142,11 @@ export class Member {
   weight: number;
   /** What the operator asked (PolicyTable.setAdmin); only `enabled` members are picked. */
   admin: AdminMode = 'enabled';
+  /** Where it is and what it serves; replaced only by PolicyTable.renew (the same server registered again). */
+  info: MemberInfo;
 
-  constructor(readonly info: MemberInfo) {
+  constructor(info: MemberInfo) {
+    this.info = info;
     this.weight = info.weight ?? 1;
     this.packets = info.packetPort === undefined ? undefined : new Endpoint(this, 'packets', info.packetPort);
     this.http = info.httpPort === undefined ? undefined : new Endpoint(this, 'http', info.httpPort);

@@ -4,7 +4,7 @@
  * selectable endpoints; the table keeps every strategy in step with states and outstanding
  * counts. It is the only place an outstanding count changes (acquire, release).
  */
-import { PROTOCOLS, weightProblem, type AdminMode, type Endpoint, type Member, type MemberState, type Protocol } from './member.js';
+import { PROTOCOLS, sameEndpoint, weightProblem, type AdminMode, type Endpoint, type Member, type MemberInfo, type MemberState, type Protocol } from './member.js';
 import { createStrategy, type SelectionStrategy, type StrategyName } from './strategies/index.js';
 
 /** The members of one policy, and per protocol the selectable endpoints and how many there are. */
@@ -25,6 +25,8 @@ export interface TableObserver {
   stateChanged?(endpoint: Endpoint, from: MemberState): void;
   /** The operator drained, disabled or enabled a member. */
   adminChanged?(member: Member, from: AdminMode): void;
+  /** The same server registered again: the member, its endpoints and what they hold stay; `from` was its info. */
+  renewed?(member: Member, from: MemberInfo): void;
 }
 
 export class PolicyTable {
@@ -52,6 +54,25 @@ export class PolicyTable {
     this.refresh(member);
     for (const o of this.observers) o.added?.(member);
     if (old !== undefined) this.remove(old);
+  }
+
+  /**
+   * The same server registered again (same id, policy, host, ports and tls: sameEndpoint), e.g.
+   * moving to another broker: it stays the same member, with its endpoints, their states,
+   * outstanding counts and admin mode, so the front ends keep its links and what they hold.
+   * Only its info is the new registration's (generation, registeredAt, maxInflight, session,
+   * weight); an endpoint that was draining takes work again.
+   */
+  renew(member: Member, info: MemberInfo): void {
+    if (!member.present || !sameEndpoint(member.info, info)) throw new Error(`server ${String(info.id)}: renew() takes the same server at the same endpoints, present in the table`);
+    const from = member.info;
+    member.info = info;
+    if ((info.weight ?? 1) !== (from.weight ?? 1)) this.setWeight(member, info.weight ?? 1);
+    for (const protocol of PROTOCOLS) {
+      const endpoint = member.endpoint(protocol);
+      if (endpoint?.state === 'draining') this.setState(endpoint, 'connecting');
+    }
+    for (const o of this.observers) o.renewed?.(member, from);
   }
 
   /** Removes a member; returns false when it was no longer in the table. */

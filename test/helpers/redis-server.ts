@@ -73,7 +73,7 @@ export async function startRedis(extraArgs: string[] = []): Promise<TestRedis> {
   };
 }
 
-async function launch(port: number, extraArgs: string[]): Promise<ChildProcess> {
+export async function launch(port: number, extraArgs: string[]): Promise<ChildProcess> {
   const child = spawn(
     'redis-server',
     ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--enable-debug-command', 'local', ...extraArgs],
@@ -98,7 +98,7 @@ async function launch(port: number, extraArgs: string[]): Promise<ChildProcess> 
 }
 
 /** True when something on the port answers PING as Redis does (+PONG, or -NOAUTH with a password). */
-function answersPing(port: number): Promise<boolean> {
+export function answersPing(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect(port, '127.0.0.1');
     let reply = '';
@@ -116,7 +116,7 @@ function answersPing(port: number): Promise<boolean> {
   });
 }
 
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);

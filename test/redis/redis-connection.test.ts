@@ -6,6 +6,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type AddressInfo } from 'node:net';
 import { parseRegistryUrl, RedisConnection, RegistryError } from '../../broker/registry/redis-connection.js';
+import { SentinelConnection } from '../../broker/registry/sentinel-connection.js';
 import { silentLogger } from '../../broker/support/logger.js';
 import { startRedis } from '../helpers/redis-server.js';
 
@@ -22,6 +23,32 @@ describe('registry connection', async () => {
       assert.throws(() => parseRegistryUrl(bad), (err: unknown) => err instanceof RegistryError && err.code === 'BAD_URL' && !err.message.includes('secret'), bad);
     }
     assert.equal(parseRegistryUrl('rediss://u:secret@h:6380/2').display, 'rediss://u:***@h:6380/2');
+  });
+
+  it('a Sentinel URL names the Sentinels and the primary, with credentials for the primary, never printed', () => {
+    const url = parseRegistryUrl('rediss+sentinel://u:s%40cret@10.0.0.1:26380,[::1],sentinel-3.example:26381/my-primary');
+    assert.deepEqual(url.sentinel, {
+      nodes: [{ host: '10.0.0.1', port: 26380 }, { host: '::1', port: 26379 }, { host: 'sentinel-3.example', port: 26381 }],
+      name: 'my-primary',
+      username: 'u',
+      password: 's@cret',
+      tls: true,
+    });
+    assert.ok(!url.display.includes('cret'), url.display);
+    assert.equal(parseRegistryUrl('redis+sentinel://:pw@h:1/m').sentinel?.password, 'pw');
+    assert.equal(parseRegistryUrl('redis+sentinel://h:1/m').sentinel?.tls, false);
+    for (const bad of ['redis+sentinel://h:1', 'redis+sentinel://h:1/', 'redis+sentinel://u:secret@h:99999/m', 'redis+sentinel://h:1,,h:2/m', 'redis+sentinel://h:1/m?x=1', 'redis+sentinel:///m']) {
+      assert.throws(() => parseRegistryUrl(bad), (err: unknown) => err instanceof RegistryError && err.code === 'BAD_URL' && !err.message.includes('secret'), bad);
+    }
+  });
+
+  it('no Sentinel answering is UNREACHABLE after the bound', async () => {
+    const started = Date.now();
+    await assert.rejects(
+      SentinelConnection.open(parseRegistryUrl('redis+sentinel://127.0.0.1:1/m'), { connectTimeoutMs: 500, commandTimeoutMs: 500, logger: silentLogger(), name: 'test' }),
+      code('UNREACHABLE'),
+    );
+    assert.ok(Date.now() - started < 3000);
   });
 
   it('a wrong or missing password is AUTH, at once', async () => {

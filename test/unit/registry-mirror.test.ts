@@ -136,4 +136,20 @@ describe('registry mirror', () => {
     primary.register(7, 2, 'b', false, true, 9);
     assert.deepEqual([...mirror.endpoints('packets')].map((e) => [e.member.id, e.member.policy, e.member.host, e.port, e.state]), [[7, 2, 'b', 9, 'connecting']]);
   });
+
+  it('the same server registering again at the same endpoints keeps the mirrored member (and its HTTP endpoint)', () => {
+    const primary = new Primary();
+    const mirror = new PolicyTable();
+    primary.table.observe(new RegistryBroadcaster((event) => applyEvent(mirror, overIpc(event))));
+    primary.register(7, 1, 'a', true, true);
+    primary.table.setState(primary.table.get(7)!.packets!, 'up');
+    const member = mirror.get(7)!;
+    primary.register(7, 1, 'a', true, true);
+    assert.equal(mirror.get(7), member);
+    assert.equal(member.info.generation, primary.table.get(7)!.info.generation);
+    assert.equal(member.packets!.state, 'up');
+    // The removal names the new generation, and the mirror follows it.
+    primary.table.remove(primary.table.get(7)!);
+    assert.equal(mirror.get(7), undefined);
+  });
 });

@@ -189,6 +189,7 @@ type Step =
   | { kind: 'abandon'; which: number }
   | { kind: 'state'; which: number; state: 'up' | 'down' | 'draining' | 'connecting' }
   | { kind: 'remove'; which: number }
+  | { kind: 'renew'; which: number }
   | { kind: 'add'; policy: number; packets: boolean; http: boolean };
 
 const step: fc.Arbitrary<Step> = fc.oneof(
@@ -198,10 +199,11 @@ const step: fc.Arbitrary<Step> = fc.oneof(
   fc.record({ kind: fc.constant('abandon' as const), which: fc.nat(50) }),
   fc.record({ kind: fc.constant('state' as const), which: fc.nat(20), state: fc.constantFrom('up' as const, 'down' as const, 'draining' as const, 'connecting' as const) }),
   fc.record({ kind: fc.constant('remove' as const), which: fc.nat(20) }),
+  fc.record({ kind: fc.constant('renew' as const), which: fc.nat(20) }),
   fc.record({ kind: fc.constant('add' as const), policy: fc.integer({ min: 1, max: 3 }), packets: fc.boolean(), http: fc.boolean() }),
 );
 
-describe('AttemptPolicy: properties, whatever the order of answers and failures', () => {
+describe('AttemptPolicy: properties, whatever the order of answers, failures, renewals and membership changes', () => {
   for (const protocol of ['packets', 'http'] as const) {
     for (const strategy of STRATEGY_NAMES) {
       it(`${protocol}, ${strategy}: never another policy or protocol; one outcome per job; counts back to zero`, () => {
@@ -266,6 +268,12 @@ describe('AttemptPolicy: properties, whatever the order of answers and failures'
                       }
                     }
                   }
+                  break;
+                }
+                case 'renew': {
+                  // The same server registering again: what it holds stays with it.
+                  const m = members[s.which % members.length]!;
+                  if (m.present) table.renew(m, { ...m.info, generation: nextGeneration++ });
                   break;
                 }
                 case 'add':
