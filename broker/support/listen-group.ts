@@ -124,7 +124,8 @@ export class ListenGroup {
  */
 export async function claimPort(port: number, host: string | undefined): Promise<number> {
   const probe = createServer();
-  await listenOn(probe, { port, host });
+  // exclusive: never node:cluster's shared socket (in a worker it would be the live port's).
+  await listenOn(probe, { port, host, exclusive: true });
   const claimed = (probe.address() as AddressInfo).port;
   await new Promise<void>((resolve) => probe.close(() => resolve()));
   return claimed;

@@ -16,9 +16,12 @@ export function reusePortSupported(): Promise<boolean> {
 }
 
 async function probe(): Promise<boolean> {
-  const first = await tryListen({ host: '127.0.0.1', port: 0, reusePort: true });
+  // exclusive: in a --workers worker a listen otherwise goes through node:cluster, which hands
+  // out the socket it already holds for the same address and port 0, the HTTP port itself: the
+  // probe would accept (and never answer) the clients' connections while it listens.
+  const first = await tryListen({ host: '127.0.0.1', port: 0, reusePort: true, exclusive: true });
   if (first === undefined) return false;
-  const second = await tryListen({ host: '127.0.0.1', port: (first.address() as AddressInfo).port, reusePort: true });
+  const second = await tryListen({ host: '127.0.0.1', port: (first.address() as AddressInfo).port, reusePort: true, exclusive: true });
   first.close();
   second?.close();
   return second !== undefined;
