@@ -333,6 +333,10 @@ export const BROKER_CHECKS: ReadonlyArray<Check<BrokerContext>> = [
       try {
         await askOnce(context, scope, POLICY_B, 'after-malformed');
       } catch (err) {
+        // Gone rather than refusing the next client: name the packet that killed it.
+        if (seen.includes('closed') && /ECONNREFUSED|cannot connect/.test((err as Error).message)) {
+          return fail(`after ${sent(killer(seen, junks.length))} the broker is gone (answers: ${seen.join(', ')}): ${(err as Error).message}`);
+        }
         return fail(`after 3 malformed packets (answers: ${seen.join(', ')}; the last was ${sent(2)}) the next client was not served: ${(err as Error).message}`);
       }
       return pass(`not JSON, a srcid that is not a number, a packet cut short (answers: ${seen.join(', ')}); the next client was served`);

@@ -161,6 +161,11 @@ export const SERVER_CHECKS: ReadonlyArray<Check<ServerContext>> = [
         const connection = await dial(context, scope);
         await exchange(context, connection, payload('after-malformed'));
       } catch (err) {
+        // Gone rather than refusing the next packet: name the packet that killed it.
+        if (seen.includes('closed') && /ECONNREFUSED|cannot connect/.test((err as Error).message)) {
+          const k = killer(seen, junks.length);
+          return fail(`after malformed packet ${k + 1} (${JSON.stringify(junks[k])}) the server is gone (answers: ${seen.join(', ')}): ${(err as Error).message}`);
+        }
         return fail(`after not JSON and a payload that is a number (answers: ${seen.join(', ')}; the last was ${JSON.stringify(junks[1])}) the next packet failed: ${(err as Error).message}`);
       }
       return pass(`not JSON and a payload that is a number (answers: ${seen.join(', ')}); the next packet was answered`);
