@@ -25,7 +25,10 @@ import { buildRef, compareRatios, formatCompare } from './compare.js';
 import { writeBurstReport } from './bursts-report.js';
 import { registrySuite } from './registry.js';
 import { selectionSuite } from './selection.js';
-import { websocketSuite } from './websocket.js';
+import { renderWebsocketReport, websocketSuite } from './websocket.js';
+import { writeFileSync } from 'node:fs';
+import { REPO_ROOT } from '../lib/programs.js';
+import { waitForQuiet } from './processes.js';
 import { appendOptimisation, readRun, writeReport, writeRun, type BenchRun } from './report.js';
 import type { RunRecord } from './results.js';
 
@@ -136,7 +139,14 @@ program.action(async (options: Options) => {
     log('  skipped: redis-server is missing (apt-get install redis-server)');
     return [];
   });
-  await runSuite('websocket', () => websocketSuite({ idle: timing.idleConnections, connections: WEBSOCKET_CONNECTIONS, durationMs: timing.durationMs, rounds: timing.rounds, log }));
+  await runSuite('websocket', async () => {
+    const busy = await waitForQuiet(0.5, 15000);
+    const wsRecords = await websocketSuite({ idle: timing.idleConnections, connections: WEBSOCKET_CONNECTIONS, durationMs: timing.durationMs, rounds: timing.rounds, log });
+    const file = path.join(REPO_ROOT, 'docs/benchmarks-websocket.md');
+    writeFileSync(file, renderWebsocketReport(wsRecords, { startedAt: startedAt.toISOString(), commit: env.commit, node: env.machine.node, loadBefore: env.machine.loadAverage, busy }));
+    log(`  written: ${file}`);
+    return wsRecords;
+  });
   // The soak last: in full mode it is most of the time.
   await runSuite('soak', () => soakSuite(ctx, mode === 'full' ? `${timing.soakMs / 60000} minutes` : `short version: ${timing.soakMs / 1000} s`));
 
