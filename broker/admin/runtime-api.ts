@@ -16,11 +16,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HttpErrorCode } from '../http/http-errors.js';
 import type { ReloadResult } from '../http/static-backends.js';
-import { ADMIN_MODES, weightProblem, type AdminMode, type Member } from '../routing/member.js';
+import { weightProblem, type AdminMode, type Member } from '../routing/member.js';
 import type { PolicyTable } from '../routing/policy-table.js';
 import type { Logger } from '../support/logger.js';
 import { SecretCheck } from '../support/secret.js';
 import { errorAnswer, hasBody, jsonAnswer, writeAnswer, type AdminAnswer } from './answer.js';
+
+/** The API's names for what the operator asks ("up" puts a member back: enabled). */
+const STATE_TO_ADMIN: Record<string, AdminMode> = { drain: 'drain', disabled: 'disabled', up: 'enabled' };
 
 /** The longest PATCH body read. */
 const MAX_BODY_BYTES = 4096;
@@ -152,9 +155,9 @@ function parseChange(body: unknown): Change | string {
   if (state === undefined && weight === undefined) return 'nothing to change: give "state" and/or "weight"';
   const change: Change = {};
   if (state !== undefined) {
-    const admin = state === 'up' ? 'enabled' : state;
-    if (!(ADMIN_MODES as readonly unknown[]).includes(admin) || admin === 'enabled' && state !== 'up') return `"state" must be "drain", "disabled" or "up", got ${JSON.stringify(state)}`;
-    change.admin = admin as AdminMode;
+    const admin = typeof state === 'string' && Object.hasOwn(STATE_TO_ADMIN, state) ? STATE_TO_ADMIN[state] : undefined;
+    if (admin === undefined) return `"state" must be "drain", "disabled" or "up", got ${JSON.stringify(state)}`;
+    change.admin = admin;
   }
   if (weight !== undefined) {
     const problem = weightProblem(weight);

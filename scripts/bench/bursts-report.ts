@@ -6,11 +6,9 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { REPO_ROOT } from '../lib/programs.js';
-import { median, type RunRecord } from './results.js';
+import { anyNoisy, median, NOISY_CORES, type RunRecord } from './results.js';
 import { BURST_SUITES, DEFAULT_LISTEN_SOCKETS } from './bursts.js';
 
-/** Busy cores on the machine just before a case above which the case is noisy. */
-const NOISY_CORES = 0.5;
 
 export interface BurstGoal {
   what: string;
@@ -24,7 +22,6 @@ type Shape = Record<string, number | undefined>;
 const shapeOf = (r: RunRecord): Shape => (r.shape ?? {}) as Shape;
 const runsOf = (records: readonly RunRecord[], suite: string, name: string): RunRecord[] => records.filter((r) => r.suite === suite && r.case === name);
 const med = (runs: readonly RunRecord[], pick: (r: RunRecord) => number | undefined): number => median(runs.map(pick).filter((v): v is number => v !== undefined));
-const noisy = (runs: readonly RunRecord[]): boolean => runs.some((r) => (r.busyBefore ?? 0) > NOISY_CORES);
 
 /** The broker case on Node 24 with the default number of sockets, if it ran. */
 function node24Broker(records: readonly RunRecord[], suite: string): string | undefined {
@@ -33,7 +30,7 @@ function node24Broker(records: readonly RunRecord[], suite: string): string | un
 
 export function burstGoals(records: readonly RunRecord[]): BurstGoal[] {
   const goals: BurstGoal[] = [];
-  const verdict = (runs: RunRecord[], ok: boolean): BurstGoal['verdict'] => (runs.length === 0 ? 'not run' : noisy(runs) ? 'noisy' : ok ? 'met' : 'missed');
+  const verdict = (runs: RunRecord[], ok: boolean): BurstGoal['verdict'] => (runs.length === 0 ? 'not run' : anyNoisy(runs) ? 'noisy' : ok ? 'met' : 'missed');
   const a = BURST_SUITES.assignment;
   const oursA = node24Broker(records, a);
   const nginxA = runsOf(records, a, 'nginx');

@@ -10,12 +10,10 @@ import { existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { REPO_ROOT } from '../lib/programs.js';
-import { pairedRatio, type RunRecord } from './results.js';
+import { anyNoisy, pairedRatio, type RunRecord } from './results.js';
 
 /** A loss beyond this (this build / REF below 1 − LOSS) fails the gate. */
 export const ALLOWED_LOSS = 0.05;
-/** Busy cores of other work before a round above which its ratio is noisy (neither pass nor fail). */
-const NOISY_CORES = 0.5;
 /** The suites and cases whose ratio is a headline: requests or packets per second through the broker. */
 const HEADLINES = ['packets', 'http-64', 'http-256', 'http-pipelined'] as const;
 
@@ -65,7 +63,7 @@ export function compareRatios(records: readonly RunRecord[], ref: string): Compa
   for (const suite of HEADLINES) {
     const ratio = pairedRatio(records, suite, 'policy-broker', `policy-broker@${ref}`);
     if (ratio === undefined) continue;
-    const noisy = records.some((r) => r.suite === suite && (r.busyBefore ?? 0) > NOISY_CORES);
+    const noisy = anyNoisy(records.filter((r) => r.suite === suite));
     const verdict = noisy ? 'noisy' : ratio.median < 1 - ALLOWED_LOSS ? 'loss' : 'ok';
     lines.push({ suite, ratio: ratio.median, min: ratio.min, max: ratio.max, noisy, verdict });
   }

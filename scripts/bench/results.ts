@@ -31,6 +31,14 @@ export interface RunRecord {
   note?: string;
 }
 
+/** Cores of other work busy just before a case above which the case is noisy: neither met nor missed. */
+export const NOISY_CORES = 0.5;
+
+/** True when any of `runs` started on a machine busy with other work. */
+export function anyNoisy(runs: readonly RunRecord[]): boolean {
+  return runs.some((r) => (r.busyBefore ?? 0) > NOISY_CORES);
+}
+
 export interface CaseSummary {
   suite: string;
   case: string;
