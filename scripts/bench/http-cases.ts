@@ -15,6 +15,7 @@ import path from 'node:path';
 import { PROGRAMS, shebangFlags } from '../lib/programs.js';
 import { HTTP_BACKENDS, HTTP_CONNECTIONS, HTTP_WARMUP_CONNECTIONS, NET_FLOOR, HTTP_PIPELINE_CONNECTIONS, HTTP_PIPELINE_DEPTH, type Timing } from './config.js';
 import { alternate, type BrokerVariant, type Log } from './packet-cases.js';
+import { coldStartSuite } from './cold-start.js';
 import { CpuMeter, freePort, processTree, readyLine, sleep, spawnBenchScript, spawnChild, waitForPort, type Child } from './processes.js';
 import type { RunRecord } from './results.js';
 
@@ -277,6 +278,30 @@ export async function httpSuite(ctx: HttpContext): Promise<RunRecord[]> {
       const workerTargets = [proxyTarget('nginx (2 workers)', nginx2.child, nginx2.port), proxyTarget('policy-broker --workers 2', ours2.child, ours2.port)];
       for (const t of workerTargets) await runWrk(dir, t, HTTP_WARMUP_CONNECTIONS, ctx.timing.httpWarmupSeconds, false);
       records.push(...(await alternateHttp('http-workers-256', ctx, rounds, workerTargets, (t) => runWrk(dir, t, 256, ctx.timing.httpSeconds, false))));
+    }
+    if (!ab && ctx.brokerHttp && !ctx.missing.has('ab')) {
+      // Last: every round starts both proxies afresh (the steady-state peers above stay up meanwhile, idle).
+      let fresh = 0;
+      const timed = async (start: () => Promise<{ child: Child; port: number }>) => {
+        const t0 = performance.now();
+        const started = await start();
+        return { ...started, startedMs: performance.now() - t0 };
+      };
+      const coldTargets = [
+        {
+          name: 'nginx',
+          start: () =>
+            timed(() =>
+              startPeer((port) => {
+                const name = `nginx-cold-${++fresh}`;
+                writeFileSync(path.join(dir, `${name}.conf`), nginxProxyConfig(dir, name, port, backendPorts, 1));
+                return track(spawnChild('nginx', ['-e', path.join(dir, `${name}-startup.log`), '-p', dir, '-c', path.join(dir, `${name}.conf`)]));
+              }),
+            ),
+        },
+        { name: 'policy-broker', start: () => timed(() => startOurs(1)) },
+      ];
+      records.push(...(await coldStartSuite(coldTargets, ctx.timing.sideRounds, ctx.log)));
     }
     return records;
   } finally {

@@ -4,7 +4,7 @@
  * server counts, many connections, idle-connection memory and the soak. Every case of a
  * comparison runs once per round, in a rotating order, while all its peers stay up.
  */
-import { PACKET_SHAPE, MANY_CONNECTIONS, PAYLOAD_SIZES, SERVER_COUNTS, type Timing } from './config.js';
+import { PACKET_SHAPE, MANY_CONNECTIONS, NATS_MANY_RESPONDERS, PAYLOAD_SIZES, SERVER_COUNTS, type Timing } from './config.js';
 import path from 'node:path';
 import { shebangFlags, start, startBroker, PROGRAMS } from '../lib/programs.js';
 import { CpuMeter, freePort, readyLine, rssBytes, sleep, spawnBenchScript, spawnChild, waitForPort, waitForQuiet, type Child } from './processes.js';
@@ -89,7 +89,7 @@ function serverPortsOf(ready: Record<string, any>): number[] {
   return (ready.servers as Array<{ port: number }>).map((s) => s.port);
 }
 
-/** nats-server and a process of 3 responders in one queue group. */
+/** nats-server and a process of `responders` responders in one queue group. */
 export class NatsBed {
   private constructor(
     readonly server: Child,
@@ -297,14 +297,19 @@ export async function payloadSuite(ctx: PacketContext): Promise<RunRecord[]> {
 /** 1, 3, 10 and 1,000 servers in the policy, each behind its own broker, the same load. */
 export async function serverCountSuite(ctx: PacketContext): Promise<RunRecord[]> {
   const beds: Array<{ count: number; bed: BrokerBed }> = [];
+  let nats: NatsBed | undefined;
   try {
     for (const count of SERVER_COUNTS) beds.push({ count, bed: await BrokerBed.start(count) });
+    // The peer with as many servers: NATS with that many responders in one queue group.
+    const most = SERVER_COUNTS[SERVER_COUNTS.length - 1];
+    if (ctx.natsAvailable) nats = await NatsBed.start(most);
     // Let the pools settle after registering (a thousand servers dialled and heartbeating).
     await sleep(1000);
     const cases = beds.map(({ count, bed }) => loadCase(bed.target(`${count} servers`), MAIN_SHAPE, sideTiming(ctx.timing)));
+    if (nats !== undefined) cases.push(loadCase(nats.target(NATS_MANY_RESPONDERS), MAIN_SHAPE, sideTiming(ctx.timing)));
     return await alternate('servers', ctx.timing.sideRounds, cases, ctx.log);
   } finally {
-    await Promise.all(beds.map(({ bed }) => bed.stop()));
+    await Promise.all([...beds.map(({ bed }) => bed.stop()), nats?.stop()]);
   }
 }
 
@@ -328,7 +333,42 @@ export async function connectionSuite(ctx: PacketContext): Promise<RunRecord[]> 
 export async function idleMemorySuite(ctx: PacketContext): Promise<RunRecord[]> {
   const records: RunRecord[] = [];
   for (const variant of [undefined, ...ctx.variants]) records.push(await idleMemoryCase(ctx, variant));
+  records.push(await idleFloorCase(ctx));
   return records;
+}
+
+/** The case name of the bare node:net server holding the same idle connections (net-floor-holder.ts). */
+export const IDLE_FLOOR = 'node:net server (floor)';
+
+/** The same idle connections held by a bare node:net server: what Node itself costs per connection. */
+async function idleFloorCase(ctx: PacketContext): Promise<RunRecord> {
+  const holder = spawnBenchScript('net-floor-holder', []);
+  const n = ctx.timing.idleConnections;
+  let idle: Child | undefined;
+  try {
+    const port = (await readyLine(holder)).port as number;
+    await sleep(1000);
+    const busyBefore = await waitForQuiet(QUIET_CORES, QUIET_WAIT_MS);
+    const before = rssBytes(holder.pid);
+    idle = spawnBenchScript('idle-connections', ['--port', String(port), '--count', String(n)]);
+    const ready = await readyLine(idle, 120_000);
+    await sleep(2000);
+    const during = rssBytes(holder.pid);
+    const perConnection = (during - before) / n;
+    ctx.log(`  idle ${IDLE_FLOOR}: ${ready.open} open, RSS ${mb(before)} -> ${mb(during)} MB (${Math.round(perConnection)} B/connection)`);
+    return {
+      suite: 'memory-idle',
+      case: IDLE_FLOOR,
+      round: 0,
+      rps: 0,
+      errors: n - (ready.open as number),
+      busyBefore,
+      memory: { connections: ready.open as number, rssBefore: before, rssIdle: during, bytesPerConnection: Math.round(perConnection) },
+    };
+  } finally {
+    await idle?.stop('SIGKILL');
+    await holder.stop();
+  }
 }
 
 async function idleMemoryCase(ctx: PacketContext, variant: BrokerVariant | undefined): Promise<RunRecord> {
@@ -338,6 +378,7 @@ async function idleMemoryCase(ctx: PacketContext, variant: BrokerVariant | undef
   let idle: Child | undefined;
   try {
     await sleep(1000);
+    const busyBefore = await waitForQuiet(QUIET_CORES, QUIET_WAIT_MS);
     const before = rssBytes(bed.brokerPid);
     idle = spawnBenchScript('idle-connections', ['--port', String(bed.port), '--count', String(n)]);
     const ready = await readyLine(idle, 120_000);
@@ -357,6 +398,7 @@ async function idleMemoryCase(ctx: PacketContext, variant: BrokerVariant | undef
       p50Ms: load.p50Ms,
       errors: load.errors + (n - (ready.open as number)),
       answered: load.answered,
+      busyBefore,
       memory: { connections: ready.open as number, rssBefore: before, rssIdle: during, rssAfterLoad: afterLoad, bytesPerConnection: Math.round(perConnection) },
     };
   } finally {

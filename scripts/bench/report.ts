@@ -17,6 +17,7 @@ import {
   PACKET_SHAPE,
   PAYLOAD_SIZES,
   REGISTRY_CASES,
+  NATS_MANY_RESPONDERS,
   REGISTRY_SUITES,
   SERVER_COUNTS,
   type Mode,
@@ -24,7 +25,9 @@ import {
 } from './config.js';
 import type { Environment } from './environment.js';
 import { burstsSection } from './bursts-report.js';
-import { find, pairedRatio, summarize, type CaseSummary, type RunRecord } from './results.js';
+import { anyNoisy, find, pairedRatio, summarize, type CaseSummary, type RunRecord } from './results.js';
+import { COLD_CONCURRENCY, COLD_REQUESTS, COLD_SUITES } from './cold-start.js';
+import { IDLE_FLOOR } from './packet-cases.js';
 
 export interface BenchRun {
   mode: Mode;
@@ -142,7 +145,8 @@ const x = (n: number | undefined): string => (n === undefined || !Number.isFinit
 const us = (n: number | undefined): string => (n === undefined || !Number.isFinite(n) ? '–' : n.toFixed(1));
 const mib = (bytes: number): string => (bytes / 1024 / 1024).toFixed(1);
 const pct = (n: number): string => `${n >= 0 ? '+' : ''}${(n * 100).toFixed(1)} %`;
-const verdict = (met: boolean | undefined): string => (met === undefined ? 'not measured' : met ? '**met**' : '**missed**');
+const verdict = (met: boolean | undefined | null, noisy = false): string =>
+  met === null ? '' : met === undefined ? 'not measured' : noisy ? '**noisy** (busy machine: rerun)' : met ? '**met**' : '**missed**';
 
 function range(s: CaseSummary): string {
   return s.runs > 1 ? `${int(s.rpsMin)}–${int(s.rpsMax)}` : '(1 run)';
@@ -169,40 +173,69 @@ interface Goal {
   what: string;
   measured: string;
   goal: string;
-  met: boolean | undefined;
+  /** undefined: not measured; null: for information, no target. */
+  met: boolean | undefined | null;
+  /** A run of a case it compares started on a machine busy with other work: neither met nor missed. */
+  noisy?: boolean;
+}
+
+/** Whether any run of these cases of `suite` started on a busy machine. */
+function noisyIn(r: readonly RunRecord[], suite: string, ...cases: string[]): boolean {
+  return anyNoisy(r.filter((x) => x.suite === suite && cases.includes(x.case)));
+}
+
+/** One idle-memory record's figures. */
+function idleOf(r: readonly RunRecord[], name: string): { rssIdle: number; connections: number; bytesPerConnection: number } | undefined {
+  return r.find((x) => x.suite === 'memory-idle' && x.case === name)?.memory as { rssIdle: number; connections: number; bytesPerConnection: number } | undefined;
 }
 
 function goals(run: BenchRun, s: CaseSummary[]): Goal[] {
   const r = run.records;
+  const out: Goal[] = [];
+  /** Ours over `peer` in one suite, paired per round, against `goal` (at least). */
+  const ratioGoal = (what: string, suite: string, ours: string, peer: string, goal: number | null): void => {
+    const ratio = pairedRatio(r, suite, ours, peer);
+    out.push({
+      what,
+      measured: x(ratio?.median),
+      goal: goal === null ? 'information' : `≥ ${goal}×`,
+      met: goal === null ? null : ratio === undefined ? undefined : ratio.median >= goal,
+      noisy: noisyIn(r, suite, ours, peer),
+    });
+  };
+  ratioGoal('packets: policy-broker vs NATS, round trips/s', 'packets', 'policy-broker', 'nats', GOALS.natsRatio);
+  ratioGoal('packets: policy-broker vs the limit (one server directly)', 'packets', 'policy-broker', 'limit', GOALS.limitRatio);
   const broker = find(s, 'packets', 'policy-broker');
-  const vsNats = pairedRatio(r, 'packets', 'policy-broker', 'nats');
-  const vsLimit = pairedRatio(r, 'packets', 'policy-broker', 'limit');
-  const out: Goal[] = [
-    { what: 'packets: policy-broker vs NATS, round trips/s', measured: x(vsNats?.median), goal: `≥ ${GOALS.natsRatio}×`, met: vsNats && vsNats.median >= GOALS.natsRatio },
-    { what: 'packets: policy-broker vs the limit (one server directly)', measured: x(vsLimit?.median), goal: `≥ ${GOALS.limitRatio}×`, met: vsLimit && vsLimit.median >= GOALS.limitRatio },
-    { what: 'packets: policy-broker p99 at 64 in flight', measured: `${ms(broker?.p99Ms)} ms`, goal: `≤ ${GOALS.p99Ms} ms`, met: broker?.p99Ms === undefined ? undefined : broker.p99Ms <= GOALS.p99Ms },
-  ];
-  const three = find(s, 'servers', '3 servers');
-  const thousand = find(s, 'servers', '1000 servers');
-  if (three !== undefined && thousand !== undefined) {
-    const ratio = pairedRatio(r, 'servers', '1000 servers', '3 servers')!.median;
-    out.push({ what: 'packets: 1,000 servers vs 3 servers in the policy', measured: x(ratio), goal: `within ${GOALS.serverSpread * 100} %`, met: Math.abs(ratio - 1) <= GOALS.serverSpread });
+  out.push({
+    what: 'packets: policy-broker p99 at 64 in flight',
+    measured: `${ms(broker?.p99Ms)} ms`,
+    goal: `≤ ${GOALS.p99Ms} ms`,
+    met: broker?.p99Ms === undefined ? undefined : broker.p99Ms <= GOALS.p99Ms,
+    noisy: noisyIn(r, 'packets', 'policy-broker'),
+  });
+  if (s.some((c) => c.suite === 'payload-65536')) ratioGoal('packets: 64 KiB payloads vs NATS', 'payload-65536', 'policy-broker', 'nats', GOALS.payload64kNatsRatio);
+  if (s.some((c) => c.suite === 'servers')) {
+    ratioGoal('packets: 1,000 servers vs NATS with 1,000 queue responders', 'servers', '1000 servers', NATS_MANY_RESPONDERS, GOALS.servers1000NatsRatio);
+    ratioGoal('packets: 1,000 servers vs 3 servers in the policy', 'servers', '1000 servers', '3 servers', null);
   }
-  const idle = r.find((x) => x.suite === 'memory-idle')?.memory as { rssIdle: number; connections: number } | undefined;
+  const idle = idleOf(r, 'policy-broker');
+  const floor = idleOf(r, IDLE_FLOOR);
   if (idle !== undefined) {
-    out.push({ what: `memory: broker RSS with ${int(idle.connections)} idle connections`, measured: `${mib(idle.rssIdle)} MiB`, goal: `≤ ${mib(GOALS.idleRssBytes)} MiB`, met: idle.rssIdle <= GOALS.idleRssBytes });
+    out.push({
+      what: `memory: bytes per idle client connection (${int(idle.connections)}) vs a bare node:net server`,
+      measured: floor === undefined ? `${int(idle.bytesPerConnection)} B` : `${x(idle.bytesPerConnection / floor.bytesPerConnection)} (${int(idle.bytesPerConnection)} B vs ${int(floor.bytesPerConnection)} B)`,
+      goal: `≤ ${GOALS.idleVsFloor}×`,
+      met: floor === undefined ? undefined : idle.bytesPerConnection <= GOALS.idleVsFloor * floor.bytesPerConnection,
+      noisy: noisyIn(r, 'memory-idle', 'policy-broker', IDLE_FLOOR),
+    });
   }
   const soak = r.find((x) => x.suite === 'memory-soak')?.memory as { rssEarly: number; rssEnd: number; label: string } | undefined;
   if (soak !== undefined) {
     out.push({ what: `memory: RSS growth under load (${soak.label})`, measured: x(soak.rssEnd / soak.rssEarly), goal: `≤ ${GOALS.soakGrowth}×`, met: soak.rssEnd / soak.rssEarly <= GOALS.soakGrowth });
   }
-  const httpGoal = (what: string, suite: string, peer: string, goal: number): void => {
-    const ratio = pairedRatio(r, suite, 'policy-broker', peer);
-    out.push({ what, measured: x(ratio?.median), goal: `≥ ${goal}×`, met: ratio === undefined ? undefined : ratio.median >= goal });
-  };
-  httpGoal('HTTP (256 connections): vs the minimal Node proxy', 'http-256', 'minimal-node-proxy', GOALS.httpMinimalRatio);
-  httpGoal('HTTP (256 connections): vs node-http-proxy', 'http-256', 'node-http-proxy', GOALS.httpNodeProxyRatio);
-  httpGoal('HTTP (256 connections): vs nginx', 'http-256', 'nginx', GOALS.httpNginxRatio);
+  ratioGoal('HTTP (256 connections): vs the minimal Node proxy', 'http-256', 'policy-broker', 'minimal-node-proxy', GOALS.httpMinimalRatio);
+  ratioGoal('HTTP (256 connections): vs node-http-proxy', 'http-256', 'policy-broker', 'node-http-proxy', GOALS.httpNodeProxyRatio);
+  ratioGoal('HTTP (256 connections): vs nginx', 'http-256', 'policy-broker', 'nginx', null);
   const ours256 = find(s, 'http-256', 'policy-broker');
   const nginx256 = find(s, 'http-256', 'nginx');
   out.push({
@@ -210,13 +243,22 @@ function goals(run: BenchRun, s: CaseSummary[]): Goal[] {
     measured: ours256 && nginx256 ? x(ours256.p99Ms! / nginx256.p99Ms!) : '–',
     goal: `≤ ${GOALS.httpP99VsNginx}×`,
     met: ours256 && nginx256 ? ours256.p99Ms! <= GOALS.httpP99VsNginx * nginx256.p99Ms! : undefined,
+    noisy: noisyIn(r, 'http-256', 'policy-broker', 'nginx'),
   });
-  const workers = pairedRatio(r, 'http-workers-256', 'policy-broker --workers 2', 'nginx (2 workers)');
-  out.push({ what: 'HTTP: --workers 2 vs nginx with 2 workers', measured: x(workers?.median), goal: `≥ ${GOALS.httpWorkersNginxRatio}×`, met: workers && workers.median >= GOALS.httpWorkersNginxRatio });
+  ratioGoal('HTTP: --workers 2 vs nginx with 2 workers', 'http-workers-256', 'policy-broker --workers 2', 'nginx (2 workers)', GOALS.httpWorkersNginxRatio);
+  const coldOurs = find(s, COLD_SUITES.cold, 'policy-broker');
+  const coldNginx = find(s, COLD_SUITES.cold, 'nginx');
+  if (coldOurs !== undefined && coldNginx !== undefined) {
+    out.push({
+      what: `HTTP cold start: \`ab -n ${COLD_REQUESTS} -c ${COLD_CONCURRENCY} -k\` just after start, p99 vs nginx's`,
+      measured: `${x(coldOurs.p99Ms! / coldNginx.p99Ms!)} (${ms(coldOurs.p99Ms)} vs ${ms(coldNginx.p99Ms)} ms; ${int(coldOurs.rps)} vs ${int(coldNginx.rps)}/s)`,
+      goal: 'information',
+      met: null,
+    });
+  }
   // Only when the registry suite ran: runs recorded before it existed have no such line.
-  const redis = pairedRatio(r, REGISTRY_SUITES.oneBroker, REGISTRY_CASES.redis, REGISTRY_CASES.memory);
-  if (redis !== undefined) {
-    out.push({ what: 'registry: packets with --registry redis vs in memory', measured: x(redis.median), goal: `≥ ${GOALS.registryRedisRatio}×`, met: redis.median >= GOALS.registryRedisRatio });
+  if (pairedRatio(r, REGISTRY_SUITES.oneBroker, REGISTRY_CASES.redis, REGISTRY_CASES.memory) !== undefined) {
+    ratioGoal('registry: packets with --registry redis vs in memory', REGISTRY_SUITES.oneBroker, REGISTRY_CASES.redis, REGISTRY_CASES.memory, GOALS.registryRedisRatio);
   }
   return out;
 }
@@ -314,7 +356,7 @@ export function renderReport(run: BenchRun): string {
     '',
     table(
       ['goal', 'measured', 'target', ''],
-      goals(run, s).map((g) => [g.what, g.measured, g.goal, verdict(g.met)]),
+      goals(run, s).map((g) => [g.what, g.measured, g.goal, verdict(g.met, g.noisy)]),
     ),
     '## Packets',
     '',
@@ -369,15 +411,28 @@ export function renderReport(run: BenchRun): string {
   if (s.some((c) => c.suite === 'connections-1000')) {
     push('### 1,000 client connections', '', `${MANY_CONNECTIONS.toLocaleString('en-US')} connections from one client process, one packet in flight on each.`, '', comparison(run, s, 'connections-1000', 'limit'));
   }
-  const idle = run.records.find((r) => r.suite === 'memory-idle');
+  const idles = run.records.filter((r) => r.suite === 'memory-idle');
   const soak = run.records.find((r) => r.suite === 'memory-soak');
-  if (idle !== undefined || soak !== undefined) push('## Memory', '');
-  if (idle !== undefined) {
-    const mem = idle.memory as { connections: number; rssBefore: number; rssIdle: number; rssAfterLoad: number; bytesPerConnection: number };
+  if (idles.length > 0 || soak !== undefined) push('## Memory', '');
+  if (idles.length > 0) {
     push(
+      `The same idle client connections held by the broker (with its ${PACKET_SHAPE.servers} servers registered) and by a bare node:net server ` +
+        'that accepts and keeps them, nothing more (the floor of what Node needs per connection).',
+      '',
       table(
-        ['idle client connections', 'broker RSS before', 'RSS with them open', 'per connection', 'main load meanwhile', 'RSS after that load'],
-        [[int(mem.connections), `${mib(mem.rssBefore)} MiB`, `${mib(mem.rssIdle)} MiB`, `${int(mem.bytesPerConnection)} B`, `${int(idle.rps)}/s, p99 ${ms(idle.p99Ms)} ms`, `${mib(mem.rssAfterLoad)} MiB`]],
+        ['process', 'idle client connections', 'RSS before', 'RSS with them open', 'per connection', 'main load meanwhile', 'RSS after that load'],
+        idles.map((idle) => {
+          const mem = idle.memory as { connections: number; rssBefore: number; rssIdle: number; rssAfterLoad?: number; bytesPerConnection: number };
+          return [
+            idle.case,
+            int(mem.connections),
+            `${mib(mem.rssBefore)} MiB`,
+            `${mib(mem.rssIdle)} MiB`,
+            `${int(mem.bytesPerConnection)} B`,
+            idle.rps > 0 ? `${int(idle.rps)}/s, p99 ${ms(idle.p99Ms)} ms` : '–',
+            mem.rssAfterLoad === undefined ? '–' : `${mib(mem.rssAfterLoad)} MiB`,
+          ];
+        }),
       ),
     );
   }
@@ -494,10 +549,12 @@ function lossesSection(run: BenchRun, s: CaseSummary[]): string[] {
   const thousand = find(s, 'servers', '1000 servers');
   const rr3 = find(s, 'selection', 'round-robin, 3 servers');
   const rr1000 = find(s, 'selection', 'round-robin, 1000 servers');
-  if (three !== undefined && thousand !== undefined && thousand.rps < three.rps * (1 - GOALS.serverSpread)) {
+  const vsNatsMany = pairedRatio(r, 'servers', '1000 servers', NATS_MANY_RESPONDERS);
+  if (three !== undefined && thousand !== undefined && (vsNatsMany === undefined || vsNatsMany.median < GOALS.servers1000NatsRatio)) {
     out.push(
-      `- **1,000 servers (${x(pairedRatio(r, 'servers', '1000 servers', '3 servers')?.median)} of the 3-server throughput, goal within ` +
-        `${GOALS.serverSpread * 100} %).** Selection is not the cause: a round-robin pick costs ${rr3 ? (1e9 / rr3.rps).toFixed(1) : '–'} ns with 3 ` +
+      `- **1,000 servers (${x(vsNatsMany?.median)} of NATS with 1,000 responders, goal ${GOALS.servers1000NatsRatio}×; ` +
+        `${x(pairedRatio(r, 'servers', '1000 servers', '3 servers')?.median)} of the 3-server throughput).** Selection is not the cause: a ` +
+        `round-robin pick costs ${rr3 ? (1e9 / rr3.rps).toFixed(1) : '–'} ns with 3 ` +
         `servers and ${rr1000 ? (1e9 / rr1000.rps).toFixed(1) : '–'} ns with 1,000. The cause is batching: with ${PACKET_SHAPE.inflight} packets in ` +
         `flight spread over 1,000 connections, each packet is a write of its own in the broker and a read and a write of its own in the pool, ` +
         `where with 3 servers one write carries many. CPU per packet: broker ${us(three.cpuUs.broker)} → ${us(thousand.cpuUs.broker)} µs, ` +
@@ -505,15 +562,16 @@ function lossesSection(run: BenchRun, s: CaseSummary[]): string[] {
         `servers in one process is the benchmark's shape, not a deployment's.`,
     );
   }
-  const idle = r.find((x) => x.suite === 'memory-idle')?.memory as { rssBefore: number; rssIdle: number; connections: number; bytesPerConnection: number } | undefined;
-  if (idle !== undefined && idle.rssIdle > GOALS.idleRssBytes) {
+  const idle = idleOf(r, 'policy-broker');
+  const idleFloor = idleOf(r, IDLE_FLOOR);
+  if (idle !== undefined && idleFloor !== undefined && idle.bytesPerConnection > GOALS.idleVsFloor * idleFloor.bytesPerConnection) {
+    const before = (r.find((x) => x.suite === 'memory-idle' && x.case === 'policy-broker')?.memory as { rssBefore: number }).rssBefore;
     out.push(
-      `- **Idle connections (${mib(idle.rssIdle)} MiB with ${int(idle.connections)}, goal ${mib(GOALS.idleRssBytes)} MiB).** The broker starts at ` +
-        `${mib(idle.rssBefore)} MiB before any client connects: Node itself, commander and the packet path's own modules (the HTTP front ` +
-        `end, the admin pages and winston are loaded only when used: \`--http-port\`, the first log line that passes the level). Each idle ` +
-        `connection then costs ${int(idle.bytesPerConnection)} bytes of RSS, most of it Node's: the net.Socket with its stream state and TCP ` +
-        `handle (the connection itself holds no reader, writer or closures of its own until it sends), and V8's young generation, which ` +
-        `grows during the burst of connects and is given back only when V8 next reduces its heap, seconds after the burst.`,
+      `- **Idle connections (${int(idle.bytesPerConnection)} B each, a bare node:net server ${int(idleFloor.bytesPerConnection)} B: ` +
+        `${x(idle.bytesPerConnection / idleFloor.bytesPerConnection)}, goal ${GOALS.idleVsFloor}×).** The broker starts at ` +
+        `${mib(before)} MiB before any client connects. Beyond Node's own socket (the net.Socket with its stream state and TCP handle), ` +
+        `each connection holds the broker's per-connection state (its frame reader, its in-flight count and timers); V8's young ` +
+        `generation also grows during the burst of connects and is given back only when V8 next reduces its heap.`,
     );
   }
   for (const size of PAYLOAD_SIZES) {
@@ -549,9 +607,9 @@ function lossesSection(run: BenchRun, s: CaseSummary[]): string[] {
   const floor256 = find(s, 'http-256', NET_FLOOR);
   const httpProxy256 = find(s, 'http-256', 'node-http-proxy');
   const vsNginx = pairedRatio(r, 'http-256', 'policy-broker', 'nginx');
-  if (ours256 !== undefined && nginx256 !== undefined && vsNginx !== undefined && vsNginx.median < GOALS.httpNginxRatio) {
+  if (ours256 !== undefined && nginx256 !== undefined && vsNginx !== undefined && vsNginx.median < 1) {
     out.push(
-      `- **HTTP against nginx (${x(vsNginx.median)} at 256 connections, goal ${GOALS.httpNginxRatio}×).** Both proxies saturate: ours uses ` +
+      `- **HTTP against nginx (${x(vsNginx.median)} at 256 connections, for information).** Both proxies saturate: ours uses ` +
         `${ours256.cpu.proxy?.toFixed(2)} cores at ${us(ours256.cpuUs.proxy)} µs of CPU per request, nginx ${nginx256.cpu.proxy?.toFixed(2)} cores at ` +
         `${us(nginx256.cpuUs.proxy)} µs (the ${NET_FLOOR}: ${us(floor256?.cpuUs.proxy)} µs). The ratio follows the CPU per request, and ` +
         `that is mostly node:http and undici (see node-http-proxy below).`,
@@ -639,8 +697,8 @@ function optimisationsSection(): string[] {
 export function renderReadmeBlock(run: BenchRun): string {
   const s = summarize(run.records);
   const rows = goals(run, s)
-    .filter((g) => g.met !== undefined)
-    .map((g) => [g.what, g.measured, g.goal, g.met ? 'met' : 'missed']);
+    .filter((g) => g.met !== undefined && g.met !== null)
+    .map((g) => [g.what, g.measured, g.goal, g.noisy === true ? 'noisy' : g.met ? 'met' : 'missed']);
   const broker = find(s, 'packets', 'policy-broker');
   const limit = find(s, 'packets', 'limit');
   const nats = find(s, 'packets', 'nats');
