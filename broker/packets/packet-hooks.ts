@@ -58,7 +58,10 @@ class PacketRun implements AnswerPort {
     private readonly original: ClientPacket,
     private readonly hooks: readonly Hook[],
   ) {
-    this.packet = original;
+    // The frame's text (packet.raw) is the broker's, not the hooks' to see: a captured packet
+    // is encoded for its server as before.
+    const { raw: _raw, ...visible } = original;
+    this.packet = visible;
     for (const hook of hooks) this.states.set(hook, {});
   }
 

@@ -59,7 +59,7 @@ export class PacketRouter implements LinkEvents, Transport<Job, ErrorCode>, Tabl
       srcid: packet.srcid,
       policy: packet.policy,
       rid,
-      line: encodeForward(packet.srcid, packet.policy, packet.payload, rid),
+      line: encodeForward(packet.srcid, packet.policy, packet.payload, rid, packet.raw),
       startedAt: performance.now(),
       attempts: 0,
       sentAt: 0,

@@ -4,6 +4,7 @@
  */
 import type { ErrorCode } from './error-codes.js';
 import type { ErrorPacket, RegisteredPacket, Seq } from './packet-types.js';
+import { RAW_LITERAL_MIN_LENGTH, rawStringLiteral } from './raw-literal.js';
 
 /** One packet as one line. */
 export function encodeLine(packet: object): string {
@@ -17,9 +18,15 @@ export function encodeError(code: ErrorCode, message: string, seq?: Seq): string
   return encodeLine(packet);
 }
 
-/** The line a client packet becomes on its way to a server, tagged with the broker's rid. */
-export function encodeForward(srcid: number, policy: number, payload: string, rid: number): string {
-  return encodeLine({ type: 0, srcid, privPoliId: policy, payloadsize: payload.length, payload, rid });
+/**
+ * The line a client packet becomes on its way to a server, tagged with the broker's rid. With
+ * `raw`, the frame it arrived in, a long payload's literal is copied from it rather than encoded
+ * again (raw-literal.ts); the line is the same either way: JSON.stringify's, field for field.
+ */
+export function encodeForward(srcid: number, policy: number, payload: string, rid: number, raw?: string): string {
+  const literal = (raw !== undefined && payload.length >= RAW_LITERAL_MIN_LENGTH ? rawStringLiteral(raw, 'payload', payload) : undefined) ?? JSON.stringify(payload);
+  // Integers only (validated), so their text is JSON's.
+  return `{"type":0,"srcid":${srcid},"privPoliId":${policy},"payloadsize":${payload.length},"payload":${literal},"rid":${rid}}\n`;
 }
 
 /** The line a server's reply becomes on its way back to the client. */

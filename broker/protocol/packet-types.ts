@@ -27,6 +27,11 @@ export interface ClientPacket {
   seq?: Seq;
   /** The broker's request id, present only on packets the broker forwards to a server. */
   rid?: number;
+  /**
+   * The frame's text, kept by the decoder for a long payload: its literal is forwarded as it
+   * came instead of encoded again (encodeForward checks that it still matches the payload).
+   */
+  raw?: string;
 }
 
 /** Type 1: server → broker. */

@@ -5,6 +5,7 @@
  */
 import { ErrorCode, ProtocolError } from './error-codes.js';
 import { PacketType, type InboundPacket, type Seq } from './packet-types.js';
+import { RAW_LITERAL_MIN_LENGTH } from './raw-literal.js';
 
 const MAX_SEQ_LENGTH = 128;
 const MAX_SECRET_LENGTH = 1024;
@@ -26,14 +27,14 @@ export function decodePacket(text: string): InboundPacket {
   const fields = value as Fields;
   const seq = readSeq(fields);
   try {
-    return validateFields(fields, seq);
+    return validateFields(fields, seq, text);
   } catch (err) {
     if (err instanceof ProtocolError && seq !== undefined) throw new ProtocolError(err.code, err.message, seq);
     throw err;
   }
 }
 
-function validateFields(f: Fields, seq: Seq | undefined): InboundPacket {
+function validateFields(f: Fields, seq: Seq | undefined, text: string): InboundPacket {
   if (f.type === undefined) throw new ProtocolError(ErrorCode.BAD_PACKET, 'missing field "type"');
   const type = toInteger(f.type, 'type');
   switch (type) {
@@ -46,6 +47,7 @@ function validateFields(f: Fields, seq: Seq | undefined): InboundPacket {
         payload,
       };
       if (seq !== undefined) packet.seq = seq;
+      if (payload.length >= RAW_LITERAL_MIN_LENGTH) packet.raw = text;
       return packet;
     }
     case PacketType.REGISTER: {

@@ -1,0 +1,61 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { encodeForward } from '../../broker/protocol/encode.js';
+import { RAW_LITERAL_MIN_LENGTH, rawStringLiteral } from '../../broker/protocol/raw-literal.js';
+import { decodePacket } from '../../broker/protocol/validate.js';
+import type { ClientPacket } from '../../broker/protocol/packet-types.js';
+
+/** What encodeForward made before raw literals: JSON.stringify of the packet. */
+const stringified = (p: ClientPacket, rid: number): string =>
+  JSON.stringify({ type: 0, srcid: p.srcid, privPoliId: p.policy, payloadsize: p.payload.length, payload: p.payload, rid }) + '\n';
+
+const long = (text: string): string => text.repeat(Math.ceil(RAW_LITERAL_MIN_LENGTH / text.length) + 1);
+
+describe('rawStringLiteral', () => {
+  it("takes the literal after the key when it is exactly the value's", () => {
+    const value = long('abc');
+    assert.equal(rawStringLiteral(`{"type":0,"payload":"${value}","seq":1}`, 'payload', value), `"${value}"`);
+    // Python's json.dumps writes a space after the colon.
+    assert.equal(rawStringLiteral(`{"type": 0, "payload": "${value}"}`, 'payload', value), `"${value}"`);
+  });
+
+  it('gives up on an escape, another value or a decoy that would need one', () => {
+    const value = long('a"b');
+    assert.equal(rawStringLiteral(JSON.stringify({ payload: value }), 'payload', value), undefined);
+    assert.equal(rawStringLiteral('{"payload":"xyz"}', 'payload', 'xyw'), undefined);
+    assert.equal(rawStringLiteral('{"payload":\t"xyz"}', 'payload', 'xyz'), undefined);
+    assert.equal(rawStringLiteral('{"payload" : "xyz"}', 'payload', 'xyz'), '"xyz"');
+    // "payload": inside another field's string, followed by text equal to the value with a raw tab: not a literal.
+    assert.equal(rawStringLiteral('{"seq":"\\"payload\\":"}', 'payload', ''), undefined);
+  });
+
+  it('is the line JSON.stringify makes, for any packet the decoder accepts', () => {
+    fc.assert(
+      fc.property(fc.string({ minLength: 0, maxLength: 1200, unit: 'binary' }), fc.nat(), fc.nat(), fc.boolean(), (payload, srcid, policy, spaced) => {
+        const fields = { type: 0, srcid, privPoliId: policy, payload, seq: 7 };
+        const text = spaced ? JSON.stringify(fields).replace(/":/g, '": ') : JSON.stringify(fields);
+        const packet = decodePacket(Buffer.from(text).toString()) as ClientPacket;
+        assert.equal(encodeForward(packet.srcid, packet.policy, packet.payload, 42, packet.raw), stringified(packet, 42));
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('a decoy before the payload yields the same line', () => {
+    const value = long('v');
+    // A client could put the key's text, then the payload's characters, in a string of its own.
+    const text = JSON.stringify({ type: 0, srcid: 1, privPoliId: 2, note: `"payload":"${value}"`, payload: value });
+    const packet = decodePacket(text) as ClientPacket;
+    assert.equal(encodeForward(1, 2, packet.payload, 9, packet.raw), stringified(packet, 9));
+    const other = long('w');
+    const changed = JSON.stringify({ type: 0, srcid: 1, privPoliId: 2, payload: value, x: `"payload":"${other}"` });
+    assert.equal(encodeForward(1, 2, other, 9, changed), stringified({ type: 0, srcid: 1, policy: 2, payload: other }, 9));
+  });
+
+  it('keeps the frame only for a long payload', () => {
+    assert.equal((decodePacket('{"type":0,"srcid":1,"privPoliId":2,"payload":"short"}') as ClientPacket).raw, undefined);
+    const text = JSON.stringify({ type: 0, srcid: 1, privPoliId: 2, payload: long('x') });
+    assert.equal((decodePacket(text) as ClientPacket).raw, text);
+  });
+});
