@@ -6,7 +6,8 @@
  */
 import { Command } from 'commander';
 import { envOption, integer } from '../support/cli.js';
-import { CtlError, RuntimeApiClient, type ServerChange } from './api-client.js';
+// The client (and undici with it) is loaded when a ctl command runs, not by every broker start.
+import type { RuntimeApiClient, ServerChange } from './api-client.js';
 import { changedLine, serverTable } from './server-table.js';
 
 const ENV = 'POLICY_CTL';
@@ -33,6 +34,7 @@ export function ctlCommand(): Command {
   ctl.configureOutput({ writeErr: (text) => (text.startsWith('error:') ? undefined : process.stderr.write(text)) });
   const run = (work: (api: RuntimeApiClient, json: boolean) => Promise<string>) => async () => {
     const options = ctl.opts<CtlOptions>();
+    const { CtlError, RuntimeApiClient } = await import('./api-client.js');
     let api: RuntimeApiClient;
     try {
       api = new RuntimeApiClient({ admin: options.admin, token: options.token, ca: options.ca });

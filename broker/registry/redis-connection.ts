@@ -6,6 +6,7 @@
  * After the start the client reconnects by itself, forever; the store decides what an
  * unanswered call means.
  */
+import { ScriptError } from './script-error.js';
 import { createClient, ErrorReply, type RedisClientType } from 'redis';
 import { sha1Hex } from '../support/sha1.js';
 import type { Logger } from '../support/logger.js';
@@ -33,14 +34,6 @@ export interface ConnectionOptions {
 
 type Client = RedisClientType;
 
-/**
- * Redis answered, with an error: a script failed (bad data it did not expect, a key of the
- * wrong type, a script bug). Redis is there: this is not an outage, and retrying the same call
- * gives the same answer.
- */
-export class ScriptError extends Error {
-  readonly code = 'SCRIPT_ERROR';
-}
 
 /** What the store needs of a connection (tests put a breakable one in between). */
 export interface RegistryConnection {

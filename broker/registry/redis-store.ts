@@ -17,7 +17,8 @@
  */
 import { ErrorCode, ProtocolError } from '../protocol/error-codes.js';
 import type { Logger } from '../support/logger.js';
-import { ScriptError, type RegistryConnection } from './redis-connection.js';
+import type { RegistryConnection } from './redis-connection.js';
+import { ScriptError } from './script-error.js';
 import { GenerationClock } from './generation-clock.js';
 import { encodeEntry, generationText } from './redis-record.js';
 import { RegistryProblems } from './registry-problems.js';

@@ -7,7 +7,7 @@
 import { PACKET_SHAPE, MANY_CONNECTIONS, NATS_MANY_RESPONDERS, PAYLOAD_SIZES, SERVER_COUNTS, type Timing } from './config.js';
 import path from 'node:path';
 import { shebangFlags, start, startBroker, PROGRAMS } from '../lib/programs.js';
-import { CpuMeter, freePort, readyLine, rssBytes, sleep, spawnBenchScript, spawnChild, waitForPort, waitForQuiet, type Child } from './processes.js';
+import { BENCH_DIST, CpuMeter, freePort, readyLine, rssBytes, sleep, spawnBenchScript, spawnChild, waitForPort, waitForQuiet, type Child } from './processes.js';
 import type { LoadResult } from './packet-load.js';
 import type { RunRecord } from './results.js';
 
@@ -342,7 +342,9 @@ export const IDLE_FLOOR = 'node:net server (floor)';
 
 /** The same idle connections held by a bare node:net server: what Node itself costs per connection. */
 async function idleFloorCase(ctx: PacketContext): Promise<RunRecord> {
-  const holder = spawnBenchScript('net-floor-holder', []);
+  // With the broker's own node flags (its #! line: a larger young generation), so that the two
+  // differ only in what each does per connection.
+  const holder = spawnChild(process.execPath, [...shebangFlags(PROGRAMS.broker), path.join(BENCH_DIST, 'net-floor-holder.js')]);
   const n = ctx.timing.idleConnections;
   let idle: Child | undefined;
   try {
