@@ -59,7 +59,7 @@ export interface PacketServerOptions {
   reconnectMinMs?: number;
   /** Longest reconnect delay, in ms (default 500), so a restarted broker is back within a second. */
   reconnectMaxMs?: number;
-  /** How long to wait for the broker's answer to a registration, in ms (default 5000). */
+  /** How long to wait to connect to the broker (TCP and TLS), then as long for its answer to the registration, in ms (default 5000). */
   registerTimeoutMs?: number;
   /**
    * A registered session whose broker sends nothing for this long, in ms, is taken for lost

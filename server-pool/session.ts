@@ -147,7 +147,13 @@ export class BrokerSession extends EventEmitter<SessionEvents> {
     socket.on('error', (err) => {
       failure = err;
     });
+    // A broker address that drops SYNs would hold the attempt for the kernel's retries (minutes):
+    // connecting gets the same bound as the answer, and the attempt fails and is retried.
+    this.answerTimer = setTimeout(() => {
+      socket.destroy(new Error(`could not connect to the broker within ${this.settings.registerTimeoutMs} ms`));
+    }, this.settings.registerTimeoutMs);
     socket.once(this.settings.tls === undefined ? 'connect' : 'secureConnect', () => {
+      this.clearTimer('answerTimer');
       socket.setKeepAlive(true, 1000);
       socket.write(encodeLine(this.registration));
       this.answerTimer = setTimeout(() => {
