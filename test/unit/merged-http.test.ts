@@ -1,7 +1,8 @@
 import { describe, it, mock } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { mergeStats, MergedHttpView, mergeBackends, snapshotStats, type BackendSnapshot, type WorkerReport } from '../../broker/cluster/merged-http.js';
+import { MergedHttpView, mergeBackends, type WorkerReport } from '../../broker/admin/merged-http.js';
+import type { BackendSnapshot } from '../../broker/http/backend-view.js';
 import { HttpErrorCode } from '../../broker/http/http-errors.js';
 import { Counters } from '../../broker/routing/counters.js';
 import { UpgradeCounters } from '../../broker/http/upgrade-counters.js';
@@ -67,7 +68,7 @@ function comparable(stats: Counters) {
 }
 
 function report(stats: Counters, backends: BackendSnapshot[] = [], upgrades = new UpgradeCounters().snapshot()): WorkerReport {
-  return { connections: 1, inflight: 2, rss: 3, stats: snapshotStats(stats), backends, upgrades };
+  return { connections: 1, inflight: 2, rss: 3, stats: stats.snapshot(), backends, upgrades };
 }
 
 describe('merged HTTP figures', () => {
@@ -89,7 +90,7 @@ describe('merged HTTP figures', () => {
           count(one, e);
           count(workers[w]!, e);
         }
-        const merged = mergeStats(workers.map((w) => JSON.parse(JSON.stringify(snapshotStats(w)))));
+        const merged = Counters.merge('http', workers.map((w) => JSON.parse(JSON.stringify(w.snapshot()))));
         const expected = comparable(one);
         // Each worker keeps its last 50 rows (a repeated error is one row with a count); the merge
         // keeps the newest 50 rows of those, folding neighbours that are the same error.
