@@ -84,8 +84,10 @@ export function readBody(req: IncomingMessage, max = MAX_ADMIN_BODY_BYTES): Prom
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
       if (size > max) {
+        // Read no more (bounded cost); the answer closes the connection, so the rest is never read.
+        req.removeAllListeners('data');
+        req.pause();
         reject(new BodyTooLarge(`over ${max} bytes: an API body is a small JSON object`));
-        req.destroy();
         return;
       }
       chunks.push(chunk);

@@ -66,8 +66,11 @@ export interface ServerChange {
 /** The servers the API lists and changes. */
 export interface ServerControl {
   rows(): ServerRow[];
-  /** Applies `change` to every member of `key` (every policy it serves); the rows changed, none when there is no such server. */
-  change(key: string, change: ServerChange): ServerRow[];
+  /**
+   * Applies `change` to every member of `key` (every policy it serves); the rows changed, none
+   * when there is no such server. A promise where the change must reach other processes first.
+   */
+  change(key: string, change: ServerChange): ServerRow[] | Promise<ServerRow[]>;
 }
 
 /** The members of one policy table. */
@@ -101,7 +104,8 @@ export class WorkersControl implements ServerControl {
     table: PolicyTable,
     /** The workers' merged reports (merged-http.ts). */
     private readonly http: Pick<HttpSource, 'backends'>,
-    private readonly tell: (key: string, change: ServerChange, isStatic: boolean) => void,
+    /** Resolves once every worker has applied the change. */
+    private readonly tell: (key: string, change: ServerChange, isStatic: boolean) => Promise<void>,
   ) {
     this.own = new TableControl(table);
   }
@@ -118,13 +122,13 @@ export class WorkersControl implements ServerControl {
     return [...registered, ...statics];
   }
 
-  change(key: string, change: ServerChange): ServerRow[] {
+  async change(key: string, change: ServerChange): Promise<ServerRow[]> {
     const registered = this.own.change(key, change);
     // A static backend as the workers last reported it, with the change (they apply it now).
     const statics = this.rows()
       .filter((row) => row.source === 'static' && row.key === key)
       .map((row) => ({ ...row, ...(change.admin !== undefined && { admin: change.admin }), ...(change.weight !== undefined && { weight: change.weight }) }));
-    if (registered.length + statics.length > 0) this.tell(key, change, statics.length > 0);
+    if (registered.length + statics.length > 0) await this.tell(key, change, statics.length > 0);
     return [...registered, ...statics];
   }
 }
@@ -178,10 +182,10 @@ export class RuntimeApi {
     }
   }
 
-  private patch(key: string, body: unknown, who: string): AdminAnswer {
+  private async patch(key: string, body: unknown, who: string): Promise<AdminAnswer> {
     const change = parseChange(body);
     if (typeof change === 'string') return errorAnswer(HttpErrorCode.BAD_REQUEST, change);
-    const changed = this.settings.servers.change(key, change);
+    const changed = await this.settings.servers.change(key, change);
     if (changed.length === 0) return errorAnswer(HttpErrorCode.NOT_FOUND, `no server ${key}: a registered server's id or a static backend's IP:PORT`);
     for (const row of changed) this.settings.log.info('server changed by the operator', { server: key, policy: row.policy, ...change, by: who });
     return jsonAnswer(200, { changed });

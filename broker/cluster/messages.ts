@@ -29,8 +29,8 @@ export type ToWorker =
    * so that a server down for packets takes no requests (Member.selectable).
    */
   | { t: 'link'; link: LinkState }
-  /** An operator's change (runtime API) to a server of the worker's table, by key (id or IP:PORT). */
-  | { t: 'change'; key: string; change: ServerChange }
+  /** An operator's change (runtime API) to a server of the worker's table, by key (id or IP:PORT); seq: answer with 'done'. */
+  | { t: 'change'; key: string; change: ServerChange; seq?: number }
   | { t: 'admin-answer'; seq: number; answer: AdminAnswer }
   /** The trace was switched (and once after welcome). */
   | { t: 'trace-state'; settings: TraceSettings }
@@ -38,7 +38,7 @@ export type ToWorker =
   | { t: 'trace-feed'; decisions: Decision[] }
   /** Stop accepting, drain (--drain-timeout), report once more and exit 0. */
   | { t: 'stop' }
-  /** Read servers.conf again (SIGHUP, POST api/reload): each worker holds its own static backends; seq: answer with 'reloaded'. */
+  /** Read servers.conf again (SIGHUP, POST api/reload): each worker holds its own static backends; seq: answer with 'done'. */
   | { t: 'reload'; seq?: number };
 
 export type FromWorker =
@@ -49,12 +49,14 @@ export type FromWorker =
   | { t: 'report'; report: WorkerReport }
   /** An admin request (the pages describe the whole broker; the runtime API changes it). */
   | { t: 'admin'; seq: number; request: AdminRequest }
-  /** What a reload asked with `seq` did in this worker, or why it failed. */
-  | { t: 'reloaded'; seq: number; result?: ReloadResult; error?: string }
+  | Done
   /** The worker's HTTP decisions since its last batch (trace on); `dropped`: left out, the batch was full. */
   | { t: 'trace-decisions'; decisions: Decision[]; dropped: number }
   /** The worker has a dashboard trace stream open (true) or no longer (false). */
   | { t: 'trace-watch'; watching: boolean };
+
+/** A worker did what the message `seq` asked: with a reload, what it did (result) or why not (error). */
+export type Done = { t: 'done'; seq: number; result?: ReloadResult; error?: string };
 
 /** Whether an IPC message is one of ours (cluster's own travel on the same channel). */
 export function isMessage<T extends { t: string }>(message: unknown): message is T {

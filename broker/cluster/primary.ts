@@ -19,7 +19,7 @@ import { OptionError, resolveBrokerOptions, type BrokerOptions } from '../option
 import type { Logger } from '../support/logger.js';
 import { loopMarkEnv, newLoopMark } from '../http/loop-marker.js';
 import { MergedHttpView } from '../admin/merged-http.js';
-import { isMessage, type FromWorker, type LinkState, type ToWorker } from './messages.js';
+import { isMessage, type Done, type FromWorker, type LinkState, type ToWorker } from './messages.js';
 import { DecisionBatcher } from '../trace/decision-batcher.js';
 import { claimPort } from '../support/listen-group.js';
 import { loadServersFile, serversFileOf, ServersFileError } from '../support/servers-file.js';
@@ -32,8 +32,8 @@ const MAX_BACKOFF_MS = 5000;
 const MAX_RESTARTS_PER_MINUTE = 10;
 /** How long past --drain-timeout a stopping worker has before it is killed. */
 const STOP_GRACE_MS = 5000;
-/** How long POST api/reload waits for the workers' answers. */
-const RELOAD_TIMEOUT_MS = 5000;
+/** How long a runtime API call waits for the workers' answers (reload, change). */
+const ASK_TIMEOUT_MS = 5000;
 /** Operators' changes to static backends kept for re-forked workers, at most (the oldest go). */
 const MAX_KEPT_CHANGES = 1024;
 
@@ -58,9 +58,9 @@ export class BrokerCluster {
   private readonly joining = new Map<Worker, ToWorker[]>();
   /** Operators' changes to static backends, by key, for workers forked later (each holds its own). */
   private readonly staticChanges = new Map<string, ServerChange>();
-  /** POST api/reload calls waiting for the workers: their answers by worker. */
-  private readonly reloads = new Map<number, { answers: Map<Worker, FromWorker & { t: 'reloaded' }>; done(): void }>();
-  private reloadSeq = 0;
+  /** Runtime API calls waiting for the workers (ask()): their answers by worker. */
+  private readonly asks = new Map<number, { answers: Map<Worker, Done>; check(): void }>();
+  private askSeq = 0;
   /** Workers with a dashboard trace stream open: they get every decision (trace-relay.ts). */
   private readonly watching = new Set<Worker>();
   private readonly traceFeed: DecisionBatcher;
@@ -167,33 +167,50 @@ export class BrokerCluster {
   }
 
   /** The same, for POST api/reload: resolves with what the reload did (every worker holds the same backends). */
-  reloadAll(): Promise<ReloadResult & { workers: number }> {
+  async reloadAll(): Promise<ReloadResult & { workers: number }> {
     this.checkServersFile();
-    const seq = ++this.reloadSeq;
-    const workers = [...this.subscribed];
-    return new Promise((resolve, reject) => {
-      const answers = new Map<Worker, FromWorker & { t: 'reloaded' }>();
-      const done = (): void => {
-        clearTimeout(timer);
-        this.reloads.delete(seq);
-        const first = [...answers.values()].find((a) => a.result !== undefined);
-        const failed = [...answers.values()].find((a) => a.error !== undefined);
-        if (first?.result === undefined) reject(new Error(failed?.error ?? `no HTTP worker answered the reload within ${RELOAD_TIMEOUT_MS} ms`));
-        else resolve({ ...first.result, workers: answers.size });
-      };
-      const timer = setTimeout(done, RELOAD_TIMEOUT_MS);
-      this.reloads.set(seq, { answers, done: () => answers.size >= workers.filter((w) => this.subscribed.has(w)).length && done() });
-      for (const worker of workers) this.send(worker, { t: 'reload', seq });
-    });
+    const answers = await this.ask((seq) => ({ t: 'reload', seq }));
+    const done = answers.find((a) => a.result !== undefined);
+    if (done?.result === undefined) throw new Error(answers.find((a) => a.error !== undefined)?.error ?? `no HTTP worker answered the reload within ${ASK_TIMEOUT_MS} ms`);
+    return { ...done.result, workers: answers.length };
   }
 
-  /** Sends an operator's change of `key` to every worker (and to those forked later, for a static backend). */
-  changeEverywhere(key: string, change: ServerChange, isStatic: boolean): void {
+  /**
+   * Sends an operator's change of `key` to every worker (and to those forked later, for a static
+   * backend); resolves once every worker has applied it, so that no request routed after the
+   * API's answer goes to a server it took out.
+   */
+  async changeEverywhere(key: string, change: ServerChange, isStatic: boolean): Promise<void> {
     if (isStatic) {
       this.staticChanges.set(key, { ...this.staticChanges.get(key), ...change });
       if (this.staticChanges.size > MAX_KEPT_CHANGES) this.staticChanges.delete(this.staticChanges.keys().next().value!);
     }
-    this.broadcast({ t: 'change', key, change });
+    const answers = await this.ask((seq) => ({ t: 'change', key, change, seq }));
+    if (answers.length < this.subscribed.size) this.log.warn('an HTTP worker did not confirm an operator change in time', { server: key, confirmed: answers.length, workers: this.subscribed.size });
+  }
+
+  /**
+   * Sends every worker (welcomed, and those being welcomed, after their welcome) a message that
+   * it answers with 'done'; resolves with the answers of the welcomed ones, once all have
+   * answered, exited, or ASK_TIMEOUT_MS has passed.
+   */
+  private ask(message: (seq: number) => ToWorker): Promise<Done[]> {
+    // A stopping broker sends its workers nothing more (broadcast()): no answer would come.
+    if (this.stopping) return Promise.resolve([]);
+    const seq = ++this.askSeq;
+    const workers = [...this.subscribed];
+    return new Promise((resolve) => {
+      const answers = new Map<Worker, Done>();
+      const finish = (): void => {
+        clearTimeout(timer);
+        this.asks.delete(seq);
+        resolve([...answers.values()]);
+      };
+      const timer = setTimeout(finish, ASK_TIMEOUT_MS);
+      this.asks.set(seq, { answers, check: () => workers.every((w) => answers.has(w) || !this.subscribed.has(w)) && finish() });
+      this.broadcast(message(seq));
+      this.asks.get(seq)?.check();
+    });
   }
 
   /** The backends in servers.conf; throws ServersFileError (logged) when it cannot be used. */
@@ -285,10 +302,10 @@ export class BrokerCluster {
       case 'trace-decisions':
         this.broker.trace.merge(message.decisions, message.dropped);
         return;
-      case 'reloaded': {
-        const call = this.reloads.get(message.seq);
+      case 'done': {
+        const call = this.asks.get(message.seq);
         call?.answers.set(worker, message);
-        call?.done();
+        call?.check();
         return;
       }
       case 'trace-watch':
@@ -321,8 +338,8 @@ export class BrokerCluster {
     this.workers.delete(worker.id);
     this.subscribed.delete(worker);
     this.joining.delete(worker);
-    // A reload waiting for this worker's answer waits no more.
-    for (const call of this.reloads.values()) call.done();
+    // A call waiting for this worker's answer waits no more.
+    for (const call of this.asks.values()) call.check();
     this.watching.delete(worker);
     this.http.gone(worker.id);
     if (this.stopping) return;

@@ -137,6 +137,7 @@ export function runWorker(input: Partial<BrokerOptions>): void {
       case 'change':
         // The primary logged it with who asked; each worker applies it to its own table.
         servers.change(message.key, message.change);
+        if (message.seq !== undefined) send({ t: 'done', seq: message.seq });
         return;
       case 'admin-answer': {
         const entry = pending.get(message.seq);
@@ -160,10 +161,10 @@ export function runWorker(input: Partial<BrokerOptions>): void {
         const { seq: asked } = message;
         try {
           const result = http?.front.reloadServers();
-          if (asked !== undefined) send({ t: 'reloaded', seq: asked, ...(result !== undefined && { result }) });
+          if (asked !== undefined) send({ t: 'done', seq: asked, ...(result !== undefined && { result }) });
         } catch (err) {
           // Logged by the reload; the running backends stay.
-          if (asked !== undefined) send({ t: 'reloaded', seq: asked, error: (err as Error).message });
+          if (asked !== undefined) send({ t: 'done', seq: asked, error: (err as Error).message });
         }
         return;
       }
