@@ -1,12 +1,12 @@
 /**
  * The primary process of --workers N (node:cluster). It runs the packet broker exactly as one
  * process does (packet listener, registrations, registry, router: all here, once), forks N
- * workers that serve HTTP on the shared --http-port (each on SO_REUSEPORT sockets of its own,
- * or on the one socket cluster shares where the runtime has no reusePort),
- * feeds every worker's read-only registry (relayed-store.ts) with its own store's events, and
- * answers the admin requests the workers relay: the pages from its own packet figures and the
- * merged HTTP figures of the workers, the runtime API over the whole broker (ClusterServers). A
- * worker that dies is forked again, after a backoff, at most MAX_RESTARTS_PER_MINUTE times a minute.
+ * workers that serve HTTP on the shared --http-port (each on SO_REUSEPORT sockets of its own, or
+ * on the one socket cluster shares where the runtime has no reusePort), feeds every worker's
+ * read-only registry (registry/relayed-store.ts) with its own store's events, and answers the
+ * admin requests the workers relay: the pages from its packet figures and the workers' merged
+ * HTTP figures, the runtime API over the whole broker (WorkersControl). A worker that dies is
+ * forked again, after a backoff, at most MAX_RESTARTS_PER_MINUTE times a minute.
  */
 import cluster, { type Worker } from 'node:cluster';
 import type { AddressInfo } from 'node:net';
@@ -61,7 +61,7 @@ export class BrokerCluster {
   /** Runtime API calls waiting for the workers (ask()): their answers by worker. */
   private readonly asks = new Map<number, { answers: Map<Worker, Done>; check(): void }>();
   private askSeq = 0;
-  /** Workers with a dashboard trace stream open: they get every decision (trace-relay.ts). */
+  /** Workers with a dashboard trace stream open: they get every decision (DecisionBatcher). */
   private readonly watching = new Set<Worker>();
   private readonly traceFeed: DecisionBatcher;
   /** When the recent re-forks happen(ed), for the backoff and the limit. */

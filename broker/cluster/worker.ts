@@ -2,7 +2,7 @@
  * One HTTP worker of --workers: the same program (cluster re-runs main.js with the same
  * arguments, so the options are parsed again, not sent), serving HTTP on the shared port. It is a
  * broker that follows a registry it does not own: its table follows a read-only store fed by the
- * primary (relayed-store.ts), as a second broker's follows Redis, and its HTTP half is the one
+ * primary (registry/relayed-store.ts), as a second broker's follows Redis, and its HTTP half is the one
  * composition (http-composition.ts) with the admin pages relayed to the primary, which sees the
  * whole broker (health is answered here). It exits when the primary tells it to stop (after
  * draining), on SIGTERM (the same way), or at once when the primary goes away (cluster's own
@@ -23,7 +23,7 @@ import { listenerTls } from '../support/tls-files.js';
 import { Tracer } from '../trace/tracer.js';
 import { REPORT_INTERVAL_MS, type WorkerReport } from '../admin/merged-http.js';
 import { isMessage, type FromWorker, type LinkState, type ToWorker } from './messages.js';
-import { RelayedStore } from './relayed-store.js';
+import { RelayedStore } from '../registry/relayed-store.js';
 import { DecisionBatcher } from '../trace/decision-batcher.js';
 
 /** How long a relayed admin request waits for the primary. */

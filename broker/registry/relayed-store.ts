@@ -1,11 +1,12 @@
 /**
- * A --workers worker's registry: a read-only RegistryStore fed over IPC by the primary, which
- * owns the real one (memory, or Redis with --registry). The primary sends its list() once, then
- * every event its own store's watch() gives, whatever their kind; the worker's table follows
- * this store with followStore() (registry/membership.ts), exactly as a second broker's table
- * follows a shared Redis registry. Registrations are the primary's: writes here are refused.
+ * A read-only RegistryStore that repeats another process's store: a --workers worker's registry,
+ * fed over IPC by the primary, which owns the real one (memory, or Redis with --registry). It is
+ * given that store's list() once (load), then every event its watch() gives, whatever their kind
+ * (apply); the worker's table follows it with followStore() (membership.ts), exactly as a second
+ * broker's table follows a shared Redis registry. Registrations are the owner's: writes here are
+ * refused.
  */
-import type { Registered, RegistryStore, ServerEntry, StoreEvent } from '../registry/store.js';
+import type { Registered, RegistryStore, ServerEntry, StoreEvent } from './store.js';
 
 export class ReadOnlyStoreError extends Error {
   constructor(call: string) {

@@ -7,13 +7,13 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { ReadOnlyStoreError, RelayedStore } from '../../broker/cluster/relayed-store.js';
-import type { LinkState } from '../../broker/cluster/messages.js';
-import { ProtocolError } from '../../broker/protocol/error-codes.js';
-import { followStore } from '../../broker/registry/membership.js';
-import { MemoryStore } from '../../broker/registry/memory-store.js';
-import type { MemberState } from '../../broker/routing/member.js';
-import { PolicyTable } from '../../broker/routing/policy-table.js';
+import { ReadOnlyStoreError, RelayedStore } from '../../../broker/registry/relayed-store.js';
+import type { LinkState } from '../../../broker/cluster/messages.js';
+import { ProtocolError } from '../../../broker/protocol/error-codes.js';
+import { followStore } from '../../../broker/registry/membership.js';
+import { MemoryStore } from '../../../broker/registry/memory-store.js';
+import type { MemberState } from '../../../broker/routing/member.js';
+import { PolicyTable } from '../../../broker/routing/policy-table.js';
 
 /** What the IPC channel does to a message: JSON there and back. */
 const overIpc = <T>(value: T): T => JSON.parse(JSON.stringify(value)) as T;
