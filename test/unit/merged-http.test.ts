@@ -11,7 +11,7 @@ import { UpgradeCounters } from '../../broker/http/upgrade-counters.js';
 type Event =
   | { kind: 'response'; policy: number; server: string; status: number; ms: number }
   | { kind: 'error'; code: HttpErrorCode; policy: number | undefined }
-  | { kind: 'retry' }
+  | { kind: 'retry'; policy: number }
   | { kind: 'abort' };
 
 const eventArb: fc.Arbitrary<Event> = fc.oneof(
@@ -24,7 +24,8 @@ const eventArb: fc.Arbitrary<Event> = fc.oneof(
     ms: fc.integer({ min: 1, max: 20_000 }).map((n) => n + 0.5),
   }),
   fc.record({ kind: fc.constant('error' as const), code: fc.constantFrom(HttpErrorCode.BAD_GATEWAY, HttpErrorCode.NO_SERVER, HttpErrorCode.BAD_REQUEST), policy: fc.option(fc.integer({ min: 1, max: 3 }), { nil: undefined }) }),
-  fc.constant({ kind: 'retry' as const }),
+  // Per policy: the field a worker's report once left out.
+  fc.record({ kind: fc.constant('retry' as const), policy: fc.integer({ min: 1, max: 3 }) }),
   fc.constant({ kind: 'abort' as const }),
 );
 
@@ -44,7 +45,8 @@ function count(stats: Counters, e: Event): void {
     if (e.policy !== undefined) stats.policy(e.policy);
     stats.countError(e.code, e.policy, 'x');
   } else if (e.kind === 'retry') {
-    stats.rerouted++;
+    stats.policy(e.policy);
+    stats.countReroute(e.policy);
   } else {
     stats.dropped++;
   }
@@ -56,6 +58,7 @@ function comparable(stats: Counters) {
     .map((p) => ({
       policy: p.policy,
       replied: p.replied,
+      rerouted: p.rerouted,
       errors: { ...p.errors },
       counts: Array.from(p.latency.counts),
       count: p.latency.count,
