@@ -81,7 +81,14 @@ export async function startHttp(parts: HttpParts): Promise<HttpHalf> {
   }
   const front: HttpFrontEnd = new HttpFrontEnd(table, options, log, handler, trace, parts.tls, parts.interceptors);
   if (admin.kind === 'local') admin.sources.http = front;
-  await front.listen(parts.sharedPort);
+  try {
+    await front.listen(parts.sharedPort);
+  } catch (err) {
+    // Nobody holds this front end yet: let go of what it started (health checks, pools).
+    stopAdmin();
+    await front.close(0);
+    throw err;
+  }
   pages?.start();
   return { front, stopAdmin };
 }
