@@ -23,7 +23,7 @@ const LAYERS = [
   ['^broker/options?(-spec)?\\.ts$'],
   ['^broker/(packets|http)/'],
   ['^broker/admin/'],
-  ['^broker/broker\\.ts$'],
+  ['^broker/(broker|http-composition)\\.ts$'],
   ['^broker/(cluster|ctl)/'],
   ['^broker/(main|index)\\.ts$'],
 ].map((paths) => paths.join('|'));

@@ -5,7 +5,6 @@
  * embed. The CLI (main.ts) is a thin shell around it; the --workers primary builds on it.
  */
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import type { AdminPages } from './admin/pages.js';
 import type { StatusSources } from './admin/status.js';
 import type { HttpFrontEnd } from './http/http-front-end.js';
 import { resolveBrokerOptions, type BrokerOptions } from './options.js';
@@ -14,7 +13,7 @@ import { PacketHooks } from './packets/packet-hooks.js';
 import { PacketRouter } from './packets/packet-router.js';
 import { PeerConnection, type PeerSettings } from './packets/peer-connection.js';
 import { Registrar } from './packets/registrar.js';
-import { followStore } from './registry/membership.js';
+import { expiryGraceMs, followStore } from './registry/membership.js';
 import { MemoryStore } from './registry/memory-store.js';
 import { RedisStore } from './registry/redis-store.js';
 import { parseRegistryUrl } from './registry/registry-url.js';
@@ -27,7 +26,6 @@ import { Counters } from './routing/counters.js';
 import { ListenGroup } from './support/listen-group.js';
 import { listenPlan } from './support/reuse-port.js';
 import { checkBackendCa, listenerTls } from './support/tls-files.js';
-import { isLoopbackAddress } from './support/address-list.js';
 import { ServersFileError } from './support/servers-file.js';
 import type { ReloadResult } from './http/static-backends.js';
 import { waitUntil } from './support/wait-until.js';
@@ -93,8 +91,8 @@ export function createBroker(input: Partial<BrokerOptions> = {}): Broker {
   const table = new PolicyTable(options.algorithm);
   // A session server whose record expired (its broker died) stays as long again while its link
   // is up: it is registering through another broker, and then keeps its link (membership.ts).
-  const expiryGraceMs = shared === undefined ? 0 : Math.max(options.heartbeatMs * options.heartbeatMisses, 2 * options.registryResyncMs);
-  const unfollow = followStore(store, table, { expiryGraceMs });
+  const graceMs = expiryGraceMs({ shared: shared !== undefined, heartbeatMs: options.heartbeatMs, heartbeatMisses: options.heartbeatMisses, resyncMs: options.registryResyncMs });
+  const unfollow = followStore(store, table, { expiryGraceMs: graceMs });
   const stats = new Counters('packets');
   // Per-policy and per-server counters follow the table (and outlive removed servers).
   table.observe(stats);
@@ -121,7 +119,7 @@ export function createBroker(input: Partial<BrokerOptions> = {}): Broker {
   // The HTTP front end and the admin pages are loaded by listen(), only with --http-port: with
   // undici, prom-client and the dashboard they cost ~20 MiB that a packet-only broker need not pay.
   let http: HttpFrontEnd | undefined;
-  let admin: AdminPages | undefined;
+  let stopAdmin: (() => void) | undefined;
   const statusSources: StatusSources = {
     table,
     stats,
@@ -206,20 +204,10 @@ export function createBroker(input: Partial<BrokerOptions> = {}): Broker {
     else log.info('registration mode', registration);
     if (options.httpPort !== undefined) {
       try {
-        const [{ HttpFrontEnd }, { AdminPages }, { RuntimeApi }] = await Promise.all([import('./http/http-front-end.js'), import('./admin/pages.js'), import('./admin/runtime-api.js')]);
-        const api = new RuntimeApi({
-          table,
-          log,
-          writeToken: options.adminToken ?? options.httpToken,
-          loopbackOnly: isLoopbackAddress(options.host) && isLoopbackAddress(options.httpHost ?? options.host),
-          reload: () => http!.reloadServers(),
-        });
-        const pages = new AdminPages(statusSources, trace, api);
-        admin = pages;
-        http = new HttpFrontEnd(table, options, log, (req, res, path, authorized) => pages.handle(req, res, path, authorized), trace, tls, interceptors);
-        statusSources.http = http;
-        await http.listen();
-        pages.start();
+        const { startHttp } = await import('./http-composition.js');
+        const half = await startHttp({ table, options, log, trace, tls, interceptors, admin: { kind: 'local', sources: statusSources } });
+        http = half.front;
+        stopAdmin = half.stopAdmin;
       } catch (err) {
         clearInterval(sweepTimer);
         listeners.close();
@@ -282,7 +270,7 @@ export function createBroker(input: Partial<BrokerOptions> = {}): Broker {
     },
     close() {
       closing ??= (async () => {
-        admin?.stop();
+        stopAdmin?.();
         // Stop accepting first; existing connections are still answered.
         listeners?.close();
         await drain(http?.close(options.drainTimeoutMs));

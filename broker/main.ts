@@ -1,8 +1,7 @@
 #!/usr/bin/env -S node --min-semi-space-size=16
 /** policy-broker: parse options, start the broker, stop it on SIGINT/SIGTERM. Nothing else. */
 import cluster from 'node:cluster';
-import { availableParallelism } from 'node:os';
-import { Command, InvalidArgumentError, type Option } from 'commander';
+import { Command, type Option } from 'commander';
 import { createBroker } from './broker.js';
 import { ctlCommand } from './ctl/command.js';
 import { loadPlugins, PluginError } from './hooks/plugin.js';
@@ -10,7 +9,7 @@ import { RegistryError } from './registry/registry-url.js';
 import type { OptionSpec } from './option-spec.js';
 import { ServersFileError } from './support/servers-file.js';
 import { BROKER_OPTIONS, OptionError, resolveBrokerOptions, type OptionName } from './options.js';
-import { envOption, EXIT_USAGE, integer, loggingOptions, parseOrExit } from './support/cli.js';
+import { envOption, EXIT_USAGE, loggingOptions, parseOrExit } from './support/cli.js';
 import { PACKAGE_VERSION } from './support/version.js';
 import { createLogger, type LogFormat, type LogLevel } from './support/logger.js';
 
@@ -27,9 +26,6 @@ const fromTable = (Object.entries(BROKER_OPTIONS) as Array<[OptionName, OptionSp
   program.addOption(option);
   return [name, option];
 });
-program.addOption(
-  envOption(ENV, '--workers <n>', 'HTTP worker processes (needs --http-port; "auto" = one per CPU; 0 = HTTP in this process)').argParser(workers).default(0),
-);
 for (const option of loggingOptions(ENV)) program.addOption(option);
 // `policy-broker ctl …` operates a running broker; the broker's own options go before it, if any.
 program.enablePositionalOptions().addCommand(ctlCommand());
@@ -37,16 +33,17 @@ program.enablePositionalOptions().addCommand(ctlCommand());
 program.action(async (opts: Record<string, unknown>) => {
   // Commander checked both against their choices.
   const logger = createLogger({ level: opts.logLevel as LogLevel, format: opts.logFormat as LogFormat | undefined, name: 'broker' });
-  const workerCount = Number(opts.workers);
+  let workerCount = 0;
   let broker;
   try {
     const given = Object.fromEntries(fromTable.map(([name, option]) => [name, opts[option.attributeName()]]));
     // --plugin files become interceptors here, in every --workers process, before anything listens.
     const interceptors = await loadPlugins((given.plugin as string[] | undefined) ?? []);
     const settings = resolveBrokerOptions({ ...given, plugin: [], interceptors, logger });
+    workerCount = settings.workers;
     // --workers: this is either one of the HTTP workers (cluster re-ran this program) or their primary.
     if (cluster.isWorker) return (await import('./cluster/worker.js')).runWorker(settings);
-    broker = workerCount > 0 ? new (await import('./cluster/primary.js')).BrokerCluster(settings, workerCount) : createBroker(settings);
+    broker = workerCount > 0 ? new (await import('./cluster/primary.js')).BrokerCluster(settings) : createBroker(settings);
   } catch (err) {
     if (!(err instanceof OptionError || err instanceof PluginError)) throw err;
     process.stderr.write(`policy-broker: error: ${err.message}\n`);
@@ -94,15 +91,5 @@ program.action(async (opts: Record<string, unknown>) => {
   };
   process.stdout.write(`${JSON.stringify(ready)}\n`);
 });
-
-/** --workers: a whole number from 0, or "auto" (one per CPU the process may use). */
-function workers(value: string): number {
-  if (value.trim() === 'auto') return availableParallelism();
-  try {
-    return integer(0, 1024)(value);
-  } catch {
-    throw new InvalidArgumentError(`expected a whole number from 0 to 1024 or "auto", got "${value}"`);
-  }
-}
 
 await parseOrExit(program);

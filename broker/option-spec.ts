@@ -3,6 +3,7 @@
  * comes from it), its default, how a command-line string becomes a value, and how a value
  * given to createBroker() is checked. options.ts lists every option once with these.
  */
+import { availableParallelism } from 'node:os';
 import { InvalidArgumentError } from 'commander';
 import { AddressList, splitList } from './support/address-list.js';
 import { integer } from './support/cli.js';
@@ -24,6 +25,28 @@ export interface OptionSpec<T> {
 /** A whole number in [min, max]. */
 export function wholeNumber(flags: string, description: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): OptionSpec<number> {
   return { flags, description, default: fallback, parse: integer(min, max), problem: (v) => integerProblem(v, min, max) };
+}
+
+/**
+ * A number of processes: a whole number in [0, max]; on the command line also "auto", one per
+ * CPU the process may use.
+ */
+export function processCount(flags: string, description: string, max: number): OptionSpec<number> {
+  const whole = integer(0, max);
+  return {
+    flags,
+    description,
+    default: 0,
+    parse: (text) => {
+      if (text.trim() === 'auto') return availableParallelism();
+      try {
+        return whole(text);
+      } catch {
+        throw new InvalidArgumentError(`expected a whole number from 0 to ${max} or "auto", got "${text}"`);
+      }
+    },
+    problem: (v) => integerProblem(v, 0, max),
+  };
 }
 
 /** A string that `check` accepts (returns why not, else undefined). */

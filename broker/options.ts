@@ -6,7 +6,7 @@
  */
 import { InterceptorError, resolveInterceptors } from './hooks/check.js';
 import type { Interceptor } from './hooks/interceptor.js';
-import { addressList, backendList, fileList, flag, fraction, oneOf, optional, text, wholeNumber, type OptionSpec } from './option-spec.js';
+import { addressList, backendList, fileList, flag, fraction, oneOf, optional, processCount, text, wholeNumber, type OptionSpec } from './option-spec.js';
 import { STRATEGY_NAMES } from './routing/strategies/index.js';
 import { silentLogger, type Logger } from './support/logger.js';
 import { OptionError } from './support/option-error.js';
@@ -76,6 +76,8 @@ export const BROKER_OPTIONS = {
   adminPrefix: text('--admin-prefix <path>', 'path prefix of the broker\'s own pages (status, health), never proxied', '/_broker/', (v) =>
     /^\/(?:[A-Za-z0-9._~!$&'()*+,;=:@%-]+\/)+$/.test(v) ? undefined : `must be a path that starts and ends with "/", like /_broker/, got "${v}"`,
   ),
+  /** The command runs them (cluster/primary.ts); createBroker() is always one process. */
+  workers: processCount('--workers <n>', 'HTTP worker processes (needs --http-port; "auto" = one per CPU; 0 = HTTP in this process)', 1024),
   httpMaxConnections: wholeNumber('--http-max-connections <n>', 'open HTTP client connections; past it requests get 503', 10000, 1, 10_000_000),
   httpMaxInflight: wholeNumber('--http-max-inflight <n>', 'HTTP requests proxied at once; past it 503', 10000, 1, 10_000_000),
   httpMaxHeaderBytes: wholeNumber('--http-max-header-bytes <n>', 'longest request head accepted; longer gets 400', 16 * 1024, 1024, 1024 * 1024),
@@ -170,6 +172,9 @@ function checkTogether(options: BrokerOptions): void {
   }
   if (options.insecureOpenRegistration && options.allowRegisterFrom.length > 0) {
     throw new OptionError('insecureOpenRegistration', 'cannot go with allowRegisterFrom: choose the allow-list or open registration');
+  }
+  if (options.workers > 0 && options.httpPort === undefined) {
+    throw new OptionError('workers', '--workers needs --http-port: the workers serve HTTP (packets stay in one process)');
   }
   if (options.httpPort === undefined && options.httpServers.length > 0) {
     throw new OptionError('httpServers', 'static HTTP backends need the HTTP listener (httpPort)');

@@ -3,7 +3,7 @@
  * whoever holds it: the front end that asked (one process), or a worker relaying the
  * primary's answer over IPC (--workers).
  */
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { errorBody, HTTP_ERROR_STATUS, HttpErrorCode } from '../http/http-errors.js';
 
 export interface AdminAnswer {
@@ -52,3 +52,49 @@ export function writeAnswer(res: ServerResponse, answer: AdminAnswer, close: boo
 export function hasBody(headers: { 'content-length'?: string; 'transfer-encoding'?: string }): boolean {
   return headers['content-length'] !== undefined || headers['transfer-encoding'] !== undefined;
 }
+
+/**
+ * One request under the admin prefix as plain data, so that whoever answers it needs no socket:
+ * the pages of this process, or the --workers primary, to which a worker relays it over IPC.
+ */
+export interface AdminRequest {
+  /** What follows the admin prefix, without the query. */
+  path: string;
+  /** The request target, with its query. */
+  url: string;
+  method: string;
+  /** Whether it carried --http-token (or none is needed). */
+  authorized: boolean;
+  /** Its Authorization header, for the runtime API's write check (--admin-token). */
+  authorization: string | undefined;
+  /** Who asked (the peer address), for the log of changes. */
+  who: string;
+  /** The body of a runtime API call, read up to MAX_ADMIN_BODY_BYTES; undefined for the pages. */
+  body?: string;
+}
+
+/** The longest admin request body read (a runtime API call is a small JSON object). */
+export const MAX_ADMIN_BODY_BYTES = 4096;
+
+/** The request's body as text; rejects past `max` bytes (and stops reading). */
+export function readBody(req: IncomingMessage, max = MAX_ADMIN_BODY_BYTES): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > max) {
+        // Read no more (bounded cost); the answer closes the connection, so the rest is never read.
+        req.removeAllListeners('data');
+        req.pause();
+        reject(new BodyTooLarge(`over ${max} bytes: an API body is a small JSON object`));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+export class BodyTooLarge extends Error {}

@@ -1,7 +1,7 @@
 /**
  * What the admin pages (status, metrics, activity) read of the HTTP front end. In one process
  * that is the HttpFrontEnd itself; with --workers it is the primary's merged view of its
- * workers (cluster/merged-http.ts). Read-only shapes: the pages never change what they read.
+ * workers (merged-http.ts). Read-only shapes: the pages never change what they read.
  */
 import type { AddressInfo } from 'node:net';
 import type { HttpBackendView } from '../http/backend-view.js';

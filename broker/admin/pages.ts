@@ -19,7 +19,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HttpErrorCode } from '../http/http-errors.js';
 import { Activity } from './activity.js';
-import { bodyAnswer, errorAnswer, hasBody, healthAnswer, jsonAnswer, writeAnswer, type AdminAnswer } from './answer.js';
+import { BodyTooLarge, bodyAnswer, errorAnswer, hasBody, healthAnswer, jsonAnswer, readBody, writeAnswer, type AdminAnswer, type AdminRequest } from './answer.js';
 import { DASHBOARD_CSP, DASHBOARD_HTML } from './dashboard-page.js';
 import { BrokerMetrics } from './metrics.js';
 import type { RuntimeApi } from './runtime-api.js';
@@ -62,26 +62,18 @@ export class AdminPages {
 
   /** Answers one request under the admin prefix; `path` is what follows the prefix, without the query. */
   handle(req: IncomingMessage, res: ServerResponse, path: string, authorized: boolean): void {
-    if (path.startsWith(API_PREFIX) && this.api !== undefined) return this.api.handle(req, res, path.slice(API_PREFIX.length), authorized);
-    const close = hasBody(req.headers);
-    if (path === TRACE_EVENTS) {
-      const refused = openTraceStream(this.traceStream, req, res, authorized);
-      if (refused !== undefined) writeAnswer(res, refused, close);
-      return;
-    }
-    const answer = this.answer(path, req.url, authorized, req.method);
-    if ('then' in answer) void answer.then((a) => writeAnswer(res, a, close));
-    else writeAnswer(res, answer, close);
+    serveAdmin(req, res, path, authorized, this.traceStream, (request) => this.answer(request));
   }
 
-  /**
-   * The answer to `path` (what follows the prefix, without the query) of request target `url`;
-   * a promise for the metrics, which prom-client renders asynchronously.
-   */
-  answer(path: string, url: string | undefined, authorized: boolean, method = 'GET'): AdminAnswer | Promise<AdminAnswer> {
+  /** The answer to one admin request; a promise for the metrics (prom-client renders asynchronously) and the reload. */
+  answer(request: AdminRequest): AdminAnswer | Promise<AdminAnswer> {
+    const { path, url, authorized, method } = request;
     const src = this.src;
     if (path === 'health') return healthAnswer(src.stopping());
-    if (path.startsWith(API_PREFIX)) return errorAnswer(HttpErrorCode.NOT_FOUND, 'the runtime API is not served with --workers yet; SIGHUP to the primary reloads servers.conf in every worker');
+    if (path.startsWith(API_PREFIX)) {
+      if (this.api === undefined) return errorAnswer(HttpErrorCode.NOT_FOUND, 'this broker serves no runtime API');
+      return this.api.answer(path.slice(API_PREFIX.length), request);
+    }
     if (path === '') return DASHBOARD;
     if (path !== 'status' && path !== 'metrics' && path !== 'activity' && path !== 'trace') return errorAnswer(HttpErrorCode.NOT_FOUND, `no such broker page: ${path}`);
     if (!authorized) return errorAnswer(HttpErrorCode.UNAUTHORIZED, 'this broker needs Authorization: Bearer <token>');
@@ -122,4 +114,43 @@ export class AdminPages {
 function sinceOf(url: string | undefined): number | undefined {
   const since = Number(queryOf(url).get('since') ?? NaN);
   return Number.isFinite(since) ? since : undefined;
+}
+
+/**
+ * Serves one request under the admin prefix: the trace's event stream from `stream` (held open
+ * here), everything else as an AdminRequest handed to `answer`, which is this process's pages or,
+ * in a --workers worker, the relay to the primary. A runtime API write's body is read first, up
+ * to MAX_ADMIN_BODY_BYTES; any other body is not read, and its connection closes after the answer.
+ */
+export function serveAdmin(
+  req: IncomingMessage,
+  res: ServerResponse,
+  path: string,
+  authorized: boolean,
+  stream: TraceStream,
+  answer: (request: AdminRequest) => AdminAnswer | Promise<AdminAnswer>,
+): void {
+  const close = hasBody(req.headers);
+  if (path === TRACE_EVENTS) {
+    const refused = openTraceStream(stream, req, res, authorized);
+    if (refused !== undefined) writeAnswer(res, refused, close);
+    return;
+  }
+  const request: AdminRequest = {
+    path,
+    url: req.url ?? '',
+    method: req.method ?? 'GET',
+    authorized,
+    authorization: req.headers.authorization,
+    who: req.socket.remoteAddress ?? 'unknown',
+  };
+  const reply = (a: AdminAnswer | Promise<AdminAnswer>, closing: boolean): void => {
+    if ('then' in a) void a.then((done) => writeAnswer(res, done, closing));
+    else writeAnswer(res, a, closing);
+  };
+  if (!(path.startsWith(API_PREFIX) && close && (request.method === 'PATCH' || request.method === 'POST'))) return reply(answer(request), close);
+  void readBody(req).then(
+    (body) => reply(answer({ ...request, body }), false),
+    (err: Error) => writeAnswer(res, errorAnswer(err instanceof BodyTooLarge ? HttpErrorCode.PAYLOAD_TOO_LARGE : HttpErrorCode.BAD_REQUEST, err.message), true),
+  );
 }

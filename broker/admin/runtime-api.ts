@@ -12,32 +12,34 @@
  * else --http-token; with neither, writes are refused unless every listener of the broker is
  * on loopback (then only this host's users can reach them). Every change is logged with who
  * asked.
+ *
+ * The API answers an AdminRequest (plain data, body already read), so that with --workers the
+ * primary answers what a worker relays; what it lists and changes is a ServerControl: this
+ * process's table (TableControl), or the whole --workers broker (cluster/primary.ts).
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HttpErrorCode } from '../http/http-errors.js';
 import type { ReloadResult } from '../http/static-backends.js';
 import { weightProblem, type AdminMode, type Member } from '../routing/member.js';
 import type { PolicyTable } from '../routing/policy-table.js';
 import type { Logger } from '../support/logger.js';
 import { SecretCheck } from '../support/secret.js';
-import { errorAnswer, hasBody, jsonAnswer, writeAnswer, type AdminAnswer } from './answer.js';
+import { errorAnswer, jsonAnswer, type AdminAnswer, type AdminRequest } from './answer.js';
+import type { HttpSource } from './http-source.js';
 
 /** The API's names for what the operator asks ("up" puts a member back: enabled). */
 const STATE_TO_ADMIN: Record<string, AdminMode> = { drain: 'drain', disabled: 'disabled', up: 'enabled' };
 
-/** The longest PATCH body read. */
-const MAX_BODY_BYTES = 4096;
-
 /** What the API is given by the composition root. */
 export interface RuntimeApiSettings {
-  table: PolicyTable;
+  /** The servers it lists and changes. */
+  servers: ServerControl;
   log: Logger;
   /** --admin-token, else --http-token; undefined: writes only when `loopbackOnly`. */
   writeToken: string | undefined;
   /** True when every listener is on loopback. */
   loopbackOnly: boolean;
-  /** Re-reads servers.conf; undefined without the HTTP front end. Throws on a bad file. */
-  reload?: () => ReloadResult;
+  /** Re-reads servers.conf; undefined without the HTTP front end. Throws (or rejects) on a bad file. */
+  reload?: () => ReloadResult | Promise<ReloadResult>;
 }
 
 /** One member as the API lists it. */
@@ -55,7 +57,81 @@ export interface ServerRow {
   served: number;
 }
 
-type Change = { admin?: AdminMode; weight?: number };
+/** What an operator may change of a server (plain data: it crosses IPC with --workers). */
+export interface ServerChange {
+  admin?: AdminMode;
+  weight?: number;
+}
+
+/** The servers the API lists and changes. */
+export interface ServerControl {
+  rows(): ServerRow[];
+  /**
+   * Applies `change` to every member of `key` (every policy it serves); the rows changed, none
+   * when there is no such server. A promise where the change must reach other processes first.
+   */
+  change(key: string, change: ServerChange): ServerRow[] | Promise<ServerRow[]>;
+}
+
+/** The members of one policy table. */
+export class TableControl implements ServerControl {
+  constructor(private readonly table: PolicyTable) {}
+
+  rows(): ServerRow[] {
+    return Array.from(this.table.members(), rowOf);
+  }
+
+  change(key: string, change: ServerChange): ServerRow[] {
+    const members = Array.from(this.table.members()).filter((m) => keyOf(m) === key);
+    for (const member of members) {
+      if (change.weight !== undefined) this.table.setWeight(member, change.weight);
+      if (change.admin !== undefined) this.table.setAdmin(member, change.admin);
+    }
+    return members.map(rowOf);
+  }
+}
+
+/**
+ * The servers of a --workers broker: the registered ones of the primary's table (with the
+ * workers' HTTP figures added), and the static backends of the workers' reports (each worker holds
+ * its own, from servers.conf). A change is applied to the table and handed to `tell`, which sends
+ * it to every worker.
+ */
+export class WorkersControl implements ServerControl {
+  private readonly own: TableControl;
+
+  constructor(
+    table: PolicyTable,
+    /** The workers' merged reports (merged-http.ts). */
+    private readonly http: Pick<HttpSource, 'backends'>,
+    /** Resolves once every worker has applied the change. */
+    private readonly tell: (key: string, change: ServerChange, isStatic: boolean) => Promise<void>,
+  ) {
+    this.own = new TableControl(table);
+  }
+
+  rows(): ServerRow[] {
+    const backends = [...this.http.backends()];
+    const registered = this.own.rows().map((row) => {
+      const http = backends.find((b) => b.source === 'registered' && String(b.id) === row.key && b.policy === row.policy);
+      return http === undefined ? row : { ...row, inflight: row.inflight + http.outstanding, served: row.served + http.served };
+    });
+    const statics = backends
+      .filter((b) => b.source === 'static')
+      .map((b): ServerRow => ({ key: b.address, policy: b.policy, source: 'static', address: b.address, httpAddress: null, state: b.state, admin: b.admin, weight: b.weight, inflight: b.outstanding, served: b.served }));
+    return [...registered, ...statics];
+  }
+
+  async change(key: string, change: ServerChange): Promise<ServerRow[]> {
+    const registered = this.own.change(key, change);
+    // A static backend as the workers last reported it, with the change (they apply it now).
+    const statics = this.rows()
+      .filter((row) => row.source === 'static' && row.key === key)
+      .map((row) => ({ ...row, ...(change.admin !== undefined && { admin: change.admin }), ...(change.weight !== undefined && { weight: change.weight }) }));
+    if (registered.length + statics.length > 0) await this.tell(key, change, statics.length > 0);
+    return [...registered, ...statics];
+  }
+}
 
 export class RuntimeApi {
   private readonly writeCheck: SecretCheck | undefined;
@@ -65,45 +141,40 @@ export class RuntimeApi {
   }
 
   /** Answers one request under api/; `path` is what follows `api/`. */
-  handle(req: IncomingMessage, res: ServerResponse, path: string, authorized: boolean): void {
-    const method = req.method ?? 'GET';
-    // A body left unread closes the connection after the answer; a PATCH's body is read.
-    const answer = (a: AdminAnswer, close = hasBody(req.headers)): void => writeAnswer(res, a, close);
+  answer(path: string, req: AdminRequest): AdminAnswer | Promise<AdminAnswer> {
+    const method = req.method;
     if (path === 'servers') {
-      if (method !== 'GET') return answer(errorAnswer(HttpErrorCode.METHOD_NOT_ALLOWED, 'api/servers answers GET'));
-      if (!authorized) return answer(errorAnswer(HttpErrorCode.UNAUTHORIZED, 'this broker needs Authorization: Bearer <token>'));
-      return answer(jsonAnswer(200, { servers: this.rows() }));
+      if (method !== 'GET') return errorAnswer(HttpErrorCode.METHOD_NOT_ALLOWED, 'api/servers answers GET');
+      if (!req.authorized) return errorAnswer(HttpErrorCode.UNAUTHORIZED, 'this broker needs Authorization: Bearer <token>');
+      return jsonAnswer(200, { servers: this.settings.servers.rows() });
     }
     const write = path === 'reload' ? 'POST' : path.startsWith('servers/') ? 'PATCH' : undefined;
-    if (write === undefined) return answer(errorAnswer(HttpErrorCode.NOT_FOUND, `no such API call: api/${path}`));
-    if (method !== write) return answer(errorAnswer(HttpErrorCode.METHOD_NOT_ALLOWED, `api/${path.startsWith('servers/') ? 'servers/KEY' : path} answers ${write}`));
+    if (write === undefined) return errorAnswer(HttpErrorCode.NOT_FOUND, `no such API call: api/${path}`);
+    if (method !== write) return errorAnswer(HttpErrorCode.METHOD_NOT_ALLOWED, `api/${path.startsWith('servers/') ? 'servers/KEY' : path} answers ${write}`);
     const refused = this.writeRefusal(req);
-    if (refused !== undefined) return answer(refused);
-    const who = req.socket.remoteAddress ?? 'unknown';
-    if (path === 'reload') return answer(this.reload(who));
-    void readJson(req).then(
-      (body) => answer(this.patch(decodeURIComponent(path.slice('servers/'.length)), body, who), false),
-      (err: Error) => answer(errorAnswer(err.message.startsWith('over') ? HttpErrorCode.PAYLOAD_TOO_LARGE : HttpErrorCode.BAD_REQUEST, err.message), true),
-    );
+    if (refused !== undefined) return refused;
+    if (path === 'reload') return this.reload(req.who);
+    let body: unknown;
+    try {
+      body = JSON.parse(req.body ?? '');
+    } catch {
+      return errorAnswer(HttpErrorCode.BAD_REQUEST, 'the body is not JSON');
+    }
+    return this.patch(decodeURIComponent(path.slice('servers/'.length)), body, req.who);
   }
 
-  /** Every member, registered and static. */
-  rows(): ServerRow[] {
-    return Array.from(this.settings.table.members(), rowOf);
-  }
-
-  private writeRefusal(req: IncomingMessage): AdminAnswer | undefined {
+  private writeRefusal(req: AdminRequest): AdminAnswer | undefined {
     if (this.writeCheck !== undefined) {
-      return this.writeCheck.matches(req.headers.authorization) ? undefined : errorAnswer(HttpErrorCode.UNAUTHORIZED, 'changes need Authorization: Bearer <admin token> (--admin-token, else --http-token)');
+      return this.writeCheck.matches(req.authorization) ? undefined : errorAnswer(HttpErrorCode.UNAUTHORIZED, 'changes need Authorization: Bearer <admin token> (--admin-token, else --http-token)');
     }
     if (this.settings.loopbackOnly) return undefined;
     return errorAnswer(HttpErrorCode.UNAUTHORIZED, 'this broker listens beyond loopback without --admin-token or --http-token: the runtime API takes no changes');
   }
 
-  private reload(who: string): AdminAnswer {
+  private async reload(who: string): Promise<AdminAnswer> {
     if (this.settings.reload === undefined) return errorAnswer(HttpErrorCode.NOT_FOUND, 'no HTTP front end: there is no servers.conf to reload');
     try {
-      const result = this.settings.reload();
+      const result = await this.settings.reload();
       this.settings.log.info('reload asked', { by: who, ...result });
       return jsonAnswer(200, { reloaded: result });
     } catch (err) {
@@ -111,22 +182,18 @@ export class RuntimeApi {
     }
   }
 
-  private patch(key: string, body: unknown, who: string): AdminAnswer {
+  private async patch(key: string, body: unknown, who: string): Promise<AdminAnswer> {
     const change = parseChange(body);
     if (typeof change === 'string') return errorAnswer(HttpErrorCode.BAD_REQUEST, change);
-    const members = Array.from(this.settings.table.members()).filter((m) => keyOf(m) === key);
-    if (members.length === 0) return errorAnswer(HttpErrorCode.NOT_FOUND, `no server ${key}: a registered server's id or a static backend's IP:PORT`);
-    const { table, log } = this.settings;
-    for (const member of members) {
-      if (change.weight !== undefined) table.setWeight(member, change.weight);
-      if (change.admin !== undefined) table.setAdmin(member, change.admin);
-      log.info('server changed by the operator', { server: key, policy: member.policy, ...change, by: who });
-    }
-    return jsonAnswer(200, { changed: members.map(rowOf) });
+    const changed = await this.settings.servers.change(key, change);
+    if (changed.length === 0) return errorAnswer(HttpErrorCode.NOT_FOUND, `no server ${key}: a registered server's id or a static backend's IP:PORT`);
+    for (const row of changed) this.settings.log.info('server changed by the operator', { server: key, policy: row.policy, ...change, by: who });
+    return jsonAnswer(200, { changed });
   }
 }
 
-function rowOf(m: Member): ServerRow {
+/** One member as the API lists it. */
+export function rowOf(m: Member): ServerRow {
   const main = m.packets ?? m.http!;
   return {
     key: keyOf(m),
@@ -147,13 +214,13 @@ export function keyOf(member: Member): string {
   return member.id !== undefined ? String(member.id) : member.http!.address;
 }
 
-function parseChange(body: unknown): Change | string {
+function parseChange(body: unknown): ServerChange | string {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) return 'the body must be a JSON object: {"state": "drain" | "disabled" | "up", "weight": 1-1000}';
   const { state, weight, ...rest } = body as Record<string, unknown>;
   const unknown = Object.keys(rest);
   if (unknown.length > 0) return `unknown field ${JSON.stringify(unknown[0])}: only "state" and "weight" may change`;
   if (state === undefined && weight === undefined) return 'nothing to change: give "state" and/or "weight"';
-  const change: Change = {};
+  const change: ServerChange = {};
   if (state !== undefined) {
     const admin = typeof state === 'string' && Object.hasOwn(STATE_TO_ADMIN, state) ? STATE_TO_ADMIN[state] : undefined;
     if (admin === undefined) return `"state" must be "drain", "disabled" or "up", got ${JSON.stringify(state)}`;
@@ -165,29 +232,4 @@ function parseChange(body: unknown): Change | string {
     change.weight = weight as number;
   }
   return change;
-}
-
-/** The request's body as JSON, at most MAX_BODY_BYTES. */
-function readJson(req: IncomingMessage): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > MAX_BODY_BYTES) {
-        reject(new Error(`over ${MAX_BODY_BYTES} bytes: an API body is a small JSON object`));
-        req.destroy();
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => {
-      try {
-        resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')));
-      } catch {
-        reject(new Error('the body is not JSON'));
-      }
-    });
-    req.on('error', reject);
-  });
 }

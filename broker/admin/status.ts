@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import type { PolicyTable } from '../routing/policy-table.js';
 import { FORGOTTEN_POLICY, type Counters } from '../routing/counters.js';
 import type { LatencyHistogram } from '../support/latency-histogram.js';
-import { mergeCounts, type HookCounts } from '../hooks/counters.js';
+import { HookCounters, type HookCounts } from '../hooks/counters.js';
 import type { HttpSource } from './http-source.js';
 import type { UpgradeFigures } from '../http/upgrade-counters.js';
 
@@ -35,7 +35,7 @@ export interface StatusSources {
 export function hookCounts(src: StatusSources): Record<string, HookCounts> {
   const own = src.hooks?.() ?? {};
   const workers = src.http?.hookCounts?.();
-  return workers === undefined ? own : mergeCounts([own, workers]);
+  return workers === undefined ? own : HookCounters.merge([own, workers]);
 }
 
 /** The registry section of the status report. */

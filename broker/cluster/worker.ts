@@ -1,46 +1,46 @@
 /**
  * One HTTP worker of --workers: the same program (cluster re-runs main.js with the same
- * arguments, so the options are parsed again, not sent), serving HTTP on the shared port with
- * an HttpFrontEnd over a policy table that mirrors the primary's registered servers. It answers /health itself and relays
- * the other admin pages to the primary, which sees the whole broker. It exits when the primary
- * tells it to stop (after draining), on SIGTERM (the same way), or at once when the primary
- * goes away (cluster's own disconnect handling).
+ * arguments, so the options are parsed again, not sent), serving HTTP on the shared port. It is a
+ * broker that follows a registry it does not own: its table follows a read-only store fed by the
+ * primary (registry/relayed-store.ts), as a second broker's follows Redis, and its HTTP half is the one
+ * composition (http-composition.ts) with the admin pages relayed to the primary, which sees the
+ * whole broker (health is answered here). It exits when the primary tells it to stop (after
+ * draining), on SIGTERM (the same way), or at once when the primary goes away (cluster's own
+ * disconnect handling).
  */
 import cluster from 'node:cluster';
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import { errorAnswer, hasBody, healthAnswer, writeAnswer } from '../admin/answer.js';
+import { errorAnswer, healthAnswer, type AdminAnswer, type AdminRequest } from '../admin/answer.js';
+import { TableControl } from '../admin/runtime-api.js';
 import { Interceptors } from '../hooks/interceptors.js';
-import { openTraceStream, TRACE_EVENTS } from '../admin/trace-page.js';
-import { Tracer } from '../trace/tracer.js';
-import { TraceStream } from '../trace/trace-stream.js';
-import { DecisionBatcher, RelayedTrace } from './trace-relay.js';
-import { HttpFrontEnd } from '../http/http-front-end.js';
+import { snapshotBackends } from '../http/backend-view.js';
 import { HttpErrorCode } from '../http/http-errors.js';
+import { startHttp, type HttpHalf } from '../http-composition.js';
 import { resolveBrokerOptions, type BrokerOptions } from '../options.js';
+import { expiryGraceMs, followStore } from '../registry/membership.js';
 import { PolicyTable } from '../routing/policy-table.js';
 import { withMeta } from '../support/logger.js';
 import { listenerTls } from '../support/tls-files.js';
-import { REPORT_INTERVAL_MS, snapshotBackends, snapshotStats, type WorkerReport } from './merged-http.js';
-import { isMessage, type FromWorker, type ToWorker } from './messages.js';
-import { applyEvent, applySnapshot, type ServerInfo } from './registry-mirror.js';
+import { Tracer } from '../trace/tracer.js';
+import { REPORT_INTERVAL_MS, type WorkerReport } from '../admin/merged-http.js';
+import { isMessage, type FromWorker, type LinkState, type ToWorker } from './messages.js';
+import { RelayedStore } from '../registry/relayed-store.js';
+import { DecisionBatcher } from '../trace/decision-batcher.js';
 
 /** How long a relayed admin request waits for the primary. */
 const ADMIN_TIMEOUT_MS = 5000;
 
-interface PendingAdmin {
-  res: ServerResponse;
-  close: boolean;
-  timer: NodeJS.Timeout;
-}
-
 /** Runs this process as an HTTP worker until the primary stops it. */
 export function runWorker(input: Partial<BrokerOptions>): void {
-  const base = resolveBrokerOptions(input);
-  const log = withMeta(base.logger, { worker: cluster.worker?.id });
-  const table = new PolicyTable(base.algorithm);
-  const pending = new Map<number, PendingAdmin>();
+  const options = resolveBrokerOptions(input);
+  const log = withMeta(options.logger, { worker: cluster.worker?.id });
+  const table = new PolicyTable(options.algorithm);
+  const store = new RelayedStore();
+  // The same grace as the primary's table, so that both hold a moving session server alike.
+  followStore(store, table, { expiryGraceMs: expiryGraceMs({ shared: options.registry !== undefined, heartbeatMs: options.heartbeatMs, heartbeatMisses: options.heartbeatMisses, resyncMs: options.registryResyncMs }) });
+  const servers = new TableControl(table);
+  const pending = new Map<number, { resolve(answer: AdminAnswer): void; timer: NodeJS.Timeout }>();
   let seq = 0;
-  let front: HttpFrontEnd | undefined;
+  let http: HttpHalf | undefined;
   let reportTimer: NodeJS.Timeout | undefined;
   let stopping = false;
 
@@ -49,60 +49,61 @@ export function runWorker(input: Partial<BrokerOptions>): void {
     else done?.();
   };
 
-  const report = (): WorkerReport => ({
-    connections: front!.connectionCount,
-    inflight: front!.inflight,
+  const report = (front: HttpHalf['front']): WorkerReport => ({
+    connections: front.connectionCount,
+    inflight: front.inflight,
     rss: process.memoryUsage.rss(),
-    stats: snapshotStats(front!.stats),
-    backends: snapshotBackends(front!.backends()),
-    upgrades: front!.upgradeFigures(),
-    ...(front!.interceptors !== undefined && { hooks: front!.interceptors.counters.snapshot() }),
+    stats: front.stats.snapshot(),
+    backends: snapshotBackends(front.backends()),
+    upgrades: front.upgradeFigures(),
+    ...(front.interceptors !== undefined && { hooks: front.interceptors.counters.snapshot() }),
   });
 
-  // The trace: this worker's HTTP decisions go to the primary, which logs the whole trace; a
-  // dashboard stream opened here shows the primary's (trace-relay.ts).
-  const settings = { on: base.trace, sample: base.traceSample };
-  const tracer = new Tracer(undefined, settings);
+  // The trace: this worker's HTTP decisions go to the primary, which logs the whole trace; the
+  // dashboard's stream here shows the primary's, copied into `primaryTrace` while one is open.
+  const settings = { on: options.trace, sample: options.traceSample };
+  const trace = new Tracer(undefined, settings);
   const toPrimary = new DecisionBatcher((decisions, dropped) => send({ t: 'trace-decisions', decisions, dropped }));
-  tracer.listen({ decision: (d) => toPrimary.push(d), state: () => undefined });
-  const relayed = new RelayedTrace(settings, (watching) => send({ t: 'trace-watch', watching }));
-  const traceStream = new TraceStream(relayed);
+  trace.listen({ decision: (d) => toPrimary.push(d), state: () => undefined });
+  const primaryTrace = new Tracer(undefined, settings);
+  primaryTrace.whenWatched((watching) => send({ t: 'trace-watch', watching }));
 
-  const admin = (req: IncomingMessage, res: ServerResponse, path: string, authorized: boolean): void => {
-    const close = hasBody(req.headers);
-    if (path === 'health') return writeAnswer(res, healthAnswer(stopping), close);
-    if (path === TRACE_EVENTS) {
-      const refused = openTraceStream(traceStream, req, res, authorized);
-      if (refused !== undefined) writeAnswer(res, refused, close);
-      return;
-    }
-    if (!process.connected) return writeAnswer(res, errorAnswer(HttpErrorCode.SHUTTING_DOWN, 'the broker is shutting down'), close);
+  const relay = (request: AdminRequest): AdminAnswer | Promise<AdminAnswer> => {
+    if (request.path === 'health') return healthAnswer(stopping);
+    if (!process.connected) return errorAnswer(HttpErrorCode.SHUTTING_DOWN, 'the broker is shutting down');
     const n = ++seq;
-    const timer = setTimeout(() => {
-      pending.delete(n);
-      writeAnswer(res, errorAnswer(HttpErrorCode.GATEWAY_TIMEOUT, `the broker's primary process did not answer within ${ADMIN_TIMEOUT_MS} ms`), close);
-    }, ADMIN_TIMEOUT_MS);
-    pending.set(n, { res, close, timer });
-    send({ t: 'admin', seq: n, path, url: req.url ?? '', authorized, method: req.method ?? 'GET' });
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        pending.delete(n);
+        resolve(errorAnswer(HttpErrorCode.GATEWAY_TIMEOUT, `the broker's primary process did not answer within ${ADMIN_TIMEOUT_MS} ms`));
+      }, ADMIN_TIMEOUT_MS);
+      pending.set(n, { resolve, timer });
+      send({ t: 'admin', seq: n, request });
+    });
   };
 
-  const start = async (servers: readonly ServerInfo[], sharedPort: number | undefined): Promise<void> => {
-    applySnapshot(table, servers);
+  /** The primary's view of a registered server's packet link (messages.ts 'link'). */
+  const linkState = ([id, generation, state]: LinkState): void => {
+    const endpoint = table.get(id)?.packets;
+    if (endpoint !== undefined && endpoint.member.info.generation === generation) table.setState(endpoint, state);
+  };
+
+  const start = async (sharedPort: number | undefined): Promise<void> => {
     // Every worker listens on the same --http-port: with SO_REUSEPORT each binds its own
     // sockets on the port the primary claimed (sharedPort); without it cluster shares one
     // socket between them (with port 0 too: the workers get the port the first one was given).
-    const options = { ...base, logger: log };
+    const ownOptions = { ...options, logger: log };
     const interceptors = options.interceptors.length > 0 ? new Interceptors(options.interceptors, log) : undefined;
-    front = new HttpFrontEnd(table, options, log, admin, tracer, listenerTls(options), interceptors);
-    let address;
     try {
-      address = await front.listen(sharedPort);
+      const admin = { kind: 'relayed' as const, answer: relay, trace: primaryTrace };
+      http = await startHttp({ table, options: ownOptions, log, trace, tls: listenerTls(options), interceptors, admin, ...(sharedPort !== undefined && { sharedPort }) });
     } catch (err) {
       send({ t: 'failed', message: (err as Error).message }, () => process.exit(1));
       return;
     }
-    send({ t: 'listening', address });
-    reportTimer = setInterval(() => send({ t: 'report', report: report() }), REPORT_INTERVAL_MS);
+    const front = http.front;
+    send({ t: 'listening', address: front.address()! });
+    reportTimer = setInterval(() => send({ t: 'report', report: report(front) }), REPORT_INTERVAL_MS);
     reportTimer.unref();
   };
 
@@ -110,48 +111,63 @@ export function runWorker(input: Partial<BrokerOptions>): void {
     if (stopping) return;
     stopping = true;
     if (reportTimer !== undefined) clearInterval(reportTimer);
-    traceStream.close();
-    if (front === undefined) process.exit(0);
-    await front.close(base.drainTimeoutMs);
+    if (http === undefined) process.exit(0);
+    http.stopAdmin();
+    await http.front.close(options.drainTimeoutMs);
     toPrimary.flush();
     // The last figures, so that the primary's totals include the drained requests.
-    send({ t: 'report', report: report() }, () => process.exit(0));
+    send({ t: 'report', report: report(http.front) }, () => process.exit(0));
   };
 
   process.on('message', (message: unknown) => {
     if (!isMessage<ToWorker>(message)) return;
     switch (message.t) {
       case 'welcome':
-        if (front === undefined) void start(message.servers, message.httpPort);
+        if (http !== undefined) return;
+        store.load(message.entries);
+        for (const link of message.links) linkState(link);
+        void start(message.httpPort);
         return;
-      case 'registry':
-        applyEvent(table, message.event);
+      case 'store':
+        store.apply(message.event);
+        return;
+      case 'link':
+        linkState(message.link);
+        return;
+      case 'change':
+        // The primary logged it with who asked; each worker applies it to its own table.
+        servers.change(message.key, message.change);
+        if (message.seq !== undefined) send({ t: 'done', seq: message.seq });
         return;
       case 'admin-answer': {
         const entry = pending.get(message.seq);
         if (entry === undefined) return;
         pending.delete(message.seq);
         clearTimeout(entry.timer);
-        writeAnswer(entry.res, message.answer, entry.close);
+        entry.resolve(message.answer);
         return;
       }
       case 'trace-state':
-        tracer.set(message.settings);
-        relayed.setState(message.settings);
+        trace.set(message.settings);
+        primaryTrace.set(message.settings);
         return;
       case 'trace-feed':
-        relayed.feed(message.decisions);
+        primaryTrace.merge(message.decisions);
         return;
       case 'stop':
         void stop();
         return;
-      case 'reload':
+      case 'reload': {
+        const { seq: asked } = message;
         try {
-          front?.reloadServers();
-        } catch {
+          const result = http?.front.reloadServers();
+          if (asked !== undefined) send({ t: 'done', seq: asked, ...(result !== undefined && { result }) });
+        } catch (err) {
           // Logged by the reload; the running backends stay.
+          if (asked !== undefined) send({ t: 'done', seq: asked, error: (err as Error).message });
         }
         return;
+      }
     }
   });
   // A terminal's Ctrl-C reaches every process of the group: the primary stops the workers.

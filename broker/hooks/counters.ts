@@ -46,16 +46,16 @@ export class HookCounters {
     for (const [name, counts] of this.byName) out[name] = { ...counts };
     return out;
   }
-}
 
-/** Adds up snapshots (one per --workers process). */
-export function mergeCounts(snapshots: readonly Record<string, HookCounts>[]): Record<string, HookCounts> {
-  const out: Record<string, HookCounts> = {};
-  for (const snapshot of snapshots) {
-    for (const [name, counts] of Object.entries(snapshot)) {
-      const into = (out[name] ??= emptyCounts());
-      for (const field of COUNT_FIELDS) into[field] += counts[field];
+  /** Adds up snapshots (one per --workers process). */
+  static merge(snapshots: readonly Record<string, HookCounts>[]): Record<string, HookCounts> {
+    const out: Record<string, HookCounts> = {};
+    for (const snapshot of snapshots) {
+      for (const [name, counts] of Object.entries(snapshot)) {
+        const into = (out[name] ??= emptyCounts());
+        for (const field of COUNT_FIELDS) into[field] += counts[field];
+      }
     }
+    return out;
   }
-  return out;
 }

@@ -20,3 +20,23 @@ export interface HttpBackendView {
   readonly failures: number;
   readonly lastError: string | undefined;
 }
+
+/** A backend view as plain data (JSON-safe: null for absent), for a --workers report. */
+export type BackendSnapshot = { -readonly [K in Exclude<keyof HttpBackendView, 'id' | 'lastError'>]: HttpBackendView[K] } & { id: number | null; lastError: string | null };
+
+/** The views as plain data, taken now (the endpoints change later). */
+export function snapshotBackends(backends: Iterable<HttpBackendView>): BackendSnapshot[] {
+  return Array.from(backends, (b) => ({
+    policy: b.policy,
+    id: b.id ?? null,
+    source: b.source,
+    address: b.address,
+    state: b.state,
+    weight: b.weight,
+    admin: b.admin,
+    outstanding: b.outstanding,
+    served: b.served,
+    failures: b.failures,
+    lastError: b.lastError ?? null,
+  }));
+}

@@ -98,6 +98,15 @@ class Membership implements TableObserver {
   }
 }
 
+/**
+ * The expiry grace (FollowOptions.expiryGraceMs) of a broker's table: with a shared store, as long
+ * as a session's heartbeats may go missed or a resync take, whichever is longer; none in memory.
+ * One formula for the broker and its --workers workers, whose tables must hold the same members.
+ */
+export function expiryGraceMs(o: { shared: boolean; heartbeatMs: number; heartbeatMisses: number; resyncMs: number }): number {
+  return o.shared ? Math.max(o.heartbeatMs * o.heartbeatMisses, 2 * o.resyncMs) : 0;
+}
+
 /** Keeps `table` in step with `store` from now on; returns the unsubscribe. */
 export function followStore(store: RegistryStore, table: PolicyTable, options: FollowOptions = {}): () => void {
   const membership = new Membership(table, options.expiryGraceMs ?? 0);

@@ -12,7 +12,7 @@
  */
 import { BoundedTable } from '../support/bounded-table.js';
 import { LatencyHistogram } from '../support/latency-histogram.js';
-import { RecentErrors } from '../support/recent-errors.js';
+import { RecentErrors, type ErrorEvent } from '../support/recent-errors.js';
 import type { Member, Protocol } from './member.js';
 import type { TableObserver } from './policy-table.js';
 
@@ -122,9 +122,40 @@ export class Counters implements TableObserver {
     (this.byPolicy.get(policy) ?? this.unregistered).rerouted++;
   }
 
-  /** Adds another front end's counters of one policy (the --workers merge). */
-  fold(from: PolicyFigures): void {
-    foldPolicy(this.policy(from.policy), from);
+  /** These counters as plain data (JSON-safe), for another process to merge(). */
+  snapshot(): CountersSnapshot {
+    return {
+      received: this.received,
+      replied: this.replied,
+      rerouted: this.rerouted,
+      dropped: this.dropped,
+      truncated: this.truncated,
+      errors: { ...this.errors } as Record<string, number>,
+      recentErrors: this.recentErrors.list(),
+      policies: Array.from(this.policies(), (p) => ({
+        policy: p.policy,
+        replied: p.replied,
+        rerouted: p.rerouted,
+        errors: { ...p.errors } as Record<string, number>,
+        latency: { counts: Array.from(p.latency.counts), sumMs: p.latency.sumMs, count: p.latency.count },
+        byServer: Array.from(p.byServer, ([server, statuses]): [string, Array<[number, number]>] => [server, [...statuses]]),
+      })),
+    };
+  }
+
+  /** The sum of several front ends' snapshots (--workers), as if one front end had counted it all. */
+  static merge(protocol: Protocol, snapshots: readonly CountersSnapshot[]): Counters {
+    const merged = new Counters(protocol, RecentErrors.merge(snapshots.map((s) => s.recentErrors)));
+    for (const s of snapshots) {
+      merged.received += s.received;
+      merged.replied += s.replied;
+      merged.rerouted += s.rerouted;
+      merged.dropped += s.dropped;
+      merged.truncated += s.truncated;
+      for (const [code, n] of Object.entries(s.errors)) merged.errors[code] = (merged.errors[code] ?? 0) + n;
+      for (const p of s.policies) foldPolicy(merged.policy(p.policy), p);
+    }
+    return merged;
   }
 
   /** The counters of one policy, created on first use. */
@@ -181,16 +212,36 @@ export class Counters implements TableObserver {
 export interface PolicyFigures {
   readonly policy: number;
   readonly replied: number;
-  readonly rerouted?: number;
+  readonly rerouted: number;
   readonly errors: Partial<Record<string, number>>;
   readonly latency: { readonly counts: ArrayLike<number>; readonly sumMs: number; readonly count: number };
   readonly byServer: Iterable<readonly [string, Iterable<readonly [number, number]>]>;
 }
 
+/** One policy's counters as plain data (PolicyCounters.byServer as pairs). */
+export interface PolicySnapshot extends PolicyFigures {
+  readonly errors: Record<string, number>;
+  readonly latency: { readonly counts: number[]; readonly sumMs: number; readonly count: number };
+  readonly byServer: Array<[string, Array<[number, number]>]>;
+}
+
+/** Counters as plain data: what Counters.snapshot() gives and Counters.merge() takes. */
+export interface CountersSnapshot {
+  readonly received: number;
+  readonly replied: number;
+  readonly rerouted: number;
+  readonly dropped: number;
+  readonly truncated: number;
+  readonly errors: Record<string, number>;
+  /** Newest first. */
+  readonly recentErrors: ErrorEvent[];
+  readonly policies: PolicySnapshot[];
+}
+
 /** Adds one policy's counters into another's (a forgotten policy into the sum of them). */
 function foldPolicy(into: PolicyCounters, from: PolicyFigures): void {
   into.replied += from.replied;
-  into.rerouted += from.rerouted ?? 0;
+  into.rerouted += from.rerouted;
   for (const [code, n] of Object.entries(from.errors)) into.errors[code] = (into.errors[code] ?? 0) + (n ?? 0);
   into.latency.merge(from.latency);
   for (const [server, statuses] of from.byServer) for (const [status, n] of statuses) addStatus(into, server, status, n);

@@ -49,7 +49,23 @@ export class RecentErrors {
     this.next = (this.next + 1) % this.capacity;
   }
 
-  /** A ring holding `rows` (newest first), such as the merge of several rings. */
+  /**
+   * One ring of several rings' lists (each newest first, as list() gives), as one ring would
+   * have recorded them: newest first, neighbours that are the same error folded into one row
+   * with their counts added (a storm seen by several --workers processes is one row).
+   */
+  static merge(lists: readonly (readonly ErrorEvent[])[], capacity = 50): RecentErrors {
+    const events = lists.flat().sort((a, b) => b.at - a.at);
+    const rows: ErrorEvent[] = [];
+    for (const e of events) {
+      const last = rows[rows.length - 1];
+      if (last !== undefined && last.code === e.code && last.policy === e.policy && last.message === e.message) last.count += e.count;
+      else rows.push({ ...e });
+    }
+    return RecentErrors.of(rows, capacity);
+  }
+
+  /** A ring holding `rows` (newest first). */
   static of(rows: readonly ErrorEvent[], capacity = 50): RecentErrors {
     const ring = new RecentErrors(capacity);
     for (let i = Math.min(rows.length, capacity) - 1; i >= 0; i--) {

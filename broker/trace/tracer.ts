@@ -68,6 +68,7 @@ export class Tracer {
   private readonly trails = new WeakMap<object, Reroute[]>();
   private readonly recent: Decision[] = [];
   private readonly listeners = new Set<TraceListener>();
+  private watched: ((watching: boolean) => void) | undefined;
 
   constructor(
     /** Where each decision is logged (info); undefined: not logged here (an HTTP worker forwards them). */
@@ -96,7 +97,24 @@ export class Tracer {
   /** Listens until the returned function is called. */
   listen(listener: TraceListener): () => void {
     this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    if (this.listeners.size === 1) this.watched?.(true);
+    return () => {
+      if (this.listeners.delete(listener) && this.listeners.size === 0) this.watched?.(false);
+    };
+  }
+
+  /**
+   * Calls `watched` when the first listener comes (true) and the last goes (false): a --workers
+   * worker's copy of its primary's trace asks for the decisions only while a dashboard watches.
+   */
+  whenWatched(watched: (watching: boolean) => void): void {
+    this.watched = watched;
+  }
+
+  /** Adds the decisions another process recorded (a --workers batch); `lost`: those it could not send. */
+  merge(decisions: readonly Decision[], lost = 0): void {
+    for (const d of decisions) this.publish(d);
+    this.lost += lost;
   }
 
   get listenerCount(): number {

@@ -86,9 +86,26 @@ export const REGISTRY_LOAD: Record<Mode, { packets: number; registrations: numbe
   full: { packets: 200_000, registrations: 10_000 },
 };
 
+/**
+ * The registry suite's failover case: a load of `durationS` seconds through a broker on Redis
+ * Sentinel, the primary SIGKILLed `killAfterMs` into it (and the same load without the kill).
+ */
+export const REGISTRY_FAILOVER: Record<Mode, { durationS: number; killAfterMs: number }> = {
+  quick: { durationS: 8, killAfterMs: 1500 },
+  full: { durationS: 15, killAfterMs: 3000 },
+};
+
 /** The registry suite's names in the records (the report looks them up). */
-export const REGISTRY_SUITES = { oneBroker: 'registry-one-broker', twoBrokers: 'registry-two-brokers', churn: 'registry-churn' } as const;
-export const REGISTRY_CASES = { memory: 'in-memory registry', redis: '--registry redis', one: 'one broker, one client', two: 'two brokers, a client each', churn: '3 brokers' } as const;
+export const REGISTRY_SUITES = { oneBroker: 'registry-one-broker', twoBrokers: 'registry-two-brokers', churn: 'registry-churn', failover: 'registry-failover' } as const;
+export const REGISTRY_CASES = {
+  memory: 'in-memory registry',
+  redis: '--registry redis',
+  one: 'one broker, one client',
+  two: 'two brokers, a client each',
+  churn: '3 brokers',
+  steady: 'Sentinel, no kill',
+  killed: 'Sentinel, primary SIGKILLed',
+} as const;
 
 /** The goals of issue 26 (and 13's registry goal), checked in the report; the rest of the figures are for information. */
 export const GOALS = {

@@ -10,7 +10,7 @@ import { PROGRAMS, REPO_ROOT } from '../lib/programs.js';
 import { which } from '../lib/which.js';
 
 /** Binary → Debian package. */
-export const APT_PEERS = { 'nats-server': 'nats-server', nginx: 'nginx', haproxy: 'haproxy', wrk: 'wrk', ab: 'apache2-utils', 'redis-server': 'redis-server' } as const;
+export const APT_PEERS = { 'nats-server': 'nats-server', nginx: 'nginx', haproxy: 'haproxy', wrk: 'wrk', ab: 'apache2-utils', 'redis-server': 'redis-server', 'redis-sentinel': 'redis-sentinel' } as const;
 export const NPM_PEERS = ['nats', 'http-proxy', 'undici'] as const;
 
 export interface Machine {

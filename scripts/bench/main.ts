@@ -135,7 +135,7 @@ program.action(async (options: Options) => {
     return burstRecords;
   });
   await runSuite('registry', async () => {
-    if (!env.missing.has('redis-server')) return registrySuite({ mode, rounds: timing.rounds, log });
+    if (!env.missing.has('redis-server')) return registrySuite({ mode, rounds: timing.rounds, log, sentinel: !env.missing.has('redis-sentinel') });
     log('  skipped: redis-server is missing (apt-get install redis-server)');
     return [];
   });

@@ -7,18 +7,23 @@
  * 2. two brokers sharing a registry, each with its own client process, vs one broker with one;
  * 3. registration churn: registrations per second a 3-broker registry absorbs, and the time from
  *    a registration to its arrival in every broker's view (p50/p99), measured on three
- *    RedisStores in this process (the table follows the store synchronously).
+ *    RedisStores in this process (the table follows the store synchronously);
+ * 4. failover: packets/s through one broker on Redis Sentinel (a primary, a replica, three
+ *    Sentinels) while the Redis primary is SIGKILLed, beside the same load without the kill, and
+ *    how long a registration made at the moment of the kill waits for its answer.
  *
- * It starts its own redis-server on a free loopback port, and kills what it started when done.
+ * It starts its own redis-server (and Sentinel set) on free loopback ports, and kills what it
+ * started when done.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { RedisConnection, parseRegistryUrl } from '../../broker/registry/redis-connection.js';
 import { RedisStore } from '../../broker/registry/redis-store.js';
 import type { NewEntry } from '../../broker/registry/store.js';
 import { silentLogger } from '../../broker/support/logger.js';
 import { run, start, type Program } from '../lib/programs.js';
-import { REGISTRY_CASES, REGISTRY_LOAD, REGISTRY_SUITES, type Mode } from './config.js';
-import { freePort, waitForPort } from './processes.js';
+import { launch, launchSentinels } from '../lib/redis-nodes.js';
+import { REGISTRY_CASES, REGISTRY_FAILOVER, REGISTRY_LOAD, REGISTRY_SUITES, type Mode } from './config.js';
+import { freePort } from './processes.js';
 import type { RunRecord } from './results.js';
 
 const children: Array<Program | ChildProcess> = [];
@@ -30,9 +35,7 @@ process.on('exit', kill);
 
 async function redisServer(): Promise<string> {
   const port = await freePort();
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-  children.push(child);
-  await waitForPort(port);
+  children.push(await launch(port, []));
   return `redis://127.0.0.1:${port}`;
 }
 
@@ -61,6 +64,8 @@ export interface RegistryOptions {
   mode: Mode;
   rounds: number;
   log: (line: string) => void;
+  /** Whether redis-sentinel is installed (the failover case needs it). */
+  sentinel: boolean;
 }
 
 /** The three measures as run records; every process it starts is killed before it returns. */
@@ -72,7 +77,7 @@ export async function registrySuite(options: RegistryOptions): Promise<RunRecord
   }
 }
 
-async function measure({ mode, rounds, log }: RegistryOptions): Promise<RunRecord[]> {
+async function measure({ mode, rounds, log, sentinel }: RegistryOptions): Promise<RunRecord[]> {
   const { packets, registrations } = REGISTRY_LOAD[mode];
   const url = await redisServer();
   const records: RunRecord[] = [];
@@ -105,7 +110,86 @@ async function measure({ mode, rounds, log }: RegistryOptions): Promise<RunRecor
   // 3. Registration churn on three brokers' stores.
   const churn = await registrationChurn(url, registrations);
   record(REGISTRY_SUITES.churn, REGISTRY_CASES.churn, 0, churn.perSecond, { p50Ms: churn.p50Ms, p99Ms: churn.p99Ms, answered: registrations, note: 'registrations/s; p50/p99: registration to every broker\'s view' });
+
+  // 4. A Redis primary lost under load.
+  if (sentinel) records.push(...(await failoverCase({ ...REGISTRY_FAILOVER[mode], log })));
+  else log('  registry failover: skipped (no redis-sentinel)');
   return records;
+}
+
+export interface FailoverOptions {
+  /** Each load's length. */
+  durationS: number;
+  /** When the primary is killed, into the load. */
+  killAfterMs: number;
+  log: (line: string) => void;
+}
+
+/**
+ * The failover case: one broker on Redis Sentinel with two servers, a load of `durationS`
+ * without and then with the primary SIGKILLed `killAfterMs` into it; at that moment (kill or
+ * not) a new server registers, and the time to its answer is recorded. One kill: the Sentinel
+ * set is stopped afterwards. Exported so that it can be run alone with small settings.
+ */
+export async function failoverCase({ durationS, killAfterMs, log }: FailoverOptions): Promise<RunRecord[]> {
+  let stop: (() => Promise<void>) | undefined;
+  try {
+    const redis = await launchSentinels('bench', 1000, (s) => (stop = s));
+    const port = await broker(['--registry', redis.url, '--registry-prefix', 'bench4:']);
+    await pool(port, '400,401');
+    const records: RunRecord[] = [];
+    for (const [name, kill, id] of [[REGISTRY_CASES.steady, false, 410], [REGISTRY_CASES.killed, true, 411]] as const) {
+      const loading = loadFor(port, durationS);
+      await new Promise((resolve) => setTimeout(resolve, killAfterMs));
+      const at = performance.now();
+      let promoted: Promise<number> | undefined;
+      if (kill) {
+        const old = await redis.primaryPort();
+        await redis.kill(old);
+        promoted = redis.failedOver(old, 30_000).then(() => performance.now() - at);
+      }
+      const registration = await timeRegistration(port, id, at);
+      const summary = await loading;
+      const failoverMs = promoted === undefined ? undefined : Math.round(await promoted);
+      const errors = Object.values(summary.errors).reduce((sum, n) => sum + n, 0);
+      records.push({
+        suite: REGISTRY_SUITES.failover,
+        case: name,
+        round: 0,
+        rps: summary.rps,
+        errors,
+        answered: summary.answered,
+        p99Ms: summary.p99Ms,
+        maxMs: summary.maxMs,
+        ...(registration.ms !== undefined && { registrationMs: registration.ms }),
+        ...(failoverMs !== undefined && { failoverMs }),
+        note: `lost ${summary.lost}${registration.error === undefined ? '' : `; registration failed: ${registration.error}`}`,
+      });
+      log(`  registry failover: ${name} ${Math.round(summary.rps)}/s, lost ${summary.lost}, errors ${errors}, registration ${registration.ms ?? '-'} ms${failoverMs === undefined ? '' : `, promoted after ${failoverMs} ms`}`);
+    }
+    return records;
+  } finally {
+    kill();
+    await stop?.();
+  }
+}
+
+/** A load of `seconds` through `port` (16 in flight); its summary, whatever the errors. */
+async function loadFor(port: number, seconds: number): Promise<{ rps: number; answered: number; lost: number; errors: Record<string, number>; p99Ms: number; maxMs: number }> {
+  const { stdout } = await run('client', ['--broker', `127.0.0.1:${port}`, '--policy', '111', '--duration', String(seconds), '--concurrency', '16', '--json'], { timeoutMs: seconds * 1000 + 60_000 });
+  return JSON.parse(stdout.trim().split('\n').pop()!);
+}
+
+/** Starts a server `id` registering with `port`; how long from `since` until the broker answered it (the pool is ready), or why it failed. */
+async function timeRegistration(port: number, id: number, since: number): Promise<{ ms?: number; error?: string }> {
+  const p = start('pool', ['--broker', `127.0.0.1:${port}`, '--policy', '111', '--ids', String(id)], { readyTimeoutMs: 60_000 });
+  children.push(p);
+  try {
+    await p.ready;
+    return { ms: Math.round(performance.now() - since) };
+  } catch (err) {
+    return { error: (err as Error).message.slice(0, 200) };
+  }
 }
 
 async function registrationChurn(url: string, registrations: number): Promise<{ perSecond: number; p50Ms: number; p99Ms: number }> {

@@ -481,7 +481,8 @@ function registrySection(run: BenchRun, s: CaseSummary[]): string[] {
   const oneBroker = s.filter((c) => c.suite === REGISTRY_SUITES.oneBroker);
   const twoBrokers = s.filter((c) => c.suite === REGISTRY_SUITES.twoBrokers);
   const churn = find(s, REGISTRY_SUITES.churn, REGISTRY_CASES.churn);
-  if (oneBroker.length === 0 && twoBrokers.length === 0 && churn === undefined) return [];
+  const failover = run.records.filter((r) => r.suite === REGISTRY_SUITES.failover);
+  if (oneBroker.length === 0 && twoBrokers.length === 0 && churn === undefined && failover.length === 0) return [];
   const ratioRow = (suite: string, c: CaseSummary, base: string): string[] => [
     c.case,
     int(c.rps),
@@ -509,7 +510,32 @@ function registrySection(run: BenchRun, s: CaseSummary[]): string[] {
       table(['registrations absorbed /s', 'registration → routable from every broker, p50', 'p99'], [[int(churn.rps), `${ms(churn.p50Ms)} ms`, `${ms(churn.p99Ms)} ms`]]),
     );
   }
+  if (failover.length > 0) out.push(...failoverRows(failover));
   return out;
+}
+
+/** The failover case: the load through a Redis primary's kill beside the same load without it. */
+function failoverRows(records: RunRecord[]): string[] {
+  const steady = records.find((r) => r.case === REGISTRY_CASES.steady);
+  return [
+    `Failover, for information: one broker on Redis Sentinel (a primary, a replica, three Sentinels, down-after 1 s) with two ` +
+      `servers, one \`policy-client --duration\` load (16 in flight) each; in the second the Redis primary is SIGKILLed during the ` +
+      `load. At the kill (or the same moment without it) a new server registers: its wait is the time to the broker's answer, ` +
+      `a server pool process's start included. Routing reads the local table, so packets should not wait for Redis; a registration may.`,
+    '',
+    table(
+      ['case', 'packets /s', 'vs no kill', 'errors (lost included)', 'p99 / max', 'registration waited', 'kill → promoted'],
+      records.map((r) => [
+        r.case,
+        int(r.rps),
+        steady === undefined || steady.rps === 0 ? '–' : x(r.rps / steady.rps),
+        int(r.errors),
+        `${ms(r.p99Ms)} / ${ms(r.maxMs)} ms`,
+        r.registrationMs === undefined ? 'failed (see the run\'s notes)' : `${int(r.registrationMs)} ms`,
+        r.failoverMs === undefined ? '–' : `${int(r.failoverMs)} ms`,
+      ]),
+    ),
+  ];
 }
 
 /** Plain words on every goal missed and every case where a peer beats us, with the figures that explain it. */

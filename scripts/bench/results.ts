@@ -29,6 +29,10 @@ export interface RunRecord {
   /** The exact command of an external load generator (wrk). */
   command?: string;
   note?: string;
+  /** Registry failover case: how long a registration made at the kill (or at the same moment without it) waited for its answer. */
+  registrationMs?: number;
+  /** Registry failover case: from the primary's kill to the Sentinels naming the promoted replica. */
+  failoverMs?: number;
 }
 
 /** Cores of other work busy just before a case above which the case is noisy: neither met nor missed. */

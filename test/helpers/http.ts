@@ -39,12 +39,12 @@ export async function startHttpPool(brokerPort: number, args: string[]): Promise
 }
 
 
-/** GETs a URL on a fresh connection; resolves with status, headers and the body as text. */
-export async function get(url: string, headers: Record<string, string> = {}, method = 'GET'): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
+/** GETs (or `method`s, with `body`) a URL on a fresh connection; resolves with status, headers and the body as text. */
+export async function get(url: string, headers: Record<string, string> = {}, method = 'GET', send?: string): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
   const target = new URL(url);
   const client = new Pool(target.origin, { connections: 1 });
   try {
-    const res = await client.request({ path: target.pathname + target.search, method: method as 'GET', headers });
+    const res = await client.request({ path: target.pathname + target.search, method: method as 'GET', headers, ...(send !== undefined && { body: send }) });
     const body = await res.body.text();
     return { status: res.statusCode, headers: res.headers, body };
   } finally {

@@ -3,10 +3,9 @@
  * persistence: started by the test, stopped at its end. It can be restarted on the same port
  * (it comes back empty, as a Redis without persistence does) and paused with DEBUG SLEEP.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { connect, createServer, type AddressInfo } from 'node:net';
+import type { ChildProcess } from 'node:child_process';
 import { after } from 'node:test';
-import { createClient } from 'redis';
+import { freePort, launch, oneCommand } from '../../scripts/lib/redis-nodes.js';
 
 export interface TestRedis {
   readonly port: number;
@@ -48,16 +47,7 @@ export async function startRedis(extraArgs: string[] = []): Promise<TestRedis> {
     await exited;
   };
   after(stop);
-  const command = async (args: string[]): Promise<unknown> => {
-    const client = createClient({ url, socket: { reconnectStrategy: false } });
-    client.on('error', () => undefined);
-    await client.connect();
-    try {
-      return await client.sendCommand(args);
-    } finally {
-      client.destroy();
-    }
-  };
+  const command = (args: string[]): Promise<unknown> => oneCommand(url, args);
   return {
     port,
     url,
@@ -71,58 +61,4 @@ export async function startRedis(extraArgs: string[] = []): Promise<TestRedis> {
       await command(['DEBUG', 'SLEEP', String(seconds)]);
     },
   };
-}
-
-export async function launch(port: number, extraArgs: string[]): Promise<ChildProcess> {
-  const child = spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--enable-debug-command', 'local', ...extraArgs],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let output = '';
-  child.stdout!.setEncoding('utf8').on('data', (text: string) => (output += text));
-  child.stderr!.setEncoding('utf8').on('data', (text: string) => (output += text));
-  let exitCode: number | null | undefined;
-  child.once('exit', (code) => (exitCode = code));
-  // Ready when it answers PING (not when its log says so).
-  const deadline = Date.now() + 10_000;
-  while (!(await answersPing(port))) {
-    if (exitCode !== undefined) throw new Error(`redis-server on port ${port} exited with ${exitCode}: ${output.slice(-1000)}`);
-    if (Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`redis-server on port ${port} not ready within 10 s: ${output.slice(-1000)}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  return child;
-}
-
-/** True when something on the port answers PING as Redis does (+PONG, or -NOAUTH with a password). */
-export function answersPing(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    let reply = '';
-    const done = (ok: boolean): void => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(1000, () => done(false));
-    socket.once('error', () => done(false));
-    socket.once('connect', () => socket.write('PING\r\n'));
-    socket.setEncoding('utf8').on('data', (text: string) => {
-      reply += text;
-      if (reply.includes('\r\n')) done(reply.startsWith('+PONG') || reply.startsWith('-NOAUTH'));
-    });
-  });
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }

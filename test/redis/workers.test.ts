@@ -1,8 +1,9 @@
 /**
  * --workers with --registry (docs/scale-out.md): the primary process holds the shared registry
- * (its table follows Redis) and its HTTP workers mirror that table, so servers registered with
- * another broker are reached through the workers, a server registering again through another
- * broker keeps its place in the workers' tables, and one that leaves is gone from them.
+ * (its table follows Redis) and its HTTP workers follow its store's events, so servers registered
+ * with another broker are reached through the workers, a server registering again through another
+ * broker keeps its place in the workers' tables, a drain through the runtime API reaches every
+ * worker, and one that leaves is gone from them.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -90,6 +91,11 @@ describe('--workers with --registry', async () => {
     );
     await workersHold(withWorkers, 3);
     assert.deepEqual([...(await serversBehind(withWorkers, 30)).keys()].sort(), ['100', '200', '201']);
+
+    // The runtime API drains a registered server in every worker (loopback: no token needed).
+    const drained = await get(`${withWorkers.origin}/_broker/api/servers/200`, { 'content-type': 'application/json' }, 'PATCH', JSON.stringify({ state: 'drain' }));
+    assert.equal(drained.status, 200, drained.body);
+    assert.deepEqual([...(await serversBehind(withWorkers, 20)).keys()].sort(), ['100', '201']);
 
     // They leave: gone from the workers too.
     await moving.stop('SIGTERM');

@@ -1,7 +1,8 @@
 import { describe, it, mock } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { mergeStats, MergedHttpView, mergeBackends, snapshotStats, type BackendSnapshot, type WorkerReport } from '../../broker/cluster/merged-http.js';
+import { MergedHttpView, mergeBackends, type WorkerReport } from '../../broker/admin/merged-http.js';
+import type { BackendSnapshot } from '../../broker/http/backend-view.js';
 import { HttpErrorCode } from '../../broker/http/http-errors.js';
 import { Counters } from '../../broker/routing/counters.js';
 import { UpgradeCounters } from '../../broker/http/upgrade-counters.js';
@@ -10,7 +11,7 @@ import { UpgradeCounters } from '../../broker/http/upgrade-counters.js';
 type Event =
   | { kind: 'response'; policy: number; server: string; status: number; ms: number }
   | { kind: 'error'; code: HttpErrorCode; policy: number | undefined }
-  | { kind: 'retry' }
+  | { kind: 'retry'; policy: number }
   | { kind: 'abort' };
 
 const eventArb: fc.Arbitrary<Event> = fc.oneof(
@@ -23,7 +24,8 @@ const eventArb: fc.Arbitrary<Event> = fc.oneof(
     ms: fc.integer({ min: 1, max: 20_000 }).map((n) => n + 0.5),
   }),
   fc.record({ kind: fc.constant('error' as const), code: fc.constantFrom(HttpErrorCode.BAD_GATEWAY, HttpErrorCode.NO_SERVER, HttpErrorCode.BAD_REQUEST), policy: fc.option(fc.integer({ min: 1, max: 3 }), { nil: undefined }) }),
-  fc.constant({ kind: 'retry' as const }),
+  // Per policy: the field a worker's report once left out.
+  fc.record({ kind: fc.constant('retry' as const), policy: fc.integer({ min: 1, max: 3 }) }),
   fc.constant({ kind: 'abort' as const }),
 );
 
@@ -43,7 +45,8 @@ function count(stats: Counters, e: Event): void {
     if (e.policy !== undefined) stats.policy(e.policy);
     stats.countError(e.code, e.policy, 'x');
   } else if (e.kind === 'retry') {
-    stats.rerouted++;
+    stats.policy(e.policy);
+    stats.countReroute(e.policy);
   } else {
     stats.dropped++;
   }
@@ -55,6 +58,7 @@ function comparable(stats: Counters) {
     .map((p) => ({
       policy: p.policy,
       replied: p.replied,
+      rerouted: p.rerouted,
       errors: { ...p.errors },
       counts: Array.from(p.latency.counts),
       count: p.latency.count,
@@ -67,7 +71,7 @@ function comparable(stats: Counters) {
 }
 
 function report(stats: Counters, backends: BackendSnapshot[] = [], upgrades = new UpgradeCounters().snapshot()): WorkerReport {
-  return { connections: 1, inflight: 2, rss: 3, stats: snapshotStats(stats), backends, upgrades };
+  return { connections: 1, inflight: 2, rss: 3, stats: stats.snapshot(), backends, upgrades };
 }
 
 describe('merged HTTP figures', () => {
@@ -89,7 +93,7 @@ describe('merged HTTP figures', () => {
           count(one, e);
           count(workers[w]!, e);
         }
-        const merged = mergeStats(workers.map((w) => JSON.parse(JSON.stringify(snapshotStats(w)))));
+        const merged = Counters.merge('http', workers.map((w) => JSON.parse(JSON.stringify(w.snapshot()))));
         const expected = comparable(one);
         // Each worker keeps its last 50 rows (a repeated error is one row with a count); the merge
         // keeps the newest 50 rows of those, folding neighbours that are the same error.

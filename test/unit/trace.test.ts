@@ -8,7 +8,7 @@ import { EventEmitter } from 'node:events';
 import type { ServerResponse } from 'node:http';
 import { describe, it } from 'node:test';
 import { streamFilter, traceChange } from '../../broker/admin/trace-page.js';
-import { DecisionBatcher, RelayedTrace } from '../../broker/cluster/trace-relay.js';
+import { DecisionBatcher } from '../../broker/trace/decision-batcher.js';
 import { describeDecision, type Decision, type PacketDecision } from '../../broker/trace/decision.js';
 import { TraceStream } from '../../broker/trace/trace-stream.js';
 import { Tracer, type TracedPacket } from '../../broker/trace/tracer.js';
@@ -244,14 +244,16 @@ describe('across --workers', () => {
 
   it("feeds a worker's streams from the primary and tells the primary while it has any", () => {
     const watch: boolean[] = [];
-    const relayed = new RelayedTrace({ on: false, sample: 1 }, (w) => watch.push(w));
+    // A worker's copy of its primary's trace is a Tracer fed by merge().
+    const relayed = new Tracer(undefined, { on: false, sample: 1 });
+    relayed.whenWatched((w) => watch.push(w));
     const stream = new TraceStream(relayed);
     const res = new FakeResponse();
     stream.open(asResponse(res), undefined, '10.0.0.11');
     const tracer = new Tracer(undefined, { on: true, sample: 1 });
     tracer.packet(job(9), A, 'reply');
-    relayed.feed(tracer.recentDecisions());
-    relayed.setState({ on: true, sample: 0.5 });
+    relayed.merge(tracer.recentDecisions());
+    relayed.set({ on: true, sample: 0.5 });
     res.end();
     assert.deepEqual(watch, [true, false]);
     assert.equal(res.events('decision').length, 1);

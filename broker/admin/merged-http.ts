@@ -6,121 +6,28 @@
  * its last report's counters are kept (retired), so that totals never go back; what it counted
  * after that report is lost. Pure data: no I/O.
  */
-import { mergeCounts, type HookCounts } from '../hooks/counters.js';
 import type { AddressInfo } from 'node:net';
-import type { HttpBackendView, HttpSource, WorkerStatus } from '../admin/http-source.js';
-import { Counters } from '../routing/counters.js';
-import type { AdminMode, MemberState } from '../routing/member.js';
-import { RecentErrors, type ErrorEvent } from '../support/recent-errors.js';
+import type { HttpBackendView, HttpSource, WorkerStatus } from './http-source.js';
+import { HookCounters, type HookCounts } from '../hooks/counters.js';
+import type { BackendSnapshot } from '../http/backend-view.js';
 import { mergeUpgradeFigures, type UpgradeFigures } from '../http/upgrade-counters.js';
+import { Counters, type CountersSnapshot } from '../routing/counters.js';
+import type { MemberState } from '../routing/member.js';
 
 /** How often a worker reports to the primary. */
 export const REPORT_INTERVAL_MS = 500;
-/** Recent errors kept in a merged view, as RecentErrors keeps. */
-const RECENT_ERRORS = 50;
-
-/** One policy's counters, as plain data. */
-export interface PolicySnapshot {
-  policy: number;
-  replied: number;
-  errors: Record<string, number>;
-  latency: { counts: number[]; sumMs: number; count: number };
-  /** [server, [[status, responses], …]], as PolicyCounters.byServer. */
-  byServer: Array<[string, Array<[number, number]>]>;
-}
-
-/** A front end's counters (Counters), as plain data. */
-export interface StatsSnapshot {
-  received: number;
-  replied: number;
-  rerouted: number;
-  dropped: number;
-  truncated: number;
-  errors: Record<string, number>;
-  /** Newest first. */
-  recentErrors: ErrorEvent[];
-  policies: PolicySnapshot[];
-}
-
-/** One backend of a worker's table, as plain data. */
-export interface BackendSnapshot {
-  policy: number;
-  id: number | null;
-  source: 'registered' | 'static';
-  address: string;
-  state: MemberState;
-  weight: number;
-  admin: AdminMode;
-  outstanding: number;
-  served: number;
-  failures: number;
-  lastError: string | null;
-}
 
 /** What a worker tells the primary every REPORT_INTERVAL_MS, and once more as it exits. */
 export interface WorkerReport {
   connections: number;
   inflight: number;
   rss: number;
-  stats: StatsSnapshot;
+  stats: CountersSnapshot;
   backends: BackendSnapshot[];
   /** Its upgrades and open tunnels (WebSockets). */
   upgrades: UpgradeFigures;
   /** The worker's interceptor counters (docs/hooks.md), when it has interceptors. */
   hooks?: Record<string, HookCounts>;
-}
-
-export function snapshotStats(stats: Counters): StatsSnapshot {
-  return {
-    received: stats.received,
-    replied: stats.replied,
-    rerouted: stats.rerouted,
-    dropped: stats.dropped,
-    truncated: stats.truncated,
-    errors: { ...stats.errors } as Record<string, number>,
-    recentErrors: stats.recentErrors.list(),
-    policies: Array.from(stats.policies(), (p) => ({
-      policy: p.policy,
-      replied: p.replied,
-      errors: { ...p.errors } as Record<string, number>,
-      latency: { counts: Array.from(p.latency.counts), sumMs: p.latency.sumMs, count: p.latency.count },
-      byServer: Array.from(p.byServer, ([server, statuses]) => [server, [...statuses]]),
-    })),
-  };
-}
-
-export function snapshotBackends(backends: Iterable<HttpBackendView>): BackendSnapshot[] {
-  return Array.from(backends, (b) => ({
-    policy: b.policy,
-    id: b.id ?? null,
-    source: b.source,
-    address: b.address,
-    state: b.state,
-    weight: b.weight,
-    admin: b.admin,
-    outstanding: b.outstanding,
-    served: b.served,
-    failures: b.failures,
-    lastError: b.lastError ?? null,
-  }));
-}
-
-/** The sum of several front ends' counters, as if one front end had counted it all. */
-export function mergeStats(snapshots: readonly StatsSnapshot[]): Counters {
-  const recent: ErrorEvent[] = [];
-  for (const s of snapshots) recent.push(...s.recentErrors);
-  recent.sort((a, b) => b.at - a.at);
-  const merged = new Counters('http', RecentErrors.of(foldRepeats(recent).slice(0, RECENT_ERRORS), RECENT_ERRORS));
-  for (const s of snapshots) {
-    merged.received += s.received;
-    merged.replied += s.replied;
-    merged.rerouted += s.rerouted;
-    merged.dropped += s.dropped;
-    merged.truncated += s.truncated;
-    addCounts(merged.errors, s.errors);
-    for (const p of s.policies) merged.fold(p);
-  }
-  return merged;
 }
 
 /** The same backend in every worker's table. */
@@ -167,7 +74,7 @@ interface WorkerEntry {
 /** The primary's HttpSource: its workers' latest reports, summed. */
 export class MergedHttpView implements HttpSource {
   private readonly live = new Map<number, WorkerEntry>();
-  private retiredStats: StatsSnapshot[] = [];
+  private retiredStats: CountersSnapshot[] = [];
   private retiredHooks: Record<string, HookCounts> = {};
   /** Exited workers' upgrade totals (their tunnels closed with them). */
   private retiredUpgrades: UpgradeFigures = mergeUpgradeFigures([]);
@@ -206,8 +113,8 @@ export class MergedHttpView implements HttpSource {
     const last = entry.report;
     if (last === undefined) return;
     // Folded into one snapshot, so that restarts do not grow the list.
-    this.retiredStats = [snapshotStats(mergeStats([...this.retiredStats, last.stats]))];
-    if (last.hooks !== undefined) this.retiredHooks = mergeCounts([this.retiredHooks, last.hooks]);
+    this.retiredStats = [Counters.merge('http', [...this.retiredStats, last.stats]).snapshot()];
+    if (last.hooks !== undefined) this.retiredHooks = HookCounters.merge([this.retiredHooks, last.hooks]);
     this.retiredUpgrades = mergeUpgradeFigures([this.retiredUpgrades, { totals: last.upgrades.totals, open: [] }]);
     for (const b of last.backends) {
       const key = backendKey(b);
@@ -242,7 +149,7 @@ export class MergedHttpView implements HttpSource {
 
   hookCounts(): Record<string, HookCounts> {
     const reports = [...this.live.values()].flatMap((w) => (w.report?.hooks === undefined ? [] : [w.report.hooks]));
-    return mergeCounts([this.retiredHooks, ...reports]);
+    return HookCounters.merge([this.retiredHooks, ...reports]);
   }
 
   workers(): WorkerStatus[] {
@@ -263,7 +170,7 @@ export class MergedHttpView implements HttpSource {
     if (this.merged === undefined) {
       const reports = [...this.live.values()].flatMap((w) => (w.report === undefined ? [] : [w.report]));
       this.merged = {
-        stats: mergeStats([...this.retiredStats, ...reports.map((r) => r.stats)]),
+        stats: Counters.merge('http', [...this.retiredStats, ...reports.map((r) => r.stats)]),
         backends: mergeBackends(
           reports.map((r) => r.backends),
           this.retiredBackends,
@@ -278,23 +185,4 @@ export class MergedHttpView implements HttpSource {
     for (const w of this.live.values()) if (w.report !== undefined) total += field(w.report);
     return total;
   }
-}
-
-function addCounts(into: Partial<Record<string, number>>, from: Partial<Record<string, number>>): void {
-  for (const key in from) into[key] = (into[key] ?? 0) + (from[key] ?? 0);
-}
-
-/**
- * Folds neighbours that are the same error (code, policy, message) into one row with their
- * counts added, as each worker's RecentErrors does: a storm seen by several workers is one row.
- * `events` is newest first, so the row keeps the newest `at`.
- */
-function foldRepeats(events: readonly ErrorEvent[]): ErrorEvent[] {
-  const out: ErrorEvent[] = [];
-  for (const e of events) {
-    const last = out[out.length - 1];
-    if (last !== undefined && last.code === e.code && last.policy === e.policy && last.message === e.message) last.count += e.count;
-    else out.push({ ...e });
-  }
-  return out;
 }
