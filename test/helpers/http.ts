@@ -220,11 +220,5 @@ export function writeServersConf(dir: string, servers: Array<{ ip?: string; port
   return file;
 }
 
-/** A port nothing listens on (bound, then released). */
-export async function closedPort(): Promise<number> {
-  const probe = createServer().listen(0, '127.0.0.1');
-  await once(probe, 'listening');
-  const { port } = probe.address() as AddressInfo;
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
+/** A port nothing listens on, held bound for the process's lifetime (see ports.ts). */
+export { closedPort } from './ports.js';
