@@ -8,8 +8,8 @@ import { once } from 'node:events';
 import { createServer as createHttpServer } from 'node:http';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { test } from 'node:test';
-import { freePort } from '../helpers/classic.js';
 import { clients, figures, inProcessBroker, sum, tally, teardown, trackedLoad, waitFor } from '../helpers/fault.js';
+import { closedPort } from '../helpers/ports.js';
 import { FakeServer, RawPeer } from '../helpers/wire.js';
 
 const { cleanups } = teardown();
@@ -91,7 +91,7 @@ test('servers registered on ports of programs the broker cannot speak to are dro
   cleanups.push(() => http.close());
   const garbage = await listener((socket) => socket.on('data', () => socket.write('\x16\x03\x01 certainly not ndjson\r\n')));
   const silent = await listener();
-  const nobody = await freePort();
+  const nobody = await closedPort();
   const bogus: Record<string, number> = {
     http: (http.address() as AddressInfo).port,
     garbage: garbage.port,

@@ -17,7 +17,8 @@ import { createInterface } from 'node:readline';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { clients, figures, procStatusKb, teardown, timeUntil } from '../helpers/fault.js';
-import { closedPort, startHttpBroker } from '../helpers/http.js';
+import { startHttpBroker } from '../helpers/http.js';
+import { closedPorts } from '../helpers/ports.js';
 import { FakeServer, RawPeer } from '../helpers/wire.js';
 
 const { programs, cleanups } = teardown();
@@ -53,11 +54,7 @@ test('a flood of registrations of fresh policies on refusing ports leaves bounde
   const rssStartKb = procStatusKb(pid, 'VmRSS');
   brokerLoopLagMaxMs = 0;
 
-  const refusing: number[] = [];
-  while (refusing.length < FLOOD / SPREAD_CONNECTIONS) {
-    const port = await closedPort();
-    if (!refusing.includes(port)) refusing.push(port);
-  }
+  const refusing = await closedPorts(FLOOD / SPREAD_CONNECTIONS);
   const registration = (i: number) =>
     JSON.stringify({ type: 1, id: 10_000 + i, privPolyId: 50_000 + i, listenport: refusing[i % refusing.length], httpport: refusing[(i + 1) % refusing.length], session: true }) + '\n';
   // Everything is made before the clock starts: 1. all on one connection, in one write; 2. spread

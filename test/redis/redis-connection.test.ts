@@ -8,6 +8,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { parseRegistryUrl, RedisConnection, RegistryError } from '../../broker/registry/redis-connection.js';
 import { SentinelConnection } from '../../broker/registry/sentinel-connection.js';
 import { silentLogger } from '../../broker/support/logger.js';
+import { closedPort } from '../helpers/ports.js';
 import { startRedis } from '../helpers/redis-server.js';
 
 const open = (url: string, connectTimeoutMs = 2000) =>
@@ -66,12 +67,9 @@ describe('registry connection', async () => {
     const { port } = http.address() as AddressInfo;
     await assert.rejects(open(`redis://127.0.0.1:${port}`), code('NOT_REDIS'));
     http.close();
-    const probe = createServer();
-    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-    const closedPort = (probe.address() as AddressInfo).port;
-    await new Promise((resolve) => probe.close(resolve));
+    const nothing = await closedPort();
     const started = Date.now();
-    await assert.rejects(open(`redis://127.0.0.1:${closedPort}`, 700), code('UNREACHABLE'));
+    await assert.rejects(open(`redis://127.0.0.1:${nothing}`, 700), code('UNREACHABLE'));
     const took = Date.now() - started;
     assert.ok(took >= 600 && took < 3000, `gave up after ${took} ms`);
   });
