@@ -130,11 +130,13 @@ async function gradeBroker(request: GradeRequest, run: Run): Promise<Grade> {
   for (const server of Object.values(servers)) run.cleanup.push(() => server.close());
   const registrations = new Map<number, Received>();
   const answerMs = Math.min(1000, request.settings.answerTimeoutMs);
-  await Promise.all(
-    Object.values(servers).map(async (server) => {
-      registrations.set(server.id, await server.register(target.host, target.port, answerMs).catch((): Received => ({ kind: 'closed' })));
-    }),
-  );
+  // One after another, as the lab's servers start. Three at once, queued behind the grader's own
+  // probe connections, can overflow the short listen queue of a broker that serves one connection
+  // at a time; on a loaded machine a registration was then lost (its SYN dropped, its connect
+  // given up) and the checks that need that server failed too, not only the concurrency one.
+  for (const server of Object.values(servers)) {
+    registrations.set(server.id, await server.register(target.host, target.port, answerMs).catch((): Received => ({ kind: 'closed' })));
+  }
   let probeSrcid = 1;
   const framing = await probeFraming({
     ...target,

@@ -9,6 +9,7 @@ import { once } from 'node:events';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { sha1Hex } from '../../broker/support/sha1.js';
 import { numberField, PacketConnection, type Received } from './packet-connection.js';
+import { CONNECT_TIMEOUT_MS } from './options.js';
 
 /** One packet as the server got it. */
 export interface Receipt {
@@ -59,7 +60,9 @@ export class GraderServer {
    * classic server does not wait; the wait only lets the grade show a refusal).
    */
   async register(host: string, port: number, answerMs: number): Promise<Received> {
-    const connection = await PacketConnection.open(host, port, answerMs);
+    // The connect gets the grader's connect bound, not answerMs: a SYN dropped by a full listen
+    // queue is sent again after 1 s, which a 1 s connect never waits for.
+    const connection = await PacketConnection.open(host, port, CONNECT_TIMEOUT_MS);
     try {
       connection.write(JSON.stringify({ type: '1', id: String(this.id), privPolyId: String(this.policy), listenport: String(this.port) }));
       return await connection.next(answerMs);
