@@ -9,7 +9,7 @@ import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { freePort } from '../bench/processes.js';
 import { CheckSelectionError, selectChecks } from './check.js';
-import { checksOf, grade, TargetError, type GradeRequest } from './grade.js';
+import { checksOf, grade, gradeOnFreePort, TargetError, type GradeRequest } from './grade.js';
 import { KINDS, type GradeSettings, type Kind } from './options.js';
 import { batchCsv, type BatchEntry } from './report.js';
 
@@ -133,11 +133,11 @@ export async function runBatch(entries: ManifestEntry[], options: BatchOptions):
   for (const entry of entries) {
     options.onStart?.(entry);
     const request: GradeRequest = { kind: entry.kind, command: entry.command, cwd: entry.cwd, settings: options.settings, only: options.only, skip: options.skip };
-    if (entry.kind !== 'server') request.target = { host: '127.0.0.1', port: entry.port ?? (await freePort()) };
+    if (entry.kind !== 'server' && entry.port !== undefined) request.target = { host: '127.0.0.1', port: entry.port };
     let result: BatchEntry;
     const started = Date.now();
     try {
-      const graded = await grade(request);
+      const graded = entry.kind !== 'server' && entry.port === undefined ? await gradeOnFreePort(request, freePort) : await grade(request);
       result = { name: entry.name, kind: entry.kind, grade: graded, durationMs: Date.now() - started, output: graded.output };
     } catch (err) {
       const output = err instanceof TargetError ? err.output : undefined;

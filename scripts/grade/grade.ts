@@ -57,6 +57,31 @@ export class TargetError extends Error {
   }
 }
 
+/**
+ * The target port already accepted connections before the submission was started: another
+ * program listens there, and grading it would fail the submission on every check.
+ */
+export class PortInUseError extends TargetError {
+  constructor(address: Address) {
+    super(`${label(address)} already accepts connections before the submission started: another program listens there`);
+    this.name = 'PortInUseError';
+  }
+}
+
+/**
+ * grade() with the target on a port from `pick` (a free port): picked again, up to 3 times, when
+ * another program took it between the pick and the start (a shared machine, parallel runs).
+ */
+export async function gradeOnFreePort(request: GradeRequest, pick: () => Promise<number>): Promise<Grade> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await grade({ ...request, target: { host: '127.0.0.1', port: await pick() } });
+    } catch (err) {
+      if (!(err instanceof PortInUseError) || attempt === 3) throw err;
+    }
+  }
+}
+
 /** What one grading run shares between its steps: what to undo, and the submission it started. */
 interface Run {
   cleanup: Array<() => unknown>;
@@ -90,6 +115,11 @@ export async function grade(request: GradeRequest): Promise<Grade> {
 /** Starts the command, if any, and waits until `ready` says it is up. */
 async function startSubmission(request: GradeRequest, values: Record<string, string | number>, what: string, ready: (submission: Submission) => Promise<unknown>, run: Run): Promise<void> {
   if (request.command === undefined) return;
+  // Whatever answers there now is not the submission: "ready" would be true at once, and the
+  // submission would fail to bind while the checks graded the other program.
+  if (request.target !== undefined && request.kind !== 'server' && (await acceptsConnections(request.target.host, request.target.port, CONNECT_TIMEOUT_MS))) {
+    throw new PortInUseError(request.target);
+  }
   const submission = Submission.start(fillPlaceholders(request.command, values), request.cwd);
   run.submission = submission;
   run.cleanup.push(() => submission.stop());

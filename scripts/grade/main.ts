@@ -11,7 +11,7 @@ import { PACKAGE_VERSION } from '../../broker/support/version.js';
 import { freePort } from '../bench/processes.js';
 import { batchSummary, loadBatch, ManifestError, runBatch, writeBatch } from './batch.js';
 import { CheckSelectionError, parseCheckList, type CheckResult, type Grade } from './check.js';
-import { checksOf, grade, TargetError, type GradeRequest } from './grade.js';
+import { checksOf, grade, gradeOnFreePort, TargetError, type GradeRequest } from './grade.js';
 import { EXIT, GRADE_DEFAULTS, KINDS, type GradeSettings, type Kind } from './options.js';
 import { formatBatch, formatGrade } from './report.js';
 
@@ -84,7 +84,6 @@ async function gradeOne(kind: Kind, options: CliOptions): Promise<number> {
   if (options.start === undefined && options.cwd !== undefined) throw new InvalidArgumentError('--cwd needs --start');
   if (kind !== 'server' && options.target === undefined) {
     if (options.start === undefined) throw new InvalidArgumentError('--target HOST:PORT is required (or --start CMD, which then gets a free port as {port})');
-    options.target = { host: '127.0.0.1', port: await freePort() };
   }
   if (kind === 'http-proxy' && options.servers === undefined && options.start === undefined) {
     throw new InvalidArgumentError('http-proxy needs --servers FILE (the servers.conf the proxy was started with) or --start CMD (given {servers})');
@@ -104,7 +103,7 @@ async function gradeOne(kind: Kind, options: CliOptions): Promise<number> {
       if (options.start === undefined) process.stderr.write(`${NAME}: waiting for a server to register with ${at.host}:${at.port}\n`);
     },
   };
-  const result: Grade = await grade(request);
+  const result: Grade = kind !== 'server' && options.target === undefined ? await gradeOnFreePort(request, freePort) : await grade(request);
   process.stdout.write(formatGrade(result));
   if (options.json === true) process.stdout.write(JSON.stringify(result) + '\n');
   return result.score === result.max ? EXIT.PASSED : EXIT.FAILED;
