@@ -12,7 +12,9 @@ import { REPO_ROOT, start } from '../helpers/programs.js';
 
 const HOSTILE = path.join(REPO_ROOT, 'test/fixtures/grade/hostile.py');
 const RSS_LIMIT = 300 * 1024 * 1024;
-const FAST = ['--answer-timeout', '1000', '--check-timeout', '4000', '--start-timeout', '3000', '--count', '20', '--failover-count', '4', '--clients', '3', '--per-client', '2', '--pipeline', '4'];
+// The start timeout only bounds a failure: the http case prints 64 MB before it listens, which
+// took over 3 s beside parallel test files on a loaded machine ("does not accept connections").
+const FAST = ['--answer-timeout', '1000', '--check-timeout', '4000', '--start-timeout', '30000', '--count', '20', '--failover-count', '4', '--clients', '3', '--per-client', '2', '--pipeline', '4'];
 
 /** Runs policy-grade to its end (killed after 90 s), sampling its RSS every 50 ms. */
 async function gradeSampled(args: string[]): Promise<{ code: number | null; json: any; peakRss: number; stderr: string }> {
