@@ -14,7 +14,7 @@ import { PacketHooks } from './packets/packet-hooks.js';
 import { PacketRouter } from './packets/packet-router.js';
 import { PeerConnection, type PeerSettings } from './packets/peer-connection.js';
 import { Registrar } from './packets/registrar.js';
-import { followStore } from './registry/membership.js';
+import { Membership } from './registry/membership.js';
 import { MemoryStore } from './registry/memory-store.js';
 import { RedisStore } from './registry/redis-store.js';
 import { parseRegistryUrl } from './registry/registry-url.js';
@@ -94,12 +94,14 @@ export function createBroker(input: Partial<BrokerOptions> = {}): Broker {
   // A session server whose record expired (its broker died) stays as long again while its link
   // is up: it is registering through another broker, and then keeps its link (membership.ts).
   const expiryGraceMs = shared === undefined ? 0 : Math.max(options.heartbeatMs * options.heartbeatMisses, 2 * options.registryResyncMs);
-  const unfollow = followStore(store, table, { expiryGraceMs });
+  const membership = new Membership(table, { expiryGraceMs, drainMs: options.drainTimeoutMs, log });
+  table.observe(membership);
+  const unfollow = membership.follow(store);
   const stats = new Counters('packets');
   // Per-policy and per-server counters follow the table (and outlive removed servers).
   table.observe(stats);
   const trace = new Tracer(log, { on: options.trace, sample: options.traceSample });
-  const router = new PacketRouter(table, store, options, stats, log, trace);
+  const router = new PacketRouter(table, membership, options, stats, log, trace);
   const interceptors = options.interceptors.length > 0 ? new Interceptors(options.interceptors, log) : undefined;
   // Packet hooks sit in front of the router: one call in (accept), one out (the answer port).
   const packetHooks = interceptors?.hasPackets === true ? new PacketHooks(interceptors, (client, packet) => router.accept(client, packet), log) : undefined;
@@ -216,7 +218,7 @@ export function createBroker(input: Partial<BrokerOptions> = {}): Broker {
         });
         const pages = new AdminPages(statusSources, trace, api);
         admin = pages;
-        http = new HttpFrontEnd(table, options, log, (req, res, path, authorized) => pages.handle(req, res, path, authorized), trace, tls, interceptors);
+        http = new HttpFrontEnd(table, options, log, (req, res, path, authorized) => pages.handle(req, res, path, authorized), trace, tls, interceptors, membership);
         statusSources.http = http;
         await http.listen();
         pages.start();
@@ -246,7 +248,7 @@ export function createBroker(input: Partial<BrokerOptions> = {}): Broker {
       // one of them when its session here closes, a classic one stays listed. Only this
       // broker's view goes.
       unfollow();
-      table.clear();
+      membership.clear();
       await shared.close();
       await registryConnection?.close();
     }

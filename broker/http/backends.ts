@@ -6,6 +6,7 @@
 import type { BrokerOptions } from '../options.js';
 import type { Endpoint, Member, MemberState } from '../routing/member.js';
 import type { PolicyTable, TableObserver } from '../routing/policy-table.js';
+import type { Membership } from '../registry/membership.js';
 import type { Logger } from '../support/logger.js';
 import { BackendTls } from './backend-tls.js';
 import { HealthMonitor } from './health.js';
@@ -29,6 +30,8 @@ export class Backends implements TableObserver {
     /** Also told of every member, now and as the table changes (the front end's counters). */
     counters: TableObserver,
     private readonly log: Logger,
+    /** The table's one writer of members: the static backends are a source it applies. */
+    membership: Membership,
   ) {
     const tls = new BackendTls(options.backendCa);
     this.upstreams = new Upstreams({
@@ -45,7 +48,7 @@ export class Backends implements TableObserver {
       for (const member of table.members()) observer.added?.(member);
       table.observe(observer);
     }
-    this.statics = new StaticBackends(table, options.httpPolicy, options.drainTimeoutMs, log);
+    this.statics = new StaticBackends(membership, options.httpPolicy, log);
     this.statics.apply(options.httpServers);
   }
 

@@ -13,6 +13,7 @@ import type { SecureContextOptions } from 'node:tls';
 import type { BrokerOptions } from '../options.js';
 import type { PolicyTable } from '../routing/policy-table.js';
 import type { Logger } from '../support/logger.js';
+import { Membership } from '../registry/membership.js';
 import type { Interceptors } from '../hooks/interceptors.js';
 import { SecretCheck } from '../support/secret.js';
 import { AttemptPolicy } from '../routing/attempts.js';
@@ -74,6 +75,11 @@ export class HttpFrontEnd {
     private readonly tls?: SecureContextOptions,
     /** The broker's interceptors (docs/hooks.md), when it has any. */
     readonly interceptors?: Interceptors,
+    /**
+     * The table's one writer of members (registry/membership.ts), which applies the servers.conf
+     * backends; absent (a --workers worker, whose table mirrors the primary's): one of its own.
+     */
+    membership: Membership = new Membership(table, { drainMs: options.drainTimeoutMs, log }),
   ) {
     const upstreamAuthorization = options.upstreamToken === undefined ? undefined : `Bearer ${options.upstreamToken}`;
     this.mark = loopMark();
@@ -86,7 +92,7 @@ export class HttpFrontEnd {
     };
     this.token = options.httpToken === undefined ? undefined : new SecretCheck(`Bearer ${options.httpToken}`);
     this.admission = { options, table, forward: this.forward, mark: this.mark, token: this.token, interceptors };
-    this.backendSide = new Backends(table, options, upstreamAuthorization, this.stats, log);
+    this.backendSide = new Backends(table, options, upstreamAuthorization, this.stats, log, membership);
     this.services = {
       attempts: new AttemptPolicy(table, new HttpTransport(this.stats, trace), options.maxAttempts),
       table,

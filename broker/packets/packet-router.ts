@@ -8,7 +8,8 @@
 import { ErrorCode } from '../protocol/error-codes.js';
 import { encodeError, encodeForward, encodeReply } from '../protocol/encode.js';
 import type { ClientPacket, ReplyPacket } from '../protocol/packet-types.js';
-import type { RegistryStore, RemovalReason } from '../registry/store.js';
+import type { Membership } from '../registry/membership.js';
+import type { RemovalReason } from '../registry/store.js';
 import { AttemptPolicy, type Failure, type Outcome, type Readiness, type Transport } from '../routing/attempts.js';
 import type { Endpoint, Member, MemberState } from '../routing/member.js';
 import type { PolicyTable, TableObserver } from '../routing/policy-table.js';
@@ -34,7 +35,8 @@ export class PacketRouter implements LinkEvents, Transport<Job, ErrorCode>, Tabl
 
   constructor(
     private readonly table: PolicyTable,
-    private readonly store: RegistryStore,
+    /** Who is in each policy: a server leaves or drains by asking it (it tells the store). */
+    private readonly membership: Membership,
     private readonly options: BrokerOptions,
     private readonly stats: Counters,
     private readonly log: Logger,
@@ -81,19 +83,17 @@ export class PacketRouter implements LinkEvents, Transport<Job, ErrorCode>, Tabl
     if (endpoint === undefined || !member.present) return;
     this.log.info('server draining', { id: member.id, policy: member.policy, reason });
     // stateChanged() moves its queued packets.
-    this.table.setState(endpoint, 'draining');
-    void this.store.drain(member.info.id!, member.info.generation);
+    this.membership.drain(member);
     if (endpoint.outstanding === 0) this.removeServer(member, reason);
   }
 
   /** Removes a server now; whatever it held goes to other servers of its policy. */
   removeServer(member: Member, reason: string, why: RemovalReason = { kind: 'left', detail: reason }): void {
+    if (!member.present) return;
     this.removing = reason;
-    const wasPresent = this.table.remove(member);
+    this.membership.leave(member, why);
     this.removing = undefined;
-    if (!wasPresent) return;
     this.log.info('server removed', { id: member.id, policy: member.policy, reason });
-    void this.store.remove(member.info.id!, member.info.generation, why);
   }
 
   /** Fails links whose oldest packet has waited longer than --server-timeout. */
@@ -268,8 +268,7 @@ export class PacketRouter implements LinkEvents, Transport<Job, ErrorCode>, Tabl
   private takeOut(member: Member, why: RemovalReason): boolean {
     if (!member.present) return false;
     this.links.delete(member.packets!);
-    this.table.remove(member);
-    void this.store.remove(member.info.id!, member.info.generation, why);
+    this.membership.leave(member, why);
     return true;
   }
 

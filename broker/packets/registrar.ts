@@ -158,12 +158,12 @@ export class Registrar {
     };
     let registered: Registered | Promise<Registered>;
     try {
-      // claimRefusal() decided whether the id may be taken from this broker's own servers; a
-      // record another broker keeps alive is refused in the shared store itself (DUPLICATE_ID,
-      // decided in Redis). A session server's record outlives a broker that dies by its missed
-      // heartbeats' time at most.
+      // claimRefusal() decided whether the id may be taken from this broker's own servers (the
+      // one rule, id-claim.ts); a record another broker keeps alive is refused in the shared
+      // store itself (DUPLICATE_ID, decided in Redis). A session server's record outlives a
+      // broker that dies by its missed heartbeats' time at most.
       const ttlMs = reg.session ? this.options.heartbeatMs * this.options.heartbeatMisses : undefined;
-      registered = this.store.register(entry, { isLive: () => false, ttlMs });
+      registered = this.store.register(entry, { ttlMs });
     } catch (err) {
       return this.refused(conn, reg, err);
     }

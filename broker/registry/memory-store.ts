@@ -3,7 +3,6 @@
  * the call that made the change (before its first await: there is none), so a table that
  * watches this store is in step as soon as the call returns. No TTLs: sessions are followed by the registrar's heartbeat sweep.
  */
-import { ErrorCode, ProtocolError } from '../protocol/error-codes.js';
 import type { NewEntry, Registered, RegistryStore, RemovalReason, ServerEntry, StoreEvent } from './store.js';
 
 export class MemoryStore implements RegistryStore {
@@ -13,11 +12,8 @@ export class MemoryStore implements RegistryStore {
 
   constructor(private readonly now: () => number = Date.now) {}
 
-  register(input: NewEntry, options: { isLive?: (old: ServerEntry) => boolean } = {}): Registered {
+  register(input: NewEntry): Registered {
     const old = this.entries.get(input.id);
-    if (old !== undefined && old.host !== input.host && (options.isLive?.(old) ?? true)) {
-      throw new ProtocolError(ErrorCode.DUPLICATE_ID, `server id ${input.id} is already registered from ${old.host}`);
-    }
     const entry: ServerEntry = { ...input, generation: ++this.generation, registeredAt: this.now(), draining: false };
     this.entries.set(entry.id, entry);
     this.emit({ kind: 'added', entry, replaced: old });

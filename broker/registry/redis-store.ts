@@ -118,14 +118,10 @@ export class RedisStore implements RegistryStore {
     return this.pending.length;
   }
 
-  async register(input: NewEntry, options: { ttlMs?: number; isLive?: (old: ServerEntry) => boolean } = {}): Promise<Registered> {
-    const isLive = options.isLive ?? (() => true);
+  async register(input: NewEntry, options: { ttlMs?: number } = {}): Promise<Registered> {
     const ttlMs = options.ttlMs === undefined ? 0 : Math.max(options.ttlMs, 2 * this.options.resyncMs);
     for (let attempt = 0; attempt < REGISTER_TRIES; attempt++) {
       const old = this.view.get(input.id);
-      if (old !== undefined && old.host !== input.host && isLive(old)) {
-        throw new ProtocolError(ErrorCode.DUPLICATE_ID, `server id ${input.id} is already registered from ${old.host}`);
-      }
       const entry: ServerEntry = { ...input, generation: this.generations.next(input.id, this.view.lastGeneration(input.id)), registeredAt: this.now(), draining: false };
       const expected = old?.generation ?? 0;
       let answer: unknown;

@@ -49,13 +49,17 @@ export interface Registered {
 
 export interface RegistryStore {
   /**
-   * Records a registration. The same id may register again from the same host (a restart) and
-   * replaces the old entry; from another host it is refused (ProtocolError DUPLICATE_ID) while
-   * the old one is live (`isLive`, the caller's view of it), so a stranger cannot steal a live
-   * server's traffic.
+   * Records a registration, replacing the entry of its id. Whether it may take the id from the
+   * servers this broker holds is decided before, once (id-claim.ts, by the registrar); a shared
+   * store refuses (ProtocolError DUPLICATE_ID) an id that another live broker keeps, which this
+   * broker cannot see the liveness of.
    */
-  register(entry: NewEntry, options?: { ttlMs?: number; isLive?: (old: ServerEntry) => boolean }): Registered | Promise<Registered>;
-  /** Removes the entry of `id` if it is still `generation`; resolves false when it was not. */
+  register(entry: NewEntry, options?: { ttlMs?: number }): Registered | Promise<Registered>;
+  /**
+   * Removes the entry of `id` if it is still `generation`; resolves false when it was not.
+   * remove() and drain() emit their event before their first await: the table that follows the
+   * store is in step when the call returns (Membership.leave and drain count on it).
+   */
   remove(id: number, generation: number, reason: RemovalReason): Promise<boolean>;
   /** Marks the entry of `id` (if still `generation`) as draining. */
   drain(id: number, generation: number): Promise<boolean>;

@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { applyEvent, applySnapshot, RegistryBroadcaster, registrySnapshot, type RegistryEvent } from '../../broker/cluster/registry-mirror.js';
-import { ProtocolError } from '../../broker/protocol/error-codes.js';
+import { ErrorCode, ProtocolError } from '../../broker/protocol/error-codes.js';
 import { followStore } from '../../broker/registry/membership.js';
 import { MemoryStore } from '../../broker/registry/memory-store.js';
 import type { MemberState } from '../../broker/routing/member.js';
@@ -20,10 +20,10 @@ class Primary {
   }
   register(id: number, policy: number, host: string, http: boolean, session: boolean, port = 3000 + id): void {
     try {
-      this.store.register(
-        { id, policy, host, packetPort: port, httpPort: http ? 8000 + id : undefined, maxInflight: id, session, tls: false, owner: 'test' },
-        { isLive: (old) => this.table.get(old.id)?.packets?.state !== 'down' },
-      );
+      // The registrar's rule (id-claim.ts): an id live from another host is not taken.
+      const old = this.table.get(id);
+      if (old !== undefined && old.host !== host && old.packets?.state !== 'down') throw new ProtocolError(ErrorCode.DUPLICATE_ID, `server id ${id} is live`);
+      this.store.register({ id, policy, host, packetPort: port, httpPort: http ? 8000 + id : undefined, maxInflight: id, session, tls: false, owner: 'test' });
     } catch (err) {
       if (!(err instanceof ProtocolError)) throw err; // the id is live on the other host: refused, nothing changed
     }
