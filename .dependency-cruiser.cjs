@@ -48,6 +48,13 @@ module.exports = {
       to: { circular: true },
     },
     {
+      name: 'routing-writes-endpoints',
+      comment: 'an endpoint\'s state and counts have their writers in routing/ (liveness.ts, policy-table.ts); others report verdicts',
+      severity: 'error',
+      from: { pathNot: '^broker/routing/' },
+      to: { path: '^broker/routing/endpoint-writes\\.ts$' },
+    },
+    {
       name: 'pure-core-no-io',
       comment: 'routing/ and protocol/ are pure: no node: modules',
       severity: 'error',

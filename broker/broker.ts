@@ -22,7 +22,7 @@ import type { RedisConnection } from './registry/redis-connection.js';
 import type { SentinelConnection } from './registry/sentinel-connection.js';
 import { brokerId } from './registry/broker-id.js';
 import type { RegistryStore } from './registry/store.js';
-import { PolicyTable } from './routing/policy-table.js';
+import { PolicyTable, type TableObserver } from './routing/policy-table.js';
 import { Counters } from './routing/counters.js';
 import { ListenGroup } from './support/listen-group.js';
 import { listenPlan } from './support/reuse-port.js';
@@ -95,11 +95,9 @@ export function createBroker(input: Partial<BrokerOptions> = {}): Broker {
   // is up: it is registering through another broker, and then keeps its link (membership.ts).
   const expiryGraceMs = shared === undefined ? 0 : Math.max(options.heartbeatMs * options.heartbeatMisses, 2 * options.registryResyncMs);
   const membership = new Membership(table, { expiryGraceMs, drainMs: options.drainTimeoutMs, log });
-  table.observe(membership);
+  // Its watch first: the registrar's (which tells sessions why they left) sees the table changed already.
   const unfollow = membership.follow(store);
   const stats = new Counters('packets');
-  // Per-policy and per-server counters follow the table (and outlive removed servers).
-  table.observe(stats);
   const trace = new Tracer(log, { on: options.trace, sample: options.traceSample });
   const router = new PacketRouter(table, membership, options, stats, log, trace);
   const interceptors = options.interceptors.length > 0 ? new Interceptors(options.interceptors, log) : undefined;
@@ -116,6 +114,7 @@ export function createBroker(input: Partial<BrokerOptions> = {}): Broker {
     ...otherListeners.map((listener) => listener()),
   ];
   const registrar = new Registrar(store, table, router, options, log, ownListeners, id);
+  observeTable(table, [membership, stats, router, registrar.sourceCounts]);
   const connections = new Set<PeerConnection>();
   let sweepTimer: NodeJS.Timeout | undefined;
   let closing: Promise<void> | undefined;
@@ -220,6 +219,7 @@ export function createBroker(input: Partial<BrokerOptions> = {}): Broker {
         admin = pages;
         http = new HttpFrontEnd(table, options, log, (req, res, path, authorized) => pages.handle(req, res, path, authorized), trace, tls, interceptors, membership);
         statusSources.http = http;
+        observeTable(table, http.tableObservers);
         await http.listen();
         pages.start();
       } catch (err) {
@@ -292,6 +292,21 @@ export function createBroker(input: Partial<BrokerOptions> = {}): Broker {
       return closing;
     },
   };
+}
+
+/**
+ * The table's observers, added from here only, in the order they react to each change
+ * (docs/architecture.md, "The table's observers"):
+ *   1. membership: a held member (expired record) that is removed or renewed leaves its hold;
+ *   2. the packet counters: per-policy and per-server counts follow the table (and outlive removed servers);
+ *   3. the packet router: a new member's link is dialed, a removed one's link fails and its jobs move;
+ *   4. the registrar's count of servers per source (--max-servers-per-source);
+ *   then, once the HTTP front end starts, its own list (http/backends.ts `tableObservers`):
+ *   5. the upstream pools, 6. the HTTP counters, 7. the health checks (and their liveness
+ *   streaks), 8. the HTTP backends' log lines. The --workers primary adds its broadcaster last.
+ */
+function observeTable(table: PolicyTable, observers: readonly TableObserver[]): void {
+  table.observeInOrder(observers);
 }
 
 function addressText(address: AddressInfo | string | null | undefined): string | null {

@@ -142,7 +142,6 @@ export class Exchange implements Dispatcher.DispatchHandler, Routed<HttpErrorCod
   /** The request's one outcome: the backend's response, relayed whole... */
   delivered(endpoint: Endpoint): void {
     this.services.stats.countResponse(this.policy, endpoint.member.label, this.status, this.startedAt);
-    if (endpoint.state === 'connecting') this.services.table.setState(endpoint, 'up');
     this.services.health.answered(endpoint);
     if (this.services.trace.on) this.traced(this.status, 'ok');
     this.owner.done(this);
@@ -311,8 +310,7 @@ export class Exchange implements Dispatcher.DispatchHandler, Routed<HttpErrorCod
     }
     if (err instanceof HookAbort) return attempts.failed(this, endpoint, { code: err.code, message: err.message, retry: false });
     const failure = classify(err, endpoint, this.services.timeouts);
-    if (failure.verdict !== 'stale' && failure.verdict !== 'none') health.passiveFailure(endpoint, failure.message, failure.verdict);
-    else if (failure.verdict === 'none' && failure.code !== HttpErrorCode.BAD_REQUEST) endpoint.failures++;
+    health.attemptFailed(endpoint, failure);
     attempts.failed(this, endpoint, { code: failure.code, message: failure.message, retry: this.retryable(failure) });
   }
 

@@ -11,7 +11,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { SecureContextOptions } from 'node:tls';
 import type { BrokerOptions } from '../options.js';
-import type { PolicyTable } from '../routing/policy-table.js';
+import type { PolicyTable, TableObserver } from '../routing/policy-table.js';
 import type { Logger } from '../support/logger.js';
 import { Membership } from '../registry/membership.js';
 import type { Interceptors } from '../hooks/interceptors.js';
@@ -77,9 +77,11 @@ export class HttpFrontEnd {
     readonly interceptors?: Interceptors,
     /**
      * The table's one writer of members (registry/membership.ts), which applies the servers.conf
-     * backends; absent (a --workers worker, whose table mirrors the primary's): one of its own.
+     * backends; the composition root then adds `tableObservers` to the table in its order.
+     * Absent (a --workers worker, whose table mirrors the primary's): one of its own, and the
+     * front end adds its observers itself.
      */
-    membership: Membership = new Membership(table, { drainMs: options.drainTimeoutMs, log }),
+    membership?: Membership,
   ) {
     const upstreamAuthorization = options.upstreamToken === undefined ? undefined : `Bearer ${options.upstreamToken}`;
     this.mark = loopMark();
@@ -92,7 +94,9 @@ export class HttpFrontEnd {
     };
     this.token = options.httpToken === undefined ? undefined : new SecretCheck(`Bearer ${options.httpToken}`);
     this.admission = { options, table, forward: this.forward, mark: this.mark, token: this.token, interceptors };
-    this.backendSide = new Backends(table, options, upstreamAuthorization, this.stats, log, membership);
+    const own = membership === undefined;
+    membership ??= new Membership(table, { drainMs: options.drainTimeoutMs, log });
+    this.backendSide = new Backends(table, options, upstreamAuthorization, this.stats, log, membership, own ? table : undefined);
     this.services = {
       attempts: new AttemptPolicy(table, new HttpTransport(this.stats, trace), options.maxAttempts),
       table,
@@ -103,6 +107,11 @@ export class HttpFrontEnd {
       trace,
     };
     this.upgrades = new Upgrades({ ...this.services, upgradeIdleMs: options.httpUpgradeIdleTimeoutMs, maxAttempts: options.maxAttempts }, this.requests, log);
+  }
+
+  /** What must hear of the table's changes, in order (Backends.tableObservers). */
+  get tableObservers(): readonly TableObserver[] {
+    return this.backendSide.tableObservers;
   }
 
   /** Requests being proxied now. */

@@ -108,7 +108,6 @@ export class UpgradeExchange implements Dispatcher.DispatchHandler, Routed<HttpE
   /** The backend answered: 101 opens the tunnel; any other answer has been relayed whole. */
   delivered(endpoint: Endpoint): void {
     const { table, health, upgrades, stats } = this.services;
-    if (endpoint.state === 'connecting') table.setState(endpoint, 'up');
     health.answered(endpoint);
     if (this.upgraded === undefined) {
       upgrades.totals.notUpgraded++;
@@ -211,8 +210,7 @@ export class UpgradeExchange implements Dispatcher.DispatchHandler, Routed<HttpE
       return;
     }
     const failure = classify(err, endpoint, this.services.timeouts);
-    if (failure.verdict !== 'stale' && failure.verdict !== 'none') health.passiveFailure(endpoint, failure.message, failure.verdict);
-    else if (failure.verdict === 'none' && failure.code !== HttpErrorCode.BAD_REQUEST) endpoint.failures++;
+    health.attemptFailed(endpoint, failure);
     // Retried like a GET: it has no body, so it can be sent again unless it was refused as bad.
     const retry = failure.code !== HttpErrorCode.BAD_REQUEST && (failure.unsent || failure.passive);
     attempts.failed(this, endpoint, { code: failure.code, message: failure.message, retry });

@@ -11,6 +11,7 @@ import type { ClientPacket, ReplyPacket } from '../protocol/packet-types.js';
 import type { Membership } from '../registry/membership.js';
 import type { RemovalReason } from '../registry/store.js';
 import { AttemptPolicy, type Failure, type Outcome, type Readiness, type Transport } from '../routing/attempts.js';
+import { CONNECTED, LOST, Liveness, UNREACHABLE } from '../routing/liveness.js';
 import type { Endpoint, Member, MemberState } from '../routing/member.js';
 import type { PolicyTable, TableObserver } from '../routing/policy-table.js';
 import type { BrokerOptions } from '../options.js';
@@ -30,11 +31,13 @@ export class PacketRouter implements LinkEvents, Transport<Job, ErrorCode>, Tabl
   accepting = true;
   /** How servers that registered with `tls: true` are dialed. */
   private readonly serverTls: ConnectionOptions;
+  /** The rules that move a packet endpoint's state (routing/liveness.ts): the links report to them. */
+  private readonly liveness: Liveness;
   /** Why the member being removed now leaves, for its link's log line. */
   private removing: string | undefined;
 
   constructor(
-    private readonly table: PolicyTable,
+    table: PolicyTable,
     /** Who is in each policy: a server leaves or drains by asking it (it tells the store). */
     private readonly membership: Membership,
     private readonly options: BrokerOptions,
@@ -44,7 +47,7 @@ export class PacketRouter implements LinkEvents, Transport<Job, ErrorCode>, Tabl
   ) {
     this.serverTls = serverTls(options);
     this.attempts = new AttemptPolicy(table, this, options.maxAttempts);
-    table.observe(this);
+    this.liveness = new Liveness(table);
   }
 
   /** Jobs accepted and not yet answered, across all clients. */
@@ -141,7 +144,7 @@ export class PacketRouter implements LinkEvents, Transport<Job, ErrorCode>, Tabl
     const endpoint = member.packets;
     const link = endpoint === undefined ? undefined : this.links.get(endpoint);
     if (link === undefined) return;
-    if (endpoint!.state === 'connecting' && link.isConnected) this.table.setState(endpoint!, 'up');
+    if (endpoint!.state === 'connecting' && link.isConnected) this.liveness.report(endpoint!, CONNECTED);
     link.resume();
   }
 
@@ -208,8 +211,7 @@ export class PacketRouter implements LinkEvents, Transport<Job, ErrorCode>, Tabl
 
   connected(link: ServerLink): void {
     const { endpoint } = link;
-    if (endpoint.state === 'connecting' || endpoint.state === 'down') {
-      this.table.setState(endpoint, 'up');
+    if (this.liveness.report(endpoint, CONNECTED) === 'up') {
       this.log.info('server up', { id: endpoint.member.id, policy: endpoint.member.policy, address: endpoint.address });
     }
   }
@@ -224,7 +226,7 @@ export class PacketRouter implements LinkEvents, Transport<Job, ErrorCode>, Tabl
   disconnected(link: ServerLink, inflight: Job[], reason: string, timedOut: boolean): void {
     const { endpoint } = link;
     const member = endpoint.member;
-    endpoint.failures++;
+    this.liveness.report(endpoint, LOST);
     const code = timedOut ? ErrorCode.TIMEOUT : ErrorCode.UNAVAILABLE;
     const stillDialingNewServer =
       member.present && !link.everConnected && endpoint.state === 'connecting' && Date.now() - member.info.registeredAt < this.options.dialRetryMs;
@@ -258,7 +260,7 @@ export class PacketRouter implements LinkEvents, Transport<Job, ErrorCode>, Tabl
       this.forget(link, code);
       return;
     }
-    this.table.setState(endpoint, 'down');
+    this.liveness.report(endpoint, UNREACHABLE);
     this.reroute(inflight, endpoint, code);
     this.reroute(link.takeQueued(), endpoint, code);
     link.redialLater();

@@ -10,7 +10,7 @@ import { encodeLine, encodeRegistered } from '../protocol/encode.js';
 import type { HeartbeatPacket, LeavePacket, Registration } from '../protocol/packet-types.js';
 import type { Registered, RegistryStore, StoreEvent } from '../registry/store.js';
 import type { Member } from '../routing/member.js';
-import type { PolicyTable } from '../routing/policy-table.js';
+import type { PolicyTable, TableObserver } from '../routing/policy-table.js';
 import type { BrokerOptions } from '../options.js';
 import type { Logger } from '../support/logger.js';
 import type { PacketRouter } from './packet-router.js';
@@ -36,6 +36,8 @@ export class Registrar {
   readonly guard: RegistrationGuard;
   /** Servers registered per source, for --max-servers-per-source. */
   private readonly bySource = new Map<string, number>();
+  /** Keeps `bySource` in step with the table: the composition root adds it to the table's observers. */
+  readonly sourceCounts: TableObserver;
 
   constructor(
     private readonly store: RegistryStore,
@@ -49,7 +51,7 @@ export class Registrar {
     private readonly owner = `${process.pid}`,
   ) {
     this.guard = new RegistrationGuard(options, ownListeners, (key) => this.bySource.get(key) ?? 0);
-    table.observe({
+    this.sourceCounts = {
       added: (member) => {
         if (member.id === undefined) return;
         const key = sourceKey(member.host, options.ipv6SourcePrefix);
@@ -62,7 +64,7 @@ export class Registrar {
         if (left > 0) this.bySource.set(key, left);
         else this.bySource.delete(key);
       },
-    });
+    };
     store.watch((event) => this.storeEvent(event));
   }
 

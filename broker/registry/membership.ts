@@ -157,7 +157,7 @@ export class Membership implements TableObserver {
   }
 
   private markDraining(member: Member): void {
-    if (member.present && member.packets !== undefined) this.table.setState(member.packets, 'draining');
+    this.table.drain(member);
   }
 
   /** Drains a removed static member: no new requests, those in flight finish (up to drainMs), then it leaves. */
