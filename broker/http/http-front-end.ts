@@ -98,7 +98,7 @@ export class HttpFrontEnd {
     membership ??= new Membership(table, { drainMs: options.drainTimeoutMs, log });
     this.backendSide = new Backends(table, options, upstreamAuthorization, this.stats, log, membership, own ? table : undefined);
     this.services = {
-      attempts: new AttemptPolicy(table, new HttpTransport(this.stats, trace), options.maxAttempts),
+      attempts: new AttemptPolicy(table, new HttpTransport(this.stats, trace, this.backendSide.upstreams, this.backendSide.health), options.maxAttempts),
       table,
       upstreams: this.backendSide.upstreams,
       health: this.backendSide.health,
