@@ -210,6 +210,7 @@ export function createBroker(input: Partial<BrokerOptions> = {}): Broker {
         const [{ HttpFrontEnd }, { AdminPages }, { RuntimeApi }] = await Promise.all([import('./http/http-front-end.js'), import('./admin/pages.js'), import('./admin/runtime-api.js')]);
         const api = new RuntimeApi({
           table,
+          membership,
           log,
           writeToken: options.adminToken ?? options.httpToken,
           loopbackOnly: isLoopbackAddress(options.host) && isLoopbackAddress(options.httpHost ?? options.host),

@@ -18,6 +18,8 @@ import { HttpErrorCode } from '../http/http-errors.js';
 import type { ReloadResult } from '../http/static-backends.js';
 import { weightProblem, type AdminMode, type Member } from '../routing/member.js';
 import type { PolicyTable } from '../routing/policy-table.js';
+import type { Membership } from '../registry/membership.js';
+import { ProtocolError } from '../protocol/error-codes.js';
 import type { Logger } from '../support/logger.js';
 import { SecretCheck } from '../support/secret.js';
 import { errorAnswer, hasBody, jsonAnswer, writeAnswer, type AdminAnswer } from './answer.js';
@@ -31,6 +33,8 @@ const MAX_BODY_BYTES = 4096;
 /** What the API is given by the composition root. */
 export interface RuntimeApiSettings {
   table: PolicyTable;
+  /** Who applies an operator's change: through the registry store for a registered server. */
+  membership: Membership;
   log: Logger;
   /** --admin-token, else --http-token; undefined: writes only when `loopbackOnly`. */
   writeToken: string | undefined;
@@ -82,7 +86,7 @@ export class RuntimeApi {
     const who = req.socket.remoteAddress ?? 'unknown';
     if (path === 'reload') return answer(this.reload(who));
     void readJson(req).then(
-      (body) => answer(this.patch(decodeURIComponent(path.slice('servers/'.length)), body, who), false),
+      (body) => this.patch(decodeURIComponent(path.slice('servers/'.length)), body, who).then((a) => answer(a, false)),
       (err: Error) => answer(errorAnswer(err.message.startsWith('over') ? HttpErrorCode.PAYLOAD_TOO_LARGE : HttpErrorCode.BAD_REQUEST, err.message), true),
     );
   }
@@ -111,15 +115,23 @@ export class RuntimeApi {
     }
   }
 
-  private patch(key: string, body: unknown, who: string): AdminAnswer {
+  private async patch(key: string, body: unknown, who: string): Promise<AdminAnswer> {
     const change = parseChange(body);
     if (typeof change === 'string') return errorAnswer(HttpErrorCode.BAD_REQUEST, change);
     const members = Array.from(this.settings.table.members()).filter((m) => keyOf(m) === key);
     if (members.length === 0) return errorAnswer(HttpErrorCode.NOT_FOUND, `no server ${key}: a registered server's id or a static backend's IP:PORT`);
-    const { table, log } = this.settings;
+    const { membership, log } = this.settings;
     for (const member of members) {
-      if (change.weight !== undefined) table.setWeight(member, change.weight);
-      if (change.admin !== undefined) table.setAdmin(member, change.admin);
+      // A registered server's change goes through the registry store, so that every broker
+      // sharing it agrees (Membership applies the store's event); a static backend's is local.
+      try {
+        if (!(await membership.setAdmin(member, { mode: change.admin, weight: change.weight }))) {
+          return errorAnswer(HttpErrorCode.NOT_FOUND, `server ${key} left or registered again while the change was made: nothing changed`);
+        }
+      } catch (err) {
+        if (!(err instanceof ProtocolError)) throw err;
+        return errorAnswer(HttpErrorCode.REGISTRY_UNAVAILABLE, err.message);
+      }
       log.info('server changed by the operator', { server: key, policy: member.policy, ...change, by: who });
     }
     return jsonAnswer(200, { changed: members.map(rowOf) });

@@ -30,7 +30,7 @@ import type { Logger } from '../support/logger.js';
 import type { StaticBackend } from '../support/servers-file.js';
 import { waitUntil } from '../support/wait-until.js';
 import { planStatic, type ReloadResult } from './static-members.js';
-import type { RegistryStore, RemovalReason, StoreEvent } from './store.js';
+import type { AdminChange, RegistryStore, RemovalReason, ServerEntry, StoreEvent } from './store.js';
 
 export type { ReloadResult } from './static-members.js';
 
@@ -75,14 +75,15 @@ export class Membership implements TableObserver {
   apply(event: StoreEvent): void {
     if (event.kind === 'added') {
       const current = this.table.get(event.entry.id);
-      if (current === undefined) this.table.add(new Member(event.entry));
+      if (current === undefined) this.join(event.entry);
       else if (current.info.generation >= event.entry.generation) {
         // A held record written back under its generation (its owner renewed it late): it stays.
         if (current.info.generation === event.entry.generation) this.release(current);
       } else if (sameEndpoint(current.info, event.entry)) this.table.renew(current, event.entry);
-      else this.table.add(new Member(event.entry));
+      else this.join(event.entry);
       return;
     }
+    if (event.kind === 'updated') return this.applyAdmin(event.entry);
     const member = this.table.get(event.entry.id);
     if (member === undefined || member.info.generation !== event.entry.generation) return;
     if (event.kind === 'removed') {
@@ -105,6 +106,18 @@ export class Membership implements TableObserver {
   drain(member: Member): void {
     if (member.id !== undefined && this.store !== undefined) void this.store.drain(member.id, member.info.generation);
     this.markDraining(member);
+  }
+
+  /**
+   * An operator's change (the runtime API): a registered member's goes through the store, so
+   * that every broker following it agrees (its event applies it here); a static member's is
+   * this broker's own. Resolves false when the member's registration is gone.
+   */
+  async setAdmin(member: Member, change: AdminChange): Promise<boolean> {
+    if (member.id !== undefined && this.store !== undefined) return this.store.setAdmin(member.id, member.info.generation, change);
+    if (change.weight !== undefined) this.table.setWeight(member, change.weight);
+    if (change.mode !== undefined) this.table.setAdmin(member, change.mode);
+    return member.present;
   }
 
   /** Makes the static members those of `entries` (servers.conf, loaded or reloaded). */
@@ -154,6 +167,21 @@ export class Membership implements TableObserver {
     if (endpoint.protocol !== 'packets' || endpoint.state === 'up' || !this.held.has(member)) return;
     this.release(member);
     this.table.remove(member);
+  }
+
+  /** A registered server joins, with what an operator asked of it through any broker. */
+  private join(entry: ServerEntry): void {
+    const member = new Member(entry);
+    // Before it joins: its observers see it as it is, not enabled for a moment.
+    if (entry.admin !== undefined) member.admin = entry.admin;
+    this.table.add(member);
+  }
+
+  private applyAdmin(entry: ServerEntry): void {
+    const member = this.table.get(entry.id);
+    if (member === undefined || member.info.generation !== entry.generation) return;
+    this.table.setWeight(member, entry.weight ?? 1);
+    this.table.setAdmin(member, entry.admin ?? 'enabled');
   }
 
   private markDraining(member: Member): void {
