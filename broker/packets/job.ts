@@ -6,7 +6,13 @@ import type { Failure, Routed } from '../routing/attempts.js';
 export interface AnswerPort {
   /** True once the client has gone: its answers are dropped, its jobs not retried. */
   readonly closed: boolean;
-  /** Delivers the job's one answer (a reply or error line) and frees its in-flight slot. */
+  /**
+   * Delivers the job's one answer when it is the server's reply (`job.reply`, from `server`):
+   * the port encodes it, once, so that the packet hooks in front of the client see the reply
+   * itself and not a line to parse again.
+   */
+  replied(job: Job, server: number): void;
+  /** Delivers the job's one answer as an encoded line (an error, or '' for none) and frees its in-flight slot. */
   answer(job: Job, line: string): void;
 }
 

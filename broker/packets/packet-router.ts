@@ -6,7 +6,7 @@
  * and timeouts are this file's.
  */
 import { ErrorCode } from '../protocol/error-codes.js';
-import { encodeError, encodeForward, encodeReply } from '../protocol/encode.js';
+import { encodeError, encodeForward } from '../protocol/encode.js';
 import type { ClientPacket, ReplyPacket } from '../protocol/packet-types.js';
 import type { Membership } from '../registry/membership.js';
 import type { RemovalReason } from '../registry/store.js';
@@ -188,7 +188,8 @@ export class PacketRouter implements LinkEvents, Transport<Job, ErrorCode>, Tabl
   delivered(job: Job, endpoint: Endpoint): void {
     this.stats.countAnswer(job.policy, job.startedAt);
     if (this.trace.on) this.trace.packet(job, endpoint, 'reply');
-    this.finish(job, encodeReply(endpoint.member.id!, job.srcid, job.reply, job.seq));
+    if (job.client.closed) this.stats.dropped++;
+    job.client.replied(job, endpoint.member.id!);
   }
 
   settle(job: Job, outcome: Outcome<ErrorCode>): void {
