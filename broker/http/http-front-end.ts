@@ -20,7 +20,7 @@ import { AttemptPolicy } from '../routing/attempts.js';
 import type { HttpBackendView } from './backend-view.js';
 import { ListenGroup } from '../support/listen-group.js';
 import { listenPlan } from '../support/reuse-port.js';
-import { waitUntil } from '../support/wait-until.js';
+import { stopSequence, type Stoppable } from '../stop-sequence.js';
 import { Exchange, type ExchangeServices } from './exchange.js';
 import { HttpTransport } from './http-transport.js';
 import { InFlight, Pipeline } from './pipeline.js';
@@ -42,7 +42,8 @@ export type AdminHandler = (req: IncomingMessage, res: ServerResponse, path: str
 /** How long a socket closed after a malformed request may linger for its answer to be read. */
 const ERROR_CLOSE_GRACE_MS = 1000;
 
-export class HttpFrontEnd {
+export class HttpFrontEnd implements Stoppable {
+  readonly name = 'http';
   readonly stats = new Counters('http');
   private readonly backendSide: Backends;
   private readonly services: ExchangeServices;
@@ -63,6 +64,8 @@ export class HttpFrontEnd {
   /** Upgrade requests (WebSockets) and their tunnels. */
   readonly upgrades: Upgrades;
   private closing: Promise<void> | undefined;
+  private listenersClosed: Promise<void> | undefined;
+  private healthStopped: Promise<void> | undefined;
 
   constructor(
     private readonly table: PolicyTable,
@@ -207,11 +210,38 @@ export class HttpFrontEnd {
 
   /**
    * Stops accepting, lets the requests in flight finish (up to drainMs), then closes every
-   * connection and every backend pool. Safe to call twice.
+   * connection and every backend pool: the stop sequence (stop-sequence.ts) for this front end
+   * alone, as a --workers worker runs it. Safe to call twice.
    */
   close(drainMs: number): Promise<void> {
-    this.closing ??= this.shutDown(drainMs);
+    this.closing ??= stopSequence({ fronts: [this], leave: () => undefined, drainMs, log: this.log });
     return this.closing;
+  }
+
+  // Stoppable: this front end's part of the stop sequence.
+
+  /** Requests being proxied and upgraded connections (WebSockets) open: what the drain waits for. */
+  get outstanding(): number {
+    return this.requests.count + this.upgrades.open;
+  }
+
+  stopAccepting(): void {
+    if (!this.accepting) return;
+    this.accepting = false;
+    this.listenersClosed = new Promise<void>((resolve) => (this.listeners === undefined ? resolve() : this.listeners.close(() => resolve())));
+    this.server?.closeIdleConnections();
+    this.healthStopped = this.backendSide.health.stop();
+  }
+
+  async closeAll(): Promise<void> {
+    this.stopAccepting();
+    await this.healthStopped;
+    this.upgrades.closeAll();
+    this.server?.closeAllConnections();
+    for (const socket of this.connections.keys()) socket.destroy();
+    for (const socket of this.tcpSockets) socket.destroy();
+    await this.backendSide.close();
+    await this.listenersClosed;
   }
 
   // Requests
@@ -308,24 +338,6 @@ export class HttpFrontEnd {
     this.stats.countError(code);
     socket.end(rawErrorResponse(code, message));
     setTimeout(() => socket.destroy(), ERROR_CLOSE_GRACE_MS).unref();
-  }
-
-  private async shutDown(drainMs: number): Promise<void> {
-    this.accepting = false;
-    const server = this.server;
-    const closed = new Promise<void>((resolve) => (this.listeners === undefined ? resolve() : this.listeners.close(() => resolve())));
-    server?.closeIdleConnections();
-    await this.backendSide.health.stop();
-    // Upgraded connections (WebSockets) run on up to the drain window too, then close.
-    if (!(await waitUntil(() => this.requests.count === 0 && this.upgrades.open === 0, drainMs))) {
-      this.log.warn('HTTP drain timed out; closing the rest', { inflight: this.requests.count, upgraded: this.upgrades.open });
-    }
-    this.upgrades.closeAll();
-    server?.closeAllConnections();
-    for (const socket of this.connections.keys()) socket.destroy();
-    for (const socket of this.tcpSockets) socket.destroy();
-    await this.backendSide.close();
-    await closed;
   }
 }
 
