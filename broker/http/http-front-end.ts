@@ -2,8 +2,8 @@
  * The HTTP listener: an HTTP/1.1 reverse proxy over the broker's policy table, over TLS (HTTPS) when
  * the broker has a certificate. Node's HTTP server parses and frames the client side
  * (keep-alive, pipelined requests answered in order, strict parsing); this file decides what
- * each request is (admin, refused, proxied), enforces the limits, and turns parse errors and
- * timeouts into short JSON answers before closing.
+ * each request is (admin, refused, proxied) and enforces the limits; parse errors and timeouts
+ * become short JSON answers in client-errors.ts.
  */
 import { createServer, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
@@ -29,7 +29,8 @@ import { Backends } from './backends.js';
 import type { ReloadCounts, ReloadResult } from './static-backends.js';
 import { serversFileOf } from '../support/servers-file.js';
 import { loopMark, viaEntry } from './loop-marker.js';
-import { HttpErrorCode, rawErrorResponse, sendError } from './http-errors.js';
+import { HttpErrorCode, sendError } from './http-errors.js';
+import { ClientErrors } from './client-errors.js';
 import { Counters } from '../routing/counters.js';
 import type { Tracer } from '../trace/tracer.js';
 import { admit, type AdmissionSettings } from './admission.js';
@@ -38,9 +39,6 @@ import type { UpgradeFigures } from './upgrade-counters.js';
 
 /** Answers the requests under the admin prefix; `path` is what follows the prefix, without the query. */
 export type AdminHandler = (req: IncomingMessage, res: ServerResponse, path: string, authorized: boolean) => void;
-
-/** How long a socket closed after a malformed request may linger for its answer to be read. */
-const ERROR_CLOSE_GRACE_MS = 1000;
 
 export class HttpFrontEnd implements Stoppable {
   readonly name = 'http';
@@ -64,6 +62,7 @@ export class HttpFrontEnd implements Stoppable {
   /** Upgrade requests (WebSockets) and their tunnels. */
   readonly upgrades: Upgrades;
   private closing: Promise<void> | undefined;
+  private readonly clientErrors: ClientErrors;
   private listenersClosed: Promise<void> | undefined;
   private healthStopped: Promise<void> | undefined;
 
@@ -95,6 +94,7 @@ export class HttpFrontEnd implements Stoppable {
       via: viaEntry(this.mark),
       trustForwarded: options.trustForwarded, traceparent: options.traceparent,
     };
+    this.clientErrors = new ClientErrors(this.stats, log, options, tls !== undefined);
     this.token = options.httpToken === undefined ? undefined : new SecretCheck(`Bearer ${options.httpToken}`);
     this.admission = { options, table, forward: this.forward, mark: this.mark, token: this.token, interceptors };
     const own = membership === undefined;
@@ -173,9 +173,9 @@ export class HttpFrontEnd implements Stoppable {
       server.on('connection', (socket: Socket) => this.onTcpConnection(socket));
       server.on('secureConnection', (socket: Socket) => this.onConnection(socket));
     }
-    server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => this.onClientError(err, socket));
+    server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => this.clientErrors.refused(err, socket, this.connections.get(socket as Socket)));
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, early: Buffer) => this.onUpgrade(req, socket, early));
-    server.on('connect', (_req: IncomingMessage, socket: Duplex) => this.refuseRaw(socket, HttpErrorCode.METHOD_NOT_ALLOWED, 'CONNECT is not served: this is a reverse proxy'));
+    server.on('connect', (_req: IncomingMessage, socket: Duplex) => this.clientErrors.answer(socket, HttpErrorCode.METHOD_NOT_ALLOWED, 'CONNECT is not served: this is a reverse proxy'));
     this.server = server;
     this.listeners = new ListenGroup(server);
     const plan = await listenPlan(o, this.log);
@@ -297,52 +297,4 @@ export class HttpFrontEnd implements Stoppable {
     this.stats.countError(code);
     sendError(res, code, message, requestId, close);
   }
-
-  /**
-   * A request Node's parser refused (malformed, too large, too slow). The connection's requests
-   * in flight are dropped; unless a response has begun on it, an error answer goes out; then
-   * the connection closes.
-   */
-  private onClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
-    const connection = this.connections.get(socket as Socket);
-    if (this.tls !== undefined && connection === undefined) {
-      // A failed TLS handshake (plain HTTP on this port, an untrusting or slow client): nothing to answer in.
-      this.log.debug('TLS handshake failed', { error: err.message });
-      socket.destroy();
-      return;
-    }
-    // The response being written (or just written, its connection closing): once its head is
-    // out, a raw answer would corrupt it or follow a last one.
-    const responding = connection?.responding() === true;
-    connection?.closed();
-    if (err.code === 'ECONNRESET' || !socket.writable || responding) {
-      socket.destroy();
-      return;
-    }
-    if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
-      this.refuseRaw(socket, HttpErrorCode.REQUEST_TIMEOUT, `no complete request head within ${this.options.httpHeadersTimeoutMs} ms`);
-    } else if (err.code === 'HPE_INVALID_VERSION' && wellFormedRequestLine(err)) {
-      // A request line of the right shape naming a version Node's parser does not know (HTTP/1.2,
-      // 9.9): a version we do not serve, not a malformed request (a bare LF after the version is).
-      this.refuseRaw(socket, HttpErrorCode.VERSION_NOT_SUPPORTED, 'only HTTP/1.0 and HTTP/1.1 are served');
-    } else if (err.code === 'HPE_HEADER_OVERFLOW') {
-      this.refuseRaw(socket, HttpErrorCode.BAD_REQUEST, `request head longer than ${this.options.httpMaxHeaderBytes} bytes`);
-    } else {
-      const reason = (err as { reason?: unknown }).reason;
-      this.refuseRaw(socket, HttpErrorCode.BAD_REQUEST, `malformed request: ${typeof reason === 'string' ? reason : err.message}`);
-    }
-  }
-
-  /** Writes a whole error response on a raw socket and closes it. */
-  private refuseRaw(socket: Duplex, code: HttpErrorCode, message: string): void {
-    this.stats.countError(code);
-    socket.end(rawErrorResponse(code, message));
-    setTimeout(() => socket.destroy(), ERROR_CLOSE_GRACE_MS).unref();
-  }
-}
-
-/** True when the bytes the parser refused begin with a request line of the form "METHOD target HTTP/d.d" and CRLF. */
-function wellFormedRequestLine(err: Error): boolean {
-  const raw = (err as { rawPacket?: unknown }).rawPacket;
-  return Buffer.isBuffer(raw) && /^[!#$%&'*+.^_`|~0-9A-Za-z-]+ [\x21-\x7e]+ HTTP\/\d\.\d\r\n/.test(raw.toString('latin1', 0, Math.min(raw.length, 8192)));
 }

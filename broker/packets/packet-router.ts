@@ -6,7 +6,7 @@
  * and timeouts are this file's.
  */
 import { ErrorCode } from '../protocol/error-codes.js';
-import { encodeError, encodeForward } from '../protocol/encode.js';
+import { encodeError } from '../protocol/encode.js';
 import type { ClientPacket, ReplyPacket } from '../protocol/packet-types.js';
 import type { Membership } from '../registry/membership.js';
 import type { RemovalReason } from '../registry/store.js';
@@ -20,7 +20,7 @@ import type { Logger } from '../support/logger.js';
 import type { Tracer } from '../trace/tracer.js';
 import type { ConnectionOptions } from 'node:tls';
 import { serverTls } from '../support/tls-files.js';
-import type { AnswerPort, Job } from './job.js';
+import { newJob, outcomeError, type AnswerPort, type Job } from './job.js';
 import { ServerLink, type LinkEvents } from './server-link.js';
 
 export class PacketRouter implements LinkEvents, Transport<Job, ErrorCode>, TableObserver {
@@ -57,21 +57,7 @@ export class PacketRouter implements LinkEvents, Transport<Job, ErrorCode>, Tabl
 
   /** Takes a validated client packet from a connection and routes it. */
   accept(client: AnswerPort, packet: ClientPacket): void {
-    const rid = this.nextRid++;
-    const job: Job = {
-      client,
-      seq: packet.seq,
-      srcid: packet.srcid,
-      policy: packet.policy,
-      rid,
-      line: encodeForward(packet.srcid, packet.policy, packet.payload, rid),
-      startedAt: performance.now(),
-      attempts: 0,
-      sentAt: 0,
-      reply: '',
-      lastFailure: undefined,
-      done: false,
-    };
+    const job = newJob(client, packet, this.nextRid++);
     this.stats.received++;
     if (this.accepting) this.attempts.start(job);
     else this.attempts.refuse(job, { code: ErrorCode.UNAVAILABLE, message: 'the broker is shutting down', retry: false });
@@ -193,19 +179,9 @@ export class PacketRouter implements LinkEvents, Transport<Job, ErrorCode>, Tabl
   }
 
   settle(job: Job, outcome: Outcome<ErrorCode>): void {
-    switch (outcome.kind) {
-      case 'no-server': {
-        if (outcome.after !== undefined) return this.fail(job, outcome.after.code, `no other live server for policy ${job.policy} after a failure`);
-        const why = outcome.missing === 'unknown-policy' ? 'no server registered' : 'no live server';
-        return this.fail(job, ErrorCode.NO_SERVER, `${why} for policy ${job.policy}`);
-      }
-      case 'overloaded':
-        return this.fail(job, ErrorCode.OVERLOADED, `the servers of policy ${job.policy} have too many packets queued`);
-      case 'failed':
-        return this.fail(job, outcome.failure.code, outcome.failure.message);
-      case 'abandoned':
-        return this.finish(job, '');
-    }
+    const error = outcomeError(outcome, job.policy);
+    if (error === undefined) this.finish(job, '');
+    else this.fail(job, error.code, error.message);
   }
 
   // LinkEvents
