@@ -1,6 +1,6 @@
 /**
- * Admission of servers: checks who may register and what (registration-guard.ts,
- * id-claim.ts), records the server in the registry store (the policy table follows the
+ * Admission of servers: checks who may register and what (registry/registration-guard.ts,
+ * registry/id-claim.ts), records the server in the registry store (the policy table follows the
  * store), answers the registration, and follows session servers (heartbeats, leave, the
  * session closing). A session server the router drops for never
  * answering is told why on its session: the registrar hears of it from the store.
@@ -16,7 +16,7 @@ import type { Logger } from '../support/logger.js';
 import type { PacketRouter } from './packet-router.js';
 import type { AddressInfo } from 'node:net';
 import { idClaimRefusal, portClaimRefusal, type SessionOwner } from '../registry/id-claim.js';
-import { RegistrationGuard, sourceKey, type Refusal } from './registration-guard.js';
+import { RegistrationGuard, sourceKey, type Refusal } from '../registry/registration-guard.js';
 import type { PeerConnection } from './peer-connection.js';
 
 /** Why a session server is taken out when its session connection closes without a leave. */
