@@ -8,7 +8,7 @@
  *   broker.ts                  createBroker(), the composition root
  *   admin/                     status, metrics, dashboard: read the table, counters, front ends
  *   packets/, http/            the front ends (I/O): translate sockets and requests into attempts
- *   options.ts, option-spec.ts the one option table
+ *   options.ts, option-spec.ts the one option table; stop-sequence.ts, the one stop sequence
  *   registry/, hooks/          membership and stores; interceptors
  *   routing/, trace/           the routing core (pure); the decision trace
  *   protocol/, support/        the codec and validation (pure); shared helpers
@@ -20,7 +20,7 @@ const LAYERS = [
   ['^broker/(protocol|support)/'],
   ['^broker/(routing|trace)/'],
   ['^broker/(registry|hooks)/'],
-  ['^broker/options?(-spec)?\\.ts$'],
+  ['^broker/options?(-spec)?\\.ts$', '^broker/stop-sequence\\.ts$'],
   ['^broker/(packets|http)/'],
   ['^broker/admin/'],
   ['^broker/(broker|http-composition)\\.ts$'],
@@ -46,6 +46,13 @@ module.exports = {
       severity: 'error',
       from: {},
       to: { circular: true },
+    },
+    {
+      name: 'routing-writes-endpoints',
+      comment: 'an endpoint\'s state and counts have their writers in routing/ (liveness.ts, policy-table.ts); others report verdicts',
+      severity: 'error',
+      from: { pathNot: '^broker/routing/' },
+      to: { path: '^broker/routing/endpoint-writes\\.ts$' },
     },
     {
       name: 'pure-core-no-io',

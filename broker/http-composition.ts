@@ -14,6 +14,7 @@ import type { StatusSources } from './admin/status.js';
 import type { Interceptors } from './hooks/interceptors.js';
 import { HttpFrontEnd, type AdminHandler } from './http/http-front-end.js';
 import type { BrokerOptions } from './options.js';
+import type { Membership } from './registry/membership.js';
 import type { PolicyTable } from './routing/policy-table.js';
 import { isLoopbackAddress } from './support/address-list.js';
 import type { Logger } from './support/logger.js';
@@ -46,6 +47,14 @@ export interface HttpParts {
   admin: LocalAdmin | RelayedAdmin;
   /** --workers with SO_REUSEPORT: the port the primary claimed for every worker. */
   sharedPort?: number;
+  /**
+   * The broker's membership (one process): the runtime API's changes go through it (and the
+   * registry store), and the front end's static backends join through it. Absent (a worker): the
+   * front end has a membership of its own for servers.conf, and changes are applied as the primary says.
+   */
+  membership?: Membership;
+  /** Called with the front end before it listens (the broker adds its table observers in order). */
+  beforeListen?: (front: HttpFrontEnd) => void;
 }
 
 export interface HttpHalf {
@@ -69,7 +78,7 @@ export async function startHttp(parts: HttpParts): Promise<HttpHalf> {
   let stopAdmin: () => void;
   let pages: AdminPages | undefined;
   if (admin.kind === 'local') {
-    const api = new RuntimeApi({ servers: new TableControl(table), log, ...apiAccess(options), reload: () => front.reloadServers() });
+    const api = new RuntimeApi({ servers: new TableControl(table, parts.membership), log, ...apiAccess(options), reload: () => front.reloadServers() });
     const local = new AdminPages(admin.sources, trace, api);
     pages = local;
     handler = (req, res, path, authorized) => local.handle(req, res, path, authorized);
@@ -79,9 +88,10 @@ export async function startHttp(parts: HttpParts): Promise<HttpHalf> {
     handler = (req, res, path, authorized) => serveAdmin(req, res, path, authorized, stream, (request) => admin.answer(request));
     stopAdmin = () => stream.close();
   }
-  const front: HttpFrontEnd = new HttpFrontEnd(table, options, log, handler, trace, parts.tls, parts.interceptors);
+  const front: HttpFrontEnd = new HttpFrontEnd(table, options, log, handler, trace, parts.tls, parts.interceptors, parts.membership);
   if (admin.kind === 'local') admin.sources.http = front;
   try {
+    parts.beforeListen?.(front);
     await front.listen(parts.sharedPort);
   } catch (err) {
     // Nobody holds this front end yet: let go of what it started (health checks, pools).

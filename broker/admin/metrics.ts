@@ -10,19 +10,17 @@
  * prom-client counts process_cpu_seconds_total from the moment they are made.
  */
 import type { HookCounts } from '../hooks/counters.js';
-import { collectDefaultMetrics, Counter, Gauge, Registry, type Metric } from 'prom-client';
+import { collectDefaultMetrics, Registry } from 'prom-client';
 import type { MemberState } from '../routing/member.js';
 import { FORGOTTEN_POLICY } from '../routing/counters.js';
-import { LATENCY_BOUNDS_MS, type LatencyHistogram } from '../support/latency-histogram.js';
+import { FORGOTTEN_LABEL, ScrapeMetrics, type Reader } from './scrape-metrics.js';
 import { hookCounts, type StatusSources } from './status.js';
 
-const PREFIX = 'policy_broker_';
 const PACKET_STATES: readonly MemberState[] = ['connecting', 'up', 'down', 'draining'];
 const HTTP_STATES: readonly MemberState[] = ['connecting', 'up', 'down'];
 /** The policy label of packets whose policy never had a server. */
 export const UNREGISTERED_POLICY = 'none';
-/** The policy (and server) label of the counters of gone policies and servers past the cap (stats.ts). */
-export const FORGOTTEN_LABEL = 'other';
+export { FORGOTTEN_LABEL, MAX_SERIES_PER_METRIC } from './scrape-metrics.js';
 
 /** The label of a policy number: its digits, or one of the two buckets that are not a policy. */
 function policyLabel(policy: number): string {
@@ -30,28 +28,13 @@ function policyLabel(policy: number): string {
   return policy === -1 ? UNREGISTERED_POLICY : String(policy);
 }
 
-type Labels = Record<string, string>;
-
-/**
- * Series one metric may have; the rest are summed into one with policy and server "other". The
- * tables behind them are bounded already (stats.ts); this caps a broker with very many live servers.
- */
-export const MAX_SERIES_PER_METRIC = 2000;
-
-function overflowLabels(labels: Labels): Labels {
-  const out: Labels = { ...labels };
-  if ('policy' in out) out.policy = FORGOTTEN_LABEL;
-  if ('server' in out) out.server = FORGOTTEN_LABEL;
-  return out;
-}
-/** Called with `emit(labels, value)` for each series of a metric, at scrape time. */
-type Reader = (emit: (labels: Labels, value: number) => void) => void;
-
 export class BrokerMetrics {
   readonly registry = new Registry();
+  private readonly made: ScrapeMetrics;
 
   constructor(private readonly src: StatusSources) {
     collectDefaultMetrics({ register: this.registry });
+    this.made = new ScrapeMetrics(this.registry);
     this.definePacketMetrics();
     if (src.http !== undefined) this.defineHttpMetrics();
     this.defineHookMetrics();
@@ -63,15 +46,15 @@ export class BrokerMetrics {
     const registry = this.src.registry;
     if (registry === undefined || registry().kind !== 'redis') return;
     const shared = (): Extract<ReturnType<typeof registry>, { kind: 'redis' }> => registry() as Extract<ReturnType<typeof registry>, { kind: 'redis' }>;
-    this.gauge('registry_degraded', '1 while the shared registry (Redis) does not answer: routing goes on from the last view.', [], (emit) => emit({}, shared().degraded ? 1 : 0));
-    this.gauge('registry_pending_writes', 'Removals and drains made while Redis did not answer, not yet written back.', [], (emit) => emit({}, shared().pendingWrites));
-    this.gauge('registry_brokers', 'Brokers sharing the registry, this one included, as last seen.', [], (emit) => emit({}, shared().brokers.length));
-    this.gauge('registry_primary', 'The Redis primary in use (with Sentinel, the one they named): 1 for its address.', ['address'], (emit) => {
+    this.made.gauge('registry_degraded', '1 while the shared registry (Redis) does not answer: routing goes on from the last view.', [], (emit) => emit({}, shared().degraded ? 1 : 0));
+    this.made.gauge('registry_pending_writes', 'Removals and drains made while Redis did not answer, not yet written back.', [], (emit) => emit({}, shared().pendingWrites));
+    this.made.gauge('registry_brokers', 'Brokers sharing the registry, this one included, as last seen.', [], (emit) => emit({}, shared().brokers.length));
+    this.made.gauge('registry_primary', 'The Redis primary in use (with Sentinel, the one they named): 1 for its address.', ['address'], (emit) => {
       const primary = shared().primary;
       if (primary !== null) emit({ address: primary.address }, 1);
     });
-    this.gauge('registry_primary_changes', 'Times the primary in use changed (Sentinel failovers followed) since the broker started.', [], (emit) => emit({}, shared().primary?.changes ?? 0));
-    this.gauge('registry_primary_since_seconds', 'When the primary in use became so (Unix time, seconds).', [], (emit) => emit({}, (shared().primary?.since ?? 0) / 1000));
+    this.made.gauge('registry_primary_changes', 'Times the primary in use changed (Sentinel failovers followed) since the broker started.', [], (emit) => emit({}, shared().primary?.changes ?? 0));
+    this.made.gauge('registry_primary_since_seconds', 'When the primary in use became so (Unix time, seconds).', [], (emit) => emit({}, (shared().primary?.since ?? 0) / 1000));
   }
 
   get contentType(): string {
@@ -85,8 +68,8 @@ export class BrokerMetrics {
 
   private definePacketMetrics(): void {
     const { stats, table } = this.src;
-    this.counter('packets_received_total', 'Client packets accepted for routing.', [], (emit) => emit({}, stats.received));
-    this.counter(
+    this.made.counter('packets_received_total', 'Client packets accepted for routing.', [], (emit) => emit({}, stats.received));
+    this.made.counter(
       'packets_answered_total',
       'Client packets answered, by policy and outcome: "reply" (a server\'s reply) or the error code sent.',
       ['policy', 'outcome'],
@@ -98,18 +81,18 @@ export class BrokerMetrics {
         }
       },
     );
-    this.counter('packets_rerouted_total', 'Packets sent to another server after the one they were on failed, by policy.', ['policy'], (emit) => {
+    this.made.counter('packets_rerouted_total', 'Packets sent to another server after the one they were on failed, by policy.', ['policy'], (emit) => {
       for (const p of stats.policies()) emit({ policy: policyLabel(p.policy) }, p.rerouted);
     });
-    this.counter('packets_dropped_total', 'Answers not delivered because the client had gone.', [], (emit) => emit({}, stats.dropped));
-    this.counter('packet_errors_total', 'Error packets sent, by code (routing errors and bad input alike).', ['code'], (emit) => {
+    this.made.counter('packets_dropped_total', 'Answers not delivered because the client had gone.', [], (emit) => emit({}, stats.dropped));
+    this.made.counter('packet_errors_total', 'Error packets sent, by code (routing errors and bad input alike).', ['code'], (emit) => {
       for (const [code, n] of Object.entries(stats.errors)) emit({ code }, n ?? 0);
     });
-    this.gauge('packets_in_flight', 'Packets accepted and not yet answered.', [], (emit) => emit({}, this.src.packetOutstanding()));
-    this.histogram('packet_latency_seconds', 'Time from accepting a client packet to delivering its reply, by policy.', () =>
+    this.made.gauge('packets_in_flight', 'Packets accepted and not yet answered.', [], (emit) => emit({}, this.src.packetOutstanding()));
+    this.made.histogram('packet_latency_seconds', 'Time from accepting a client packet to delivering its reply, by policy.', () =>
       [...stats.policies()].map((p) => ({ labels: { policy: policyLabel(p.policy) }, histogram: p.latency })),
     );
-    this.gauge('servers', 'Registered packet servers, by policy and state.', ['policy', 'state'], (emit) => {
+    this.made.gauge('servers', 'Registered packet servers, by policy and state.', ['policy', 'state'], (emit) => {
       const counts = new Map<number, Map<MemberState, number>>();
       for (const group of table.policies()) {
         if (group.serving.packets === 0) continue;
@@ -119,7 +102,7 @@ export class BrokerMetrics {
       }
       for (const [policy, byState] of counts) for (const [state, n] of byState) emit({ policy: String(policy), state }, n);
     });
-    this.gauge('server_packets_in_flight', 'Packets written or queued to each server.', ['policy', 'server'], (emit) => {
+    this.made.gauge('server_packets_in_flight', 'Packets written or queued to each server.', ['policy', 'server'], (emit) => {
       for (const e of table.endpoints('packets')) emit({ policy: String(e.member.policy), server: String(e.member.id) }, e.outstanding);
     });
     const serverTotals = (field: 'served' | 'failures'): Reader => (emit) => {
@@ -134,23 +117,23 @@ export class BrokerMetrics {
       for (const e of table.endpoints('packets')) add(e.member.policy, e.member.id!, e[field]);
       for (const t of totals.values()) emit({ policy: policyLabel(t.policy), server: t.id === FORGOTTEN_POLICY ? FORGOTTEN_LABEL : String(t.id) }, t.n);
     };
-    this.counter('server_packets_served_total', 'Packets answered by each server (kept after it leaves).', ['policy', 'server'], serverTotals('served'));
-    this.counter('server_failures_total', 'Connection failures and timeouts of each server.', ['policy', 'server'], serverTotals('failures'));
+    this.made.counter('server_packets_served_total', 'Packets answered by each server (kept after it leaves).', ['policy', 'server'], serverTotals('served'));
+    this.made.counter('server_failures_total', 'Connection failures and timeouts of each server.', ['policy', 'server'], serverTotals('failures'));
   }
 
   private defineHttpMetrics(): void {
     const http = this.src.http!;
     const reloads = http.reloads;
     if (reloads !== undefined) {
-      this.counter('servers_reloads_total', 'Reloads of servers.conf (SIGHUP, POST /_broker/api/reload), by result: "ok" or "failed" (the running backends stayed).', ['result'], (emit) => {
+      this.made.counter('servers_reloads_total', 'Reloads of servers.conf (SIGHUP, POST /_broker/api/reload), by result: "ok" or "failed" (the running backends stayed).', ['result'], (emit) => {
         emit({ result: 'ok' }, reloads.ok);
         emit({ result: 'failed' }, reloads.failed);
       });
     }
     // Read at each scrape: the --workers view replaces its stats object as the workers report.
     const stats = () => http.stats;
-    this.counter('http_requests_total', 'HTTP requests received, proxied or answered by the broker itself.', [], (emit) => emit({}, stats().received));
-    this.counter(
+    this.made.counter('http_requests_total', 'HTTP requests received, proxied or answered by the broker itself.', [], (emit) => emit({}, stats().received));
+    this.made.counter(
       'http_requests_answered_total',
       'Proxied HTTP requests answered, by policy and outcome: "reply" (a backend\'s response) or the broker\'s error code.',
       ['policy', 'outcome'],
@@ -162,23 +145,23 @@ export class BrokerMetrics {
         }
       },
     );
-    this.counter('http_responses_total', 'Responses relayed from backends, by policy, server (id or address) and status.', ['policy', 'server', 'status'], (emit) => {
+    this.made.counter('http_responses_total', 'Responses relayed from backends, by policy, server (id or address) and status.', ['policy', 'server', 'status'], (emit) => {
       for (const p of stats().policies()) {
         for (const [server, statuses] of p.byServer) for (const [status, n] of statuses) emit({ policy: policyLabel(p.policy), server, status: String(status) }, n);
       }
     });
-    this.counter('http_errors_total', 'Answers the broker gave itself, by code.', ['code'], (emit) => {
+    this.made.counter('http_errors_total', 'Answers the broker gave itself, by code.', ['code'], (emit) => {
       for (const [code, n] of Object.entries(stats().errors)) emit({ code }, n ?? 0);
     });
-    this.counter('http_retries_total', 'Requests sent to another backend after one failed.', [], (emit) => emit({}, stats().rerouted));
-    this.counter('http_client_aborts_total', 'Requests whose client went away before the answer was complete.', [], (emit) => emit({}, stats().dropped));
-    this.counter('http_truncated_total', 'Responses cut short because the backend failed mid-body.', [], (emit) => emit({}, stats().truncated));
-    this.gauge('http_requests_in_flight', 'HTTP requests being proxied.', [], (emit) => emit({}, http.inflight));
-    this.gauge('http_connections', 'Open HTTP client connections.', [], (emit) => emit({}, http.connectionCount));
-    this.histogram('http_request_duration_seconds', 'Time from a request\'s arrival to the end of the relayed response, by policy.', () =>
+    this.made.counter('http_retries_total', 'Requests sent to another backend after one failed.', [], (emit) => emit({}, stats().rerouted));
+    this.made.counter('http_client_aborts_total', 'Requests whose client went away before the answer was complete.', [], (emit) => emit({}, stats().dropped));
+    this.made.counter('http_truncated_total', 'Responses cut short because the backend failed mid-body.', [], (emit) => emit({}, stats().truncated));
+    this.made.gauge('http_requests_in_flight', 'HTTP requests being proxied.', [], (emit) => emit({}, http.inflight));
+    this.made.gauge('http_connections', 'Open HTTP client connections.', [], (emit) => emit({}, http.connectionCount));
+    this.made.histogram('http_request_duration_seconds', 'Time from a request\'s arrival to the end of the relayed response, by policy.', () =>
       [...stats().policies()].map((p) => ({ labels: { policy: policyLabel(p.policy) }, histogram: p.latency })),
     );
-    this.gauge('http_servers', 'HTTP backends (registered and static), by policy and state.', ['policy', 'state'], (emit) => {
+    this.made.gauge('http_servers', 'HTTP backends (registered and static), by policy and state.', ['policy', 'state'], (emit) => {
       const counts = new Map<number, Map<MemberState, number>>();
       for (const b of http.backends()) {
         let byState = counts.get(b.policy);
@@ -190,17 +173,17 @@ export class BrokerMetrics {
       }
       for (const [policy, byState] of counts) for (const [state, n] of byState) emit({ policy: String(policy), state }, n);
     });
-    this.gauge('http_server_requests_in_flight', 'Requests being proxied to each backend.', ['policy', 'server'], (emit) => {
+    this.made.gauge('http_server_requests_in_flight', 'Requests being proxied to each backend.', ['policy', 'server'], (emit) => {
       for (const b of http.backends()) emit({ policy: String(b.policy), server: b.id === undefined ? b.address : String(b.id) }, b.outstanding);
     });
     this.defineUpgradeMetrics();
     const workers = http.workers?.bind(http);
     if (workers !== undefined) {
-      this.gauge('http_workers', 'HTTP worker processes (--workers), listening or starting.', [], (emit) => emit({}, workers().length));
-      this.gauge('http_worker_resident_memory_bytes', 'Resident memory of each HTTP worker process, at its last report.', ['worker', 'pid'], (emit) => {
+      this.made.gauge('http_workers', 'HTTP worker processes (--workers), listening or starting.', [], (emit) => emit({}, workers().length));
+      this.made.gauge('http_worker_resident_memory_bytes', 'Resident memory of each HTTP worker process, at its last report.', ['worker', 'pid'], (emit) => {
         for (const w of workers()) emit({ worker: String(w.id), pid: String(w.pid) }, w.rss);
       });
-      this.gauge('http_worker_connections', 'Open HTTP client connections of each worker process.', ['worker', 'pid'], (emit) => {
+      this.made.gauge('http_worker_connections', 'Open HTTP client connections of each worker process.', ['worker', 'pid'], (emit) => {
         for (const w of workers()) emit({ worker: String(w.id), pid: String(w.pid) }, w.connections);
       });
     }
@@ -209,18 +192,18 @@ export class BrokerMetrics {
   /** Upgrade requests (WebSockets) and their tunnels: outcomes, open ones, bytes relayed. */
   private defineUpgradeMetrics(): void {
     const figures = () => this.src.http!.upgradeFigures();
-    this.counter('http_upgrades_total', 'Upgrade requests (WebSocket handshakes) by outcome: upgraded (101 relayed), not_upgraded (another answer relayed), failed (backends failed before a 101), refused (answered by the broker, by code).', ['outcome', 'code'], (emit) => {
+    this.made.counter('http_upgrades_total', 'Upgrade requests (WebSocket handshakes) by outcome: upgraded (101 relayed), not_upgraded (another answer relayed), failed (backends failed before a 101), refused (answered by the broker, by code).', ['outcome', 'code'], (emit) => {
       const t = figures().totals;
       emit({ outcome: 'upgraded', code: '' }, t.upgraded);
       emit({ outcome: 'not_upgraded', code: '' }, t.notUpgraded);
       emit({ outcome: 'failed', code: '' }, t.failed);
       for (const [code, n] of Object.entries(t.refused)) emit({ outcome: 'refused', code }, n ?? 0);
     });
-    this.gauge('http_websockets_open', 'Upgraded connections (WebSockets) open now, by policy and backend.', ['policy', 'server'], (emit) => {
+    this.made.gauge('http_websockets_open', 'Upgraded connections (WebSockets) open now, by policy and backend.', ['policy', 'server'], (emit) => {
       for (const o of figures().open) emit({ policy: String(o.policy), server: o.server }, o.open);
     });
-    this.counter('http_upgraded_closed_total', 'Upgraded connections closed, by either side, idle, or the drain.', [], (emit) => emit({}, figures().totals.closed));
-    this.counter('http_upgraded_bytes_total', 'Bytes relayed through upgraded connections, by direction (to_backend, to_client).', ['direction'], (emit) => {
+    this.made.counter('http_upgraded_closed_total', 'Upgraded connections closed, by either side, idle, or the drain.', [], (emit) => emit({}, figures().totals.closed));
+    this.made.counter('http_upgraded_bytes_total', 'Bytes relayed through upgraded connections, by direction (to_backend, to_client).', ['direction'], (emit) => {
       const t = figures().totals;
       emit({ direction: 'to_backend' }, t.bytesToBackend);
       emit({ direction: 'to_client' }, t.bytesToClient);
@@ -232,73 +215,15 @@ export class BrokerMetrics {
     const each = (field: Exclude<keyof HookCounts, 'totalMs'>): Reader => (emit) => {
       for (const [hook, counts] of Object.entries(hookCounts(this.src))) emit({ hook }, counts[field]);
     };
-    this.counter('hook_calls_total', 'Interceptor hook calls, by interceptor.', ['hook'], each('calls'));
-    this.counter('hook_errors_total', 'Interceptor hook calls that threw or rejected.', ['hook'], each('errors'));
-    this.counter('hook_timeouts_total', 'Interceptor hook calls that did not finish within their timeoutMs.', ['hook'], each('timeouts'));
-    this.counter('hook_failed_closed_total', 'Messages answered 502 or HOOK_FAILED because a fail-closed hook failed.', ['hook'], each('failedClosed'));
-    this.counter('hook_answered_total', 'Messages answered by the hook itself (respond, answer, drop).', ['hook'], each('answered'));
-    this.counter('hook_overflows_total', 'Bodies larger than an interceptor\'s maxBytes.', ['hook'], each('overflows'));
-    this.counter('hook_policy_changes_total', 'Messages whose policy a hook changed.', ['hook'], each('policyChanges'));
-    this.counter('hook_seconds_total', 'Time spent in hook calls that finished.', ['hook'], (emit) => {
+    this.made.counter('hook_calls_total', 'Interceptor hook calls, by interceptor.', ['hook'], each('calls'));
+    this.made.counter('hook_errors_total', 'Interceptor hook calls that threw or rejected.', ['hook'], each('errors'));
+    this.made.counter('hook_timeouts_total', 'Interceptor hook calls that did not finish within their timeoutMs.', ['hook'], each('timeouts'));
+    this.made.counter('hook_failed_closed_total', 'Messages answered 502 or HOOK_FAILED because a fail-closed hook failed.', ['hook'], each('failedClosed'));
+    this.made.counter('hook_answered_total', 'Messages answered by the hook itself (respond, answer, drop).', ['hook'], each('answered'));
+    this.made.counter('hook_overflows_total', 'Bodies larger than an interceptor\'s maxBytes.', ['hook'], each('overflows'));
+    this.made.counter('hook_policy_changes_total', 'Messages whose policy a hook changed.', ['hook'], each('policyChanges'));
+    this.made.counter('hook_seconds_total', 'Time spent in hook calls that finished.', ['hook'], (emit) => {
       for (const [hook, counts] of Object.entries(hookCounts(this.src))) emit({ hook }, counts.totalMs / 1000);
     });
-  }
-
-  /** A counter whose series are read at scrape time. */
-  private counter(name: string, help: string, labelNames: string[], read: Reader): void {
-    new Counter(this.readAtScrape(name, help, labelNames, read, (counter: Counter, labels, value) => counter.inc(labels, value)));
-  }
-
-  /** A gauge whose series are read at scrape time. */
-  private gauge(name: string, help: string, labelNames: string[], read: Reader): void {
-    new Gauge(this.readAtScrape(name, help, labelNames, read, (gauge: Gauge, labels, value) => gauge.inc(labels, value)));
-  }
-
-  /** The configuration of a metric that is reset at each scrape and refilled by `read`, `put` storing each series. */
-  private readAtScrape<M extends Counter | Gauge>(name: string, help: string, labelNames: string[], read: Reader, put: (metric: M, labels: Labels, value: number) => void) {
-    return {
-      name: PREFIX + name,
-      help,
-      labelNames,
-      registers: [this.registry],
-      collect(this: M): void {
-        this.reset();
-        let series = 0;
-        read((labels, value) => put(this, ++series > MAX_SERIES_PER_METRIC ? overflowLabels(labels) : labels, value));
-      },
-    };
-  }
-
-  /** A histogram made of the broker's own LatencyHistograms (milliseconds), exported in seconds. */
-  private histogram(name: string, help: string, read: () => Array<{ labels: Labels; histogram: LatencyHistogram }>): void {
-    const fullName = PREFIX + name;
-    const bounds = LATENCY_BOUNDS_MS.map((ms) => String(ms / 1000));
-    // prom-client's registry reads a metric through name, type and get(); its own Histogram
-    // would hash the labels on every observation, which the packet path cannot afford.
-    const metric = {
-      name: fullName,
-      help,
-      type: 'histogram',
-      aggregator: 'sum',
-      reset(): void {},
-      async get() {
-        const values: Array<{ labels: Record<string, string | number>; value: number; metricName: string }> = [];
-        for (const { labels, histogram } of read()) {
-          // A policy without a reply yet has no histogram worth its ~20 series (a flood of
-          // registrations of new policies would otherwise multiply them).
-          if (histogram.count === 0) continue;
-          let cumulative = 0;
-          for (let i = 0; i < bounds.length; i++) {
-            cumulative += histogram.counts[i]!;
-            values.push({ labels: { ...labels, le: bounds[i]! }, value: cumulative, metricName: `${fullName}_bucket` });
-          }
-          values.push({ labels: { ...labels, le: '+Inf' }, value: histogram.count, metricName: `${fullName}_bucket` });
-          values.push({ labels, value: histogram.sumMs / 1000, metricName: `${fullName}_sum` });
-          values.push({ labels, value: histogram.count, metricName: `${fullName}_count` });
-        }
-        return { name: fullName, help, type: 'histogram', aggregator: 'sum', values };
-      },
-    };
-    this.registry.registerMetric(metric as unknown as Metric);
   }
 }

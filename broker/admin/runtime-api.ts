@@ -21,6 +21,8 @@ import { HttpErrorCode } from '../http/http-errors.js';
 import type { ReloadResult } from '../http/static-backends.js';
 import { weightProblem, type AdminMode, type Member } from '../routing/member.js';
 import type { PolicyTable } from '../routing/policy-table.js';
+import type { Membership } from '../registry/membership.js';
+import { ProtocolError } from '../protocol/error-codes.js';
 import type { Logger } from '../support/logger.js';
 import { SecretCheck } from '../support/secret.js';
 import { errorAnswer, jsonAnswer, type AdminAnswer, type AdminRequest } from './answer.js';
@@ -73,19 +75,46 @@ export interface ServerControl {
   change(key: string, change: ServerChange): ServerRow[] | Promise<ServerRow[]>;
 }
 
-/** The members of one policy table. */
+/** A change the API cannot make, with the answer that says why. */
+export class ChangeRefused extends Error {
+  constructor(readonly answer: AdminAnswer) {
+    super(answer.body);
+  }
+}
+
+/**
+ * The members of one policy table. With the broker's `membership`, a registered server's change
+ * goes through the registry store, so that every broker sharing it agrees (Membership applies
+ * the store's event); a static backend's is local. Without (a --workers worker, told by its
+ * primary, which made the change in the store already), the change is applied to the table here.
+ */
 export class TableControl implements ServerControl {
-  constructor(private readonly table: PolicyTable) {}
+  constructor(
+    private readonly table: PolicyTable,
+    private readonly membership?: Pick<Membership, 'setAdmin'>,
+  ) {}
 
   rows(): ServerRow[] {
     return Array.from(this.table.members(), rowOf);
   }
 
-  change(key: string, change: ServerChange): ServerRow[] {
+  async change(key: string, change: ServerChange): Promise<ServerRow[]> {
     const members = Array.from(this.table.members()).filter((m) => keyOf(m) === key);
     for (const member of members) {
-      if (change.weight !== undefined) this.table.setWeight(member, change.weight);
-      if (change.admin !== undefined) this.table.setAdmin(member, change.admin);
+      if (this.membership === undefined) {
+        if (change.weight !== undefined) this.table.setWeight(member, change.weight);
+        if (change.admin !== undefined) this.table.setAdmin(member, change.admin);
+        continue;
+      }
+      let applied: boolean;
+      try {
+        applied = await this.membership.setAdmin(member, { mode: change.admin, weight: change.weight });
+      } catch (err) {
+        // Redis is away: refused rather than made on this broker only.
+        if (!(err instanceof ProtocolError)) throw err;
+        throw new ChangeRefused(errorAnswer(HttpErrorCode.REGISTRY_UNAVAILABLE, err.message));
+      }
+      if (!applied) throw new ChangeRefused(errorAnswer(HttpErrorCode.NOT_FOUND, `server ${key} left or registered again while the change was made: nothing changed`));
     }
     return members.map(rowOf);
   }
@@ -102,12 +131,14 @@ export class WorkersControl implements ServerControl {
 
   constructor(
     table: PolicyTable,
+    /** The primary's membership: registered servers change through the registry store. */
+    membership: Pick<Membership, 'setAdmin'>,
     /** The workers' merged reports (merged-http.ts). */
     private readonly http: Pick<HttpSource, 'backends'>,
     /** Resolves once every worker has applied the change. */
     private readonly tell: (key: string, change: ServerChange, isStatic: boolean) => Promise<void>,
   ) {
-    this.own = new TableControl(table);
+    this.own = new TableControl(table, membership);
   }
 
   rows(): ServerRow[] {
@@ -123,7 +154,7 @@ export class WorkersControl implements ServerControl {
   }
 
   async change(key: string, change: ServerChange): Promise<ServerRow[]> {
-    const registered = this.own.change(key, change);
+    const registered = await this.own.change(key, change);
     // A static backend as the workers last reported it, with the change (they apply it now).
     const statics = this.rows()
       .filter((row) => row.source === 'static' && row.key === key)
@@ -185,7 +216,13 @@ export class RuntimeApi {
   private async patch(key: string, body: unknown, who: string): Promise<AdminAnswer> {
     const change = parseChange(body);
     if (typeof change === 'string') return errorAnswer(HttpErrorCode.BAD_REQUEST, change);
-    const changed = await this.settings.servers.change(key, change);
+    let changed: ServerRow[];
+    try {
+      changed = await this.settings.servers.change(key, change);
+    } catch (err) {
+      if (err instanceof ChangeRefused) return err.answer;
+      throw err;
+    }
     if (changed.length === 0) return errorAnswer(HttpErrorCode.NOT_FOUND, `no server ${key}: a registered server's id or a static backend's IP:PORT`);
     for (const row of changed) this.settings.log.info('server changed by the operator', { server: key, policy: row.policy, ...change, by: who });
     return jsonAnswer(200, { changed });

@@ -91,7 +91,7 @@ export class BrokerCluster {
     // Registrations may not name the workers' HTTP port either.
     broker.alsoListening(() => this.httpAddress());
     this.broker = broker;
-    const servers = new WorkersControl(broker.table, this.http, (key, change, isStatic) => this.changeEverywhere(key, change, isStatic));
+    const servers = new WorkersControl(broker.table, broker.membership, this.http, (key, change, isStatic) => this.changeEverywhere(key, change, isStatic));
     const api = new RuntimeApi({ servers, log: this.log, ...apiAccess(options), reload: () => this.reloadAll() });
     this.pages = new AdminPages({ ...broker.sources, http: this.http, stopping: () => this.stopping }, broker.trace, api);
     // Every worker's table follows this broker's store (whatever kinds of event it gives) and

@@ -6,6 +6,7 @@
 import type { BrokerOptions } from '../options.js';
 import type { Endpoint, Member, MemberState } from '../routing/member.js';
 import type { PolicyTable, TableObserver } from '../routing/policy-table.js';
+import type { Membership } from '../registry/membership.js';
 import type { Logger } from '../support/logger.js';
 import { BackendTls } from './backend-tls.js';
 import { HealthMonitor } from './health.js';
@@ -20,15 +21,24 @@ export class Backends implements TableObserver {
   readonly health: HealthMonitor;
   /** The servers.conf backends, members of the table while this front end runs. */
   readonly statics: StaticBackends;
+  /**
+   * What must hear of the table's changes, in this order: the pools (a new member gets its pool
+   * before anything can pick it), the counters, the health checks, the log.
+   */
+  readonly tableObservers: readonly TableObserver[];
 
   constructor(
     table: PolicyTable,
     options: BrokerOptions,
     /** Sent to backends (and their health checks) as Authorization, if any. */
     authorization: string | undefined,
-    /** Also told of every member, now and as the table changes (the front end's counters). */
+    /** The front end's counters, among the table observers. */
     counters: TableObserver,
     private readonly log: Logger,
+    /** The table's one writer of members: the static backends are a source it applies. */
+    membership: Membership,
+    /** Given (a --workers worker): the observers are added to it now; else the composition root adds them. */
+    observeNow?: PolicyTable,
   ) {
     const tls = new BackendTls(options.backendCa);
     this.upstreams = new Upstreams({
@@ -41,11 +51,9 @@ export class Backends implements TableObserver {
     const o = options;
     const health = { path: o.healthPath, intervalMs: o.healthIntervalMs, timeoutMs: o.healthTimeoutMs, rise: o.healthRise, fall: o.healthFall, maxFails: o.maxFails, failTimeoutMs: o.failTimeoutMs, authorization };
     this.health = new HealthMonitor(table, health, log, tls);
-    for (const observer of [this.upstreams, counters, this.health, this] as TableObserver[]) {
-      for (const member of table.members()) observer.added?.(member);
-      table.observe(observer);
-    }
-    this.statics = new StaticBackends(table, options.httpPolicy, options.drainTimeoutMs, log);
+    this.tableObservers = [this.upstreams, counters, this.health, this];
+    observeNow?.observeInOrder(this.tableObservers);
+    this.statics = new StaticBackends(membership, options.httpPolicy, log);
     this.statics.apply(options.httpServers);
   }
 

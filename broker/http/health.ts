@@ -18,7 +18,9 @@ import type { Logger } from '../support/logger.js';
 import type { Endpoint, Member } from '../routing/member.js';
 import type { PolicyTable, TableObserver } from '../routing/policy-table.js';
 import { BackendTls, tlsFailure } from './backend-tls.js';
-import type { Verdict } from './upstream-failure.js';
+import { HttpErrorCode } from './http-errors.js';
+import type { UpstreamFailure, Verdict } from './upstream-failure.js';
+import { ANSWERED, CHECK_PASSED, ERRORED, Liveness, RETRY } from '../routing/liveness.js';
 
 export interface HealthSettings {
   /** --health-path; undefined when not set (see healthProbe()). */
@@ -75,10 +77,8 @@ export class HealthMonitor implements TableObserver {
   private timer: NodeJS.Timeout | undefined;
   private readonly checking = new Set<Endpoint>();
   private readonly reviveTimers = new Map<Endpoint, NodeJS.Timeout>();
-  /** Passing and failing checks in a row, per HTTP endpoint. */
-  private readonly streaks = new Map<Endpoint, { passes: number; fails: number }>();
-  /** Failed requests in a row per HTTP endpoint, and when the first of them failed. */
-  private readonly passiveFails = new Map<Endpoint, { count: number; since: number }>();
+  /** The rules that move an HTTP endpoint's state (routing/liveness.ts): this file only reports to them. */
+  readonly liveness: Liveness;
   /** One connection per backend for its checks, HTTP or HTTPS as its requests. */
   private readonly checkers = new Map<Endpoint, Pool>();
   private readonly headers: Record<string, string>;
@@ -92,6 +92,7 @@ export class HealthMonitor implements TableObserver {
     /** How each backend is reached: plain HTTP unless it is an HTTPS backend. */
     private readonly tls = new BackendTls(undefined),
   ) {
+    this.liveness = new Liveness(table, { rise: settings.rise, fall: settings.fall, maxFails: settings.maxFails, failWindowMs: settings.failTimeoutMs });
     this.probe = healthProbe(settings.path);
     this.headers = { 'user-agent': 'policy-broker-health-check' };
     if (settings.authorization !== undefined) this.headers.authorization = settings.authorization;
@@ -116,9 +117,20 @@ export class HealthMonitor implements TableObserver {
     await Promise.all(checkers.map((checker) => checker.destroy().catch(() => undefined)));
   }
 
-  /** A request was answered: the backend's failures are no longer in a row. */
+  /** A request was answered: a backend still connecting is up, and its failures are no longer in a row. */
   answered(backend: Endpoint): void {
-    if (this.passiveFails.size !== 0) this.passiveFails.delete(backend);
+    this.liveness.report(backend, ANSWERED);
+  }
+
+  /**
+   * What a failed attempt (a request or an upgrade handshake, before its response head) says
+   * of its backend: a stale keep-alive connection nothing, an error answer of its own a
+   * failure on the status page, anything else a passive failure (passiveFailure).
+   */
+  attemptFailed(backend: Endpoint, failure: UpstreamFailure): void {
+    if (failure.verdict === 'stale') return;
+    if (failure.verdict !== 'none') this.passiveFailure(backend, failure.message, failure.verdict);
+    else if (failure.code !== HttpErrorCode.BAD_REQUEST) this.liveness.report(backend, ERRORED);
   }
 
   /**
@@ -128,25 +140,12 @@ export class HealthMonitor implements TableObserver {
   passiveFailure(backend: Endpoint, reason: string, verdict: Exclude<Verdict, 'stale' | 'none'> = 'failure'): void {
     // Once per new reason: a backend failing every request would otherwise log each one.
     if (verdict === 'tls' && backend.lastError !== reason) this.log.warn('TLS to HTTP server failed', this.named(backend, reason));
-    backend.failures++;
-    backend.lastError = reason;
-    this.streak(backend).passes = 0;
-    if (backend.state === 'down' || !backend.member.present) return;
-    const now = Date.now();
-    let fails = this.passiveFails.get(backend);
-    if (fails === undefined || now - fails.since > this.settings.failTimeoutMs) {
-      fails = { count: 0, since: now };
-      this.passiveFails.set(backend, fails);
-    }
-    fails.count++;
-    if (fails.count < this.settings.maxFails) return;
-    if (verdict === 'overload' && this.table.live(backend.policy, 'http') <= 1) return;
-    this.passiveFails.delete(backend);
-    this.table.setState(backend, 'down');
-    if (this.settings.intervalMs === 0 && !this.stopped) {
+    const moved = this.liveness.report(backend, { kind: 'failed', reason, overload: verdict === 'overload' });
+    // Without active checks nothing would bring it back: it is tried again after --fail-timeout.
+    if (moved === 'down' && this.settings.intervalMs === 0 && !this.stopped) {
       const timer = setTimeout(() => {
         this.reviveTimers.delete(backend);
-        if (backend.member.present && backend.state === 'down') this.table.setState(backend, 'connecting');
+        this.liveness.report(backend, RETRY);
       }, this.settings.failTimeoutMs);
       timer.unref();
       this.reviveTimers.set(backend, timer);
@@ -160,8 +159,7 @@ export class HealthMonitor implements TableObserver {
     const timer = this.reviveTimers.get(backend);
     if (timer !== undefined) clearTimeout(timer);
     this.reviveTimers.delete(backend);
-    this.streaks.delete(backend);
-    this.passiveFails.delete(backend);
+    this.liveness.removed(member);
     const checker = this.checkers.get(backend);
     this.checkers.delete(backend);
     checker?.destroy().catch(() => undefined);
@@ -180,15 +178,6 @@ export class HealthMonitor implements TableObserver {
       this.checkers.set(backend, checker);
     }
     return checker;
-  }
-
-  private streak(backend: Endpoint): { passes: number; fails: number } {
-    let streak = this.streaks.get(backend);
-    if (streak === undefined) {
-      streak = { passes: 0, fails: 0 };
-      this.streaks.set(backend, streak);
-    }
-    return streak;
   }
 
   private round(): void {
@@ -224,24 +213,11 @@ export class HealthMonitor implements TableObserver {
   }
 
   private passed(backend: Endpoint): void {
-    const streak = this.streak(backend);
-    streak.fails = 0;
-    streak.passes++;
-    if (backend.state === 'connecting' || (backend.state === 'down' && streak.passes >= this.settings.rise)) {
-      this.table.setState(backend, 'up');
-    }
+    this.liveness.report(backend, CHECK_PASSED);
   }
 
   private failed(backend: Endpoint, reason: string): void {
-    const streak = this.streak(backend);
-    streak.passes = 0;
-    streak.fails++;
-    backend.failures++;
-    backend.lastError = reason;
-    if (backend.state !== 'down' && streak.fails >= this.settings.fall) {
-      this.log.debug('http server failed its health checks', { address: backend.address, fails: streak.fails });
-      this.table.setState(backend, 'down');
-    }
+    const fails = this.liveness.report(backend, { kind: 'check-failed', reason });
+    if (fails === 'down') this.log.debug('http server failed its health checks', { address: backend.address });
   }
 }
-

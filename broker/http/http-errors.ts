@@ -37,6 +37,8 @@ export const HttpErrorCode = {
   HOOK_FAILED: 'HOOK_FAILED',
   /** The request body is larger than an interceptor's bufferRequest.maxBytes. */
   PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+  /** The runtime API could not write a change to the shared registry (--registry): nothing changed, try again. */
+  REGISTRY_UNAVAILABLE: 'REGISTRY_UNAVAILABLE',
 } as const;
 
 export type HttpErrorCode = (typeof HttpErrorCode)[keyof typeof HttpErrorCode];
@@ -58,6 +60,7 @@ export const HTTP_ERROR_STATUS: Readonly<Record<HttpErrorCode, number>> = {
   LOOP_DETECTED: 508,
   HOOK_FAILED: 502,
   PAYLOAD_TOO_LARGE: 413,
+  REGISTRY_UNAVAILABLE: 503,
 };
 
 /** The JSON body of an error answer. */

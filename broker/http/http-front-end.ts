@@ -2,8 +2,8 @@
  * The HTTP listener: an HTTP/1.1 reverse proxy over the broker's policy table, over TLS (HTTPS) when
  * the broker has a certificate. Node's HTTP server parses and frames the client side
  * (keep-alive, pipelined requests answered in order, strict parsing); this file decides what
- * each request is (admin, refused, proxied), enforces the limits, and turns parse errors and
- * timeouts into short JSON answers before closing.
+ * each request is (admin, refused, proxied) and enforces the limits; parse errors and timeouts
+ * become short JSON answers in client-errors.ts.
  */
 import { createServer, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
@@ -11,15 +11,16 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { SecureContextOptions } from 'node:tls';
 import type { BrokerOptions } from '../options.js';
-import type { PolicyTable } from '../routing/policy-table.js';
+import type { PolicyTable, TableObserver } from '../routing/policy-table.js';
 import type { Logger } from '../support/logger.js';
+import { Membership } from '../registry/membership.js';
 import type { Interceptors } from '../hooks/interceptors.js';
 import { SecretCheck } from '../support/secret.js';
 import { AttemptPolicy } from '../routing/attempts.js';
 import type { HttpBackendView } from './backend-view.js';
 import { ListenGroup } from '../support/listen-group.js';
 import { listenPlan } from '../support/reuse-port.js';
-import { waitUntil } from '../support/wait-until.js';
+import { stopSequence, type Stoppable } from '../stop-sequence.js';
 import { Exchange, type ExchangeServices } from './exchange.js';
 import { HttpTransport } from './http-transport.js';
 import { InFlight, Pipeline } from './pipeline.js';
@@ -28,7 +29,8 @@ import { Backends } from './backends.js';
 import type { ReloadCounts, ReloadResult } from './static-backends.js';
 import { serversFileOf } from '../support/servers-file.js';
 import { loopMark, viaEntry } from './loop-marker.js';
-import { HttpErrorCode, rawErrorResponse, sendError } from './http-errors.js';
+import { HttpErrorCode, sendError } from './http-errors.js';
+import { ClientErrors } from './client-errors.js';
 import { Counters } from '../routing/counters.js';
 import type { Tracer } from '../trace/tracer.js';
 import { admit, type AdmissionSettings } from './admission.js';
@@ -38,10 +40,8 @@ import type { UpgradeFigures } from './upgrade-counters.js';
 /** Answers the requests under the admin prefix; `path` is what follows the prefix, without the query. */
 export type AdminHandler = (req: IncomingMessage, res: ServerResponse, path: string, authorized: boolean) => void;
 
-/** How long a socket closed after a malformed request may linger for its answer to be read. */
-const ERROR_CLOSE_GRACE_MS = 1000;
-
-export class HttpFrontEnd {
+export class HttpFrontEnd implements Stoppable {
+  readonly name = 'http';
   readonly stats = new Counters('http');
   private readonly backendSide: Backends;
   private readonly services: ExchangeServices;
@@ -62,6 +62,9 @@ export class HttpFrontEnd {
   /** Upgrade requests (WebSockets) and their tunnels. */
   readonly upgrades: Upgrades;
   private closing: Promise<void> | undefined;
+  private readonly clientErrors: ClientErrors;
+  private listenersClosed: Promise<void> | undefined;
+  private healthStopped: Promise<void> | undefined;
 
   constructor(
     private readonly table: PolicyTable,
@@ -74,6 +77,13 @@ export class HttpFrontEnd {
     private readonly tls?: SecureContextOptions,
     /** The broker's interceptors (docs/hooks.md), when it has any. */
     readonly interceptors?: Interceptors,
+    /**
+     * The table's one writer of members (registry/membership.ts), which applies the servers.conf
+     * backends; the composition root then adds `tableObservers` to the table in its order.
+     * Absent (a --workers worker, whose table mirrors the primary's): one of its own, and the
+     * front end adds its observers itself.
+     */
+    membership?: Membership,
   ) {
     const upstreamAuthorization = options.upstreamToken === undefined ? undefined : `Bearer ${options.upstreamToken}`;
     this.mark = loopMark();
@@ -84,11 +94,14 @@ export class HttpFrontEnd {
       via: viaEntry(this.mark),
       trustForwarded: options.trustForwarded, traceparent: options.traceparent,
     };
+    this.clientErrors = new ClientErrors(this.stats, log, options, tls !== undefined);
     this.token = options.httpToken === undefined ? undefined : new SecretCheck(`Bearer ${options.httpToken}`);
     this.admission = { options, table, forward: this.forward, mark: this.mark, token: this.token, interceptors };
-    this.backendSide = new Backends(table, options, upstreamAuthorization, this.stats, log);
+    const own = membership === undefined;
+    membership ??= new Membership(table, { drainMs: options.drainTimeoutMs, log });
+    this.backendSide = new Backends(table, options, upstreamAuthorization, this.stats, log, membership, own ? table : undefined);
     this.services = {
-      attempts: new AttemptPolicy(table, new HttpTransport(this.stats, trace), options.maxAttempts),
+      attempts: new AttemptPolicy(table, new HttpTransport(this.stats, trace, this.backendSide.upstreams, this.backendSide.health), options.maxAttempts),
       table,
       upstreams: this.backendSide.upstreams,
       health: this.backendSide.health,
@@ -97,6 +110,11 @@ export class HttpFrontEnd {
       trace,
     };
     this.upgrades = new Upgrades({ ...this.services, upgradeIdleMs: options.httpUpgradeIdleTimeoutMs, maxAttempts: options.maxAttempts }, this.requests, log);
+  }
+
+  /** What must hear of the table's changes, in order (Backends.tableObservers). */
+  get tableObservers(): readonly TableObserver[] {
+    return this.backendSide.tableObservers;
   }
 
   /** Requests being proxied now. */
@@ -155,9 +173,9 @@ export class HttpFrontEnd {
       server.on('connection', (socket: Socket) => this.onTcpConnection(socket));
       server.on('secureConnection', (socket: Socket) => this.onConnection(socket));
     }
-    server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => this.onClientError(err, socket));
+    server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => this.clientErrors.refused(err, socket, this.connections.get(socket as Socket)));
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, early: Buffer) => this.onUpgrade(req, socket, early));
-    server.on('connect', (_req: IncomingMessage, socket: Duplex) => this.refuseRaw(socket, HttpErrorCode.METHOD_NOT_ALLOWED, 'CONNECT is not served: this is a reverse proxy'));
+    server.on('connect', (_req: IncomingMessage, socket: Duplex) => this.clientErrors.answer(socket, HttpErrorCode.METHOD_NOT_ALLOWED, 'CONNECT is not served: this is a reverse proxy'));
     this.server = server;
     this.listeners = new ListenGroup(server);
     const plan = await listenPlan(o, this.log);
@@ -192,11 +210,38 @@ export class HttpFrontEnd {
 
   /**
    * Stops accepting, lets the requests in flight finish (up to drainMs), then closes every
-   * connection and every backend pool. Safe to call twice.
+   * connection and every backend pool: the stop sequence (stop-sequence.ts) for this front end
+   * alone, as a --workers worker runs it. Safe to call twice.
    */
   close(drainMs: number): Promise<void> {
-    this.closing ??= this.shutDown(drainMs);
+    this.closing ??= stopSequence({ fronts: [this], leave: () => undefined, drainMs, log: this.log });
     return this.closing;
+  }
+
+  // Stoppable: this front end's part of the stop sequence.
+
+  /** Requests being proxied and upgraded connections (WebSockets) open: what the drain waits for. */
+  get outstanding(): number {
+    return this.requests.count + this.upgrades.open;
+  }
+
+  stopAccepting(): void {
+    if (!this.accepting) return;
+    this.accepting = false;
+    this.listenersClosed = new Promise<void>((resolve) => (this.listeners === undefined ? resolve() : this.listeners.close(() => resolve())));
+    this.server?.closeIdleConnections();
+    this.healthStopped = this.backendSide.health.stop();
+  }
+
+  async closeAll(): Promise<void> {
+    this.stopAccepting();
+    await this.healthStopped;
+    this.upgrades.closeAll();
+    this.server?.closeAllConnections();
+    for (const socket of this.connections.keys()) socket.destroy();
+    for (const socket of this.tcpSockets) socket.destroy();
+    await this.backendSide.close();
+    await this.listenersClosed;
   }
 
   // Requests
@@ -252,70 +297,4 @@ export class HttpFrontEnd {
     this.stats.countError(code);
     sendError(res, code, message, requestId, close);
   }
-
-  /**
-   * A request Node's parser refused (malformed, too large, too slow). The connection's requests
-   * in flight are dropped; unless a response has begun on it, an error answer goes out; then
-   * the connection closes.
-   */
-  private onClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
-    const connection = this.connections.get(socket as Socket);
-    if (this.tls !== undefined && connection === undefined) {
-      // A failed TLS handshake (plain HTTP on this port, an untrusting or slow client): nothing to answer in.
-      this.log.debug('TLS handshake failed', { error: err.message });
-      socket.destroy();
-      return;
-    }
-    // The response being written (or just written, its connection closing): once its head is
-    // out, a raw answer would corrupt it or follow a last one.
-    const responding = connection?.responding() === true;
-    connection?.closed();
-    if (err.code === 'ECONNRESET' || !socket.writable || responding) {
-      socket.destroy();
-      return;
-    }
-    if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
-      this.refuseRaw(socket, HttpErrorCode.REQUEST_TIMEOUT, `no complete request head within ${this.options.httpHeadersTimeoutMs} ms`);
-    } else if (err.code === 'HPE_INVALID_VERSION' && wellFormedRequestLine(err)) {
-      // A request line of the right shape naming a version Node's parser does not know (HTTP/1.2,
-      // 9.9): a version we do not serve, not a malformed request (a bare LF after the version is).
-      this.refuseRaw(socket, HttpErrorCode.VERSION_NOT_SUPPORTED, 'only HTTP/1.0 and HTTP/1.1 are served');
-    } else if (err.code === 'HPE_HEADER_OVERFLOW') {
-      this.refuseRaw(socket, HttpErrorCode.BAD_REQUEST, `request head longer than ${this.options.httpMaxHeaderBytes} bytes`);
-    } else {
-      const reason = (err as { reason?: unknown }).reason;
-      this.refuseRaw(socket, HttpErrorCode.BAD_REQUEST, `malformed request: ${typeof reason === 'string' ? reason : err.message}`);
-    }
-  }
-
-  /** Writes a whole error response on a raw socket and closes it. */
-  private refuseRaw(socket: Duplex, code: HttpErrorCode, message: string): void {
-    this.stats.countError(code);
-    socket.end(rawErrorResponse(code, message));
-    setTimeout(() => socket.destroy(), ERROR_CLOSE_GRACE_MS).unref();
-  }
-
-  private async shutDown(drainMs: number): Promise<void> {
-    this.accepting = false;
-    const server = this.server;
-    const closed = new Promise<void>((resolve) => (this.listeners === undefined ? resolve() : this.listeners.close(() => resolve())));
-    server?.closeIdleConnections();
-    await this.backendSide.health.stop();
-    // Upgraded connections (WebSockets) run on up to the drain window too, then close.
-    if (!(await waitUntil(() => this.requests.count === 0 && this.upgrades.open === 0, drainMs))) {
-      this.log.warn('HTTP drain timed out; closing the rest', { inflight: this.requests.count, upgraded: this.upgrades.open });
-    }
-    this.upgrades.closeAll();
-    server?.closeAllConnections();
-    for (const socket of this.connections.keys()) socket.destroy();
-    for (const socket of this.tcpSockets) socket.destroy();
-    await this.backendSide.close();
-    await closed;
-  }
-}
-
-/** True when the bytes the parser refused begin with a request line of the form "METHOD target HTTP/d.d" and CRLF. */
-function wellFormedRequestLine(err: Error): boolean {
-  const raw = (err as { rawPacket?: unknown }).rawPacket;
-  return Buffer.isBuffer(raw) && /^[!#$%&'*+.^_`|~0-9A-Za-z-]+ [\x21-\x7e]+ HTTP\/\d\.\d\r\n/.test(raw.toString('latin1', 0, Math.min(raw.length, 8192)));
 }

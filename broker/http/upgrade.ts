@@ -25,13 +25,12 @@ import type { PolicyTable } from '../routing/policy-table.js';
 import { describeError } from '../support/describe-error.js';
 import type { Tracer } from '../trace/tracer.js';
 import { forwardResponseHeaders, type ForwardedHead } from './headers.js';
-import { ClientGone } from './exchange.js';
 import type { HealthMonitor } from './health.js';
 import { HTTP_ERROR_STATUS, HttpErrorCode } from './http-errors.js';
-import type { HttpJob } from './http-transport.js';
+import { noServer, type HttpJob } from './http-transport.js';
 import { rawError, rawHead } from './raw-response.js';
 import { Tunnel } from './tunnel.js';
-import { classify, type UpstreamTimeouts } from './upstream-failure.js';
+import { classify, ClientGone, type UpstreamTimeouts } from './upstream-failure.js';
 import type { UpgradeCounters } from './upgrade-counters.js';
 import type { Upstreams } from './upstream.js';
 
@@ -61,7 +60,7 @@ export class UpgradeExchange implements Dispatcher.DispatchHandler, Routed<HttpE
   /** The interceptors that captured this request (match.upgrades), set before start(). */
   hooks: HttpHookRun | undefined;
   private hooking = false;
-  private dispatchOptions: Dispatcher.DispatchOptions;
+  dispatchOptions: Dispatcher.DispatchOptions;
   private endpoint: Endpoint | undefined;
   private controller: Dispatcher.DispatchController | undefined;
   /** The backend's socket once it answered 101. */
@@ -97,19 +96,17 @@ export class UpgradeExchange implements Dispatcher.DispatchHandler, Routed<HttpE
     this.hooks.run(this.req, false, (result) => this.hooked(result));
   }
 
-  /** The attempt policy chose `endpoint` (and holds it): send the handshake there. */
-  dispatch(endpoint: Endpoint): void {
+  /** HttpJob: the attempt policy chose `endpoint` (and holds it); the transport sends the handshake there, this the handler. */
+  attempt(endpoint: Endpoint): Dispatcher.DispatchHandler {
     this.endpoint = endpoint;
     this.controller = undefined;
     this.attempts++;
-    this.services.upstreams.get(endpoint).dispatch(this.dispatchOptions, this);
+    return this;
   }
 
   /** The backend answered: 101 opens the tunnel; any other answer has been relayed whole. */
   delivered(endpoint: Endpoint): void {
-    const { table, health, upgrades, stats } = this.services;
-    if (endpoint.state === 'connecting') table.setState(endpoint, 'up');
-    health.answered(endpoint);
+    const { table, upgrades, stats } = this.services;
     if (this.upgraded === undefined) {
       upgrades.totals.notUpgraded++;
       stats.countResponse(this.policy, endpoint.member.label, this.status, this.startedAt);
@@ -136,14 +133,12 @@ export class UpgradeExchange implements Dispatcher.DispatchHandler, Routed<HttpE
 
   /** No answer from a backend: say why, before anything switched. */
   settle(outcome: Outcome<HttpErrorCode>): void {
-    const policy = this.policy;
     switch (outcome.kind) {
       case 'no-server':
-        if (outcome.after !== undefined) return this.fail(outcome.after.code, `${outcome.after.message}; no other live server for policy ${policy}`, true);
-        if (outcome.missing === 'unknown-policy') return this.fail(HttpErrorCode.UNKNOWN_POLICY, `no HTTP server for policy ${policy}`, false);
-        return this.fail(HttpErrorCode.NO_SERVER, `no live HTTP server for policy ${policy}`, false);
-      case 'overloaded':
-        return this.fail(HttpErrorCode.NO_SERVER, `no live HTTP server for policy ${policy}`, false);
+      case 'overloaded': {
+        const failure = noServer(outcome, this.policy);
+        return this.fail(failure.code, failure.message, failure.afterFailure);
+      }
       case 'failed':
         if (!this.headSent) return this.fail(outcome.failure.code, outcome.failure.message, true);
         this.services.stats.truncated++;
@@ -211,8 +206,7 @@ export class UpgradeExchange implements Dispatcher.DispatchHandler, Routed<HttpE
       return;
     }
     const failure = classify(err, endpoint, this.services.timeouts);
-    if (failure.verdict !== 'stale' && failure.verdict !== 'none') health.passiveFailure(endpoint, failure.message, failure.verdict);
-    else if (failure.verdict === 'none' && failure.code !== HttpErrorCode.BAD_REQUEST) endpoint.failures++;
+    health.attemptFailed(endpoint, failure);
     // Retried like a GET: it has no body, so it can be sent again unless it was refused as bad.
     const retry = failure.code !== HttpErrorCode.BAD_REQUEST && (failure.unsent || failure.passive);
     attempts.failed(this, endpoint, { code: failure.code, message: failure.message, retry });

@@ -38,7 +38,7 @@ export class Upgrades {
     private readonly log: Logger,
   ) {
     this.services = {
-      attempts: new AttemptPolicy<UpgradeExchange, HttpErrorCode>(front.table, new HttpTransport<UpgradeExchange>(front.stats, front.trace), front.maxAttempts),
+      attempts: new AttemptPolicy<UpgradeExchange, HttpErrorCode>(front.table, new HttpTransport<UpgradeExchange>(front.stats, front.trace, front.upstreams, front.health), front.maxAttempts),
       table: front.table,
       upstreams: front.upstreams,
       health: front.health,

@@ -42,6 +42,23 @@ export interface UpstreamTimeouts {
 /** The reason given to undici when a response head cannot be relayed. */
 export class UnrelayableResponse extends Error {}
 
+/** The reason given to undici when the client has gone (a request's or an upgrade's). */
+export class ClientGone extends Error {
+  constructor() {
+    super('the client closed the connection');
+  }
+}
+
+/** The reason given to undici when an interceptor ends a response still arriving (502). */
+export class HookAbort extends Error {
+  constructor(
+    readonly code: HttpErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 const CONNECT_FAILURES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT']);
 /** Out of descriptors, local ports or buffers: the broker's limit, not the backend's health. */
 const LOCAL_LIMITS = new Set(['EMFILE', 'ENFILE', 'EADDRNOTAVAIL', 'ENOBUFS', 'ENOMEM']);

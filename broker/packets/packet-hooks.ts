@@ -120,11 +120,15 @@ class PacketRun implements AnswerPort {
     }
   }
 
-  /** AnswerPort: the router's one answer for the packet; a reply goes through the onReply hooks. */
+  /** AnswerPort: the router's one answer for the packet when it is an error (or none). */
   answer(job: Job, line: string): void {
-    if (this.client.closed || !line.startsWith('{"type":2,')) return this.finish(job, line);
-    const sent = JSON.parse(line) as { srcid: number; payload: string };
-    let reply: ReplyView = { server: sent.srcid, policy: this.packet.policy, payload: sent.payload };
+    this.finish(job, line);
+  }
+
+  /** AnswerPort: the server's reply goes through the onReply hooks as it is, then is encoded once. */
+  replied(job: Job, server: number): void {
+    if (this.client.closed) return this.finish(job, '');
+    let reply: ReplyView = { server, policy: this.packet.policy, payload: job.reply };
     const hooks = this.hooks.filter((hook) => hook.onReply).reverse();
     runChain(
       hooks,

@@ -6,10 +6,12 @@
  * and timeouts are this file's.
  */
 import { ErrorCode } from '../protocol/error-codes.js';
-import { encodeError, encodeForward, encodeReply } from '../protocol/encode.js';
+import { encodeError } from '../protocol/encode.js';
 import type { ClientPacket, ReplyPacket } from '../protocol/packet-types.js';
-import type { RegistryStore, RemovalReason } from '../registry/store.js';
+import type { Membership } from '../registry/membership.js';
+import type { RemovalReason } from '../registry/store.js';
 import { AttemptPolicy, type Failure, type Outcome, type Readiness, type Transport } from '../routing/attempts.js';
+import { CONNECTED, LOST, Liveness, UNREACHABLE } from '../routing/liveness.js';
 import type { Endpoint, Member, MemberState } from '../routing/member.js';
 import type { PolicyTable, TableObserver } from '../routing/policy-table.js';
 import type { BrokerOptions } from '../options.js';
@@ -18,7 +20,7 @@ import type { Logger } from '../support/logger.js';
 import type { Tracer } from '../trace/tracer.js';
 import type { ConnectionOptions } from 'node:tls';
 import { serverTls } from '../support/tls-files.js';
-import type { AnswerPort, Job } from './job.js';
+import { newJob, outcomeError, type AnswerPort, type Job } from './job.js';
 import { ServerLink, type LinkEvents } from './server-link.js';
 
 export class PacketRouter implements LinkEvents, Transport<Job, ErrorCode>, TableObserver {
@@ -29,12 +31,15 @@ export class PacketRouter implements LinkEvents, Transport<Job, ErrorCode>, Tabl
   accepting = true;
   /** How servers that registered with `tls: true` are dialed. */
   private readonly serverTls: ConnectionOptions;
+  /** The rules that move a packet endpoint's state (routing/liveness.ts): the links report to them. */
+  private readonly liveness: Liveness;
   /** Why the member being removed now leaves, for its link's log line. */
   private removing: string | undefined;
 
   constructor(
-    private readonly table: PolicyTable,
-    private readonly store: RegistryStore,
+    table: PolicyTable,
+    /** Who is in each policy: a server leaves or drains by asking it (it tells the store). */
+    private readonly membership: Membership,
     private readonly options: BrokerOptions,
     private readonly stats: Counters,
     private readonly log: Logger,
@@ -42,7 +47,7 @@ export class PacketRouter implements LinkEvents, Transport<Job, ErrorCode>, Tabl
   ) {
     this.serverTls = serverTls(options);
     this.attempts = new AttemptPolicy(table, this, options.maxAttempts);
-    table.observe(this);
+    this.liveness = new Liveness(table);
   }
 
   /** Jobs accepted and not yet answered, across all clients. */
@@ -52,21 +57,7 @@ export class PacketRouter implements LinkEvents, Transport<Job, ErrorCode>, Tabl
 
   /** Takes a validated client packet from a connection and routes it. */
   accept(client: AnswerPort, packet: ClientPacket): void {
-    const rid = this.nextRid++;
-    const job: Job = {
-      client,
-      seq: packet.seq,
-      srcid: packet.srcid,
-      policy: packet.policy,
-      rid,
-      line: encodeForward(packet.srcid, packet.policy, packet.payload, rid, packet.raw),
-      startedAt: performance.now(),
-      attempts: 0,
-      sentAt: 0,
-      reply: '',
-      lastFailure: undefined,
-      done: false,
-    };
+    const job = newJob(client, packet, this.nextRid++);
     this.stats.received++;
     if (this.accepting) this.attempts.start(job);
     else this.attempts.refuse(job, { code: ErrorCode.UNAVAILABLE, message: 'the broker is shutting down', retry: false });
@@ -81,19 +72,17 @@ export class PacketRouter implements LinkEvents, Transport<Job, ErrorCode>, Tabl
     if (endpoint === undefined || !member.present) return;
     this.log.info('server draining', { id: member.id, policy: member.policy, reason });
     // stateChanged() moves its queued packets.
-    this.table.setState(endpoint, 'draining');
-    void this.store.drain(member.info.id!, member.info.generation);
+    this.membership.drain(member);
     if (endpoint.outstanding === 0) this.removeServer(member, reason);
   }
 
   /** Removes a server now; whatever it held goes to other servers of its policy. */
   removeServer(member: Member, reason: string, why: RemovalReason = { kind: 'left', detail: reason }): void {
+    if (!member.present) return;
     this.removing = reason;
-    const wasPresent = this.table.remove(member);
+    this.membership.leave(member, why);
     this.removing = undefined;
-    if (!wasPresent) return;
     this.log.info('server removed', { id: member.id, policy: member.policy, reason });
-    void this.store.remove(member.info.id!, member.info.generation, why);
   }
 
   /** Fails links whose oldest packet has waited longer than --server-timeout. */
@@ -141,7 +130,7 @@ export class PacketRouter implements LinkEvents, Transport<Job, ErrorCode>, Tabl
     const endpoint = member.packets;
     const link = endpoint === undefined ? undefined : this.links.get(endpoint);
     if (link === undefined) return;
-    if (endpoint!.state === 'connecting' && link.isConnected) this.table.setState(endpoint!, 'up');
+    if (endpoint!.state === 'connecting' && link.isConnected) this.liveness.report(endpoint!, CONNECTED);
     link.resume();
   }
 
@@ -185,31 +174,21 @@ export class PacketRouter implements LinkEvents, Transport<Job, ErrorCode>, Tabl
   delivered(job: Job, endpoint: Endpoint): void {
     this.stats.countAnswer(job.policy, job.startedAt);
     if (this.trace.on) this.trace.packet(job, endpoint, 'reply');
-    this.finish(job, encodeReply(endpoint.member.id!, job.srcid, job.reply, job.seq));
+    if (job.client.closed) this.stats.dropped++;
+    job.client.replied(job, endpoint.member.id!);
   }
 
   settle(job: Job, outcome: Outcome<ErrorCode>): void {
-    switch (outcome.kind) {
-      case 'no-server': {
-        if (outcome.after !== undefined) return this.fail(job, outcome.after.code, `no other live server for policy ${job.policy} after a failure`);
-        const why = outcome.missing === 'unknown-policy' ? 'no server registered' : 'no live server';
-        return this.fail(job, ErrorCode.NO_SERVER, `${why} for policy ${job.policy}`);
-      }
-      case 'overloaded':
-        return this.fail(job, ErrorCode.OVERLOADED, `the servers of policy ${job.policy} have too many packets queued`);
-      case 'failed':
-        return this.fail(job, outcome.failure.code, outcome.failure.message);
-      case 'abandoned':
-        return this.finish(job, '');
-    }
+    const error = outcomeError(outcome, job.policy);
+    if (error === undefined) this.finish(job, '');
+    else this.fail(job, error.code, error.message);
   }
 
   // LinkEvents
 
   connected(link: ServerLink): void {
     const { endpoint } = link;
-    if (endpoint.state === 'connecting' || endpoint.state === 'down') {
-      this.table.setState(endpoint, 'up');
+    if (this.liveness.report(endpoint, CONNECTED) === 'up') {
       this.log.info('server up', { id: endpoint.member.id, policy: endpoint.member.policy, address: endpoint.address });
     }
   }
@@ -224,7 +203,7 @@ export class PacketRouter implements LinkEvents, Transport<Job, ErrorCode>, Tabl
   disconnected(link: ServerLink, inflight: Job[], reason: string, timedOut: boolean): void {
     const { endpoint } = link;
     const member = endpoint.member;
-    endpoint.failures++;
+    this.liveness.report(endpoint, LOST);
     const code = timedOut ? ErrorCode.TIMEOUT : ErrorCode.UNAVAILABLE;
     const stillDialingNewServer =
       member.present && !link.everConnected && endpoint.state === 'connecting' && Date.now() - member.info.registeredAt < this.options.dialRetryMs;
@@ -258,7 +237,7 @@ export class PacketRouter implements LinkEvents, Transport<Job, ErrorCode>, Tabl
       this.forget(link, code);
       return;
     }
-    this.table.setState(endpoint, 'down');
+    this.liveness.report(endpoint, UNREACHABLE);
     this.reroute(inflight, endpoint, code);
     this.reroute(link.takeQueued(), endpoint, code);
     link.redialLater();
@@ -268,8 +247,7 @@ export class PacketRouter implements LinkEvents, Transport<Job, ErrorCode>, Tabl
   private takeOut(member: Member, why: RemovalReason): boolean {
     if (!member.present) return false;
     this.links.delete(member.packets!);
-    this.table.remove(member);
-    void this.store.remove(member.info.id!, member.info.generation, why);
+    this.membership.leave(member, why);
     return true;
   }
 

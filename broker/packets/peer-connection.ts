@@ -20,7 +20,7 @@
  */
 import type { Socket } from 'node:net';
 import { ErrorCode, ProtocolError } from '../protocol/error-codes.js';
-import { encodeError } from '../protocol/encode.js';
+import { encodeError, encodeReply } from '../protocol/encode.js';
 import { FrameDecoder, type FrameSink } from '../protocol/frame-decoder.js';
 import type { InboundPacket, Seq } from '../protocol/packet-types.js';
 import { decodePacket } from '../protocol/validate.js';
@@ -105,6 +105,10 @@ export class PeerConnection implements AnswerPort, FrameSink {
   /** The peer's port: with the host, names this connection among the client's (the trace shows it). */
   get port(): number | undefined {
     return this.socket.remotePort;
+  }
+
+  replied(job: Job, server: number): void {
+    this.answer(job, encodeReply(server, job.srcid, job.reply, job.seq));
   }
 
   answer(_job: Job, line: string): void {

@@ -1,6 +1,6 @@
 /**
- * Admission of servers: checks who may register and what (registration-guard.ts,
- * id-claim.ts), records the server in the registry store (the policy table follows the
+ * Admission of servers: checks who may register and what (registry/registration-guard.ts,
+ * registry/id-claim.ts), records the server in the registry store (the policy table follows the
  * store), answers the registration, and follows session servers (heartbeats, leave, the
  * session closing). A session server the router drops for never
  * answering is told why on its session: the registrar hears of it from the store.
@@ -10,13 +10,13 @@ import { encodeLine, encodeRegistered } from '../protocol/encode.js';
 import type { HeartbeatPacket, LeavePacket, Registration } from '../protocol/packet-types.js';
 import type { Registered, RegistryStore, StoreEvent } from '../registry/store.js';
 import type { Member } from '../routing/member.js';
-import type { PolicyTable } from '../routing/policy-table.js';
+import type { PolicyTable, TableObserver } from '../routing/policy-table.js';
 import type { BrokerOptions } from '../options.js';
 import type { Logger } from '../support/logger.js';
 import type { PacketRouter } from './packet-router.js';
 import type { AddressInfo } from 'node:net';
 import { idClaimRefusal, portClaimRefusal, type SessionOwner } from '../registry/id-claim.js';
-import { RegistrationGuard, sourceKey, type Refusal } from './registration-guard.js';
+import { RegistrationGuard, sourceKey, type Refusal } from '../registry/registration-guard.js';
 import type { PeerConnection } from './peer-connection.js';
 
 /** Why a session server is taken out when its session connection closes without a leave. */
@@ -36,6 +36,8 @@ export class Registrar {
   readonly guard: RegistrationGuard;
   /** Servers registered per source, for --max-servers-per-source. */
   private readonly bySource = new Map<string, number>();
+  /** Keeps `bySource` in step with the table: the composition root adds it to the table's observers. */
+  readonly sourceCounts: TableObserver;
 
   constructor(
     private readonly store: RegistryStore,
@@ -49,7 +51,7 @@ export class Registrar {
     private readonly owner = `${process.pid}`,
   ) {
     this.guard = new RegistrationGuard(options, ownListeners, (key) => this.bySource.get(key) ?? 0);
-    table.observe({
+    this.sourceCounts = {
       added: (member) => {
         if (member.id === undefined) return;
         const key = sourceKey(member.host, options.ipv6SourcePrefix);
@@ -62,7 +64,7 @@ export class Registrar {
         if (left > 0) this.bySource.set(key, left);
         else this.bySource.delete(key);
       },
-    });
+    };
     store.watch((event) => this.storeEvent(event));
   }
 
@@ -158,12 +160,12 @@ export class Registrar {
     };
     let registered: Registered | Promise<Registered>;
     try {
-      // claimRefusal() decided whether the id may be taken from this broker's own servers; a
-      // record another broker keeps alive is refused in the shared store itself (DUPLICATE_ID,
-      // decided in Redis). A session server's record outlives a broker that dies by its missed
-      // heartbeats' time at most.
+      // claimRefusal() decided whether the id may be taken from this broker's own servers (the
+      // one rule, id-claim.ts); a record another broker keeps alive is refused in the shared
+      // store itself (DUPLICATE_ID, decided in Redis). A session server's record outlives a
+      // broker that dies by its missed heartbeats' time at most.
       const ttlMs = reg.session ? this.options.heartbeatMs * this.options.heartbeatMisses : undefined;
-      registered = this.store.register(entry, { isLive: () => false, ttlMs });
+      registered = this.store.register(entry, { ttlMs });
     } catch (err) {
       return this.refused(conn, reg, err);
     }

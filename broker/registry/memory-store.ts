@@ -3,8 +3,8 @@
  * the call that made the change (before its first await: there is none), so a table that
  * watches this store is in step as soon as the call returns. No TTLs: sessions are followed by the registrar's heartbeat sweep.
  */
-import { ErrorCode, ProtocolError } from '../protocol/error-codes.js';
-import type { NewEntry, Registered, RegistryStore, RemovalReason, ServerEntry, StoreEvent } from './store.js';
+import { withAdmin } from './admin-change.js';
+import type { AdminChange, NewEntry, Registered, RegistryStore, RemovalReason, ServerEntry, StoreEvent } from './store.js';
 
 export class MemoryStore implements RegistryStore {
   private readonly entries = new Map<number, ServerEntry>();
@@ -13,11 +13,8 @@ export class MemoryStore implements RegistryStore {
 
   constructor(private readonly now: () => number = Date.now) {}
 
-  register(input: NewEntry, options: { isLive?: (old: ServerEntry) => boolean } = {}): Registered {
+  register(input: NewEntry): Registered {
     const old = this.entries.get(input.id);
-    if (old !== undefined && old.host !== input.host && (options.isLive?.(old) ?? true)) {
-      throw new ProtocolError(ErrorCode.DUPLICATE_ID, `server id ${input.id} is already registered from ${old.host}`);
-    }
     const entry: ServerEntry = { ...input, generation: ++this.generation, registeredAt: this.now(), draining: false };
     this.entries.set(entry.id, entry);
     this.emit({ kind: 'added', entry, replaced: old });
@@ -38,6 +35,15 @@ export class MemoryStore implements RegistryStore {
     const drained = { ...entry, draining: true };
     this.entries.set(id, drained);
     this.emit({ kind: 'draining', entry: drained });
+    return true;
+  }
+
+  async setAdmin(id: number, generation: number, change: AdminChange): Promise<boolean> {
+    const entry = this.current(id, generation);
+    if (entry === undefined) return false;
+    const updated = withAdmin(entry, change);
+    this.entries.set(id, updated);
+    this.emit({ kind: 'updated', entry: updated });
     return true;
   }
 

@@ -25,6 +25,7 @@ export function encodeEntry(entry: ServerEntry): string {
     owner: entry.owner,
     ...(entry.weight !== undefined && { weight: entry.weight }),
     ...(entry.httpTls === true && { httpTls: true }),
+    ...(entry.admin !== undefined && entry.admin !== 'enabled' && { admin: entry.admin }),
   };
   return JSON.stringify(stored);
 }
@@ -59,7 +60,8 @@ export function decodeEntry(id: string, generation: string, json: string, draini
     check(v, 'registeredAt', (x) => Number.isSafeInteger(x)) ??
     check(v, 'owner', (x) => typeof x === 'string' && x.length > 0 && x.length <= 200) ??
     check(v, 'weight', optional((x) => Number.isInteger(x) && (x as number) >= 1 && (x as number) <= 1000)) ??
-    check(v, 'httpTls', optional(isBoolean));
+    check(v, 'httpTls', optional(isBoolean)) ??
+    check(v, 'admin', optional((x) => x === 'drain' || x === 'disabled'));
   if (problem !== undefined) return problem;
   if (v.packetPort === undefined && v.httpPort === undefined) return 'entry has neither a packet port nor an HTTP port';
   const s = v as unknown as Stored;
@@ -76,6 +78,7 @@ export function decodeEntry(id: string, generation: string, json: string, draini
     owner: s.owner,
     ...(s.weight !== undefined && { weight: s.weight }),
     ...(s.httpTls === true && { httpTls: true }),
+    ...(s.admin !== undefined && { admin: s.admin }),
     generation: gen,
     draining: draining === '1',
   };

@@ -159,6 +159,22 @@ return 1
 `;
 
 /**
+ * An operator's change (setAdmin) to a record: its entry JSON replaced, only if the record is
+ * still that generation (0 otherwise) and its entry still the one the broker changed (-1
+ * otherwise: another write came between; the broker reads again). The generation stays, so a
+ * late change about an older registration touches nothing, and the hint is an "added" one of the
+ * same generation, which brokers read as the update.
+ * KEYS: the record, channel. ARGV: generation, expected entry JSON, new entry JSON, hint.
+ */
+export const UPDATE = `${READ}
+if hget(KEYS[1], 'g') ~= ARGV[1] then return 0 end
+if hget(KEYS[1], 'e') ~= ARGV[2] then return -1 end
+redis.call('HSET', KEYS[1], 'e', ARGV[3])
+redis.call('PUBLISH', KEYS[2], ARGV[4])
+return 1
+`;
+
+/**
  * What a broker keeps alive: for each of its records, renews the TTL, or writes the record back
  * when Redis lost it (expired while the broker could not renew it, Redis restarted, or it was
  * taken while Redis was away) unless a newer registration or a removal of it came since.
@@ -243,3 +259,8 @@ redis.call('DEL', KEYS[1])
 redis.call('SREM', KEYS[2], ARGV[1])
 return 1
 `;
+
+/** The keys a registration or removal of `id` touches: its record, the list, the generations, the channel. */
+export function recordKeys(keys: RegistryKeys, id: number): string[] {
+  return [keys.server(id), keys.servers, keys.generations, keys.channel];
+}

@@ -22,10 +22,16 @@ import { ScriptError } from './script-error.js';
 import { GenerationClock } from './generation-clock.js';
 import { encodeEntry, generationText } from './redis-record.js';
 import { RegistryProblems } from './registry-problems.js';
-import { DRAIN, ENSURE, LIST, REGISTER, REMOVE, registryKeys, type RegistryKeys } from './redis-scripts.js';
+import { recordKeys, REGISTER, registryKeys, UPDATE, type RegistryKeys } from './redis-scripts.js';
+import { hint, parseHint } from './redis-hints.js';
+import { PendingWrites } from './redis-writes.js';
+import { Resync } from './redis-resync.js';
+import { OwnedRecords } from './owned-records.js';
+import { RedisOutage } from './redis-outage.js';
+import { withAdmin } from './admin-change.js';
 import { StoreView } from './store-view.js';
 import { BrokerDirectory, type BrokerInfo } from './broker-directory.js';
-import type { NewEntry, Registered, RegistryStore, RemovalReason, ServerEntry, StoreEvent } from './store.js';
+import type { AdminChange, NewEntry, Registered, RegistryStore, RemovalReason, ServerEntry, StoreEvent } from './store.js';
 
 export interface RedisStoreOptions {
   /** Key prefix: brokers with the same prefix share a registry. */
@@ -40,20 +46,6 @@ export interface RedisStoreOptions {
   now?: () => number;
 }
 
-/** A record this broker keeps alive. */
-interface Owned {
-  entry: ServerEntry;
-  ttlMs: number;
-}
-
-/** A removal or drain Redis has not confirmed yet. */
-interface PendingChange {
-  kind: 'remove' | 'drain';
-  id: number;
-  generation: number;
-  reason?: RemovalReason;
-}
-
 /** Tries of a registration that keeps meeting another broker's newer write. */
 const REGISTER_TRIES = 5;
 
@@ -61,26 +53,32 @@ export class RedisStore implements RegistryStore {
   private readonly keys: RegistryKeys;
   private readonly listeners = new Set<(event: StoreEvent) => void>();
   private readonly view = new StoreView((event) => this.emit(event));
-  private readonly owned = new Map<number, Owned>();
-  private readonly pending: PendingChange[] = [];
+  private readonly owned = new OwnedRecords();
+  private readonly pending: PendingWrites;
   private readonly problems: RegistryProblems;
   private readonly now: () => number;
   private readonly generations: GenerationClock;
-  private epoch: string | undefined;
   private timer: NodeJS.Timeout | undefined;
-  private ticking: Promise<void> | undefined;
-  private degradedSince: number | undefined;
+  private readonly resyncs: Resync;
+  private readonly outage: RedisOutage;
   private closed = false;
   private connection: RegistryConnection = NOT_CONNECTED;
   private directory: BrokerDirectory | undefined;
-  /** Called when the store becomes degraded (true) or answers again (false). */
-  onDegraded: ((degraded: boolean) => void) | undefined;
 
   constructor(private readonly options: RedisStoreOptions) {
     this.keys = registryKeys(options.prefix);
     this.now = options.now ?? Date.now;
     this.generations = new GenerationClock(this.now, options.logger);
     this.problems = new RegistryProblems(options.logger);
+    this.outage = new RedisOutage(options.logger, this.now);
+    this.pending = new PendingWrites(this.keys, () => this.connection, this.problems);
+    this.resyncs = new Resync({
+      keys: this.keys, view: this.view, owned: this.owned, pending: this.pending, outage: this.outage, problems: this.problems, log: options.logger,
+      connection: () => this.connection,
+      directory: () => this.directory,
+      closed: () => this.closed,
+      decode: (id, generation, json, draining) => this.decode(id, generation, json, draining),
+    });
   }
 
   /** Subscribes to the hints on `connection`, loads the registry, and starts the periodic resync. */
@@ -102,11 +100,16 @@ export class RedisStore implements RegistryStore {
 
   /** True while Redis does not answer; the view is then the last one seen. */
   get degraded(): boolean {
-    return this.degradedSince !== undefined;
+    return this.outage.degraded;
   }
 
   get degradedSinceMs(): number | undefined {
-    return this.degradedSince;
+    return this.outage.sinceMs;
+  }
+
+  /** Called when the store becomes degraded (true) or answers again (false). */
+  set onDegraded(listener: ((degraded: boolean) => void) | undefined) {
+    this.outage.onChange = listener;
   }
 
   /** The brokers sharing this registry, as last seen (this one included). */
@@ -116,23 +119,19 @@ export class RedisStore implements RegistryStore {
 
   /** Removals and drains waiting for Redis. */
   get pendingWrites(): number {
-    return this.pending.length;
+    return this.pending.size;
   }
 
-  async register(input: NewEntry, options: { ttlMs?: number; isLive?: (old: ServerEntry) => boolean } = {}): Promise<Registered> {
-    const isLive = options.isLive ?? (() => true);
+  async register(input: NewEntry, options: { ttlMs?: number } = {}): Promise<Registered> {
     const ttlMs = options.ttlMs === undefined ? 0 : Math.max(options.ttlMs, 2 * this.options.resyncMs);
     for (let attempt = 0; attempt < REGISTER_TRIES; attempt++) {
       const old = this.view.get(input.id);
-      if (old !== undefined && old.host !== input.host && isLive(old)) {
-        throw new ProtocolError(ErrorCode.DUPLICATE_ID, `server id ${input.id} is already registered from ${old.host}`);
-      }
       const entry: ServerEntry = { ...input, generation: this.generations.next(input.id, this.view.lastGeneration(input.id)), registeredAt: this.now(), draining: false };
       const expected = old?.generation ?? 0;
       let answer: unknown;
       try {
         if (this.degraded) throw new Error('degraded');
-        answer = await this.connection.run(REGISTER, this.recordKeys(entry.id), [
+        answer = await this.connection.run(REGISTER, recordKeys(this.keys, entry.id), [
           String(entry.id),
           generationText(entry.generation),
           generationText(expected),
@@ -171,18 +170,43 @@ export class RedisStore implements RegistryStore {
   }
 
   async remove(id: number, generation: number, reason: RemovalReason): Promise<boolean> {
-    if (this.owned.get(id)?.entry.generation === generation) this.owned.delete(id);
+    this.owned.forget(id, generation);
     const removed = this.view.remove(id, generation, reason);
-    await this.write({ kind: 'remove', id, generation, reason });
+    await this.pending.write({ kind: 'remove', id, generation, reason }, this.degraded, (err) => this.setDegraded(err));
     return removed;
   }
 
   async drain(id: number, generation: number): Promise<boolean> {
-    const own = this.owned.get(id);
-    if (own?.entry.generation === generation) own.entry = { ...own.entry, draining: true };
     const drained = this.view.drain(id, generation);
-    await this.write({ kind: 'drain', id, generation });
+    await this.pending.write({ kind: 'drain', id, generation }, this.degraded, (err) => this.setDegraded(err));
     return drained;
+  }
+
+  /**
+   * Writes an operator's change to the record (UPDATE), then applies it to the view (its
+   * event). Refused while Redis does not answer: a change only this broker saw would make the
+   * brokers disagree, and come back undone with the next snapshot.
+   */
+  async setAdmin(id: number, generation: number, change: AdminChange): Promise<boolean> {
+    const current = this.view.get(id);
+    if (current?.generation !== generation) return false;
+    if (this.degraded) throw new ProtocolError(ErrorCode.UNAVAILABLE, `server ${id}: the shared registry does not answer; the change is not made, try again`);
+    const next = withAdmin(current, change);
+    const e = encodeEntry(next);
+    let answer: unknown;
+    try {
+      answer = await this.connection.run(UPDATE, [this.keys.server(id), this.keys.channel], [generationText(generation), encodeEntry(current), e, hint({ k: 'a', id, g: generation, e, d: current.draining })]);
+    } catch (err) {
+      if (err instanceof ScriptError) this.problems.scriptFailed('UPDATE', err);
+      else this.setDegraded(err);
+      throw new ProtocolError(ErrorCode.UNAVAILABLE, `server ${id}: the shared registry could not record the change (${(err as Error).message}); try again`);
+    }
+    if (answer === -1) {
+      await this.tick();
+      throw new ProtocolError(ErrorCode.UNAVAILABLE, `server ${id} was changed through another broker at the same time; try again`);
+    }
+    if (answer !== 1) return false;
+    return this.view.update(next);
   }
 
   touch(): Promise<void> {
@@ -205,7 +229,7 @@ export class RedisStore implements RegistryStore {
   async close(): Promise<void> {
     this.closed = true;
     if (this.timer !== undefined) clearInterval(this.timer);
-    await this.ticking;
+    await this.resyncs.run();
     await this.directory?.retire();
   }
 
@@ -215,7 +239,7 @@ export class RedisStore implements RegistryStore {
   }
 
   private keep(entry: ServerEntry, ttlMs: number, old: ServerEntry | undefined): Registered {
-    this.owned.set(entry.id, { entry, ttlMs });
+    this.owned.keep(entry, ttlMs);
     this.generations.settled(entry.id);
     this.view.upsert(entry);
     return { entry, replaced: old };
@@ -234,147 +258,22 @@ export class RedisStore implements RegistryStore {
     if (entry !== undefined) this.view.upsert(entry);
   }
 
-  /** Sends a removal or drain now, or keeps it for the next tick when Redis does not answer. */
-  private async write(change: PendingChange): Promise<void> {
-    if (this.degraded) {
-      this.pending.push(change);
-      return;
-    }
-    try {
-      await this.send(change);
-    } catch (err) {
-      this.pending.push(change);
-      if (err instanceof ScriptError) this.problems.scriptFailed(change.kind, err);
-      else this.setDegraded(err);
-    }
-  }
-
-  private async send(change: PendingChange): Promise<void> {
-    const gen = generationText(change.generation);
-    if (change.kind === 'remove') {
-      const why = change.reason === undefined ? 'removed' : change.reason.kind;
-      await this.connection.run(REMOVE, this.recordKeys(change.id), [String(change.id), gen, hint({ k: 'r', id: change.id, g: change.generation, why })]);
-    } else {
-      await this.connection.run(DRAIN, [this.keys.server(change.id), this.keys.channel], [gen, hint({ k: 'd', id: change.id, g: change.generation })]);
-    }
-  }
-
-  private recordKeys(id: number): string[] {
-    return [this.keys.server(id), this.keys.servers, this.keys.generations, this.keys.channel];
-  }
-
   private tick(): Promise<void> {
-    this.ticking ??= this.resyncOnce().finally(() => {
-      this.ticking = undefined;
-    });
-    return this.ticking;
-  }
-
-  /** Writes back what waits, renews and writes back owned records, then reads everything. */
-  private async resyncOnce(afterLoss = false): Promise<void> {
-    if (this.closed) return;
-    try {
-      while (this.pending.length > 0) {
-        try {
-          await this.send(this.pending[0]!);
-        } catch (err) {
-          // Redis answered with an error: the same call would fail again, so it is not kept.
-          if (!(err instanceof ScriptError)) throw err;
-          this.problems.scriptFailed(this.pending[0]!.kind, err);
-        }
-        this.pending.shift();
-      }
-      await this.ensureOwned();
-      const token = this.view.snapshotToken();
-      const reply = (await this.connection.run(LIST, [this.keys.servers, this.keys.epoch], [this.keys.prefix, randomEpoch()])) as string[];
-      const epoch = reply[0]!;
-      if (this.epoch !== undefined && epoch !== this.epoch) {
-        // Redis lost its data: put back what this broker knows before trusting a snapshot.
-        this.options.logger.warn('registry: Redis lost its data (restarted without persistence?); writing back this broker\'s view', {
-          servers: this.view.size,
-        });
-        this.epoch = epoch;
-        await this.ensureOwned(true);
-        if (!afterLoss) await this.resyncOnce(true);
-        return;
-      }
-      this.epoch = epoch;
-      const snapshot: ServerEntry[] = [];
-      for (let i = 1; i + 3 < reply.length; i += 4) {
-        const entry = this.decode(reply[i]!, reply[i + 1]!, reply[i + 2]!, reply[i + 3]!);
-        if (entry !== undefined) snapshot.push(entry);
-      }
-      // Right after Redis lost its data, the other brokers may not have written theirs back
-      // yet: nothing expires on this snapshot.
-      this.view.applySnapshot(snapshot, token, (id) => afterLoss || this.owned.has(id));
-      if (this.degraded) this.setBack();
-      await this.directory?.announce();
-    } catch (err) {
-      if (this.closed) return;
-      if (err instanceof ScriptError) this.problems.scriptFailed('resync', err);
-      else this.setDegraded(err);
-    }
-  }
-
-  /**
-   * Renews the TTL of every owned record and writes back those Redis lost; with `everything`,
-   * also the classic records of the view that others own (after Redis lost its data: their
-   * owners may be gone). A record a newer registration or a removal superseded leaves.
-   */
-  private async ensureOwned(everything = false): Promise<void> {
-    const items: Owned[] = [...this.owned.values()];
-    if (everything) {
-      for (const entry of this.view.values()) {
-        if (!this.owned.has(entry.id) && !entry.session) items.push({ entry, ttlMs: 0 });
-      }
-    }
-    if (items.length === 0) return;
-    const args = [this.keys.prefix];
-    for (const { entry, ttlMs } of items) {
-      args.push(
-        String(entry.id),
-        generationText(entry.generation),
-        String(ttlMs),
-        encodeEntry(entry),
-        entry.draining ? '1' : '0',
-        hint({ k: 'a', id: entry.id, g: entry.generation, e: encodeEntry(entry), d: entry.draining }),
-      );
-    }
-    const keys = [this.keys.servers, this.keys.servers, this.keys.generations, this.keys.channel];
-    const answers = (await this.connection.run(ENSURE, keys, args)) as string[];
-    items.forEach((item, i) => {
-      const answer = answers[i];
-      const { entry } = item;
-      if (answer === 'ok' || answer === 'written') return;
-      if (this.owned.get(entry.id)?.entry.generation === entry.generation) this.owned.delete(entry.id);
-      // Superseded: the snapshot that follows brings the newer registration (or its absence).
-      if (answer === 'removed') this.view.remove(entry.id, entry.generation, { kind: 'left', detail: 'removed by another broker' });
-    });
+    return this.resyncs.run();
   }
 
   private onHint(message: string): void {
-    let hint: Hint;
-    try {
-      hint = JSON.parse(message) as Hint;
-    } catch {
-      return;
-    }
-    if (typeof hint.id !== 'number' || typeof hint.g !== 'number') return;
+    const hint = parseHint(message);
+    if (hint === undefined) return;
     if (hint.k === 'a' && typeof hint.e === 'string') {
       const entry = this.decode(String(hint.id), generationText(hint.g), hint.e, hint.d === true ? '1' : '');
-      if (entry !== undefined && !this.ownedNewer(entry)) this.view.upsert(entry);
+      if (entry !== undefined && !this.owned.newerThan(entry)) this.view.upsert(entry);
     } else if (hint.k === 'r') {
-      if (this.owned.get(hint.id)?.entry.generation === hint.g) this.owned.delete(hint.id);
+      this.owned.forget(hint.id, hint.g);
       this.view.remove(hint.id, hint.g, { kind: 'left', detail: typeof hint.why === 'string' ? hint.why : 'removed' });
     } else if (hint.k === 'd') {
       this.view.drain(hint.id, hint.g);
     }
-  }
-
-  /** An owned registration not yet written back is newer than any hint about a lower generation. */
-  private ownedNewer(entry: ServerEntry): boolean {
-    const own = this.owned.get(entry.id);
-    return own !== undefined && own.entry.generation > entry.generation;
   }
 
   private decode(id: string, generation: string, json: string, draining: string): ServerEntry | undefined {
@@ -382,39 +281,13 @@ export class RedisStore implements RegistryStore {
   }
 
   private setDegraded(err: unknown): void {
-    if (this.degraded || this.closed) return;
-    this.degradedSince = this.now();
-    this.options.logger.warn('registry: Redis does not answer; routing from the last view, registrations kept locally until it is back', {
-      error: err instanceof Error ? err.message : String(err),
-    });
-    this.onDegraded?.(true);
-  }
-
-  private setBack(): void {
-    const since = this.degradedSince ?? this.now();
-    this.degradedSince = undefined;
-    this.options.logger.info('registry: Redis answers again; local changes written back', { degradedMs: this.now() - since });
-    this.onDegraded?.(false);
+    if (!this.closed) this.outage.down(err);
   }
 
   private emit(event: StoreEvent): void {
+    if (event.kind === 'draining' || event.kind === 'updated') this.owned.changed(event.entry);
     for (const listener of this.listeners) listener(event);
   }
-}
-
-/** A change hint as published: k added / removed / draining, the id and generation. */
-interface Hint {
-  k: 'a' | 'r' | 'd';
-  id: number;
-  g: number;
-  /** Added: the entry JSON. */
-  e?: string;
-  d?: boolean;
-  why?: string;
-}
-
-function hint(h: Hint): string {
-  return JSON.stringify(h);
 }
 
 /** Until start(): every call fails, as with a Redis that does not answer. */
@@ -422,7 +295,3 @@ const NOT_CONNECTED: RegistryConnection = {
   run: () => Promise.reject(new Error('the registry is not connected yet')),
   subscribe: () => Promise.reject(new Error('the registry is not connected yet')),
 };
-
-function randomEpoch(): string {
-  return `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`;
-}

@@ -53,6 +53,10 @@ export class RelayedStore implements RegistryStore {
     return Promise.reject(new ReadOnlyStoreError('touch'));
   }
 
+  setAdmin(): Promise<boolean> {
+    return Promise.reject(new ReadOnlyStoreError('setAdmin'));
+  }
+
   list(): Promise<ServerEntry[]> {
     return Promise.resolve([...this.entries.values()]);
   }

@@ -4,7 +4,8 @@
  * full snapshots (the periodic resync). Pure: no I/O, no timers, no clock.
  *
  * - A higher generation of an id replaces a lower one; a removal or a drain applies only to
- *   the generation it names; draining never reverts within a generation.
+ *   the generation it names; draining never reverts within a generation; an operator's change
+ *   (admin mode, weight) keeps the generation and follows the last write seen.
  * - Each id remembers at which generation it last changed, and when, on a counter of the view's
  *   changes (removals included). A snapshot leaves alone every id that changed after the
  *   snapshot was asked for: a hint received later describes a write committed earlier than
@@ -12,6 +13,7 @@
  * - A snapshot never takes out an entry the broker owns: those leave by its own remove(), or
  *   when Redis answers that a newer registration superseded them.
  */
+import { adminDiffers, withAdmin } from './admin-change.js';
 import type { RemovalReason, ServerEntry, StoreEvent } from './store.js';
 
 interface Mark {
@@ -59,6 +61,9 @@ export class StoreView {
     const current = this.entries.get(entry.id);
     if (current !== undefined && current.generation === entry.generation) {
       if (entry.draining && !current.draining) this.drain(entry.id, entry.generation);
+      // An operator's change (setAdmin), from a hint or a snapshot: the rest of the entry stays.
+      const now = this.entries.get(entry.id)!;
+      if (adminDiffers(now, entry)) this.update(withAdmin(now, { mode: entry.admin ?? 'enabled', ...(entry.weight !== undefined && { weight: entry.weight }) }));
       return;
     }
     const mark = this.marks.get(entry.id);
@@ -87,6 +92,16 @@ export class StoreView {
     this.entries.set(id, drained);
     this.mark(id, generation);
     this.emit({ kind: 'draining', entry: drained });
+    return true;
+  }
+
+  /** The same registration of an id with an operator's change applied (its generation unchanged). */
+  update(entry: ServerEntry): boolean {
+    const current = this.entries.get(entry.id);
+    if (current?.generation !== entry.generation) return false;
+    this.entries.set(entry.id, entry);
+    this.mark(entry.id, entry.generation);
+    this.emit({ kind: 'updated', entry });
     return true;
   }
 

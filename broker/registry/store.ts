@@ -14,7 +14,7 @@
  * Liveness (up, down, probing) is each broker's own observation of its links, kept in its
  * table, not in the store: a server one broker cannot reach may be fine for another.
  */
-import type { MemberInfo } from '../routing/member.js';
+import type { AdminMode, MemberInfo } from '../routing/member.js';
 
 /** A registration as the store keeps it. */
 export interface ServerEntry extends MemberInfo {
@@ -23,6 +23,14 @@ export interface ServerEntry extends MemberInfo {
   readonly owner: string;
   /** Leaving: no new work, what it holds is still answered. */
   readonly draining: boolean;
+  /** What an operator asked of it (the runtime API, through any broker); absent: enabled. */
+  readonly admin?: AdminMode;
+}
+
+/** An operator's change to a registered server (the runtime API): its admin mode, its weight, or both. */
+export interface AdminChange {
+  readonly mode?: AdminMode;
+  readonly weight?: number;
 }
 
 /** What a registration asks for: the entry without what the store assigns. */
@@ -39,7 +47,9 @@ export type StoreEvent =
   /** A registration; `replaced` is the entry of its id it replaces (it leaves with this event). */
   | { readonly kind: 'added'; readonly entry: ServerEntry; readonly replaced: ServerEntry | undefined }
   | { readonly kind: 'removed'; readonly entry: ServerEntry; readonly reason: RemovalReason }
-  | { readonly kind: 'draining'; readonly entry: ServerEntry };
+  | { readonly kind: 'draining'; readonly entry: ServerEntry }
+  /** The operator changed its admin mode or weight (setAdmin): the same registration, `entry` as it now is. */
+  | { readonly kind: 'updated'; readonly entry: ServerEntry };
 
 export interface Registered {
   entry: ServerEntry;
@@ -49,16 +59,26 @@ export interface Registered {
 
 export interface RegistryStore {
   /**
-   * Records a registration. The same id may register again from the same host (a restart) and
-   * replaces the old entry; from another host it is refused (ProtocolError DUPLICATE_ID) while
-   * the old one is live (`isLive`, the caller's view of it), so a stranger cannot steal a live
-   * server's traffic.
+   * Records a registration, replacing the entry of its id. Whether it may take the id from the
+   * servers this broker holds is decided before, once (id-claim.ts, by the registrar); a shared
+   * store refuses (ProtocolError DUPLICATE_ID) an id that another live broker keeps, which this
+   * broker cannot see the liveness of.
    */
-  register(entry: NewEntry, options?: { ttlMs?: number; isLive?: (old: ServerEntry) => boolean }): Registered | Promise<Registered>;
-  /** Removes the entry of `id` if it is still `generation`; resolves false when it was not. */
+  register(entry: NewEntry, options?: { ttlMs?: number }): Registered | Promise<Registered>;
+  /**
+   * Removes the entry of `id` if it is still `generation`; resolves false when it was not.
+   * remove() and drain() emit their event before their first await: the table that follows the
+   * store is in step when the call returns (Membership.leave and drain count on it).
+   */
   remove(id: number, generation: number, reason: RemovalReason): Promise<boolean>;
   /** Marks the entry of `id` (if still `generation`) as draining. */
   drain(id: number, generation: number): Promise<boolean>;
+  /**
+   * Applies an operator's change to the entry of `id` (if still `generation`), for every broker
+   * that follows the store; resolves false when it was not. A shared store rejects it
+   * (ProtocolError UNAVAILABLE) while it cannot write it, so that no broker disagrees.
+   */
+  setAdmin(id: number, generation: number, change: AdminChange): Promise<boolean>;
   /** Renews a record's TTL (a session's heartbeat). */
   touch(id: number, generation: number): Promise<void>;
   /** Every entry. */

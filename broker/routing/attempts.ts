@@ -5,6 +5,7 @@
  * by its client), and every endpoint acquired for it is released exactly once, whatever the
  * order of answers and failures. Pure: the transport does the I/O and reports back.
  */
+import { countServed } from './endpoint-writes.js';
 import type { Endpoint, Protocol } from './member.js';
 import type { PolicyTable } from './policy-table.js';
 
@@ -90,7 +91,7 @@ export class AttemptPolicy<J extends Routed<C>, C> {
   /** The endpoint answered the job. */
   answered(job: J, endpoint: Endpoint): void {
     this.table.release(endpoint);
-    endpoint.served++;
+    countServed(endpoint);
     if (job.done) return;
     job.done = true;
     this.pending--;

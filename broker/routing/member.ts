@@ -77,25 +77,66 @@ export function weightProblem(weight: unknown): string | undefined {
     : `weight must be a whole number from ${MIN_WEIGHT} to ${MAX_WEIGHT}, got ${JSON.stringify(weight)}`;
 }
 
-/** One protocol of one member: what a strategy picks, and the only copy of its outstanding count. */
+/**
+ * One protocol of one member: what a strategy picks, and the only copy of its outstanding count.
+ * Its state and counts have one writer each, in routing/: the table (state, selection,
+ * outstanding), the liveness rules (failures, last error; liveness.ts) and the attempt policy
+ * (served). Everywhere else they are read-only getters; routing/ writes the private fields
+ * through endpoint-writes.ts, which the layering check keeps inside routing/.
+ */
 export class Endpoint implements Selectable {
-  /** Requests or packets handed to it and not yet settled (in flight or queued). */
-  outstanding = 0;
-  state: MemberState = 'connecting';
-  /** Answers relayed from it. */
-  served = 0;
-  /** Failed attempts (and health checks) on it. */
-  failures = 0;
-  /** Why it last failed, for the status page. */
-  lastError: string | undefined;
-  /** True while it is in its policy's strategy; the table keeps it. */
-  inSelection = false;
+  private _outstanding = 0;
+  private _state: MemberState = 'connecting';
+  private _served = 0;
+  private _failures = 0;
+  private _lastError: string | undefined;
+  private _inSelection = false;
+  /** True once its member has been added to a table. */
+  private _joined = false;
 
   constructor(
     readonly member: Member,
     readonly protocol: Protocol,
     readonly port: number,
   ) {}
+
+  /** Requests or packets handed to it and not yet settled (in flight or queued). */
+  get outstanding(): number {
+    return this._outstanding;
+  }
+
+  get state(): MemberState {
+    return this._state;
+  }
+
+  /**
+   * Only for an endpoint whose member is not in a table yet (tests build members in a given
+   * state); once it joins, routing/ writes it (Liveness), and this throws.
+   */
+  set state(state: MemberState) {
+    if (this._joined) throw new Error(`${this.address}: the state of an endpoint in a table is routing's to change (report a verdict to Liveness)`);
+    this._state = state;
+  }
+
+  /** Answers relayed from it. */
+  get served(): number {
+    return this._served;
+  }
+
+  /** Failed attempts (and health checks) on it. */
+  get failures(): number {
+    return this._failures;
+  }
+
+  /** Why it last failed, for the status page. */
+  get lastError(): string | undefined {
+    return this._lastError;
+  }
+
+  /** True while it is in its policy's strategy; the table keeps it. */
+  get inSelection(): boolean {
+    return this._inSelection;
+  }
 
   /** The member's id (undefined for a static backend) and host: with `port`, how logs and the trace name it. */
   get id(): number | undefined {

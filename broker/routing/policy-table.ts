@@ -5,6 +5,7 @@
  * counts. It is the only place an outstanding count changes (acquire, release).
  */
 import { PROTOCOLS, sameEndpoint, weightProblem, type AdminMode, type Endpoint, type Member, type MemberInfo, type MemberState, type Protocol } from './member.js';
+import { markJoined, writeInSelection, writeOutstanding, writeState } from './endpoint-writes.js';
 import { createStrategy, type SelectionStrategy, type StrategyName } from './strategies/index.js';
 
 /** The members of one policy, and per protocol the selectable endpoints and how many there are. */
@@ -36,9 +37,21 @@ export class PolicyTable {
 
   constructor(readonly strategy: StrategyName = 'round-robin') {}
 
-  /** Adds an observer of additions, removals and state changes. */
+  /**
+   * Adds an observer of additions, removals and state changes. Observers react in the order
+   * they were added, and some react to what others did: the composition root (broker.ts
+   * `observeTable`) adds them from one ordered list (docs/architecture.md).
+   */
   observe(observer: TableObserver): void {
     this.observers.push(observer);
+  }
+
+  /** Adds `observers` in this order, each first told of the members already in the table (a front end started later). */
+  observeInOrder(observers: readonly TableObserver[]): void {
+    for (const observer of observers) {
+      for (const member of this.members()) observer.added?.(member);
+      this.observe(observer);
+    }
   }
 
   /**
@@ -50,7 +63,12 @@ export class PolicyTable {
     if (member.id !== undefined) this.byId.set(member.id, member);
     const group = this.group(member.policy);
     group.members.add(member);
-    for (const protocol of PROTOCOLS) if (member.endpoint(protocol) !== undefined) group.serving[protocol]++;
+    for (const protocol of PROTOCOLS) {
+      const endpoint = member.endpoint(protocol);
+      if (endpoint === undefined) continue;
+      group.serving[protocol]++;
+      markJoined(endpoint);
+    }
     this.refresh(member);
     for (const o of this.observers) o.added?.(member);
     if (old !== undefined) this.remove(old);
@@ -86,21 +104,31 @@ export class PolicyTable {
       if (endpoint === undefined) continue;
       group.serving[protocol]--;
       if (endpoint.inSelection) group.selectors[protocol].remove(endpoint);
-      endpoint.inSelection = false;
+      writeInSelection(endpoint, false);
     }
     if (group.members.size === 0) this.groups.delete(member.policy);
     for (const o of this.observers) o.removed?.(member);
     return true;
   }
 
-  /** Moves an endpoint to a new state, adding it to or taking it out of selection. */
+  /**
+   * Moves an endpoint to a new state, adding it to or taking it out of selection. routing/'s
+   * own: the front ends and checks report verdicts to Liveness (liveness.ts), which calls this;
+   * membership drains with drain(). (cluster/registry-mirror.ts still calls it to copy the
+   * primary's states, until the --workers rewrite makes the workers follow the store.)
+   */
   setState(endpoint: Endpoint, state: MemberState): void {
     const from = endpoint.state;
     if (from === state) return;
-    endpoint.state = state;
+    writeState(endpoint, state);
     if (!endpoint.member.present) return;
     this.refresh(endpoint.member);
     for (const o of this.observers) o.stateChanged?.(endpoint, from);
+  }
+
+  /** The member is leaving (membership: the store says it drains): its packet endpoint takes no new work; what it holds is answered. */
+  drain(member: Member): void {
+    if (member.present && member.packets !== undefined) this.setState(member.packets, 'draining');
   }
 
   /** Drains, disables or enables a member (the runtime API): only enabled members are picked. */
@@ -193,7 +221,7 @@ export class PolicyTable {
 
   private moveOutstanding(endpoint: Endpoint, delta: 1 | -1): void {
     const before = endpoint.outstanding;
-    endpoint.outstanding = before + delta;
+    writeOutstanding(endpoint, before + delta);
     if (endpoint.inSelection) this.groups.get(endpoint.member.policy)?.selectors[endpoint.protocol].outstandingChanged(endpoint, before);
   }
 
@@ -206,7 +234,7 @@ export class PolicyTable {
       if (endpoint === undefined) continue;
       const selectable = member.selectable(endpoint);
       if (selectable === endpoint.inSelection) continue;
-      endpoint.inSelection = selectable;
+      writeInSelection(endpoint, selectable);
       if (selectable) group.selectors[protocol].add(endpoint);
       else group.selectors[protocol].remove(endpoint);
     }

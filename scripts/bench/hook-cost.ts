@@ -47,8 +47,12 @@ const client: AnswerPort & { answers: number } = {
   answer(_job: Job, _line: string) {
     this.answers++;
   },
+  // The connection encodes the reply once, as PeerConnection.replied does.
+  replied(job: Job, server: number) {
+    this.answer(job, encodeReply(server, job.srcid, job.reply, job.seq));
+  },
 };
-const route = (port: AnswerPort, packet: ClientPacket): void => port.answer({} as Job, encodeReply(7, packet.srcid, packet.payload, packet.seq));
+const route = (port: AnswerPort, packet: ClientPacket): void => port.replied({ srcid: packet.srcid, seq: packet.seq, reply: packet.payload } as Job, 7);
 const packet: ClientPacket = { type: 0, srcid: 1, policy: 111, payload: 'x'.repeat(64), seq: 1 };
 
 function packetCase(defs: Interceptor[] | undefined): number {

@@ -185,7 +185,7 @@ describe('RedisStore', async () => {
     // b has not heard of them yet, or has: either way Redis decides. Same host, as a squatter on the server's host.
     for (const [id, extra] of [[40, { session: true }], [41, { packetPort: 30_041 }], [41, { session: true }]] as const) {
       await assert.rejects(
-        b.store.register(entry(id, 'b', extra), { ttlMs: 2000, isLive: () => false }),
+        b.store.register(entry(id, 'b', extra), { ttlMs: 2000 }),
         (err: unknown) => err instanceof ProtocolError && err.code === ErrorCode.DUPLICATE_ID && /through another broker \(a\)/.test(err.message),
       );
     }

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { LATENCY_BOUNDS_MS, LatencyHistogram } from '../../broker/support/latency-histogram.js';
 import { RecentErrors } from '../../broker/support/recent-errors.js';
+import { countFailure, countServed } from '../../broker/routing/endpoint-writes.js';
 import { Member } from '../../broker/routing/member.js';
 import { Counters } from '../../broker/routing/counters.js';
 
@@ -63,8 +64,8 @@ describe('RecentErrors', () => {
 describe('Counters', () => {
   const record = (id: number, policy: number, served: number) => {
     const member = new Member({ id, policy, host: 'h', packetPort: 1, httpPort: undefined, maxInflight: 1, session: true, tls: false, registeredAt: 0, generation: 1 });
-    member.packets!.served = served;
-    member.packets!.failures = 1;
+    for (let i = 0; i < served; i++) countServed(member.packets!);
+    countFailure(member.packets!);
     return member;
   };
 

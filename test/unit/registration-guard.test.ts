@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { AddressInfo } from 'node:net';
 import { resolveBrokerOptions, type BrokerOptions } from '../../broker/options.js';
-import { RegistrationGuard, sourceKey, PER_CONNECTION_BURST, REFUSED_BURST } from '../../broker/packets/registration-guard.js';
+import { RegistrationGuard, sourceKey, PER_CONNECTION_BURST, REFUSED_BURST } from '../../broker/registry/registration-guard.js';
 import type { Registration } from '../../broker/protocol/packet-types.js';
 import { idClaimRefusal, portClaimRefusal } from '../../broker/registry/id-claim.js';
 import { Member, type MemberState } from '../../broker/routing/member.js';

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import type { AdminAnswer, AdminRequest } from '../../broker/admin/answer.js';
 import { RuntimeApi, TableControl, WorkersControl, type ServerChange } from '../../broker/admin/runtime-api.js';
 import type { HttpBackendView } from '../../broker/http/backend-view.js';
-import { Member } from '../../broker/routing/member.js';
+import { Member, type AdminMode } from '../../broker/routing/member.js';
 import { PolicyTable } from '../../broker/routing/policy-table.js';
 import type { Logger } from '../../broker/support/logger.js';
 
@@ -44,7 +44,15 @@ describe('runtime API over a --workers broker (WorkersControl)', () => {
     table.add(registered(100, 111));
     const told: Array<[string, ServerChange, boolean]> = [];
     const backends = [backend('10.0.0.5:80', 111, { served: 7 }), backend('10.0.0.5:80', 222), { ...backend('10.0.0.1:8100', 111), source: 'registered' as const, id: 100, served: 5, outstanding: 2 }];
-    const control = new WorkersControl(table, { backends: () => backends }, async (key, change, isStatic) => void told.push([key, change, isStatic]));
+    // The primary's membership, applying to its table at once (a memory store's event would do the same).
+    const membership = {
+      setAdmin: async (member: Member, change: { mode?: AdminMode; weight?: number }) => {
+        if (change.weight !== undefined) table.setWeight(member, change.weight);
+        if (change.mode !== undefined) table.setAdmin(member, change.mode);
+        return true;
+      },
+    };
+    const control = new WorkersControl(table, membership, { backends: () => backends }, async (key, change, isStatic) => void told.push([key, change, isStatic]));
     const lines: Array<[string, Record<string, unknown> | undefined]> = [];
     const api = new RuntimeApi({ servers: control, log: recordingLog(lines), writeToken: 't', loopbackOnly: false });
     return { table, told, api, lines };
@@ -84,11 +92,11 @@ describe('runtime API over a --workers broker (WorkersControl)', () => {
 });
 
 describe('runtime API over one table (TableControl)', () => {
-  it('changes every member of a key, and nothing for an unknown one', () => {
+  it('changes every member of a key, and nothing for an unknown one', async () => {
     const table = new PolicyTable('round-robin');
     table.add(registered(100, 111));
     const control = new TableControl(table);
-    assert.deepEqual(control.change('100', { admin: 'disabled', weight: 3 }).map((r) => [r.key, r.admin, r.weight]), [['100', 'disabled', 3]]);
-    assert.deepEqual(control.change('101', { admin: 'drain' }), []);
+    assert.deepEqual((await control.change('100', { admin: 'disabled', weight: 3 })).map((r) => [r.key, r.admin, r.weight]), [['100', 'disabled', 3]]);
+    assert.deepEqual(await control.change('101', { admin: 'drain' }), []);
   });
 });

@@ -9,7 +9,7 @@
 /** What a strategy needs to know of a member. */
 export interface Selectable {
   /** Requests sent to this member and not yet answered (in flight or queued). */
-  outstanding: number;
+  readonly outstanding: number;
   /** Its share relative to the others' (1-1000; 1 for all: equal shares). */
   readonly weight: number;
 }

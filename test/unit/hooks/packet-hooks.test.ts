@@ -17,6 +17,9 @@ class Client implements AnswerPort {
     this.answers.push(line === '' ? '' : JSON.parse(line));
     this.wake?.();
   }
+  replied(job: Job, server: number): void {
+    this.answer(job, encodeReply(server, job.srcid, job.reply, job.seq));
+  }
   next(): Promise<any> {
     if (this.answers.length > 0) return Promise.resolve(this.answers.shift());
     return new Promise((resolve) => (this.wake = () => resolve(this.answers.shift())));
@@ -28,7 +31,7 @@ function setup(defs: Interceptor[]) {
   const routed: ClientPacket[] = [];
   const hooks = new PacketHooks(new Interceptors(defs, silentLogger()), (client, packet) => {
     routed.push(packet);
-    client.answer({} as Job, encodeReply(7, packet.srcid, `${packet.policy}:${packet.payload}`, packet.seq));
+    client.replied({ srcid: packet.srcid, seq: packet.seq, reply: `${packet.policy}:${packet.payload}` } as Job, 7);
   }, silentLogger());
   return { hooks, routed, counters: hooks.interceptors.counters };
 }

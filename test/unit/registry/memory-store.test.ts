@@ -3,7 +3,6 @@ import assert from 'node:assert/strict';
 import { MemoryStore } from '../../../broker/registry/memory-store.js';
 import { followStore } from '../../../broker/registry/membership.js';
 import type { NewEntry, StoreEvent } from '../../../broker/registry/store.js';
-import { ErrorCode, ProtocolError } from '../../../broker/protocol/error-codes.js';
 import { PolicyTable } from '../../../broker/routing/policy-table.js';
 
 const entry = (id: number, host = '10.0.0.1', extra: Partial<NewEntry> = {}): NewEntry => ({
@@ -52,15 +51,12 @@ describe('MemoryStore', () => {
     assert.equal(table.get(1), undefined);
   });
 
-  it('refuses an id live from another host, and accepts it once the old one is not live', async () => {
+  it('records what it is given: who may take an id is decided before, once (id-claim.ts)', async () => {
     const store = new MemoryStore();
-    await store.register(entry(1, '10.0.0.1'));
-    assert.throws(
-      () => store.register(entry(1, '10.0.0.2')),
-      (err: unknown) => err instanceof ProtocolError && err.code === ErrorCode.DUPLICATE_ID,
-    );
-    const taken = await store.register(entry(1, '10.0.0.2'), { isLive: () => false });
+    const first = await store.register(entry(1, '10.0.0.1'));
+    const taken = await store.register(entry(1, '10.0.0.2'));
     assert.equal(taken.entry.host, '10.0.0.2');
+    assert.equal(taken.replaced?.generation, first.entry.generation);
   });
 
   it('a watcher that unsubscribes hears nothing more', async () => {

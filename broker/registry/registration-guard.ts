@@ -29,7 +29,6 @@ import type { AddressInfo } from 'node:net';
 import { isIP } from 'node:net';
 import { ErrorCode } from '../protocol/error-codes.js';
 import type { Registration } from '../protocol/packet-types.js';
-import type { BrokerOptions } from '../options.js';
 import { AddressList, isLocalAddress, isLoopbackAddress, isWildcardAddress } from '../support/address-list.js';
 import { normalizeHost } from '../support/net-address.js';
 import { RateLimit } from '../support/rate-limit.js';
@@ -49,6 +48,17 @@ export const REFUSED_BURST = 10;
 export const REFUSED_PER_SECOND = 5;
 
 export type RegistrationMode = 'loopback' | 'protected' | 'secret' | 'open';
+
+/** The options the guard reads (BrokerOptions has them: --registration-secret, --allow-register-from, …). */
+export interface GuardSettings {
+  readonly host: string;
+  readonly registrationSecret?: string | undefined;
+  readonly allowRegisterFrom: readonly string[];
+  readonly insecureOpenRegistration: boolean;
+  readonly registrationRate: number;
+  readonly ipv6SourcePrefix: number;
+  readonly maxServersPerSource: number;
+}
 
 export interface Refusal {
   code: ErrorCode;
@@ -77,7 +87,7 @@ export class RegistrationGuard {
   private readonly connectionBuckets = new WeakMap<RegistrationPeer, ReturnType<RateLimit['bucket']>>();
 
   constructor(
-    private readonly options: BrokerOptions,
+    private readonly options: GuardSettings,
     /** The broker's listening sockets (packet, HTTP): registrations may not name them. */
     private readonly ownListeners: () => Array<AddressInfo | undefined>,
     /** Servers registered now whose source (sourceKey) is `key`. */
