@@ -469,11 +469,37 @@ export function renderReport(run: BenchRun): string {
       push(`**${suite.replace('http-', '')}${/^\d+$/.test(suite.replace('http-', '')) ? ' connections' : ''}**`, '', comparison(run, s, suite, base, ours));
     }
   }
+  push(...coldStartSection(run, s));
   push(...registrySection(run, s));
   if (existsSync(ASSIGNMENT_FILE)) push(readFileSync(ASSIGNMENT_FILE, 'utf8').trimEnd(), '');
   push(...burstsSection(existsSync(BURSTS_FILE) ? (JSON.parse(readFileSync(BURSTS_FILE, 'utf8')) as { startedAt: string; records: RunRecord[] }) : undefined));
   push(...lossesSection(run, s), ...optimisationsSection(), '## Commands', '', commands(run), '');
   return out.join('\n');
+}
+
+/** Cold start (cold-start.ts), when it ran: the first ab run against a fresh process and the one right after, for ours and nginx. */
+function coldStartSection(run: BenchRun, s: CaseSummary[]): string[] {
+  const rows = ['nginx', 'policy-broker'].flatMap((name) => {
+    const first = find(s, COLD_SUITES.cold, name);
+    const second = find(s, COLD_SUITES.warm, name);
+    if (first === undefined || second === undefined) return [];
+    const started = run.records.filter((r) => r.suite === COLD_SUITES.cold && r.case === name).map((r) => r.note ?? '');
+    return [[name, int(first.rps), `${ms(first.p50Ms)} / ${ms(first.p99Ms)}`, int(second.rps), `${ms(second.p50Ms)} / ${ms(second.p99Ms)}`, x(second.rps / first.rps), started.join('; ')]];
+  });
+  if (rows.length === 0) return [];
+  return [
+    '### Cold start',
+    '',
+    `The assignment's \`ab -n ${COLD_REQUESTS} -c ${COLD_CONCURRENCY} -k\` against a proxy started just before (its port accepting), then the same ` +
+      `command once more right after; each round starts both proxies afresh (medians of ${roundsOf(s, COLD_SUITES.cold)} rounds). The first run pays ` +
+      'for what a fresh process has not done yet: V8 compiles the request path as it first runs it, and the upstream pool dials its backends.',
+    '',
+    table(['proxy', 'first run /s', 'p50 / p99 ms', 'second run /s', 'p50 / p99 ms', 'second vs first', 'started in'], rows),
+  ];
+}
+
+function roundsOf(s: CaseSummary[], suite: string): number {
+  return s.find((c) => c.suite === suite)?.runs ?? 0;
 }
 
 /** The shared registry (docs/scale-out.md), when the registry suite ran: the goal above, the rest for information. */

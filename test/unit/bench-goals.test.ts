@@ -71,3 +71,18 @@ Percentage of the requests served within a certain time (ms)
   assert.deepEqual(parseAb(out), { rps: 6172.84, tookMs: 81, failed: 2, non2xx: 3, p50Ms: 1, p90Ms: 3, p99Ms: 9, maxMs: 14 });
   assert.throws(() => parseAb('ab: invalid URL'), /Requests per second/);
 });
+
+test('cold start: both runs of each proxy in a table, and ours against nginx in the goals as information', () => {
+  const run = (suite: string, name: string, rps: number, p99Ms: number): RunRecord => ({ suite, case: name, round: 0, rps, p50Ms: 1, p99Ms, errors: 0, note: 'started in 90 ms' });
+  const md = renderReport(
+    withRecords(readRun(), [
+      run('http-cold-start', 'nginx', 9000, 4),
+      run('http-cold-start', 'policy-broker', 2000, 40),
+      run('http-cold-start-second', 'nginx', 9500, 3),
+      run('http-cold-start-second', 'policy-broker', 6000, 8),
+    ]),
+  );
+  assert.match(md, /### Cold start/);
+  assert.match(md, /\| policy-broker \| 2,000 \| 1\.00 \/ 40\.0 \| 6,000 \| 1\.00 \/ 8\.00 \| 3\.00× \| started in 90 ms \|/);
+  assert.match(md, /\| HTTP cold start: `ab -n 500 -c 10 -k` just after start, p99 vs nginx's \| 10\.00× \(40\.0 vs 4\.00 ms; 2,000 vs 9,000\/s\) \| information \|  \|/);
+});
