@@ -46,10 +46,7 @@ export class HttpFrontEnd implements Stoppable {
   readonly stats = new Counters('http');
   private readonly backendSide: Backends;
   private readonly services: ExchangeServices;
-  /**
-   * The HTTP admission: requests and handshakes being proxied (under --http-max-inflight) and
-   * open tunnels, broker-wide for this front end: the limit, the drain and the pages read it.
-   */
+  /** The HTTP admission (requests and handshakes under --http-max-inflight, open tunnels held): the limit, drain and pages read it. */
   readonly admission: Admission;
   private server: Server | HttpsServer | undefined;
   /** The HTTP port's listening sockets, all handing their connections to `server`. */
