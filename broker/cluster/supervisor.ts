@@ -19,19 +19,13 @@ export interface SupervisorEvents {
   exited(worker: Worker): boolean;
 }
 
-interface Startup {
-  remaining: number;
-  resolve(): void;
-  reject(err: Error): void;
-}
-
 export class WorkerSupervisor {
   private readonly workers = new Map<number, Worker>();
   /** When the recent re-forks happen(ed), for the backoff and the limit. */
   private restarts: number[] = [];
   private readonly forkTimers = new Set<NodeJS.Timeout>();
   private stopping = false;
-  private startup: Startup | undefined;
+  private startup: { remaining: number; resolve(): void; reject(err: Error): void } | undefined;
 
   constructor(
     private readonly env: Record<string, string>,
@@ -62,12 +56,11 @@ export class WorkerSupervisor {
     }
   }
 
-  /** A worker listens (its 'listening' message). */
+  /** A worker listens (its 'listening' message); failedToListen: it cannot ('failed'), start() rejects. */
   listened(): void {
     if (this.startup !== undefined && --this.startup.remaining === 0) this.startup.resolve();
   }
 
-  /** A worker cannot listen (its 'failed' message): start() rejects. */
   failedToListen(err: Error): void {
     this.startup?.reject(err);
   }
