@@ -229,7 +229,7 @@ class BrokerInstance implements Broker {
       stats: this.stats,
       http: undefined,
       startedAt: this.startedAt,
-      packetOutstanding: () => this.router.outstanding,
+      packetOutstanding: () => this.packets.admission.count,
       packetAddress: () => this.packets.address(),
       stopping: () => this.closing !== undefined,
       ...(this.interceptors !== undefined && { hooks: () => this.interceptors!.counters.snapshot() }),

@@ -9,6 +9,7 @@
  * 3. the broker leaves the registry (its servers, or only its view of a shared one);
  * 4. every front end closes its links, pools and connections (what is left gets its error).
  */
+import type { Admission } from './routing/admission.js';
 import type { Logger } from './support/logger.js';
 import { waitUntil } from './support/wait-until.js';
 
@@ -16,8 +17,8 @@ import { waitUntil } from './support/wait-until.js';
 export interface Stoppable {
   /** How its log lines name it. */
   readonly name: string;
-  /** Work taken and not yet answered, from its admission's count (the number its limits read too). */
-  readonly outstanding: number;
+  /** Its protocol's admission (routing/admission.ts): the in-flight count its limits read, and the drain waits for idle(). */
+  readonly admission: Admission;
   /** Refuses new work from now on. */
   stopAccepting(): void;
   /** Closes its links, pools and connections; what is still in flight is answered with an error. */
@@ -36,8 +37,8 @@ export interface StopPlan {
 export async function stopSequence(plan: StopPlan): Promise<void> {
   const { fronts, log } = plan;
   for (const front of fronts) front.stopAccepting();
-  if (!(await waitUntil(() => fronts.every((front) => front.outstanding === 0), plan.drainMs))) {
-    log.warn('drain timed out; answering the rest with an error', Object.fromEntries(fronts.map((front) => [front.name, front.outstanding])));
+  if (!(await waitUntil(() => fronts.every((front) => front.admission.idle()), plan.drainMs))) {
+    log.warn('drain timed out; answering the rest with an error', Object.fromEntries(fronts.map((front) => [front.name, front.admission.count + front.admission.held])));
   }
   await plan.leave();
   await Promise.all(fronts.map((front) => front.closeAll()));

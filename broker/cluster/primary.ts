@@ -5,8 +5,8 @@
  * on the one socket cluster shares where the runtime has no reusePort), feeds every worker's
  * read-only registry (registry/relayed-store.ts) with its own store's events, and answers the
  * admin requests the workers relay: the pages from its packet figures and the workers' merged
- * HTTP figures, the runtime API over the whole broker (WorkersControl). A worker that dies is
- * forked again, after a backoff, at most MAX_RESTARTS_PER_MINUTE times a minute.
+ * HTTP figures, the runtime API over the whole broker (WorkersControl). Forking, re-forking and
+ * stopping the worker processes is supervisor.ts's.
  */
 import cluster, { type Worker } from 'node:cluster';
 import type { AddressInfo } from 'node:net';
@@ -25,23 +25,12 @@ import { claimPort } from '../support/listen-group.js';
 import { loadServersFile, serversFileOf, ServersFileError } from '../support/servers-file.js';
 import { listenPlan } from '../support/reuse-port.js';
 import { checkBackendCa } from '../support/tls-files.js';
+import { WorkerSupervisor } from './supervisor.js';
 
-/** The first re-fork waits this long; each further one within a minute twice as long, up to MAX_BACKOFF_MS. */
-const RESTART_BACKOFF_MS = 100;
-const MAX_BACKOFF_MS = 5000;
-const MAX_RESTARTS_PER_MINUTE = 10;
-/** How long past --drain-timeout a stopping worker has before it is killed. */
-const STOP_GRACE_MS = 5000;
 /** How long a runtime API call waits for the workers' answers (reload, change). */
 const ASK_TIMEOUT_MS = 5000;
 /** Operators' changes to static backends kept for re-forked workers, at most (the oldest go). */
 const MAX_KEPT_CHANGES = 1024;
-
-interface Startup {
-  remaining: number;
-  resolve(): void;
-  reject(err: Error): void;
-}
 
 export class BrokerCluster {
   readonly options: BrokerOptions;
@@ -51,7 +40,7 @@ export class BrokerCluster {
   readonly http = new MergedHttpView();
   private readonly pages: AdminPages;
   private readonly log: Logger;
-  private readonly workers = new Map<number, Worker>();
+  private readonly supervisor: WorkerSupervisor;
   /** Workers that said hello: they get every registry event. */
   private readonly subscribed = new Set<Worker>();
   /** Workers being welcomed (the store's list() is on its way): what is broadcast meanwhile waits here. */
@@ -64,19 +53,10 @@ export class BrokerCluster {
   /** Workers with a dashboard trace stream open: they get every decision (DecisionBatcher). */
   private readonly watching = new Set<Worker>();
   private readonly traceFeed: DecisionBatcher;
-  /** When the recent re-forks happen(ed), for the backoff and the limit. */
-  private restarts: number[] = [];
-  private readonly forkTimers = new Set<NodeJS.Timeout>();
-  private readonly loopMark = newLoopMark();
-  private startup: Startup | undefined;
   /** The HTTP port every worker binds with SO_REUSEPORT; undefined where cluster shares one socket. */
   private sharedHttpPort: number | undefined;
   private closing: Promise<void> | undefined;
-  /**
-   * Set as close() begins. Not `closing`: that is assigned only once close()'s body reaches its
-   * first await, and the packet broker's drain, with no packet in flight, removes every server
-   * before then.
-   */
+  /** Set as close() begins (`closing` is assigned only at its first await, and the packet drain, with nothing in flight, removes every server before then). */
   private stopping = false;
 
   /** Checks every option (the HTTP ones too, though the workers use them) before anything starts. */
@@ -91,6 +71,11 @@ export class BrokerCluster {
     // Registrations may not name the workers' HTTP port either.
     broker.alsoListening(() => this.httpAddress());
     this.broker = broker;
+    // The workers are one broker: they share its mark against proxy loops.
+    this.supervisor = new WorkerSupervisor(loopMarkEnv(newLoopMark()), this.log, {
+      forked: (worker) => this.http.started(worker.id, worker.process.pid ?? 0),
+      exited: (worker) => this.onExit(worker),
+    });
     const servers = new WorkersControl(broker.table, broker.membership, this.http, (key, change, isStatic) => this.changeEverywhere(key, change, isStatic));
     const api = new RuntimeApi({ servers, log: this.log, ...apiAccess(options), reload: () => this.reloadAll() });
     this.pages = new AdminPages({ ...broker.sources, http: this.http, stopping: () => this.stopping }, broker.trace, api);
@@ -117,29 +102,17 @@ export class BrokerCluster {
   async listen(): Promise<AddressInfo> {
     const address = await this.broker.listen();
     cluster.on('message', (worker, message) => this.onMessage(worker, message));
-    cluster.on('exit', (worker, code, signal) => this.onExit(worker, code, signal));
-    const listening = new Promise<void>((resolve, reject) => {
-      this.startup = { remaining: this.count, resolve, reject };
-    });
-    // Each worker accepts on the shared socket itself (the kernel picks which), unless
-    // NODE_CLUSTER_SCHED_POLICY=rr asks for cluster's round-robin, where the primary accepts
-    // every connection and hands it over IPC: that halves the rate of new connections, takes
-    // the primary's time from packets, and a connection being handed to a worker as it dies
-    // stays open, unanswered, until the client gives up (see docs/http.md).
-    if (process.env.NODE_CLUSTER_SCHED_POLICY === undefined) cluster.schedulingPolicy = cluster.SCHED_NONE;
     // With SO_REUSEPORT every worker binds --listen-sockets sockets of its own on the port, so
     // that each accepts a burst at its own pace; the primary claims the port first (port 0
     // becomes a real one, and a port in use fails here, as it would without workers).
     const plan = await listenPlan(this.options, this.log);
     if (plan.reusePort && plan.sockets > 1) this.sharedHttpPort = await claimPort(this.options.httpPort!, this.options.httpHost ?? this.options.host);
-    for (let i = 0; i < this.count; i++) this.fork();
     try {
-      await listening;
+      await this.supervisor.start(this.count);
     } catch (err) {
       await this.close();
       throw err;
     }
-    this.startup = undefined;
     this.pages.start();
     this.log.info('HTTP workers listening', { workers: this.count, address: `${this.httpAddress()?.address}:${this.httpAddress()?.port}` });
     return address;
@@ -230,33 +203,12 @@ export class BrokerCluster {
     this.closing ??= (async () => {
       this.stopping = true;
       this.pages.stop();
-      for (const timer of this.forkTimers) clearTimeout(timer);
-      const workers = [...this.workers.values()];
-      const exited = workers.map((w) => new Promise<void>((resolve) => (w.isDead() ? resolve() : w.once('exit', () => resolve()))));
-      for (const w of workers) {
-        // One that has not said hello may not hear a message yet; SIGTERM stops it the same way.
-        if (this.subscribed.has(w) && w.isConnected()) w.send({ t: 'stop' } satisfies ToWorker);
-        else w.process.kill('SIGTERM');
-      }
-      const killer = setTimeout(() => {
-        for (const w of workers) if (!w.isDead()) w.process.kill('SIGKILL');
-      }, this.options.drainTimeoutMs + STOP_GRACE_MS);
+      // One that has not said hello may not hear a message yet; SIGTERM stops it the same way.
+      const ask = (w: Worker): unknown => (this.subscribed.has(w) && w.isConnected() ? w.send({ t: 'stop' } satisfies ToWorker) : w.process.kill('SIGTERM'));
       // The workers keep their registry view while they drain: nothing is broadcast once stopping.
-      await Promise.all([Promise.all(exited), this.broker.close()]);
-      clearTimeout(killer);
+      await Promise.all([this.supervisor.stop(this.options.drainTimeoutMs, ask), this.broker.close()]);
     })();
     return this.closing;
-  }
-
-  private fork(): void {
-    // The workers are one broker: they share its mark against proxy loops.
-    const worker = cluster.fork(loopMarkEnv(this.loopMark));
-    // A send can meet a worker that has just exited, before its 'exit' reaches us (isConnected()
-    // is still true): Node then emits EPIPE here, which unhandled would end the primary, and with
-    // it every worker and the requests they are draining.
-    worker.on('error', (err) => this.log.debug('HTTP worker IPC error', { worker: worker.id, pid: worker.process.pid, error: err.message }));
-    this.workers.set(worker.id, worker);
-    this.http.started(worker.id, worker.process.pid ?? 0);
   }
 
   private send(worker: Worker, message: ToWorker): void {
@@ -315,11 +267,11 @@ export class BrokerCluster {
       case 'listening':
         this.http.listening(worker.id, message.address);
         this.log.debug('HTTP worker listening', { worker: worker.id, pid: worker.process.pid });
-        if (this.startup !== undefined && --this.startup.remaining === 0) this.startup.resolve();
+        this.supervisor.listened();
         return;
       case 'failed':
         this.log.error('HTTP worker cannot listen', { worker: worker.id, error: message.message });
-        this.startup?.reject(new Error(message.message));
+        this.supervisor.failedToListen(new Error(message.message));
         return;
       case 'report':
         this.http.report(worker.id, message.report);
@@ -334,33 +286,14 @@ export class BrokerCluster {
     }
   }
 
-  private onExit(worker: Worker, code: number | null, signal: string | null): void {
-    this.workers.delete(worker.id);
+  /** A worker exited: it gets nothing more; returns whether the supervisor forks another. */
+  private onExit(worker: Worker): boolean {
     this.subscribed.delete(worker);
     this.joining.delete(worker);
     // A call waiting for this worker's answer waits no more.
     for (const call of this.asks.values()) call.check();
     this.watching.delete(worker);
     this.http.gone(worker.id);
-    if (this.stopping) return;
-    const fields = { worker: worker.id, pid: worker.process.pid, code, signal };
-    if (this.startup !== undefined) {
-      this.startup.reject(new Error(`HTTP worker ${worker.process.pid} exited (${signal ?? `code ${code}`}) before it listened`));
-      return;
-    }
-    const now = Date.now();
-    this.restarts = this.restarts.filter((t) => t > now - 60_000);
-    const delay =
-      this.restarts.length >= MAX_RESTARTS_PER_MINUTE
-        ? this.restarts[0]! + 60_000 - now
-        : Math.min(RESTART_BACKOFF_MS * 2 ** this.restarts.length, MAX_BACKOFF_MS);
-    this.restarts.push(now + delay);
-    this.log.error('HTTP worker exited; forking another', { ...fields, inMs: delay });
-    const timer = setTimeout(() => {
-      this.forkTimers.delete(timer);
-      if (!this.stopping) this.fork();
-    }, delay);
-    this.forkTimers.add(timer);
+    return !this.stopping;
   }
 }
-

@@ -18,6 +18,7 @@ import { startHttp, type HttpHalf } from '../http-composition.js';
 import { resolveBrokerOptions, type BrokerOptions } from '../options.js';
 import { expiryGraceMs, followStore } from '../registry/membership.js';
 import { PolicyTable } from '../routing/policy-table.js';
+import { Liveness } from '../routing/liveness.js';
 import { withMeta } from '../support/logger.js';
 import { listenerTls } from '../support/tls-files.js';
 import { Tracer } from '../trace/tracer.js';
@@ -82,10 +83,11 @@ export function runWorker(input: Partial<BrokerOptions>): void {
     });
   };
 
-  /** The primary's view of a registered server's packet link (messages.ts 'link'). */
+  /** The primary's view of a registered server's packet link (messages.ts 'link'): this worker has no links of its own. */
+  const packetLinks = new Liveness(table);
   const linkState = ([id, generation, state]: LinkState): void => {
     const endpoint = table.get(id)?.packets;
-    if (endpoint !== undefined && endpoint.member.info.generation === generation) table.setState(endpoint, state);
+    if (endpoint !== undefined && endpoint.member.info.generation === generation) packetLinks.observedElsewhere(endpoint, state);
   };
 
   const start = async (sharedPort: number | undefined): Promise<void> => {

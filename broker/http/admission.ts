@@ -31,23 +31,23 @@ export interface AdmissionState {
   /** The connection is past --http-max-connections. */
   readonly overLimit: boolean;
   readonly accepting: boolean;
-  /** Requests (and handshakes) being proxied now. */
-  readonly inflight: number;
+  /** The front end's admission (routing/admission.ts) is at --http-max-inflight. */
+  readonly full: boolean;
   /** An upgrade request: only interceptors with match.upgrades capture it. */
   readonly upgrade: boolean;
 }
 
-export type Admission =
+export type AdmissionDecision =
   | { readonly kind: 'refuse'; readonly code: HttpErrorCode; readonly message: string; readonly requestId: string | undefined; readonly close: boolean }
   | { readonly kind: 'admin'; readonly path: string }
   | { readonly kind: 'proxy'; readonly policy: number; readonly head: ForwardedHead; readonly path: string; readonly hooks: HttpHookRun | undefined };
 
-function refuse(code: HttpErrorCode, message: string, requestId?: string, close = true): Admission {
+function refuse(code: HttpErrorCode, message: string, requestId?: string, close = true): AdmissionDecision {
   return { kind: 'refuse', code, message, requestId, close };
 }
 
 /** Decides what becomes of a request head (limits, target, loop, headers, token, policy, hooks). */
-export function admit(req: IncomingMessage, s: AdmissionSettings, state: AdmissionState): Admission {
+export function admit(req: IncomingMessage, s: AdmissionSettings, state: AdmissionState): AdmissionDecision {
   const o = s.options;
   if (req.httpVersionMajor !== 1) return refuse(HttpErrorCode.VERSION_NOT_SUPPORTED, 'only HTTP/1.0 and HTTP/1.1 are served');
   if (state.overLimit) return refuse(HttpErrorCode.TOO_MANY_CONNECTIONS, `more than ${o.httpMaxConnections} client connections are open`);
@@ -70,7 +70,7 @@ export function admit(req: IncomingMessage, s: AdmissionSettings, state: Admissi
   // Captured requests may be answered by a hook, or sent to another policy: the attempt policy checks.
   const hooks = s.interceptors?.forRequest(req.method!, path, policy, head.headers, head.requestId, clientAddress, state.upgrade);
   if (hooks === undefined && !s.table.knows(policy, 'http')) return refuse(HttpErrorCode.UNKNOWN_POLICY, `no HTTP server for policy ${policy}`, head.requestId, close);
-  if (state.inflight >= o.httpMaxInflight) {
+  if (state.full) {
     return refuse(HttpErrorCode.OVERLOADED, `${o.httpMaxInflight} requests are already in flight`, head.requestId, close);
   }
   return { kind: 'proxy', policy, head, path, hooks };

@@ -23,7 +23,8 @@ import { listenPlan } from '../support/reuse-port.js';
 import { stopSequence, type Stoppable } from '../stop-sequence.js';
 import { Exchange, type ExchangeServices } from './exchange.js';
 import { HttpTransport } from './http-transport.js';
-import { InFlight, Pipeline } from './pipeline.js';
+import { Pipeline } from './pipeline.js';
+import { Admission } from '../routing/admission.js';
 import type { ForwardSettings } from './headers.js';
 import { Backends } from './backends.js';
 import type { ReloadCounts, ReloadResult } from './static-backends.js';
@@ -45,7 +46,8 @@ export class HttpFrontEnd implements Stoppable {
   readonly stats = new Counters('http');
   private readonly backendSide: Backends;
   private readonly services: ExchangeServices;
-  private readonly requests = new InFlight();
+  /** The HTTP admission (requests and handshakes under --http-max-inflight, open tunnels held): the limit, drain and pages read it. */
+  readonly admission: Admission;
   private server: Server | HttpsServer | undefined;
   /** The HTTP port's listening sockets, all handing their connections to `server`. */
   private listeners: ListenGroup | undefined;
@@ -58,7 +60,7 @@ export class HttpFrontEnd implements Stoppable {
   /** This broker's mark in the Via header of what it proxies (loop-marker.ts). */
   private readonly mark: string;
   private readonly token: SecretCheck | undefined;
-  private readonly admission: AdmissionSettings;
+  private readonly admitSettings: AdmissionSettings;
   /** Upgrade requests (WebSockets) and their tunnels. */
   readonly upgrades: Upgrades;
   private closing: Promise<void> | undefined;
@@ -96,7 +98,8 @@ export class HttpFrontEnd implements Stoppable {
     };
     this.clientErrors = new ClientErrors(this.stats, log, options, tls !== undefined);
     this.token = options.httpToken === undefined ? undefined : new SecretCheck(`Bearer ${options.httpToken}`);
-    this.admission = { options, table, forward: this.forward, mark: this.mark, token: this.token, interceptors };
+    this.admission = new Admission(options.httpMaxInflight);
+    this.admitSettings = { options, table, forward: this.forward, mark: this.mark, token: this.token, interceptors };
     const own = membership === undefined;
     membership ??= new Membership(table, { drainMs: options.drainTimeoutMs, log });
     this.backendSide = new Backends(table, options, upstreamAuthorization, this.stats, log, membership, own ? table : undefined);
@@ -109,7 +112,7 @@ export class HttpFrontEnd implements Stoppable {
       timeouts: options,
       trace,
     };
-    this.upgrades = new Upgrades({ ...this.services, upgradeIdleMs: options.httpUpgradeIdleTimeoutMs, maxAttempts: options.maxAttempts }, this.requests, log);
+    this.upgrades = new Upgrades({ ...this.services, upgradeIdleMs: options.httpUpgradeIdleTimeoutMs, maxAttempts: options.maxAttempts }, this.admission, log);
   }
 
   /** What must hear of the table's changes, in order (Backends.tableObservers). */
@@ -119,7 +122,7 @@ export class HttpFrontEnd implements Stoppable {
 
   /** Requests being proxied now. */
   get inflight(): number {
-    return this.requests.count;
+    return this.admission.count;
   }
 
   /** The HTTP backends, registered and static, as the admin pages show them. */
@@ -220,11 +223,6 @@ export class HttpFrontEnd implements Stoppable {
 
   // Stoppable: this front end's part of the stop sequence.
 
-  /** Requests being proxied and upgraded connections (WebSockets) open: what the drain waits for. */
-  get outstanding(): number {
-    return this.requests.count + this.upgrades.open;
-  }
-
   stopAccepting(): void {
     if (!this.accepting) return;
     this.accepting = false;
@@ -252,7 +250,7 @@ export class HttpFrontEnd implements Stoppable {
   }
 
   private onConnection(socket: Socket): void {
-    const pipeline = new Pipeline(this.connections.size >= this.options.httpMaxConnections, this.requests);
+    const pipeline = new Pipeline(this.connections.size >= this.options.httpMaxConnections, this.admission);
     this.connections.set(socket, pipeline);
     socket.once('close', () => {
       this.connections.delete(socket);
@@ -264,8 +262,8 @@ export class HttpFrontEnd implements Stoppable {
     this.stats.received++;
     const connection = this.connections.get(req.socket as Socket);
     connection?.responded(res);
-    const state = { overLimit: connection === undefined || connection.overLimit, accepting: this.accepting, inflight: this.requests.count, upgrade: false };
-    const decision = admit(req, this.admission, state);
+    const state = { overLimit: connection === undefined || connection.overLimit, accepting: this.accepting, full: this.admission.full, upgrade: false };
+    const decision = admit(req, this.admitSettings, state);
     if (decision.kind === 'admin') return this.answerAdmin(req, res, decision.path);
     if (decision.kind === 'refuse') return this.reject(res, decision.code, decision.message, decision.requestId, decision.close);
     const exchange = new Exchange(this.services, connection!, req, res, decision.policy, decision.head, decision.path);
@@ -279,8 +277,8 @@ export class HttpFrontEnd implements Stoppable {
     const connection = this.connections.get(socket as Socket);
     // Behind a response still being written, a raw answer would corrupt it: drop the connection.
     if (connection?.busy === true) return void socket.destroy();
-    const state = { overLimit: connection === undefined || connection.overLimit, accepting: this.accepting, inflight: this.requests.count, upgrade: true };
-    const decision = admit(req, this.admission, state);
+    const state = { overLimit: connection === undefined || connection.overLimit, accepting: this.accepting, full: this.admission.full, upgrade: true };
+    const decision = admit(req, this.admitSettings, state);
     if (decision.kind === 'admin') return this.upgrades.refuse(socket, HttpErrorCode.NOT_FOUND, 'the broker\'s own pages do not upgrade', undefined);
     if (decision.kind === 'refuse') return this.upgrades.refuse(socket, decision.code, decision.message, decision.requestId);
     this.upgrades.start(req, socket, early, decision);

@@ -5,12 +5,8 @@
  * must go back in order anyway, are not held in memory while an earlier one is still coming.
  */
 import type { ServerResponse } from 'node:http';
+import type { Admission } from '../routing/admission.js';
 import type { Exchange, ExchangeOwner } from './exchange.js';
-
-/** Requests being proxied, across every connection of a front end. */
-export class InFlight {
-  count = 0;
-}
 
 export class Pipeline implements ExchangeOwner {
   private readonly exchanges: Exchange[] = [];
@@ -23,7 +19,8 @@ export class Pipeline implements ExchangeOwner {
   constructor(
     /** True when the connection is past --http-max-connections: its requests are refused. */
     readonly overLimit: boolean,
-    private readonly inflight: InFlight,
+    /** The front end's admission: each request added is accepted there, and settled when done. */
+    private readonly admission: Admission,
   ) {}
 
   /** A request arrived with this response (proxied, refused or answered by the admin pages). */
@@ -45,13 +42,13 @@ export class Pipeline implements ExchangeOwner {
   /** Queues a request; it starts at once when nothing is ahead of it. */
   add(exchange: Exchange): void {
     this.exchanges.push(exchange);
-    this.inflight.count++;
+    this.admission.accept();
     if (this.exchanges.length === 1) exchange.start();
   }
 
   /** An exchange is over, however it ended: the next one starts. */
   done(exchange: Exchange): void {
-    this.inflight.count--;
+    this.admission.settle();
     const index = this.exchanges.indexOf(exchange);
     if (index === -1) return;
     this.exchanges.splice(index, 1);

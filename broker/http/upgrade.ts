@@ -33,6 +33,7 @@ import { Tunnel } from './tunnel.js';
 import { classify, ClientGone, type UpstreamTimeouts } from './upstream-failure.js';
 import type { UpgradeCounters } from './upgrade-counters.js';
 import type { Upstreams } from './upstream.js';
+import type { Admission } from '../routing/admission.js';
 
 /** The front end's services an upgrade uses. */
 export interface UpgradeServices {
@@ -48,6 +49,8 @@ export interface UpgradeServices {
   readonly idleMs: number;
   /** The open tunnels, closed by the drain. */
   readonly tunnels: Set<Tunnel>;
+  /** The front end's admission: holds each open tunnel, so that the drain waits for it. */
+  readonly admission: Admission;
 }
 
 /** How long a socket answered with an error may linger for its answer to be read. */
@@ -123,10 +126,12 @@ export class UpgradeExchange implements Dispatcher.DispatchHandler, Routed<HttpE
     this.traced(101, 'UPGRADED');
     const tunnel = new Tunnel(this.socket, this.upgraded, upgrades.totals, () => {
       this.services.tunnels.delete(tunnel);
+      this.services.admission.release();
       table.release(endpoint);
       upgrades.closedOne(this.policy, label);
     });
     this.services.tunnels.add(tunnel);
+    this.services.admission.hold();
     this.finish();
     tunnel.start(this.early, Buffer.alloc(0), this.services.idleMs);
   }

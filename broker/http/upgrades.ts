@@ -10,11 +10,11 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { AttemptPolicy } from '../routing/attempts.js';
 import type { Logger } from '../support/logger.js';
-import type { Admission } from './admission.js';
+import type { AdmissionDecision } from './admission.js';
 import type { ExchangeServices } from './exchange.js';
 import { HttpErrorCode } from './http-errors.js';
 import { HttpTransport } from './http-transport.js';
-import type { InFlight } from './pipeline.js';
+import type { Admission } from '../routing/admission.js';
 import { rawError } from './raw-response.js';
 import type { Tunnel } from './tunnel.js';
 import { UpgradeExchange, type UpgradeServices } from './upgrade.js';
@@ -33,8 +33,8 @@ export class Upgrades {
 
   constructor(
     front: Omit<ExchangeServices, 'attempts'> & { readonly upgradeIdleMs: number; readonly maxAttempts: number },
-    /** The front end's requests in flight: a handshake is one until its backend answers. */
-    private readonly inflight: InFlight,
+    /** The front end's admission: a handshake is accepted until its backend answers, a tunnel held while open. */
+    private readonly admission: Admission,
     private readonly log: Logger,
   ) {
     this.services = {
@@ -48,6 +48,7 @@ export class Upgrades {
       trace: front.trace,
       idleMs: front.upgradeIdleMs,
       tunnels: this.tunnels,
+      admission,
     };
   }
 
@@ -66,14 +67,14 @@ export class Upgrades {
   }
 
   /** Proxies an admitted upgrade request. */
-  start(req: IncomingMessage, socket: Duplex, early: Buffer, admitted: Extract<Admission, { kind: 'proxy' }>): void {
+  start(req: IncomingMessage, socket: Duplex, early: Buffer, admitted: Extract<AdmissionDecision, { kind: 'proxy' }>): void {
     if (admitted.head.hasBody) {
       return this.refuse(socket, HttpErrorCode.BAD_REQUEST, 'an Upgrade request with a body is not served', admitted.head.requestId);
     }
     const protocol = upgradeToken(req.headers.upgrade);
-    const inflight = this.inflight;
-    inflight.count++;
-    const exchange = new UpgradeExchange(this.services, socket, early, req, admitted.policy, admitted.head, admitted.path, protocol, () => inflight.count--);
+    const admission = this.admission;
+    admission.accept();
+    const exchange = new UpgradeExchange(this.services, socket, early, req, admitted.policy, admitted.head, admitted.path, protocol, () => admission.settle());
     exchange.hooks = admitted.hooks;
     exchange.start();
   }

@@ -1,12 +1,14 @@
 /**
  * The packet listener: the port clients and servers connect to, its connections, and the sweep
- * that times out servers, heartbeats and idle peers. Its in-flight owner is the router's attempt
- * policy (jobs accepted and not answered) plus the packets the hooks hold; the stop sequence
- * (stop-sequence.ts) stops it accepting, waits for that to reach zero, and closes it.
+ * that times out servers, heartbeats and idle peers. Its in-flight owner is its `admission`
+ * (routing/admission.ts): every client packet a connection gives the router (or the hooks in
+ * front of it) is accepted there and settled by its one answer. The stop sequence
+ * (stop-sequence.ts) stops it accepting, waits for the admission to be idle, and closes it.
  */
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { SecureContextOptions } from 'node:tls';
 import type { BrokerOptions } from '../options.js';
+import { Admission } from '../routing/admission.js';
 import type { Counters } from '../routing/counters.js';
 import type { Stoppable } from '../stop-sequence.js';
 import { ListenGroup } from '../support/listen-group.js';
@@ -25,6 +27,8 @@ export class PacketFrontEnd implements Stoppable {
   /** The packet port's listening sockets, all handing their connections to `server`. */
   private listeners: ListenGroup | undefined;
   private readonly connections = new Set<PeerConnection>();
+  /** Client packets accepted and not yet answered, broker-wide: what the drain waits for and the pages show. */
+  readonly admission = new Admission();
   private readonly peerSettings: PeerSettings;
   private sweepTimer: NodeJS.Timeout | undefined;
 
@@ -33,13 +37,13 @@ export class PacketFrontEnd implements Stoppable {
     private readonly log: Logger,
     private readonly router: PacketRouter,
     private readonly registrar: Registrar,
-    private readonly hooks: PacketHooks | undefined,
+    hooks: PacketHooks | undefined,
     stats: Counters,
     /** Certificate and key: the listener speaks TLS. */
     private readonly tls: SecureContextOptions | undefined,
   ) {
     // Packet hooks sit in front of the router: one call in (accept), one out (the answer port).
-    this.peerSettings = { router: hooks ?? router, registrar, open: this.connections, stats, maxPacketBytes: options.maxPacketBytes, maxInflight: options.maxClientInflight };
+    this.peerSettings = { router: hooks ?? router, registrar, open: this.connections, stats, maxPacketBytes: options.maxPacketBytes, maxInflight: options.maxClientInflight, admission: this.admission };
   }
 
   /** Starts listening and sweeping; resolves with the bound address. */
@@ -81,10 +85,6 @@ export class PacketFrontEnd implements Stoppable {
 
   // Stoppable
 
-  /** Packets accepted and not yet answered: the router's jobs and those the hooks hold. */
-  get outstanding(): number {
-    return this.router.outstanding + (this.hooks?.pending ?? 0);
-  }
 
   stopAccepting(): void {
     // Existing connections are still answered; their new packets get UNAVAILABLE.

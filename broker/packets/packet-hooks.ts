@@ -23,9 +23,6 @@ export type Route = (client: AnswerPort, packet: ClientPacket) => void;
 export const HOOK_SERVER_ID = 0;
 
 export class PacketHooks {
-  /** Captured packets not yet answered (for the drain). */
-  pending = 0;
-
   constructor(
     readonly interceptors: Interceptors,
     readonly route: Route,
@@ -70,7 +67,6 @@ class PacketRun implements AnswerPort {
   }
 
   start(): void {
-    this.owner.pending++;
     const hooks = this.hooks.filter((hook) => hook.onPacket);
     let ctx: PacketHookContext | undefined;
     let verdict: PacketVerdict | undefined;
@@ -114,7 +110,6 @@ class PacketRun implements AnswerPort {
     if (this.hooks.some((hook) => hook.onReply)) {
       this.owner.route(this, this.packet);
     } else {
-      this.owner.pending--;
       this.answered = true;
       this.owner.route(this.client, this.packet);
     }
@@ -155,7 +150,6 @@ class PacketRun implements AnswerPort {
   private finish(job: Job | undefined, line: string): void {
     if (this.answered) return;
     this.answered = true;
-    this.owner.pending--;
     // The connection ignores which job an answer is for; it counts one answer per packet.
     this.client.answer(job as Job, line);
   }

@@ -50,11 +50,6 @@ export class PacketRouter implements LinkEvents, Transport<Job, ErrorCode>, Tabl
     this.liveness = new Liveness(table);
   }
 
-  /** Jobs accepted and not yet answered, across all clients. */
-  get outstanding(): number {
-    return this.attempts.pending;
-  }
-
   /** Takes a validated client packet from a connection and routes it. */
   accept(client: AnswerPort, packet: ClientPacket): void {
     const job = newJob(client, packet, this.nextRid++);

@@ -28,6 +28,7 @@ import type { Counters } from '../routing/counters.js';
 import type { AnswerPort, Job } from './job.js';
 import { LineWriter } from '../support/line-writer.js';
 import { normalizeHost } from '../support/net-address.js';
+import type { Admission } from '../routing/admission.js';
 
 /** How long a closed connection may take to flush before it is destroyed. */
 const CLOSE_GRACE_MS = 1000;
@@ -57,6 +58,8 @@ export interface PeerSettings {
   readonly maxPacketBytes: number;
   /** Client packets in flight per connection before it stops being read. */
   readonly maxInflight: number;
+  /** The packet admission: every client packet given to the router is accepted there and settled by its answer. */
+  readonly admission: Admission;
 }
 
 /** The connection a socket belongs to, for the listeners shared by all sockets. */
@@ -64,7 +67,10 @@ const connectionOf = new WeakMap<Socket, PeerConnection>();
 
 export class PeerConnection implements AnswerPort, FrameSink {
   closed = false;
-  /** Client packets of this connection not yet answered. */
+  /**
+   * Client packets of this connection not yet answered: the per-connection limit
+   * (--max-client-inflight) only. The broker-wide count is the packet admission's (settings.admission).
+   */
   inflight = 0;
   /** Made on the first line sent. */
   private writer: LineWriter | undefined = undefined;
@@ -113,6 +119,7 @@ export class PeerConnection implements AnswerPort, FrameSink {
 
   answer(_job: Job, line: string): void {
     this.inflight--;
+    this.settings.admission.settle();
     if (this.closed) return;
     if (line.length > 0) this.output().write(line);
     if (this.held !== undefined) this.releaseHeld();
@@ -217,6 +224,7 @@ export class PeerConnection implements AnswerPort, FrameSink {
     const max = this.settings.maxInflight;
     if (this.inflight < max && this.held === undefined) {
       this.inflight++;
+      this.settings.admission.accept();
       this.settings.router.accept(this, packet);
     } else if (this.held === undefined || this.held.length - this.heldHead < max) {
       (this.held ??= []).push(packet);
@@ -240,6 +248,7 @@ export class PeerConnection implements AnswerPort, FrameSink {
     while (this.inflight < this.settings.maxInflight && this.heldHead < held.length && !this.closed) {
       const packet = held[this.heldHead++]!;
       this.inflight++;
+      this.settings.admission.accept();
       this.settings.router.accept(this, packet);
     }
     this.releasing = false;

@@ -67,7 +67,10 @@ export interface Transport<J, C> {
 const PICKS_PER_ROUTE = 3;
 
 export class AttemptPolicy<J extends Routed<C>, C> {
-  /** Jobs started and not yet settled. */
+  /**
+   * Jobs started and not yet settled by this policy: its own invariant (the tests check it is
+   * back to zero). Limits and the drain read the protocol's Admission (admission.ts) instead.
+   */
   pending = 0;
 
   constructor(

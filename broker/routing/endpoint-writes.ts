@@ -6,7 +6,8 @@
  * import this one, so a front end reports (Liveness.report) and never writes.
  *
  * TypeScript's `private` is per class, not per folder: the element access below is the
- * language's own way past it, kept to this one file.
+ * language's own way past it, kept to this file and to liveness.ts's one call of the table's
+ * private setState (an endpoint's state moves only by Liveness's rules or the table's drain).
  */
 import type { Endpoint, MemberState } from './member.js';
 

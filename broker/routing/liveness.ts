@@ -105,6 +105,16 @@ export class Liveness implements TableObserver {
     }
   }
 
+  /**
+   * Takes another process's observation of `endpoint` as it is: a --workers worker dials no
+   * packet links, so its primary sends each registered server's packet link state, and a server
+   * down for packets gets no HTTP requests either. No streak nor rule applies: the observer
+   * applied them.
+   */
+  observedElsewhere(endpoint: Endpoint, state: MemberState): void {
+    this.move(endpoint, state);
+  }
+
   /** TableObserver: forgets the streaks of a member that left. */
   removed(member: Member): void {
     for (const endpoint of [member.packets, member.http]) {
@@ -134,7 +144,8 @@ export class Liveness implements TableObserver {
 
   private move(endpoint: Endpoint, to: MemberState): MemberState | undefined {
     if (endpoint.state === to) return undefined;
-    this.table.setState(endpoint, to);
+    // The table's setState is private (routing/'s own, as endpoint-writes.ts explains): the element access is the one way past it.
+    this.table['setState'](endpoint, to);
     return to;
   }
 

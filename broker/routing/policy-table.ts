@@ -112,12 +112,11 @@ export class PolicyTable {
   }
 
   /**
-   * Moves an endpoint to a new state, adding it to or taking it out of selection. routing/'s
-   * own: the front ends and checks report verdicts to Liveness (liveness.ts), which calls this;
-   * membership drains with drain(). (cluster/registry-mirror.ts still calls it to copy the
-   * primary's states, until the --workers rewrite makes the workers follow the store.)
+   * Moves an endpoint to a new state, adding it to or taking it out of selection. Private:
+   * routing/'s own. The front ends and checks report verdicts to Liveness (liveness.ts), which
+   * moves states through endpoint-writes.ts `moveState`; membership drains with drain().
    */
-  setState(endpoint: Endpoint, state: MemberState): void {
+  private setState(endpoint: Endpoint, state: MemberState): void {
     const from = endpoint.state;
     if (from === state) return;
     writeState(endpoint, state);

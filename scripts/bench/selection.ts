@@ -9,6 +9,7 @@ import { PolicyTable } from '../../broker/routing/policy-table.js';
 import { STRATEGY_NAMES } from '../../broker/routing/strategies/index.js';
 import { SERVER_COUNTS } from './config.js';
 import type { RunRecord } from './results.js';
+import { CONNECTED, Liveness } from '../../broker/routing/liveness.js';
 
 const PICKS = 2_000_000;
 
@@ -18,10 +19,11 @@ export function selectionSuite(rounds: number): RunRecord[] {
     for (const strategy of STRATEGY_NAMES) {
       for (const count of SERVER_COUNTS) {
         const table = new PolicyTable(strategy);
+        const liveness = new Liveness(table);
         for (let i = 0; i < count; i++) {
           const member = new Member({ id: i, policy: 111, host: '127.0.0.1', packetPort: 1000 + i, httpPort: undefined, maxInflight: 64, session: true, tls: false, registeredAt: 0, generation: i + 1 });
           table.add(member);
-          table.setState(member.packets!, 'up');
+          liveness.report(member.packets!, CONNECTED);
         }
         const t0 = performance.now();
         for (let i = 0; i < PICKS; i++) {

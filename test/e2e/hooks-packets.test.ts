@@ -124,6 +124,6 @@ describe('packet interceptors', () => {
     }
     const lines = (await client.lines(before + n)).slice(before);
     assert.deepEqual(lines.map((l) => l.seq).sort(), Array.from({ length: n }, (_, i) => `m${i}`).sort());
-    await waitFor('no packet left in hooks or the router', () => broker.router.outstanding === 0);
+    await waitFor('no packet left in hooks or the router', () => broker.sources.packetOutstanding() === 0);
   });
 });

@@ -5,12 +5,13 @@ import type { Job } from '../../broker/packets/job.js';
 import { PeerConnection, type PeerSettings } from '../../broker/packets/peer-connection.js';
 import type { ClientPacket } from '../../broker/protocol/packet-types.js';
 import { Counters } from '../../broker/routing/counters.js';
+import { Admission } from '../../broker/routing/admission.js';
 
 /**
  * A connection on an unconnected socket: bytes "arrive" by emitting 'data' on it, the way the
  * socket would. Records what it hands on.
  */
-function connection(maxInflight = 4): { conn: PeerConnection; socket: Socket; routed: ClientPacket[]; closed: PeerConnection[] } {
+function connection(maxInflight = 4, admission = new Admission()): { conn: PeerConnection; socket: Socket; routed: ClientPacket[]; closed: PeerConnection[] } {
   const routed: ClientPacket[] = [];
   const closed: PeerConnection[] = [];
   const registrar = {
@@ -20,7 +21,7 @@ function connection(maxInflight = 4): { conn: PeerConnection; socket: Socket; ro
     closed: (conn: PeerConnection) => closed.push(conn),
   };
   const router = { accept: (_conn: PeerConnection, packet: ClientPacket) => routed.push(packet) };
-  const settings: PeerSettings = { router, registrar, open: new Set(), stats: new Counters('packets'), maxPacketBytes: 1024, maxInflight };
+  const settings: PeerSettings = { router, registrar, open: new Set(), stats: new Counters('packets'), maxPacketBytes: 1024, maxInflight, admission };
   const socket = new Socket();
   return { conn: new PeerConnection(socket, settings), socket, routed, closed };
 }
@@ -85,6 +86,21 @@ describe('PeerConnection', () => {
     assert.equal(conn['held'], undefined, 'the queue goes once empty');
     assert.equal(socket.isPaused(), false);
     assert.equal(conn['writer'], undefined, 'nothing written yet');
+  });
+
+  it('accepts each packet it routes on the shared admission, and settles it with its answer; held ones are not taken', () => {
+    const admission = new Admission();
+    const a = connection(1, admission);
+    const b = connection(4, admission);
+    a.socket.emit('data', Buffer.from(packet(1) + packet(2)));
+    b.socket.emit('data', Buffer.from(packet(3)));
+    assert.equal(admission.count, 2, 'one routed per connection; the held one waits');
+    a.conn.answer(job, '');
+    assert.equal(admission.count, 2, 'the held packet is routed as the first is answered');
+    a.conn.answer(job, '');
+    b.conn.answer(job, '');
+    assert.equal(admission.count, 0);
+    assert.equal(admission.idle(), true);
   });
 
   it('tells the broker when its socket closes', () => {

@@ -10,6 +10,7 @@ import { followStore } from '../../../broker/registry/membership.js';
 import type { NewEntry, RegistryStore, ServerEntry, StoreEvent } from '../../../broker/registry/store.js';
 import { PolicyTable } from '../../../broker/routing/policy-table.js';
 import { Member } from '../../../broker/routing/member.js';
+import { setState } from '../../helpers/set-state.js';
 
 const entry = (extra: Partial<NewEntry> = {}): NewEntry => ({
   id: 1,
@@ -43,7 +44,7 @@ describe('membership: a server registering again', () => {
     const first = (await store.register(entry())).entry;
     const member = table.get(1)!;
     const packets = member.packets!;
-    table.setState(packets, 'up');
+    setState(table, packets, 'up');
     table.acquire(packets);
     table.acquire(member.http!);
     const again = (await store.register(entry({ owner: 'broker-b', maxInflight: 8 }))).entry;
@@ -133,7 +134,7 @@ describe('membership: a session record that expires while this broker reaches th
     const { table, send } = sharedStore(600);
     send({ kind: 'added', entry: record(1), replaced: undefined });
     const member = table.get(1)!;
-    table.setState(member.packets!, 'up');
+    setState(table, member.packets!, 'up');
     send({ kind: 'removed', entry: record(1), reason: { kind: 'expired' } });
     assert.equal(table.get(1), member, 'held');
     assert.equal(table.pick(111, 'packets'), member.packets);
@@ -150,7 +151,7 @@ describe('membership: a session record that expires while this broker reaches th
     const { table, send } = sharedStore(600);
     send({ kind: 'added', entry: record(1), replaced: undefined });
     const member = table.get(1)!;
-    table.setState(member.packets!, 'up');
+    setState(table, member.packets!, 'up');
     send({ kind: 'removed', entry: record(1), reason: { kind: 'expired' } });
     send({ kind: 'added', entry: record(1), replaced: undefined });
     t.mock.timers.tick(1000);
@@ -161,7 +162,7 @@ describe('membership: a session record that expires while this broker reaches th
     t.mock.timers.enable({ apis: ['setTimeout'] });
     const { table, send } = sharedStore(600);
     send({ kind: 'added', entry: record(1), replaced: undefined });
-    table.setState(table.get(1)!.packets!, 'up');
+    setState(table, table.get(1)!.packets!, 'up');
     send({ kind: 'removed', entry: record(1), reason: { kind: 'expired' } });
     t.mock.timers.tick(599);
     assert.ok(table.get(1) !== undefined);
@@ -176,16 +177,16 @@ describe('membership: a session record that expires while this broker reaches th
     send({ kind: 'removed', entry: record(1), reason: { kind: 'expired' } });
     assert.equal(table.get(1), undefined, 'connecting: never reached');
     send({ kind: 'added', entry: record(2), replaced: undefined });
-    table.setState(table.get(1)!.packets!, 'up');
+    setState(table, table.get(1)!.packets!, 'up');
     send({ kind: 'removed', entry: record(2), reason: { kind: 'expired' } });
-    table.setState(table.get(1)!.packets!, 'down');
+    setState(table, table.get(1)!.packets!, 'down');
     assert.equal(table.get(1), undefined, 'went down while held');
     send({ kind: 'added', entry: record(3, { session: false }), replaced: undefined });
-    table.setState(table.get(1)!.packets!, 'up');
+    setState(table, table.get(1)!.packets!, 'up');
     send({ kind: 'removed', entry: record(3, { session: false }), reason: { kind: 'expired' } });
     assert.equal(table.get(1), undefined, 'a classic record');
     send({ kind: 'added', entry: record(4), replaced: undefined });
-    table.setState(table.get(1)!.packets!, 'up');
+    setState(table, table.get(1)!.packets!, 'up');
     send({ kind: 'removed', entry: record(4), reason: { kind: 'left', detail: 'left' } });
     assert.equal(table.get(1), undefined, 'a removal that is not an expiry');
   });
@@ -193,7 +194,7 @@ describe('membership: a session record that expires while this broker reaches th
   it('without a grace (one broker, the memory store), an expiry removes at once', () => {
     const { table, send } = sharedStore(0);
     send({ kind: 'added', entry: record(1), replaced: undefined });
-    table.setState(table.get(1)!.packets!, 'up');
+    setState(table, table.get(1)!.packets!, 'up');
     send({ kind: 'removed', entry: record(1), reason: { kind: 'expired' } });
     assert.equal(table.get(1), undefined);
   });
@@ -203,7 +204,7 @@ describe('membership: a session record that expires while this broker reaches th
     const { table, send, stop } = sharedStore(600);
     send({ kind: 'added', entry: record(1), replaced: undefined });
     const old = table.get(1)!;
-    table.setState(old.packets!, 'up');
+    setState(table, old.packets!, 'up');
     send({ kind: 'removed', entry: record(1), reason: { kind: 'expired' } });
     send({ kind: 'added', entry: record(2, { packetPort: 2999 }), replaced: undefined });
     assert.notEqual(table.get(1), old);

@@ -14,6 +14,8 @@ import { followStore } from '../../../broker/registry/membership.js';
 import { MemoryStore } from '../../../broker/registry/memory-store.js';
 import type { MemberState } from '../../../broker/routing/member.js';
 import { PolicyTable } from '../../../broker/routing/policy-table.js';
+import { setState } from '../../helpers/set-state.js';
+import { Liveness } from '../../../broker/routing/liveness.js';
 
 /** What the IPC channel does to a message: JSON there and back. */
 const overIpc = <T>(value: T): T => JSON.parse(JSON.stringify(value)) as T;
@@ -41,12 +43,13 @@ class Primary {
 class Worker {
   readonly store = new RelayedStore();
   readonly table = new PolicyTable('round-robin');
+  readonly packetLinks = new Liveness(this.table);
   constructor() {
     followStore(this.store, this.table);
   }
   link([id, generation, state]: LinkState): void {
     const endpoint = this.table.get(id)?.packets;
-    if (endpoint !== undefined && endpoint.member.info.generation === generation) this.table.setState(endpoint, state);
+    if (endpoint !== undefined && endpoint.member.info.generation === generation) this.packetLinks.observedElsewhere(endpoint, state);
   }
   /** The welcome: the primary's list() and link states. */
   async welcome(primary: Primary): Promise<void> {
@@ -107,7 +110,7 @@ async function run(primary: Primary, op: Op): Promise<void> {
   const member = members[op.pick % members.length]!;
   if (op.op === 'remove') await primary.store.remove(member.id!, member.info.generation, { kind: 'left', detail: 'test' });
   else if (op.op === 'drain') await primary.store.drain(member.id!, member.info.generation);
-  else primary.table.setState(member.packets!, op.state);
+  else setState(primary.table, member.packets!, op.state);
 }
 
 describe('a worker following the primary through a RelayedStore', () => {
@@ -144,7 +147,7 @@ describe('a worker following the primary through a RelayedStore', () => {
     primary.register(7, 1, 'a', true, true);
     const http = worker.table.get(7)!.http!;
     assert.equal(worker.table.get(7)!.selectable(http), true);
-    primary.table.setState(primary.table.get(7)!.packets!, 'down');
+    setState(primary.table, primary.table.get(7)!.packets!, 'down');
     assert.equal(worker.table.get(7)!.selectable(http), false);
   });
 

@@ -5,6 +5,7 @@ import { AttemptPolicy, type Failure, type Outcome, type Readiness, type Routed,
 import { Member, type Endpoint, type Protocol } from '../../../broker/routing/member.js';
 import { PolicyTable } from '../../../broker/routing/policy-table.js';
 import { STRATEGY_NAMES } from '../../../broker/routing/strategies/index.js';
+import { setState } from '../../helpers/set-state.js';
 
 interface TestJob extends Routed<string> {
   readonly n: number;
@@ -108,7 +109,7 @@ describe('AttemptPolicy: examples', () => {
     assert.deepEqual(j.outcomes, [{ kind: 'no-server', missing: 'unknown-policy', after: undefined }]);
     const a = member(1, 111, { packets: true });
     table.add(a);
-    table.setState(a.packets!, 'down');
+    setState(table, a.packets!, 'down');
     const k = job(2, 111);
     policy.start(k);
     assert.deepEqual(k.outcomes, [{ kind: 'no-server', missing: 'no-live-server', after: undefined }]);
@@ -254,7 +255,7 @@ describe('AttemptPolicy: properties, whatever the order of answers, failures, re
                 case 'state': {
                   const m = members[s.which % members.length]!;
                   const e = m.endpoint(protocol);
-                  if (e !== undefined) table.setState(e, s.state);
+                  if (e !== undefined) setState(table, e, s.state);
                   break;
                 }
                 case 'remove': {

@@ -72,6 +72,18 @@ describe('Liveness', () => {
     assert.equal(e.failures, 4);
   });
 
+  it('takes another process\'s observation as it is, and the table follows', () => {
+    const { table, endpoints: [a], liveness } = setUp(1);
+    const seen: string[] = [];
+    table.observe({ stateChanged: (e) => seen.push(e.state) });
+    liveness.observedElsewhere(a!.packets!, 'down');
+    assert.equal(a!.packets!.state, 'down');
+    assert.equal(table.live(a!.packets!.policy, 'packets'), 0);
+    liveness.observedElsewhere(a!.packets!, 'down');
+    liveness.observedElsewhere(a!.packets!, 'up');
+    assert.deepEqual(seen, ['down', 'up']);
+  });
+
   it('the state of an endpoint in a table cannot be assigned from outside routing/', () => {
     const { endpoints: [a] } = setUp();
     assert.throws(() => {

@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import { isSelectable, Member, type Endpoint, type MemberState } from '../../../broker/routing/member.js';
 import { PolicyTable } from '../../../broker/routing/policy-table.js';
 import { STRATEGY_NAMES } from '../../../broker/routing/strategies/index.js';
+import { setState } from '../../helpers/set-state.js';
 
 let generation = 0;
 function member(id: number | undefined, policy: number, packets: boolean, http: boolean): Member {
@@ -53,11 +54,11 @@ describe('PolicyTable', () => {
     const table = new PolicyTable();
     const both = member(1, 111, true, true);
     table.add(both);
-    table.setState(both.packets!, 'draining');
+    setState(table, both.packets!, 'draining');
     assert.equal(table.pick(111, 'http'), 'no-live-server');
-    table.setState(both.packets!, 'up');
+    setState(table, both.packets!, 'up');
     assert.equal(table.pick(111, 'http'), both.http);
-    table.setState(both.http!, 'down');
+    setState(table, both.http!, 'down');
     assert.equal(table.pick(111, 'packets'), both.packets);
     assert.equal(table.pick(111, 'http'), 'no-live-server');
   });
@@ -107,7 +108,7 @@ describe('PolicyTable', () => {
               live.delete(o.id);
             } else if (o.kind === 'state') {
               const e = live.get(o.id)?.endpoint(o.http ? 'http' : 'packets');
-              if (e !== undefined) table.setState(e, o.state);
+              if (e !== undefined) setState(table, e, o.state);
             } else {
               const protocol = o.http ? 'http' : 'packets';
               const picked = table.pick(o.policy, protocol);
