@@ -632,11 +632,11 @@ function lossesSection(run: BenchRun, s: CaseSummary[]): string[] {
       const c = find(s, `payload-${size}`, 'policy-broker');
       out.push(
         `- **${size.toLocaleString('en-US')}-byte payloads: NATS is faster (ours ${x(ratio.median)}).** NATS carries the payload as opaque ` +
-          `bytes. Ours is JSON: each hop turns the line into a string, parses it, re-encodes the payload into the forwarded line and converts ` +
-          `that back to UTF-8 for the socket (${us(c?.cpuUs.broker)} µs of broker CPU per packet). With ${PACKET_SHAPE.inflight} such strings ` +
-          `in flight, V8's young generation fills every few dozen packets: in a CPU profile of this case (64 KiB) about a third of the ` +
-          `broker's time was garbage collection and a fifth the UTF-8 conversion of its writes. (Framing is no longer the cost: a long line ` +
-          `split over reads is found with Buffer.indexOf and not scanned byte by byte.)`,
+          `bytes. Ours is JSON: each hop turns the line into a string and parses it (JSON.parse, which validation needs), and converts the ` +
+          `forwarded line back to UTF-8 for the socket (${us(c?.cpuUs.broker)} µs of broker CPU per packet). The payload is no longer encoded ` +
+          `again: a long payload's literal is copied from the frame it came in when it is exactly the payload's (protocol/raw-literal.ts; ` +
+          `JSON.stringify of a 64 KiB string had been a quarter of the broker's CPU in this case). What is left is the string round trip: ` +
+          `keeping the frame's bytes and writing them as a Buffer would spare the UTF-8 decode and encode.`,
       );
     }
   }
