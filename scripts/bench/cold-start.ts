@@ -5,9 +5,9 @@
  * backends) where nginx pays nothing: the same ab run once more, right after, shows what the
  * first 500 requests cost beyond steady state. Each round starts every proxy afresh.
  */
-import type { Log } from './packet-cases.js';
+import { QUIET_CORES, QUIET_WAIT_MS, type Log } from './packet-cases.js';
 import { runChild, waitForQuiet, type Child } from './processes.js';
-import { NOISY_CORES, type RunRecord } from './results.js';
+import type { RunRecord } from './results.js';
 
 /** The assignment's command, exactly. */
 export const COLD_REQUESTS = 500;
@@ -65,7 +65,7 @@ export async function coldStartSuite(targets: readonly ColdTarget[], rounds: num
   for (let round = 0; round < rounds; round++) {
     for (let k = 0; k < targets.length; k++) {
       const target = targets[(k + round) % targets.length]!;
-      const busyBefore = await waitForQuiet(NOISY_CORES / 2, 3_000);
+      const busyBefore = await waitForQuiet(QUIET_CORES, QUIET_WAIT_MS);
       const { child, port, startedMs } = await target.start();
       try {
         for (const [suite, label] of [[COLD_SUITES.cold, 'first'], [COLD_SUITES.warm, 'second']] as const) {
