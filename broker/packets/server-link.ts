@@ -19,6 +19,7 @@ import type { ReplyPacket } from '../protocol/packet-types.js';
 import { decodePacket } from '../protocol/validate.js';
 import type { Endpoint } from '../routing/member.js';
 import type { Job } from './job.js';
+import { IdTable } from '../support/id-table.js';
 import { LineWriter } from '../support/line-writer.js';
 
 /** The rid of probe packets; client packets get rids from 1 up. */
@@ -41,8 +42,8 @@ export class ServerLink {
   private socket: Socket | null = null;
   private writer: LineWriter | null = null;
   private connected = false;
-  /** Jobs written to the server, in the order they were written (Map keeps insertion order). */
-  private readonly inflight = new Map<number, Job>();
+  /** Jobs written to the server and not answered yet, by rid (not a Map: see IdTable). */
+  private readonly inflight = new IdTable<Job>();
   private queue: Job[] = [];
   private queueHead = 0;
   /** True once a connection was ever established. */
@@ -143,11 +144,12 @@ export class ServerLink {
     this.redialTimer.unref();
   }
 
-  /** Write time of the oldest unanswered job, for the timeout sweep. */
+  /** Write time of the oldest unanswered job, for the timeout sweep (a scan of at most maxInflight jobs). */
   oldestSentAt(): number | undefined {
     if (this.probeSentAt !== 0) return this.probeSentAt;
-    for (const job of this.inflight.values()) return job.sentAt;
-    return undefined;
+    let oldest: number | undefined;
+    for (const job of this.inflight.values()) if (oldest === undefined || job.sentAt < oldest) oldest = job.sentAt;
+    return oldest;
   }
 
   /** Ends the connection; its in-flight jobs are reported as disconnected. */
@@ -160,8 +162,7 @@ export class ServerLink {
     this.probeSentAt = 0;
     this.failuresInRow++;
     socket.destroy();
-    const jobs = [...this.inflight.values()];
-    this.inflight.clear();
+    const jobs = this.inflight.takeAll();
     this.events.disconnected(this, jobs, reason, timedOut);
   }
 
@@ -231,12 +232,11 @@ export class ServerLink {
       this.pump();
       return;
     }
-    const job = this.ownerOf(packet);
+    const job = this.takeOwnerOf(packet);
     if (job === undefined) {
       this.fail(packet.rid === undefined ? 'answered with nothing in flight' : `answered rid ${packet.rid}, which it was not sent`, false);
       return;
     }
-    this.inflight.delete(job.rid);
     if (this.failuresInRow !== 0 || !this.everAnswered) this.answered();
     this.events.reply(this, job, packet);
     this.pump();
@@ -247,11 +247,10 @@ export class ServerLink {
     this.failuresInRow = 0;
   }
 
-  /** The job a reply answers: by rid, or the single job in flight of a one-at-a-time server. */
-  private ownerOf(reply: ReplyPacket): Job | undefined {
-    if (reply.rid !== undefined) return this.inflight.get(reply.rid);
+  /** Removes and returns the job a reply answers: by rid, or the single job in flight of a one-at-a-time server. */
+  private takeOwnerOf(reply: ReplyPacket): Job | undefined {
+    if (reply.rid !== undefined) return this.inflight.take(reply.rid);
     if (this.maxInflight > 1 || this.inflight.size !== 1) return undefined;
-    for (const job of this.inflight.values()) return job;
-    return undefined;
+    return this.inflight.takeAll()[0];
   }
 }
