@@ -115,13 +115,21 @@ export function find(summaries: readonly CaseSummary[], suite: string, name: str
  * The ratio a/b computed per round (both measured in the same round, side by side), then the
  * median of those: steadier than the ratio of medians when the machine's load drifts.
  */
-export function pairedRatio(records: readonly RunRecord[], suite: string, a: string, b: string): { median: number; min: number; max: number } | undefined {
+export function pairedRatio(
+  records: readonly RunRecord[],
+  suite: string,
+  a: string,
+  b: string,
+  figure: (r: RunRecord) => number | undefined = (r) => r.rps,
+): { median: number; min: number; max: number } | undefined {
   const ratios: number[] = [];
   const rounds = new Set(records.filter((r) => r.suite === suite).map((r) => r.round));
   for (const round of rounds) {
     const ra = records.find((r) => r.suite === suite && r.case === a && r.round === round);
     const rb = records.find((r) => r.suite === suite && r.case === b && r.round === round);
-    if (ra !== undefined && rb !== undefined && rb.rps > 0) ratios.push(ra.rps / rb.rps);
+    const fa = ra === undefined ? undefined : figure(ra);
+    const fb = rb === undefined ? undefined : figure(rb);
+    if (fa !== undefined && fb !== undefined && fb > 0) ratios.push(fa / fb);
   }
   if (ratios.length === 0) return undefined;
   return { median: median(ratios), min: Math.min(...ratios), max: Math.max(...ratios) };
