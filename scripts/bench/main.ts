@@ -64,7 +64,7 @@ const program = new Command('bench')
   )
   .option(
     '--variant <name=dir>',
-    'another build (a dist/ directory: its broker and server pool) to run side by side in the packets suite, the idle-memory suite and the HTTP suite (the latter two with --only); repeatable',
+    'another build (a dist/ directory: its broker and server pool) to run side by side in the packets suite, and with --only in the payloads, idle-memory and HTTP suites; repeatable',
     (v: string, list: BrokerVariant[]) => {
       const at = v.indexOf('=');
       if (at < 1) throw new Error(`--variant wants NAME=DIR, got "${v}"`);
@@ -77,7 +77,7 @@ const program = new Command('bench')
     'record an optimisation step in docs/benchmarks-optimisations.json: variant "after" vs variant "before" (or this build vs "before")',
   )
   .option('--note <text>', 'with --record: what the step changed')
-  .option('--record-suite <suite>', 'with --record: the suite whose cases are compared (packets, http-64, http-256, http-pipelined)', 'packets')
+  .option('--record-suite <suite>', 'with --record: the suite whose cases are compared (packets, payload-65536 and the other sizes, http-64, http-256, http-pipelined)', 'packets')
   .option('--rounds <n>', 'rounds of the main comparison (default: 3 quick, 5 full)', (v) => {
     const n = Number(v);
     if (!Number.isSafeInteger(n) || n < 1) throw new Error(`--rounds wants a whole number of at least 1, got "${v}"`);

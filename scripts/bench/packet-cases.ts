@@ -275,22 +275,29 @@ function sideTiming(timing: Timing): Pick<Timing, 'warmupMs' | 'durationMs'> {
   return { warmupMs: timing.warmupMs, durationMs: timing.sideDurationMs };
 }
 
-/** Payloads of 16 B (the main shape), 1 KiB and 64 KiB: limit, NATS, policy-broker. */
+/**
+ * Payloads of 16 B (the main shape), 1 KiB and 64 KiB: limit, NATS, policy-broker, and any
+ * broker variants (their broker and their server pool, side by side: `--record-suite payload-65536`).
+ */
 export async function payloadSuite(ctx: PacketContext): Promise<RunRecord[]> {
   const bed = await BrokerBed.start(PACKET_SHAPE.servers);
   const nats = ctx.natsAvailable ? await NatsBed.start(PACKET_SHAPE.servers) : undefined;
+  const variants = await Promise.all(ctx.variants.map(async (v) => ({ v, bed: await BrokerBed.start(PACKET_SHAPE.servers, v) })));
   try {
     const records: RunRecord[] = [];
     for (const payloadBytes of PAYLOAD_SIZES) {
       const shape = { ...MAIN_SHAPE, payloadBytes };
       const timing = sideTiming(ctx.timing);
       const cases = [loadCase(bed.directTarget('limit'), shape, timing), loadCase(bed.target('policy-broker'), shape, timing)];
+      for (const { v, bed: vb } of variants) {
+        cases.push(loadCase(vb.target(`policy-broker@${v.name}`), shape, timing), loadCase(vb.directTarget(`limit@${v.name}`), shape, timing));
+      }
       if (nats !== undefined) cases.push(loadCase(nats.target('nats'), shape, timing));
       records.push(...(await alternate(`payload-${payloadBytes}`, ctx.timing.sideRounds, cases, ctx.log)));
     }
     return records;
   } finally {
-    await Promise.all([bed.stop(), nats?.stop()]);
+    await Promise.all([bed.stop(), nats?.stop(), ...variants.map(({ bed: vb }) => vb.stop())]);
   }
 }
 
