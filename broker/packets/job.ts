@@ -1,5 +1,5 @@
 import { ErrorCode } from '../protocol/error-codes.js';
-import { encodeForward } from '../protocol/encode.js';
+import { forwardLine, type ForwardLine } from '../protocol/encode.js';
 import type { ClientPacket, Seq } from '../protocol/packet-types.js';
 import type { Failure, Outcome, Routed } from '../routing/attempts.js';
 
@@ -27,7 +27,8 @@ export interface Job extends Routed<ErrorCode> {
   readonly srcid: number;
   /** The broker's request id, unique per broker, echoed by servers with maxInflight > 1. */
   readonly rid: number;
-  readonly line: string;
+  /** Its forward line: text, or the frame's own bytes for a long payload's literal. */
+  readonly line: ForwardLine;
   /** performance.now() when accepted, for the latency histogram (sub-millisecond). */
   readonly startedAt: number;
   /** When the job was last written to a server, for --server-timeout. */
@@ -45,7 +46,7 @@ export function newJob(client: AnswerPort, packet: ClientPacket, rid: number): J
     srcid: packet.srcid,
     policy: packet.policy,
     rid,
-    line: encodeForward(packet.srcid, packet.policy, packet.payload, rid, packet.raw),
+    line: forwardLine(packet, rid),
     startedAt: performance.now(),
     attempts: 0,
     sentAt: 0,

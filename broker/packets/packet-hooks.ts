@@ -55,9 +55,9 @@ class PacketRun implements AnswerPort {
     private readonly original: ClientPacket,
     private readonly hooks: readonly Hook[],
   ) {
-    // The frame's text (packet.raw) is the broker's, not the hooks' to see: a captured packet
+    // The frame's text and bytes (packet.raw, rawBytes) are the broker's, not the hooks' to see: a captured packet
     // is encoded for its server as before.
-    const { raw: _raw, ...visible } = original;
+    const { raw: _raw, rawBytes: _rawBytes, ...visible } = original;
     this.packet = visible;
     for (const hook of hooks) this.states.set(hook, {});
   }

@@ -18,11 +18,13 @@
  * connection (they find theirs in a WeakMap keyed by the socket), and the frame decoder, the
  * line writer and the held queue are made when first needed.
  */
+import { isAscii } from 'node:buffer';
 import type { Socket } from 'node:net';
 import { ErrorCode, ProtocolError } from '../protocol/error-codes.js';
 import { encodeError, encodeReply } from '../protocol/encode.js';
 import { FrameDecoder, type FrameSink } from '../protocol/frame-decoder.js';
 import type { InboundPacket, Seq } from '../protocol/packet-types.js';
+import { RAW_LITERAL_MIN_LENGTH } from '../protocol/raw-literal.js';
 import { decodePacket } from '../protocol/validate.js';
 import type { Counters } from '../routing/counters.js';
 import type { AnswerPort, Job } from './job.js';
@@ -183,12 +185,13 @@ export class PeerConnection implements AnswerPort, FrameSink {
   }
 
   /** FrameSink: a complete frame from this connection's decoder. */
-  frame(text: string): void {
+  frame(text: string, bytes: Buffer): void {
     if (this.ignoring) return;
     this.frames++;
     let packet: InboundPacket;
     try {
-      packet = decodePacket(text);
+      // A long all-ASCII frame's bytes can carry its payload's literal to the server unchanged.
+      packet = decodePacket(text, bytes.length >= RAW_LITERAL_MIN_LENGTH && isAscii(bytes) ? bytes : undefined);
     } catch (err) {
       if (!(err instanceof ProtocolError)) throw err;
       this.sendError(err.code, err.message, err.seq);

@@ -191,7 +191,9 @@ export class ServerLink {
     job.attempts++;
     job.sentAt = Date.now();
     this.inflight.set(job.rid, job);
-    this.writer!.write(job.line);
+    const line = job.line;
+    if (typeof line === 'string') this.writer!.write(line);
+    else this.writer!.writeSpliced(line.head, line.literal, line.tail);
   }
 
   private pump(): void {

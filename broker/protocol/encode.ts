@@ -3,8 +3,8 @@
  * scripts' json.loads() ignores the trailing newline.
  */
 import type { ErrorCode } from './error-codes.js';
-import type { ErrorPacket, RegisteredPacket, Seq } from './packet-types.js';
-import { RAW_LITERAL_MIN_LENGTH, rawStringLiteral } from './raw-literal.js';
+import type { ClientPacket, ErrorPacket, RegisteredPacket, Seq } from './packet-types.js';
+import { RAW_LITERAL_MIN_LENGTH, rawLiteralAt, rawStringLiteral } from './raw-literal.js';
 
 /** One packet as one line. */
 export function encodeLine(packet: object): string {
@@ -25,9 +25,45 @@ export function encodeError(code: ErrorCode, message: string, seq?: Seq): string
  */
 export function encodeForward(srcid: number, policy: number, payload: string, rid: number, raw?: string): string {
   const literal = (raw !== undefined && payload.length >= RAW_LITERAL_MIN_LENGTH ? rawStringLiteral(raw, 'payload', payload) : undefined) ?? JSON.stringify(payload);
-  // Integers only (validated), so their text is JSON's.
-  return `{"type":0,"srcid":${srcid},"privPoliId":${policy},"payloadsize":${payload.length},"payload":${literal},"rid":${rid}}\n`;
+  return forwardHead(srcid, policy, payload) + literal + forwardTail(rid);
 }
+
+/** A forward line whose payload literal is bytes of the frame it came in, between two short texts. */
+export interface SplicedLine {
+  readonly head: string;
+  readonly literal: Buffer;
+  readonly tail: string;
+}
+
+/** A forward line: text, or spliced around the frame's own bytes. */
+export type ForwardLine = string | SplicedLine;
+
+/**
+ * encodeForward's line, with a long payload's literal left as the frame's bytes when the
+ * decoder kept them (`packet.rawBytes`, an all-ASCII frame: its byte offsets are its character
+ * offsets). A 64 KiB payload then goes out without being copied into a string, encoded to
+ * UTF-8 and copied again: the socket writes the frame's bytes as they were read.
+ */
+export function forwardLine(packet: ClientPacket, rid: number): ForwardLine {
+  const { payload, raw, rawBytes } = packet;
+  if (raw !== undefined && rawBytes !== undefined && payload.length >= RAW_LITERAL_MIN_LENGTH) {
+    const at = rawLiteralAt(raw, 'payload', payload);
+    if (at !== undefined) {
+      return { head: forwardHead(packet.srcid, packet.policy, payload), literal: rawBytes.subarray(at, at + payload.length + 2), tail: forwardTail(rid) };
+    }
+  }
+  return encodeForward(packet.srcid, packet.policy, payload, rid, raw);
+}
+
+/** A forward line as one text (tests, logs). */
+export function forwardText(line: ForwardLine): string {
+  return typeof line === 'string' ? line : line.head + line.literal.toString('latin1') + line.tail;
+}
+
+// Integers only (validated), so their text is JSON's.
+const forwardHead = (srcid: number, policy: number, payload: string): string =>
+  `{"type":0,"srcid":${srcid},"privPoliId":${policy},"payloadsize":${payload.length},"payload":`;
+const forwardTail = (rid: number): string => `,"rid":${rid}}\n`;
 
 /** The line a server's reply becomes on its way back to the client. */
 export function encodeReply(serverId: number, destid: number, payload: string, seq?: Seq): string {

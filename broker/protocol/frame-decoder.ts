@@ -23,8 +23,11 @@ const BACKSLASH = 0x5c;
 const EMPTY = Buffer.alloc(0);
 
 export interface FrameSink {
-  /** A complete frame, as text; whitespace-only lines are never reported. */
-  frame(text: string): void;
+  /**
+   * A complete frame, as text, and its bytes (a view of what was read, never written to
+   * afterwards); whitespace-only lines are never reported.
+   */
+  frame(text: string, bytes: Buffer): void;
   /** A frame longer than the limit began; its bytes are being discarded. */
   oversized(limit: number): void;
 }
@@ -94,7 +97,7 @@ export class FrameDecoder {
     while (end > start && isBlank(buf[end - 1]!)) end--;
     while (start < end && isBlank(buf[start]!)) start++;
     if (start === end) return;
-    this.sink.frame(buf.toString('utf8', start, end));
+    this.sink.frame(buf.toString('utf8', start, end), buf.subarray(start, end));
   }
 
   /** Adds unterminated bytes and emits any complete top-level objects they hold. */
@@ -125,7 +128,7 @@ export class FrameDecoder {
       if (this.scanObjectByte(byte)) {
         // One chunk may hold a whole object over the limit: it is refused like any other.
         if (i + 1 - frameStart > this.maxFrameBytes) this.sink.oversized(this.maxFrameBytes);
-        else this.sink.frame(this.tail.toString('utf8', frameStart, i + 1));
+        else this.sink.frame(this.tail.toString('utf8', frameStart, i + 1), this.tail.subarray(frameStart, i + 1));
         frameStart = i + 1;
       }
     }

@@ -32,6 +32,8 @@ export interface ClientPacket {
    * came instead of encoded again (encodeForward checks that it still matches the payload).
    */
   raw?: string;
+  /** With raw, the frame's bytes when all of them are ASCII (so raw's offsets are theirs): the literal is forwarded as these bytes. */
+  rawBytes?: Buffer;
 }
 
 /** Type 1: server → broker. */

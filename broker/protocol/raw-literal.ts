@@ -24,6 +24,15 @@ const MUST_ESCAPE = ['"', '\\', '\t', '\n', '\r'] as const;
 
 /** `"` + value + `"` as found in `raw` after `"key"`, when that is exactly value's JSON literal. */
 export function rawStringLiteral(raw: string, key: string, value: string): string | undefined {
+  const at = rawLiteralAt(raw, key, value);
+  return at === undefined ? undefined : raw.slice(at, at + value.length + 2);
+}
+
+/**
+ * Where value's literal (its opening quote) starts in `raw`, under the same conditions as
+ * rawStringLiteral; the literal is value.length + 2 characters long.
+ */
+export function rawLiteralAt(raw: string, key: string, value: string): number | undefined {
   const keyText = `"${key}"`;
   const at = raw.indexOf(keyText);
   if (at < 0) return undefined;
@@ -38,7 +47,7 @@ export function rawStringLiteral(raw: string, key: string, value: string): strin
   // Equal to value, yet perhaps not the literal that held it (a decoy outside any string):
   // then it must still need no escape to stand as a literal of its own.
   for (const c of MUST_ESCAPE) if (inner.includes(c)) return undefined;
-  return raw.slice(i, end + 1);
+  return i;
 }
 
 function skipSpaces(text: string, i: number): number {

@@ -13,8 +13,12 @@ export const MAX_INFLIGHT_PER_SERVER = 4096;
 
 type Fields = Record<string, unknown>;
 
-/** Parses and validates one frame; throws ProtocolError with the sender's seq when known. */
-export function decodePacket(text: string): InboundPacket {
+/**
+ * Parses and validates one frame; throws ProtocolError with the sender's seq when known.
+ * `asciiBytes`: the frame's bytes, when the caller knows them to be all ASCII; a client packet
+ * with a long payload keeps them to forward its literal as is (encode.ts forwardLine).
+ */
+export function decodePacket(text: string, asciiBytes?: Buffer): InboundPacket {
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -27,14 +31,14 @@ export function decodePacket(text: string): InboundPacket {
   const fields = value as Fields;
   const seq = readSeq(fields);
   try {
-    return validateFields(fields, seq, text);
+    return validateFields(fields, seq, text, asciiBytes);
   } catch (err) {
     if (err instanceof ProtocolError && seq !== undefined) throw new ProtocolError(err.code, err.message, seq);
     throw err;
   }
 }
 
-function validateFields(f: Fields, seq: Seq | undefined, text: string): InboundPacket {
+function validateFields(f: Fields, seq: Seq | undefined, text: string, asciiBytes: Buffer | undefined): InboundPacket {
   if (f.type === undefined) throw new ProtocolError(ErrorCode.BAD_PACKET, 'missing field "type"');
   const type = toInteger(f.type, 'type');
   switch (type) {
@@ -47,7 +51,10 @@ function validateFields(f: Fields, seq: Seq | undefined, text: string): InboundP
         payload,
       };
       if (seq !== undefined) packet.seq = seq;
-      if (payload.length >= RAW_LITERAL_MIN_LENGTH) packet.raw = text;
+      if (payload.length >= RAW_LITERAL_MIN_LENGTH) {
+        packet.raw = text;
+        if (asciiBytes !== undefined) packet.rawBytes = asciiBytes;
+      }
       return packet;
     }
     case PacketType.REGISTER: {

@@ -19,6 +19,8 @@ function flushAll(): void {
 
 export class LineWriter {
   private buffered = '';
+  /** What was queued before the text in `buffered`, when bytes were queued this turn (writeSpliced); else undefined. */
+  private parts: Array<string | Buffer> | undefined = undefined;
 
   /**
    * @param socket where the lines go.
@@ -32,23 +34,45 @@ export class LineWriter {
 
   /** Queues one line (which must end in "\n") for the flush at the end of this turn. */
   write(line: string): void {
-    if (this.buffered.length === 0) {
-      dirty.push(this);
-      if (!flushScheduled) {
-        flushScheduled = true;
-        setImmediate(flushAll);
-      }
-    }
+    if (this.buffered.length === 0 && this.parts === undefined) this.schedule();
     this.buffered += line;
   }
 
-  /** Hands everything queued to the socket now; lines for a closed socket are dropped. */
+  /**
+   * Queues one line made of `head`, then `bytes` as they are, then `tail` (which must end in
+   * "\n"): long bytes reach the socket without being copied into a string and encoded again.
+   */
+  writeSpliced(head: string, bytes: Buffer, tail: string): void {
+    if (this.buffered.length === 0 && this.parts === undefined) this.schedule();
+    (this.parts ??= []).push(this.buffered + head, bytes);
+    this.buffered = tail;
+  }
+
+  /** Hands everything queued to the socket now (one write, or one writev with bytes); lines for a closed socket are dropped. */
   flush(): void {
-    if (this.buffered.length === 0) return;
+    if (this.buffered.length === 0 && this.parts === undefined) return;
     const data = this.buffered;
+    const parts = this.parts;
     this.buffered = '';
+    this.parts = undefined;
     if (this.socket.destroyed || !this.socket.writable) return;
-    const accepted = this.socket.write(data);
+    let accepted: boolean;
+    if (parts === undefined) {
+      accepted = this.socket.write(data);
+    } else {
+      this.socket.cork();
+      for (const part of parts) if (part.length > 0) this.socket.write(part);
+      accepted = this.socket.write(data);
+      this.socket.uncork();
+    }
     this.afterWrite?.(accepted);
+  }
+
+  private schedule(): void {
+    dirty.push(this);
+    if (!flushScheduled) {
+      flushScheduled = true;
+      setImmediate(flushAll);
+    }
   }
 }

@@ -74,7 +74,7 @@ describe('encodeForward', () => {
         const wire = assertOneLine(line);
         assert.equal(wire.rid, rid);
         assert.equal(wire.payloadsize, payload.length);
-        assert.deepEqual(frame([line]).map(decodePacket), [{ type: 0, srcid, policy, payload }]);
+        assert.deepEqual(frame([line]).map((text) => decodePacket(text)), [{ type: 0, srcid, policy, payload }]);
       }),
       { numRuns: 500, seed: 11 },
     );
@@ -103,7 +103,7 @@ describe('encodeReply', () => {
           const expected: Record<string, unknown> = { type: 2, srcid: server, destid: dest, payload };
           if (seq !== undefined) expected.seq = seq;
           assert.deepEqual(decodePacket(line), expected);
-          assert.deepEqual(frame([line, line]).map(decodePacket), [expected, expected]);
+          assert.deepEqual(frame([line, line]).map((text) => decodePacket(text)), [expected, expected]);
         },
       ),
       { numRuns: 500, seed: 12 },

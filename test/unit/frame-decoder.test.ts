@@ -13,14 +13,20 @@ interface Decoded {
 /** Feeds the chunks in order and records everything the decoder reports. */
 function decodeChunks(chunks: readonly Buffer[], maxFrameBytes = 1 << 20): Decoded {
   const out: Decoded = { frames: [], oversized: [], maxBuffered: 0 };
+  const bytesOf: Buffer[] = [];
   const decoder = new FrameDecoder(maxFrameBytes, {
-    frame: (text) => out.frames.push(text),
+    frame: (text, bytes) => {
+      out.frames.push(text);
+      bytesOf.push(bytes);
+    },
     oversized: (limit) => out.oversized.push(limit),
   });
   for (const chunk of chunks) {
     decoder.push(chunk);
     out.maxBuffered = Math.max(out.maxBuffered, decoder.bufferedBytes);
   }
+  // Each frame's bytes are its text's, and stay so after later pushes (they are views, kept by the broker while the packet is in flight).
+  bytesOf.forEach((bytes, i) => assert.equal(bytes.toString('utf8'), out.frames[i]));
   return out;
 }
 

@@ -1,7 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { encodeForward } from '../../broker/protocol/encode.js';
+import { isAscii } from 'node:buffer';
+import { encodeForward, forwardLine, forwardText } from '../../broker/protocol/encode.js';
 import { RAW_LITERAL_MIN_LENGTH, rawStringLiteral } from '../../broker/protocol/raw-literal.js';
 import { decodePacket } from '../../broker/protocol/validate.js';
 import type { ClientPacket } from '../../broker/protocol/packet-types.js';
@@ -57,5 +58,39 @@ describe('rawStringLiteral', () => {
     assert.equal((decodePacket('{"type":0,"srcid":1,"privPoliId":2,"payload":"short"}') as ClientPacket).raw, undefined);
     const text = JSON.stringify({ type: 0, srcid: 1, privPoliId: 2, payload: long('x') });
     assert.equal((decodePacket(text) as ClientPacket).raw, text);
+  });
+});
+
+describe('forwardLine', () => {
+  const ascii = (text: string): Buffer | undefined => {
+    const bytes = Buffer.from(text);
+    return isAscii(bytes) ? bytes : undefined;
+  };
+
+  it("splices a long ASCII payload's bytes into the line JSON.stringify makes", () => {
+    fc.assert(
+      fc.property(fc.string({ minLength: 0, maxLength: 1200, unit: 'binary' }), fc.nat(), fc.nat(), fc.boolean(), (payload, srcid, policy, spaced) => {
+        const fields = { type: 0, srcid, privPoliId: policy, payload, seq: 7 };
+        const text = spaced ? JSON.stringify(fields).replace(/":/g, '": ') : JSON.stringify(fields);
+        const decoded = Buffer.from(text).toString();
+        const packet = decodePacket(decoded, ascii(decoded)) as ClientPacket;
+        assert.equal(forwardText(forwardLine(packet, 42)), stringified(packet, 42));
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('keeps the bytes only for a long payload of an all-ASCII frame, and uses them', () => {
+    const text = JSON.stringify({ type: 0, srcid: 1, privPoliId: 2, payload: long('x') });
+    const packet = decodePacket(text, ascii(text)) as ClientPacket;
+    const line = forwardLine(packet, 5);
+    assert.notEqual(typeof line, 'string');
+    assert.equal(forwardText(line), stringified(packet, 5));
+    const short = decodePacket('{"type":0,"srcid":1,"privPoliId":2,"payload":"short"}', Buffer.from('x')) as ClientPacket;
+    assert.equal(short.rawBytes, undefined);
+    const wide = JSON.stringify({ type: 0, srcid: 1, privPoliId: 2, payload: long('é') });
+    assert.equal(typeof forwardLine(decodePacket(wide, ascii(wide)) as ClientPacket, 5), 'string');
+    // A payload a hook changed is encoded, not spliced.
+    assert.equal(forwardText(forwardLine({ ...packet, payload: long('y') }, 5)), stringified({ ...packet, payload: long('y') }, 5));
   });
 });
