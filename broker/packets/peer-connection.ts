@@ -64,6 +64,11 @@ export interface PeerSettings {
   readonly admission: Admission;
 }
 
+/** A long frame's bytes when all of them are ASCII: they can carry its payload's literal to the server unchanged. */
+function asciiBytes(bytes: Buffer): Buffer | undefined {
+  return isAscii(bytes) ? bytes : undefined;
+}
+
 /** The connection a socket belongs to, for the listeners shared by all sockets. */
 const connectionOf = new WeakMap<Socket, PeerConnection>();
 
@@ -185,13 +190,12 @@ export class PeerConnection implements AnswerPort, FrameSink {
   }
 
   /** FrameSink: a complete frame from this connection's decoder. */
-  frame(text: string, bytes: Buffer): void {
+  frame(text: string, from: Buffer, start: number, end: number): void {
     if (this.ignoring) return;
     this.frames++;
     let packet: InboundPacket;
     try {
-      // A long all-ASCII frame's bytes can carry its payload's literal to the server unchanged.
-      packet = decodePacket(text, bytes.length >= RAW_LITERAL_MIN_LENGTH && isAscii(bytes) ? bytes : undefined);
+      packet = decodePacket(text, end - start >= RAW_LITERAL_MIN_LENGTH ? asciiBytes(from.subarray(start, end)) : undefined);
     } catch (err) {
       if (!(err instanceof ProtocolError)) throw err;
       this.sendError(err.code, err.message, err.seq);

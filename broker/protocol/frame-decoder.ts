@@ -24,10 +24,11 @@ const EMPTY = Buffer.alloc(0);
 
 export interface FrameSink {
   /**
-   * A complete frame, as text, and its bytes (a view of what was read, never written to
-   * afterwards); whitespace-only lines are never reported.
+   * A complete frame, as text, and where its bytes are: `from[start, end)`, bytes as they were
+   * read and never written to afterwards (a sink that keeps them takes a subarray; most only
+   * want the text, so no view is made per frame). Whitespace-only lines are never reported.
    */
-  frame(text: string, bytes: Buffer): void;
+  frame(text: string, from: Buffer, start: number, end: number): void;
   /** A frame longer than the limit began; its bytes are being discarded. */
   oversized(limit: number): void;
 }
@@ -97,7 +98,7 @@ export class FrameDecoder {
     while (end > start && isBlank(buf[end - 1]!)) end--;
     while (start < end && isBlank(buf[start]!)) start++;
     if (start === end) return;
-    this.sink.frame(buf.toString('utf8', start, end), buf.subarray(start, end));
+    this.sink.frame(buf.toString('utf8', start, end), buf, start, end);
   }
 
   /** Adds unterminated bytes and emits any complete top-level objects they hold. */
@@ -128,7 +129,7 @@ export class FrameDecoder {
       if (this.scanObjectByte(byte)) {
         // One chunk may hold a whole object over the limit: it is refused like any other.
         if (i + 1 - frameStart > this.maxFrameBytes) this.sink.oversized(this.maxFrameBytes);
-        else this.sink.frame(this.tail.toString('utf8', frameStart, i + 1), this.tail.subarray(frameStart, i + 1));
+        else this.sink.frame(this.tail.toString('utf8', frameStart, i + 1), this.tail, frameStart, i + 1);
         frameStart = i + 1;
       }
     }

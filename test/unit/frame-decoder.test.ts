@@ -15,9 +15,9 @@ function decodeChunks(chunks: readonly Buffer[], maxFrameBytes = 1 << 20): Decod
   const out: Decoded = { frames: [], oversized: [], maxBuffered: 0 };
   const bytesOf: Buffer[] = [];
   const decoder = new FrameDecoder(maxFrameBytes, {
-    frame: (text, bytes) => {
+    frame: (text, from, start, end) => {
       out.frames.push(text);
-      bytesOf.push(bytes);
+      bytesOf.push(from.subarray(start, end));
     },
     oversized: (limit) => out.oversized.push(limit),
   });
