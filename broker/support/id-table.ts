@@ -1,6 +1,7 @@
 /**
- * Values by a numeric id, for entries that come and go at a high rate (the packets in flight on
- * a connection): a dictionary with a count, and no order.
+ * Values by an id, for entries that come and go at a high rate (the packets in flight on a
+ * connection, a client's sends waiting for their answers): a dictionary with a count, and no
+ * order of insertion. Ids are numbers, or strings, never both in one table (5 and "5" are one key).
  *
  * Why not a Map: V8's Map keeps its entries in a table that it replaces as set/delete churn
  * fills it with holes, and the table it leaves behind points to its successor and still holds
@@ -12,8 +13,8 @@
  * A null-prototype object with integer keys keeps its entries in a hash dictionary that is
  * replaced without such a chain.
  */
-export class IdTable<V> {
-  private entries: Record<number, V> = Object.create(null) as Record<number, V>;
+export class IdTable<V, K extends number | string = number> {
+  private entries: Record<K, V> = Object.create(null) as Record<K, V>;
   private count = 0;
 
   /** Entries held. */
@@ -22,17 +23,17 @@ export class IdTable<V> {
   }
 
   /** Holds `value` under `id` (replacing any value held under it). */
-  set(id: number, value: V): void {
+  set(id: K, value: V): void {
     if (this.entries[id] === undefined) this.count++;
     this.entries[id] = value;
   }
 
-  get(id: number): V | undefined {
+  get(id: K): V | undefined {
     return this.entries[id];
   }
 
   /** Removes and returns the value held under `id`, if any. */
-  take(id: number): V | undefined {
+  take(id: K): V | undefined {
     const value = this.entries[id];
     if (value === undefined) return undefined;
     delete this.entries[id];
@@ -40,15 +41,15 @@ export class IdTable<V> {
     return value;
   }
 
-  /** Every value held, in ascending order of id. */
+  /** Every value held, in ascending order of id for integer ids. */
   values(): V[] {
     return Object.values(this.entries);
   }
 
-  /** Removes and returns every value held, in ascending order of id. */
+  /** Removes and returns every value held, in ascending order of id for integer ids. */
   takeAll(): V[] {
     const values = this.values();
-    this.entries = Object.create(null) as Record<number, V>;
+    this.entries = Object.create(null) as Record<K, V>;
     this.count = 0;
     return values;
   }
