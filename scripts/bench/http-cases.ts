@@ -80,7 +80,7 @@ http {
 }
 
 /** The three backends: one nginx (one worker) serving a small page on three ports. */
-function backendConfig(dir: string, ports: number[]): string {
+export function backendConfig(dir: string, ports: number[]): string {
   let servers = '';
   ports.forEach((port, i) => {
     const root = path.join(dir, `backend-${i + 1}`);

@@ -655,7 +655,9 @@ function lossesSection(run: BenchRun, s: CaseSummary[]): string[] {
         `dispatch with flat header arrays, and pays for what the minimal proxy leaves out: routing by policy, header rewriting with ` +
         `X-Forwarded-* and request ids, statistics, health bookkeeping, limits. Side by side with a bare node:http + undici dispatch ` +
         `proxy, CPU profiles show that work spread over many small items (GC, header validation, the exchange's callbacks), none ` +
-        `worth more than a few percent alone.`,
+        `worth more than a few percent alone. What a request's CPU is made of, by who runs it (system calls, undici, node:http, ` +
+        `streams, the broker's own modules): [benchmarks-http-profile.md](benchmarks-http-profile.md), from ` +
+        `\`node dist/scripts/bench/http-profile.js\`.`,
     );
   }
   const floor256 = find(s, 'http-256', NET_FLOOR);
