@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PROGRAMS, shebangFlags } from '../lib/programs.js';
 import { HTTP_BACKENDS, HTTP_CONNECTIONS, HTTP_WARMUP_CONNECTIONS, NET_FLOOR, HTTP_PIPELINE_CONNECTIONS, HTTP_PIPELINE_DEPTH, type Timing } from './config.js';
-import { alternate, type BrokerVariant, type Log } from './packet-cases.js';
+import { alternate, brokerCaseName, type BrokerVariant, type Log } from './packet-cases.js';
 import { coldStartSuite } from './cold-start.js';
 import { CpuMeter, freePort, processTree, readyLine, sleep, spawnBenchScript, spawnChild, waitForPort, type Child } from './processes.js';
 import type { RunRecord } from './results.js';
@@ -29,6 +29,8 @@ export interface HttpContext {
   brokerWorkers: boolean;
   /** Other builds to run side by side with this one (an A/B run). */
   variants: readonly BrokerVariant[];
+  /** This build on other Node runtimes (Node 24 LTS), beside the machine's in a full run. */
+  runtimes: readonly BrokerVariant[];
 }
 
 interface HttpTarget {
@@ -240,11 +242,11 @@ export async function httpSuite(ctx: HttpContext): Promise<RunRecord[]> {
     }
     const oursConf = path.join(dir, 'servers.conf');
     writeFileSync(oursConf, JSON.stringify({ backend_servers: backendPorts.map((port) => ({ ip: '127.0.0.1', port })) }));
-    const startOurs = async (workers: number, broker = PROGRAMS.broker): Promise<{ child: Child; port: number }> =>
+    const startOurs = async (workers: number, broker = PROGRAMS.broker, node = process.execPath): Promise<{ child: Child; port: number }> =>
       startPeer((port) => {
         const args = [...shebangFlags(broker), broker, '--port', '0', '--http-port', String(port), '--servers', oursConf];
         if (workers > 1) args.push('--workers', String(workers));
-        return track(spawnChild(process.execPath, args, { env: { POLICY_BROKER_LOG_LEVEL: 'warn' } }));
+        return track(spawnChild(node, args, { env: { POLICY_BROKER_LOG_LEVEL: 'warn' } }));
       });
     if (ctx.brokerHttp) {
       const ours = await startOurs(1);
@@ -252,9 +254,9 @@ export async function httpSuite(ctx: HttpContext): Promise<RunRecord[]> {
     } else {
       ctx.log('  http: policy-broker has no --http-port yet; its HTTP cases are skipped');
     }
-    for (const variant of ctx.variants) {
-      const theirs = await startOurs(1, path.join(variant.dist, 'broker/main.js'));
-      targets.push(proxyTarget(`policy-broker@${variant.name}`, theirs.child, theirs.port));
+    for (const variant of ab || !ctx.brokerHttp ? ctx.variants : [...ctx.variants, ...ctx.runtimes]) {
+      const theirs = await startOurs(1, path.join(variant.dist, 'broker/main.js'), variant.node);
+      targets.push(proxyTarget(brokerCaseName(variant), theirs.child, theirs.port));
     }
     // Warm every target up once before measuring, at the heaviest shape: the upstream pools
     // fill, and the Node proxies' hot code is compiled (the first seconds of a Node process
@@ -265,7 +267,7 @@ export async function httpSuite(ctx: HttpContext): Promise<RunRecord[]> {
     for (const connections of HTTP_CONNECTIONS) {
       records.push(...(await alternateHttp(`http-${connections}`, ctx, rounds, targets, (t) => runWrk(dir, t, connections, ctx.timing.httpSeconds, false))));
     }
-    const pipelinedTargets = targets.filter((t) => ['limit', 'nginx', 'haproxy', 'minimal-node-proxy', NET_FLOOR, 'policy-broker'].includes(t.name) || t.name.startsWith('policy-broker@'));
+    const pipelinedTargets = targets.filter((t) => ['limit', 'nginx', 'haproxy', 'minimal-node-proxy', NET_FLOOR].includes(t.name) || t.name.startsWith('policy-broker'));
     records.push(
       ...(await alternateHttp('http-pipelined', ctx, rounds, pipelinedTargets, (t) => runWrk(dir, t, HTTP_PIPELINE_CONNECTIONS, ctx.timing.httpSeconds, true))),
     );

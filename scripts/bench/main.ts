@@ -15,12 +15,13 @@ import {
   idleMemorySuite,
   mainSuite,
   payloadSuite,
+  runtimeVariant,
   serverCountSuite,
   soakSuite,
   type BrokerVariant,
   type PacketContext,
 } from './packet-cases.js';
-import { burstSuite } from './bursts.js';
+import { burstSuite, runtimes } from './bursts.js';
 import { buildRef, compareRatios, formatCompare } from './compare.js';
 import { writeBurstReport } from './bursts-report.js';
 import { registrySuite } from './registry.js';
@@ -104,7 +105,9 @@ program.action(async (options: Options) => {
   process.on('exit', () => built?.remove());
   const variants = built === undefined ? options.variant : [...options.variant, { name: built.name, dist: built.dist }];
   const suites = new Set<Suite>(options.only ?? (built !== undefined ? ['packets', 'http'] : variants.length > 0 ? ['packets'] : SUITES));
-  const ctx: PacketContext = { timing, variants, natsAvailable: !env.missing.has('nats-server'), log };
+  // A plain run (no other build) runs this build on Node 24 LTS too, in the main packet and HTTP comparisons.
+  const otherRuntimes = variants.length > 0 || (!suites.has('packets') && !suites.has('http')) ? [] : runtimes(log).filter((r) => r.node !== process.execPath).map(runtimeVariant);
+  const ctx: PacketContext = { timing, variants, runtimes: otherRuntimes, natsAvailable: !env.missing.has('nats-server'), log };
   const startedAt = new Date();
   log(`bench (${mode}) on ${env.machine.cpuModel} x${env.machine.cores}, node ${env.machine.node}, load ${env.machine.loadAverage.join(' ')}`);
 
@@ -121,7 +124,7 @@ program.action(async (options: Options) => {
   await runSuite('servers', async () => [...selectionSuite(timing.sideRounds), ...(await serverCountSuite(ctx))]);
   await runSuite('connections', () => connectionSuite(ctx));
   await runSuite('memory', () => idleMemorySuite(ctx));
-  await runSuite('http', () => httpSuite({ timing, log, missing: env.missing, brokerHttp: env.brokerHttp, brokerWorkers: env.brokerWorkers, variants }));
+  await runSuite('http', () => httpSuite({ timing, log, missing: env.missing, brokerHttp: env.brokerHttp, brokerWorkers: env.brokerWorkers, variants, runtimes: otherRuntimes }));
   await runSuite('bursts', async () => {
     for (const tool of ['wrk', 'nginx']) {
       if (env.missing.has(tool)) {

@@ -6,7 +6,7 @@
  */
 import { PACKET_SHAPE, MANY_CONNECTIONS, NATS_MANY_RESPONDERS, PAYLOAD_SIZES, SERVER_COUNTS, type Timing } from './config.js';
 import path from 'node:path';
-import { shebangFlags, start, startBroker, PROGRAMS } from '../lib/programs.js';
+import { shebangFlags, start, startBroker, PROGRAMS, REPO_ROOT } from '../lib/programs.js';
 import { BENCH_DIST, CpuMeter, freePort, readyLine, rssBytes, sleep, spawnBenchScript, spawnChild, waitForPort, waitForQuiet, type Child } from './processes.js';
 import type { LoadResult } from './packet-load.js';
 import type { RunRecord } from './results.js';
@@ -27,11 +27,23 @@ export interface LoadShape {
 
 const MAIN_SHAPE: LoadShape = { connections: PACKET_SHAPE.connections, inflight: PACKET_SHAPE.inflight, payloadBytes: PACKET_SHAPE.payloadBytes };
 
-/** Another build to compare with the current one (e.g. a copy of dist/ from before a change). */
+/** Another build to compare with the current one (e.g. a copy of dist/ from before a change), or this build on another Node. */
 export interface BrokerVariant {
   name: string;
   /** That build's dist/ directory: its broker/main.js and server-pool/main.js are run. */
   dist: string;
+  /** The node binary that runs them; the bench's own when not given. */
+  node?: string;
+}
+
+/** This build on another Node runtime (Node 24 LTS beside the machine's): its cases are named `policy-broker (node 24.x.y)`. */
+export function runtimeVariant(runtime: { name: string; node: string }): BrokerVariant {
+  return { name: runtime.name, dist: path.join(REPO_ROOT, 'dist'), node: runtime.node };
+}
+
+/** The case name of the broker of `variant`: another build is `policy-broker@NAME`, another runtime `policy-broker (node X)`. */
+export function brokerCaseName(variant: BrokerVariant): string {
+  return variant.node === undefined ? `policy-broker@${variant.name}` : `policy-broker (${variant.name})`;
 }
 
 // ---------------------------------------------------------------- beds: the processes under test
@@ -63,9 +75,10 @@ export class BrokerBed {
     // Each build runs with the node flags its own #! line names, as its installed bin would.
     const brokerMain = path.join(variant.dist, 'broker/main.js');
     const poolMain = path.join(variant.dist, 'server-pool/main.js');
-    const broker = spawnChild(process.execPath, [...shebangFlags(brokerMain), brokerMain, '--port', '0', ...extraArgs], { env });
+    const node = variant.node ?? process.execPath;
+    const broker = spawnChild(node, [...shebangFlags(brokerMain), brokerMain, '--port', '0', ...extraArgs], { env });
     const port = (await readyLine(broker)).packet.port as number;
-    const pool = spawnChild(process.execPath, [...shebangFlags(poolMain), poolMain, ...poolArgs(port)], { env });
+    const pool = spawnChild(node, [...shebangFlags(poolMain), poolMain, ...poolArgs(port)], { env });
     const ready = await readyLine(pool, 180_000);
     return new BrokerBed(broker, broker.pid, pool, pool.pid, port, serverPortsOf(ready));
   }
@@ -244,6 +257,8 @@ function loadCase(target: PacketTarget, shape: LoadShape, timing: Pick<Timing, '
 export interface PacketContext {
   timing: Timing;
   variants: BrokerVariant[];
+  /** This build on other Node runtimes, beside the machine's in the main packets comparison. */
+  runtimes: BrokerVariant[];
   natsAvailable: boolean;
   log: Log;
 }
@@ -253,20 +268,23 @@ export async function mainSuite(ctx: PacketContext): Promise<RunRecord[]> {
   const bed = await BrokerBed.start(PACKET_SHAPE.servers);
   const nats = ctx.natsAvailable ? await NatsBed.start(PACKET_SHAPE.servers) : undefined;
   const variants = await Promise.all(ctx.variants.map(async (v) => ({ v, bed: await BrokerBed.start(PACKET_SHAPE.servers, v) })));
+  const runtimes = await Promise.all(ctx.runtimes.map(async (v) => ({ v, bed: await BrokerBed.start(PACKET_SHAPE.servers, v) })));
   try {
     const cases: Case[] = [
       loadCase(bed.directTarget('limit'), MAIN_SHAPE, ctx.timing),
       loadCase(bed.target('policy-broker'), MAIN_SHAPE, ctx.timing),
       ...variants.flatMap(({ v, bed: vb }) => [
-        loadCase(vb.target(`policy-broker@${v.name}`), MAIN_SHAPE, ctx.timing),
+        loadCase(vb.target(brokerCaseName(v)), MAIN_SHAPE, ctx.timing),
         loadCase(vb.directTarget(`limit@${v.name}`), MAIN_SHAPE, ctx.timing),
       ]),
+      // The same build, broker and servers, on Node 24 LTS: a row of its own, for information.
+      ...runtimes.map(({ v, bed: vb }) => loadCase(vb.target(brokerCaseName(v)), MAIN_SHAPE, ctx.timing)),
     ];
     if (nats !== undefined) cases.push(loadCase(nats.target('nats'), MAIN_SHAPE, ctx.timing));
     if (ctx.variants.length === 0) cases.push({ name: 'policy-broker (client library)', run: () => runClientLibrary(bed.target('policy-broker'), ctx.timing) });
     return await alternate('packets', ctx.timing.rounds, cases, ctx.log);
   } finally {
-    await Promise.all([bed.stop(), nats?.stop(), ...variants.map(({ bed: vb }) => vb.stop())]);
+    await Promise.all([bed.stop(), nats?.stop(), ...[...variants, ...runtimes].map(({ bed: vb }) => vb.stop())]);
   }
 }
 

@@ -365,7 +365,10 @@ export function renderReport(run: BenchRun): string {
       `${run.timing.durationMs} ms; ${run.timing.rounds} rounds. **limit**: the same client straight to one server of the pool (servers answer ` +
       `clients directly too, echoing \`seq\`). **nats**: request/reply through nats-server to a queue group of ${PACKET_SHAPE.servers} responders ` +
       `(one process, one connection each), with the \`nats\` npm client. **policy-broker**: through the broker to ${PACKET_SHAPE.servers} ` +
-      `servers of one policy (one policy-server-pool process). **client library**: the same load from \`policy-client\` (runLoad), whole run.`,
+      `servers of one policy (one policy-server-pool process). **client library**: the same load from \`policy-client\` (runLoad), whole run.` +
+      (s.some((c) => c.suite === 'packets' && c.case.startsWith('policy-broker (node'))
+        ? ` **policy-broker (node …)**: the same build, broker and servers, on that Node runtime (Node 24 LTS beside the machine's ${run.env.machine.node}).`
+        : ''),
     '',
     comparison(run, s, 'packets', 'limit'),
   );
