@@ -597,8 +597,11 @@ function lossesSection(run: BenchRun, s: CaseSummary[]): string[] {
     out.push(
       `- **p99 (${ms(broker.p99Ms)} ms, goal ${GOALS.p99Ms} ms).** Three busy processes (load generator, broker, servers) share two cores, ` +
         `so a process that is runnable often waits for a time slice; the limit case, with two processes and no broker, has a p99 of ` +
-        `${ms(limit?.p99Ms)} ms, so the goal is below what this machine shows without us. The p50 is ${ms(broker.p50Ms)} ms. The range over ` +
-        `rounds (${ms(broker.p99Min)}–${ms(broker.p99Max)} ms) follows how busy the machine was. The broker's own pauses were the rest: its ` +
+        `${ms(limit?.p99Ms)} ms` +
+        (limit?.p99Ms !== undefined && limit.p99Ms > GOALS.p99Ms ? ', so the goal is below what this machine shows without us' : '') +
+        `. Each hop adds a process that must be scheduled: the packet is read by the broker, written to a server, answered, read ` +
+        `again and written back, four wake-ups where the limit has two. The p50 is ${ms(broker.p50Ms)} ms. The range over ` +
+        `rounds (${ms(broker.p99Min)}–${ms(broker.p99Max)} ms) follows how busy the machine was. The broker's GC pauses had been most of the tail: its ` +
         `in-flight jobs were held in a Map, whose replaced tables, chained old to new, kept every job alive through each minor GC (2.6 MB ` +
         `survived each one, pauses of 4–11 ms); held in a dictionary (support/id-table.ts), 0.16 MB survives and pauses take 1–3 ms.`,
     );
