@@ -567,6 +567,14 @@ function failoverRows(records: RunRecord[]): string[] {
   ];
 }
 
+/** The same ratio for this build on Node 24 LTS, when the run had it beside the machine's Node: a sentence, or ''. */
+function onNewerNode(r: readonly RunRecord[], s: CaseSummary[], peer: string, goal: number): string {
+  const newer = s.find((c) => c.suite === 'packets' && c.case.startsWith('policy-broker (node'));
+  const ratio = newer === undefined ? undefined : pairedRatio(r, 'packets', newer.case, peer);
+  if (newer === undefined || ratio === undefined) return '';
+  return ` The same build on ${newer.case.slice('policy-broker ('.length, -1)}, in the same run: ${x(ratio.median)} (broker ${us(newer.cpuUs.broker)} µs per packet)${ratio.median >= goal ? ', which meets the goal' : ''}.`;
+}
+
 /** Plain words on every goal missed and every case where a peer beats us, with the figures that explain it. */
 function lossesSection(run: BenchRun, s: CaseSummary[]): string[] {
   const out: string[] = [];
@@ -582,7 +590,8 @@ function lossesSection(run: BenchRun, s: CaseSummary[]): string[] {
         `load generator; NATS costs ${us(nats?.cpuUs['nats-server'])} µs in nats-server, ${us(nats?.cpuUs.servers)} µs in the responders and ` +
         `${us(nats?.cpuUs.client)} µs in its client, whose process is the one that saturates (${nats?.cpu.client?.toFixed(2)} cores). ` +
         `Our broker's share is mostly system calls and their wake-ups on loopback TCP (a read and a write per batch on each side), then JSON.parse ` +
-        `and JSON.stringify once per hop.`,
+        `and JSON.stringify once per hop.` +
+        onNewerNode(r, s, 'nats', GOALS.natsRatio),
     );
   }
   const vsLimit = pairedRatio(r, 'packets', 'policy-broker', 'limit');
@@ -590,7 +599,12 @@ function lossesSection(run: BenchRun, s: CaseSummary[]): string[] {
     out.push(
       `- **Against the limit (${x(vsLimit.median)}, goal ${GOALS.limitRatio}×).** The limit runs two processes on two cores, the broker case ` +
         `three: the servers cost ${us(limit.cpuUs.servers)} µs per packet there and ${us(broker.cpuUs.servers)} µs behind the broker (smaller ` +
-        `batches), and the broker adds ${us(broker.cpuUs.broker)} µs. Per-round ratios ranged ${x(vsLimit.min)}–${x(vsLimit.max)}.`,
+        `batches), and the broker adds ${us(broker.cpuUs.broker)} µs. Per-round ratios ranged ${x(vsLimit.min)}–${x(vsLimit.max)}. ` +
+        `The load is CPU-bound on both sides, so the ratio follows the CPU all processes spend per packet: ${us(limit.cpuUs.servers + (limit.cpuUs.client ?? 0))} µs ` +
+        `for the limit, ${us(broker.cpuUs.broker + broker.cpuUs.servers + (broker.cpuUs.client ?? 0))} µs through the broker; ${GOALS.limitRatio}× would take ` +
+        `the broker to about ${us(Math.max(0, (limit.cpuUs.servers + (limit.cpuUs.client ?? 0)) / GOALS.limitRatio - broker.cpuUs.servers - (broker.cpuUs.client ?? 0)))} µs ` +
+        `per packet.` +
+        onNewerNode(r, s, 'limit', GOALS.limitRatio),
     );
   }
   if (broker?.p99Ms !== undefined && broker.p99Ms > GOALS.p99Ms) {
