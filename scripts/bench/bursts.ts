@@ -33,9 +33,11 @@ const SOCKET_COUNTS = [1, 4, 32];
 export interface BurstContext {
   rounds: number;
   log: (line: string) => void;
+  /** The Node runtimes to run the broker on (runtimes()): found once per bench run. */
+  runtimes: readonly Runtime[];
 }
 
-interface Runtime {
+export interface Runtime {
   /** "node 24.22.3" */
   name: string;
   node: string;
@@ -148,7 +150,7 @@ export async function burstSuite(ctx: BurstContext): Promise<RunRecord[]> {
       const name = `policy-broker (${runtime.name}${sockets === undefined ? '' : `, --listen-sockets ${sockets}`})`;
       return { name, port, runtime: runtime.name, pids: () => [child.pid] };
     };
-    const found = runtimes(ctx.log);
+    const found = ctx.runtimes;
     for (const runtime of found) targets.push(await startBroker(runtime));
     // The default against fewer and more sockets, on the runtime that has reusePort.
     const variants: Target[] = [];

@@ -21,7 +21,7 @@ import {
   type BrokerVariant,
   type PacketContext,
 } from './packet-cases.js';
-import { burstSuite, runtimes } from './bursts.js';
+import { burstSuite, runtimes, type Runtime } from './bursts.js';
 import { buildRef, compareRatios, formatCompare } from './compare.js';
 import { writeBurstReport } from './bursts-report.js';
 import { registrySuite } from './registry.js';
@@ -106,7 +106,10 @@ program.action(async (options: Options) => {
   const variants = built === undefined ? options.variant : [...options.variant, { name: built.name, dist: built.dist }];
   const suites = new Set<Suite>(options.only ?? (built !== undefined ? ['packets', 'http'] : variants.length > 0 ? ['packets'] : SUITES));
   // A plain run (no other build) runs this build on Node 24 LTS too, in the main packet and HTTP comparisons.
-  const otherRuntimes = variants.length > 0 || (!suites.has('packets') && !suites.has('http')) ? [] : runtimes(log).filter((r) => r.node !== process.execPath).map(runtimeVariant);
+  // Looked for once (scripts/node24.sh may download Node 24), by the first suite that needs them.
+  let found: Runtime[] | undefined;
+  const nodeRuntimes = (): Runtime[] => (found ??= runtimes(log));
+  const otherRuntimes = variants.length > 0 || (!suites.has('packets') && !suites.has('http')) ? [] : nodeRuntimes().filter((r) => r.node !== process.execPath).map(runtimeVariant);
   const ctx: PacketContext = { timing, variants, runtimes: otherRuntimes, natsAvailable: !env.missing.has('nats-server'), log };
   const startedAt = new Date();
   log(`bench (${mode}) on ${env.machine.cpuModel} x${env.machine.cores}, node ${env.machine.node}, load ${env.machine.loadAverage.join(' ')}`);
@@ -132,7 +135,7 @@ program.action(async (options: Options) => {
         return [];
       }
     }
-    const burstRecords = await burstSuite({ rounds: timing.sideRounds, log });
+    const burstRecords = await burstSuite({ rounds: timing.sideRounds, log, runtimes: nodeRuntimes() });
     const machine = `${env.machine.cpuModel} x${env.machine.cores}`;
     log(`  written: ${writeBurstReport(burstRecords, { startedAt: startedAt.toISOString(), commit: env.commit, machine, loadBefore: env.machine.loadAverage })}`);
     return burstRecords;
