@@ -4,7 +4,7 @@
  */
 import type { ErrorCode } from './error-codes.js';
 import type { ClientPacket, ErrorPacket, RegisteredPacket, Seq } from './packet-types.js';
-import { RAW_LITERAL_MIN_LENGTH, rawLiteralAt, rawStringLiteral } from './raw-literal.js';
+import { RAW_LITERAL_MIN_LENGTH, rawLiteralAt } from './raw-literal.js';
 
 /** One packet as one line. */
 export function encodeLine(packet: object): string {
@@ -24,8 +24,7 @@ export function encodeError(code: ErrorCode, message: string, seq?: Seq): string
  * again (raw-literal.ts); the line is the same either way: JSON.stringify's, field for field.
  */
 export function encodeForward(srcid: number, policy: number, payload: string, rid: number, raw?: string): string {
-  const literal = (raw !== undefined && payload.length >= RAW_LITERAL_MIN_LENGTH ? rawStringLiteral(raw, 'payload', payload) : undefined) ?? JSON.stringify(payload);
-  return forwardHead(srcid, policy, payload) + literal + forwardTail(rid);
+  return forwardText(forwardLine({ type: 0, srcid, policy, payload, raw }, rid));
 }
 
 /** A forward line whose payload literal is bytes of the frame it came in, between two short texts. */
@@ -46,24 +45,19 @@ export type ForwardLine = string | SplicedLine;
  */
 export function forwardLine(packet: ClientPacket, rid: number): ForwardLine {
   const { payload, raw, rawBytes } = packet;
-  if (raw !== undefined && rawBytes !== undefined && payload.length >= RAW_LITERAL_MIN_LENGTH) {
-    const at = rawLiteralAt(raw, 'payload', payload);
-    if (at !== undefined) {
-      return { head: forwardHead(packet.srcid, packet.policy, payload), literal: rawBytes.subarray(at, at + payload.length + 2), tail: forwardTail(rid) };
-    }
-  }
-  return encodeForward(packet.srcid, packet.policy, payload, rid, raw);
+  const at = raw !== undefined && payload.length >= RAW_LITERAL_MIN_LENGTH ? rawLiteralAt(raw, 'payload', payload) : undefined;
+  // Integers only (validated), so their text is JSON's.
+  const head = `{"type":0,"srcid":${packet.srcid},"privPoliId":${packet.policy},"payloadsize":${payload.length},"payload":`;
+  const tail = `,"rid":${rid}}\n`;
+  if (at === undefined) return head + JSON.stringify(payload) + tail;
+  const end = at + payload.length + 2;
+  return rawBytes === undefined ? head + raw!.slice(at, end) + tail : { head, literal: rawBytes.subarray(at, end), tail };
 }
 
 /** A forward line as one text (tests, logs). */
 export function forwardText(line: ForwardLine): string {
   return typeof line === 'string' ? line : line.head + line.literal.toString('latin1') + line.tail;
 }
-
-// Integers only (validated), so their text is JSON's.
-const forwardHead = (srcid: number, policy: number, payload: string): string =>
-  `{"type":0,"srcid":${srcid},"privPoliId":${policy},"payloadsize":${payload.length},"payload":`;
-const forwardTail = (rid: number): string => `,"rid":${rid}}\n`;
 
 /** The line a server's reply becomes on its way back to the client. */
 export function encodeReply(serverId: number, destid: number, payload: string, seq?: Seq): string {

@@ -22,15 +22,9 @@ const COLON = 58;
 /** The characters JSON requires escaped that a parsed frame can hold raw outside its strings (whitespace); others cannot appear raw at all. */
 const MUST_ESCAPE = ['"', '\\', '\t', '\n', '\r'] as const;
 
-/** `"` + value + `"` as found in `raw` after `"key"`, when that is exactly value's JSON literal. */
-export function rawStringLiteral(raw: string, key: string, value: string): string | undefined {
-  const at = rawLiteralAt(raw, key, value);
-  return at === undefined ? undefined : raw.slice(at, at + value.length + 2);
-}
-
 /**
- * Where value's literal (its opening quote) starts in `raw`, under the same conditions as
- * rawStringLiteral; the literal is value.length + 2 characters long.
+ * Where `"` + value + `"` starts in `raw`, after `"key"`, when that is exactly value's JSON
+ * literal (value.length + 2 characters from there); undefined when it is not.
  */
 export function rawLiteralAt(raw: string, key: string, value: string): number | undefined {
   const keyText = `"${key}"`;

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { isAscii } from 'node:buffer';
 import { encodeForward, forwardLine, forwardText } from '../../broker/protocol/encode.js';
-import { RAW_LITERAL_MIN_LENGTH, rawStringLiteral } from '../../broker/protocol/raw-literal.js';
+import { RAW_LITERAL_MIN_LENGTH, rawLiteralAt } from '../../broker/protocol/raw-literal.js';
 import { decodePacket } from '../../broker/protocol/validate.js';
 import type { ClientPacket } from '../../broker/protocol/packet-types.js';
 
@@ -11,9 +11,15 @@ import type { ClientPacket } from '../../broker/protocol/packet-types.js';
 const stringified = (p: ClientPacket, rid: number): string =>
   JSON.stringify({ type: 0, srcid: p.srcid, privPoliId: p.policy, payloadsize: p.payload.length, payload: p.payload, rid }) + '\n';
 
+/** The literal rawLiteralAt finds, as text. */
+function rawStringLiteral(raw: string, key: string, value: string): string | undefined {
+  const at = rawLiteralAt(raw, key, value);
+  return at === undefined ? undefined : raw.slice(at, at + value.length + 2);
+}
+
 const long = (text: string): string => text.repeat(Math.ceil(RAW_LITERAL_MIN_LENGTH / text.length) + 1);
 
-describe('rawStringLiteral', () => {
+describe('rawLiteralAt', () => {
   it("takes the literal after the key when it is exactly the value's", () => {
     const value = long('abc');
     assert.equal(rawStringLiteral(`{"type":0,"payload":"${value}","seq":1}`, 'payload', value), `"${value}"`);
