@@ -102,8 +102,9 @@ test('--workers drain: a WebSocket runs on through --drain-timeout, then closes;
     const s = await brokerStatus(broker.httpPort);
     return s.workers.length === 2 && s.workers.every((w: any) => w.backends === 1);
   });
-  const ws = await mustOpen(`ws://127.0.0.1:${broker.httpPort}/`);
-  await new Promise((resolve) => ws.once('message', resolve));
+  // hello() listens for the server's first message from the start: waiting for it only once
+  // the handshake's promise has resolved could miss a hello that came in the same read.
+  const { ws } = await hello(`ws://127.0.0.1:${broker.httpPort}/`);
   const end = closed(ws);
   broker.broker.child.kill('SIGTERM');
   // New connections are refused (or find nobody listening) while the open one still echoes.
